@@ -1,0 +1,100 @@
+//! `pyve NAME ARGS...`: run a plugin's command in passthrough, like cargo's external
+//! subcommands. The plugin owns its command line; its exit code is pyve's (128+n when it was
+//! killed by signal n).
+
+use std::ffi::OsString;
+use std::process::{Command, ExitStatus};
+
+use crate::env::HostEnv;
+use crate::error::{Error, Result};
+use crate::plugins::{self, Candidate, discovery};
+
+/// Run `name` with `args`.
+pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> Result<u8> {
+    if !pyve_protocol::is_valid_plugin_name(name) {
+        return Err(unknown(env, name, builtins, None));
+    }
+    let search = discovery::SearchPath::from_env(env);
+    let res = discovery::resolve(discovery::candidates_for(&search, name));
+    if let Some(exec) = &res.exec {
+        return exec_plugin(env, exec, name, args);
+    }
+    if let Some(lib) = &res.rpc {
+        return Err(Error::new(format!(
+            "plugin '{name}' ({}) is a library: pyve loads it, but it has no command line",
+            lib.path.display()
+        ))
+        .hint(format!("install its executable, {}, beside it to run `pyve {name}`", discovery::exec_file_name(name))));
+    }
+    // A command provided by a plugin of another name (`pyve test` -> pyve-testenv).
+    let inventory = plugins::inventory(env, builtins);
+    if let Some(entry) = inventory.command_provider(name) {
+        return exec_plugin(env, &entry.candidate, name, args);
+    }
+    if let Some(bad) = res.unusable.first() {
+        let problem = bad.problem.as_ref().expect("unusable candidates have a problem");
+        return Err(Error::new(format!(
+            "plugin '{name}' ({}) cannot be run: {}",
+            bad.path.display(),
+            problem.explain()
+        ))
+        .hint(problem.hint(&bad.path)));
+    }
+    Err(unknown(env, name, builtins, Some(&inventory)))
+}
+
+/// Run a plugin executable with the user's stdio; pyve survives Ctrl-C while it runs.
+fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
+    let cwd = std::env::current_dir().ok();
+    let root = cwd.as_deref().and_then(crate::env::find_project_root);
+    let mut cmd = Command::new(&plugin.path);
+    cmd.args(args).envs(super::plugin_env(env, root.as_deref(), Some(command)));
+    crate::signals::catch_interrupts();
+    let status = cmd.status().map_err(|e| {
+        Error::new(format!("could not run plugin '{}' ({})", plugin.name, plugin.path.display()))
+            .because(&e)
+            .hint(format!("check that {} is a program built for this machine, or remove it", plugin.path.display()))
+    })?;
+    Ok(exit_code(status))
+}
+
+/// The exit code that stands for a child's status: its own code, or 128+n when killed by
+/// signal n (as shells report it).
+pub fn exit_code(status: ExitStatus) -> u8 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return (128 + sig).clamp(0, 255) as u8;
+        }
+    }
+    status.code().map(|c| (c & 0xff) as u8).unwrap_or(1)
+}
+
+/// `unknown command`, with a suggestion when something close exists (exit 2).
+fn unknown(env: &HostEnv, name: &str, builtins: &[&str], inventory: Option<&plugins::Inventory>) -> Error {
+    let owned;
+    let inventory = match inventory {
+        Some(i) => i,
+        None => {
+            owned = plugins::inventory(env, builtins);
+            &owned
+        }
+    };
+    let mut known: Vec<String> = builtins.iter().map(|s| (*s).to_owned()).collect();
+    known.extend(inventory.active().map(|e| e.candidate.name.clone()));
+    known.extend(inventory.commands().into_keys());
+    let best = known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(name, k), k))
+        .filter(|(d, k)| *d <= (name.len().max(k.len()) / 3).max(1))
+        .min();
+    let err = Error::usage(format!("unknown command '{name}'"));
+    match best {
+        Some((_, k)) => err.hint(format!("did you mean `pyve {k}`? (`pyve --help` lists commands, `pyve --list` plugins)")),
+        None => err.hint(format!(
+            "`pyve --help` lists commands and `pyve --list` installed plugins; a plugin providing it would be an executable named {} on PATH",
+            discovery::exec_file_name(name)
+        )),
+    }
+}

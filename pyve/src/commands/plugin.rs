@@ -1,0 +1,298 @@
+//! `pyve plugin list|which|info` and `pyve --list`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use pyve_protocol::types::Manifest;
+use serde_json::{Value, json};
+
+use crate::env::HostEnv;
+use crate::error::{Error, Result};
+use crate::plugins::{self, Entry, Inventory, Kind, Status, discovery};
+use crate::ui;
+
+/// What a manifest provides, in a few words: `backend venv; commands testenv, test`.
+fn provides(m: Option<&Manifest>) -> String {
+    let Some(m) = m else { return "-".into() };
+    let p = &m.provides;
+    let mut parts = Vec::new();
+    let names = |v: Vec<&str>| v.join(", ");
+    if !p.backends.is_empty() {
+        let word = if p.backends.len() == 1 { "backend" } else { "backends" };
+        parts.push(format!("{word} {}", names(p.backends.iter().map(|b| b.name.as_str()).collect())));
+    }
+    if !p.commands.is_empty() {
+        let word = if p.commands.len() == 1 { "command" } else { "commands" };
+        parts.push(format!("{word} {}", names(p.commands.iter().map(|c| c.name.as_str()).collect())));
+    }
+    if !p.hooks.is_empty() {
+        let word = if p.hooks.len() == 1 { "hook" } else { "hooks" };
+        parts.push(format!("{word} {}", names(p.hooks.iter().map(|h| h.event.as_str()).collect())));
+    }
+    if parts.is_empty() { "nothing".into() } else { parts.join("; ") }
+}
+
+fn entry_json(e: &Entry) -> Value {
+    let m = e.manifest.as_ref();
+    let (shadowed_by, error) = match &e.status {
+        Status::Shadowed(by) => (Some(by.clone()), None),
+        Status::Unusable(p) => (None, Some(p.explain())),
+        Status::Failed(err) => (None, Some(err.summary())),
+        Status::Ok => (None, None),
+    };
+    json!({
+        "name": e.candidate.name,
+        "version": m.map(|m| m.version.clone()),
+        "kind": e.candidate.kind,
+        "path": e.candidate.path,
+        "status": e.status.word(),
+        "provides": m.map(|m| serde_json::to_value(&m.provides).unwrap_or(Value::Null)).unwrap_or_else(|| json!({})),
+        "description": m.map(|m| m.description.clone()),
+        "protocol": m.map(|m| m.protocol.to_string()),
+        "origin": e.candidate.origin,
+        "serves": e.serves,
+        "shadowed_by": shadowed_by,
+        "error": error,
+    })
+}
+
+/// `pyve plugin list [--json] [-v]` and `pyve --list`.
+pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> Result<u8> {
+    let inventory = plugins::inventory(env, builtins);
+    if as_json {
+        let array: Vec<Value> = inventory.entries.iter().map(entry_json).collect();
+        let mut out = std::io::stdout().lock();
+        let text = serde_json::to_string_pretty(&array).expect("JSON values serialize");
+        let _ = writeln!(out, "{text}");
+        return Ok(0);
+    }
+    if inventory.entries.is_empty() {
+        ui::status("No plugins found.");
+        ui::status(&format!("hint: pyve looks in {}", search_summary(&inventory)));
+        return Ok(0);
+    }
+    print_table(&inventory, verbose);
+    for e in &inventory.entries {
+        let c = &e.candidate;
+        match &e.status {
+            Status::Shadowed(by) if !verbose => {
+                ui::warn(&format!("{} is shadowed by {by}", c.path.display()));
+            }
+            Status::Unusable(p) => ui::warn(&format!("{}: {}; {}", c.path.display(), p.explain(), p.hint(&c.path))),
+            Status::Failed(err) => {
+                let e = err.to_error();
+                ui::warn(&format!("{e}"));
+                if let Some(h) = e.hint_text() {
+                    ui::status(&format!("hint: {h}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(0)
+}
+
+fn print_table(inventory: &Inventory, verbose: bool) {
+    // One row per plugin (a library and an executable in one directory share a row), or with
+    // -v one row per file, including shadowed ones.
+    let mut rows: Vec<[String; 6]> = Vec::new();
+    let mut i = 0;
+    let entries: Vec<&Entry> =
+        inventory.entries.iter().filter(|e| verbose || !matches!(e.status, Status::Shadowed(_))).collect();
+    while i < entries.len() {
+        let e = entries[i];
+        let mut kind = e.candidate.kind.to_string();
+        let pair = !verbose
+            && matches!(e.status, Status::Ok)
+            && entries.get(i + 1).is_some_and(|n| {
+                n.candidate.name == e.candidate.name && matches!(n.status, Status::Ok) && n.candidate.kind == Kind::Exec
+            });
+        if pair {
+            kind = "dylib+exec".into();
+        }
+        let m = e.manifest.as_ref();
+        rows.push([
+            e.candidate.name.clone(),
+            m.map(|m| m.version.clone()).unwrap_or_else(|| "-".into()),
+            kind,
+            e.status.word().to_owned(),
+            provides(m),
+            e.candidate.path.display().to_string(),
+        ]);
+        i += if pair { 2 } else { 1 };
+    }
+    let headers = ["NAME", "VERSION", "KIND", "STATUS", "PROVIDES", "PATH"];
+    let mut widths = headers.map(str::len);
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: [&str; 6]| {
+        let mut l = String::new();
+        for (k, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if k == cells.len() - 1 {
+                l.push_str(cell);
+            } else {
+                let _ = write!(l, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(headers);
+    for r in &rows {
+        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
+    }
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+fn search_summary(inventory: &Inventory) -> String {
+    let dirs: Vec<String> =
+        inventory.search.dirs.iter().map(|d| format!("{} ({})", d.path.display(), d.origin.describe())).collect();
+    if dirs.is_empty() { "no directories (PATH is empty)".into() } else { dirs.join(", ") }
+}
+
+/// `pyve plugin which NAME`: which file serves a name, and why.
+pub fn which(env: &HostEnv, builtins: &[&str], name: &str) -> Result<u8> {
+    if builtins.contains(&name) {
+        println!("{name}: built-in command (pyve {name}); built-in commands are never served by plugins");
+        let search = discovery::SearchPath::from_env(env);
+        for c in discovery::candidates_for(&search, name) {
+            println!("  ignored: {} ({})", c.path.display(), c.origin.describe());
+        }
+        return Ok(0);
+    }
+    let search = discovery::SearchPath::from_env(env);
+    let res = if pyve_protocol::is_valid_plugin_name(name) {
+        discovery::resolve(discovery::candidates_for(&search, name))
+    } else {
+        discovery::Resolution::default()
+    };
+    let mut out = String::new();
+    if let Some(primary) = res.primary() {
+        let _ = writeln!(out, "{name}: {}", primary.path.display());
+        let dir = primary.path.parent().map(|p| p.display().to_string()).unwrap_or_default();
+        let _ = writeln!(out, "  found in: {dir} ({})", primary.origin.describe());
+        if let Some(lib) = res.rpc.as_ref().filter(|c| c.kind == Kind::Dylib) {
+            let _ = writeln!(out, "  rpc: {} (library, loaded in-process)", lib.path.display());
+        } else if let Some(r) = &res.rpc {
+            let _ = writeln!(out, "  rpc: {} (executable, started with --pyve-rpc)", r.path.display());
+        }
+        match &res.exec {
+            Some(x) => {
+                let _ = writeln!(out, "  passthrough: {}", x.path.display());
+            }
+            None => {
+                let _ = writeln!(out, "  passthrough: none (a library has no command line)");
+            }
+        }
+    } else {
+        let inventory = plugins::inventory(env, builtins);
+        match inventory.command_provider(name) {
+            Some(e) => {
+                let _ =
+                    writeln!(out, "{name}: command of plugin '{}': {}", e.candidate.name, e.candidate.path.display());
+                let _ = writeln!(out, "  found in: {} (its manifest lists `{name}`)", e.candidate.origin.describe());
+            }
+            None => {
+                let mut err = Error::new(format!("no plugin or plugin command named '{name}'"));
+                if let Some(bad) = res.unusable.first() {
+                    let problem = bad.problem.as_ref().expect("unusable candidates have a problem");
+                    err = err.because(format!("{}: {}", bad.path.display(), problem.explain()));
+                    return Err(err.hint(problem.hint(&bad.path)));
+                }
+                return Err(err.hint(format!("pyve looks in {}", search_summary(&inventory))));
+            }
+        }
+    }
+    for c in &res.shadowed {
+        let _ = writeln!(out, "  shadows: {} ({})", c.path.display(), c.origin.describe());
+    }
+    for c in &res.unusable {
+        let p = c.problem.as_ref().expect("unusable candidates have a problem");
+        let _ = writeln!(out, "  skipped: {}: {}", c.path.display(), p.explain());
+    }
+    for (entry, why) in &search.skipped {
+        let shown = if entry.is_empty() { "(empty)".to_owned() } else { entry.clone() };
+        let _ = writeln!(out, "  not searched: PATH entry {shown}: {why}");
+    }
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    Ok(0)
+}
+
+/// `pyve plugin info NAME [--json]`: start the plugin, do the handshake, show its manifest.
+pub fn info(env: &HostEnv, builtins: &[&str], name: &str, as_json: bool) -> Result<u8> {
+    let search = discovery::SearchPath::from_env(env);
+    let res = if pyve_protocol::is_valid_plugin_name(name) {
+        discovery::resolve(discovery::candidates_for(&search, name))
+    } else {
+        discovery::Resolution::default()
+    };
+    let Some(candidate) = res.rpc.clone() else {
+        if let Some(bad) = res.unusable.first() {
+            let problem = bad.problem.as_ref().expect("unusable candidates have a problem");
+            return Err(Error::new(format!(
+                "plugin '{name}' ({}) cannot be used: {}",
+                bad.path.display(),
+                problem.explain()
+            ))
+            .hint(problem.hint(&bad.path)));
+        }
+        let hint = if builtins.contains(&name) {
+            format!("`{name}` is a built-in command: see `pyve {name} --help`")
+        } else {
+            "`pyve --list` shows the installed plugins".to_owned()
+        };
+        return Err(Error::new(format!("no plugin named '{name}'")).hint(hint));
+    };
+    let info = plugins::inspect_session(env);
+    let manifest = plugins::fetch_manifest(&candidate, &info, plugins::timeouts(env)).map_err(|e| e.to_error())?;
+    if as_json {
+        let mut v = serde_json::to_value(&manifest).expect("manifests serialize");
+        v["path"] = json!(candidate.path);
+        v["kind"] = json!(candidate.kind);
+        println!("{}", serde_json::to_string_pretty(&v).expect("JSON values serialize"));
+        return Ok(0);
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "name:         {}", manifest.name);
+    let _ = writeln!(out, "version:      {}", manifest.version);
+    let _ = writeln!(out, "protocol:     {}", manifest.protocol);
+    let _ = writeln!(out, "kind:         {}", candidate.kind);
+    let _ = writeln!(out, "path:         {}", candidate.path.display());
+    if !manifest.description.is_empty() {
+        let _ = writeln!(out, "description:  {}", manifest.description);
+    }
+    for b in &manifest.provides.backends {
+        let sel =
+            if b.selectors.is_empty() { String::new() } else { format!(" (selected by {})", b.selectors.join(", ")) };
+        let _ = writeln!(out, "backend:      {}{sel}", b.name);
+    }
+    for c in &manifest.provides.commands {
+        let _ = writeln!(
+            out,
+            "command:      {}{}",
+            c.name,
+            if c.summary.is_empty() { String::new() } else { format!(" - {}", c.summary) }
+        );
+    }
+    for h in &manifest.provides.hooks {
+        let _ = writeln!(
+            out,
+            "hook:         {}{}",
+            h.event,
+            if h.description.is_empty() { String::new() } else { format!(" - {}", h.description) }
+        );
+    }
+    let caps = &manifest.capabilities;
+    let names: Vec<&str> = [("cancel", caps.cancel), ("progress", caps.progress), ("prompt", caps.prompt)]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
+    let _ = writeln!(out, "capabilities: {}", if names.is_empty() { "none".into() } else { names.join(", ") });
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    Ok(0)
+}

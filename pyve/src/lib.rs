@@ -1,0 +1,144 @@
+//! pyve, the host: a small program that finds plugins cargo-style and talks to them over a
+//! documented JSON protocol (see `docs/protocol.md`).
+//!
+//! `main` is the one place that turns a result into output and an exit code.
+
+pub mod cli;
+pub mod commands;
+pub mod env;
+pub mod error;
+pub mod plugins;
+pub mod rpc;
+pub mod signals;
+pub mod ui;
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use cli::{BUILTINS, Cli, Cmd, PluginCmd};
+use env::{HostEnv, VERSION};
+use error::{EXIT_USAGE, Error, Result};
+
+/// Run pyve with the process's arguments.
+pub fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // The commonest calls answer before anything else is set up.
+    if args.len() == 2 && (args[1] == "--version" || args[1] == "-v") {
+        println!("pyve version {VERSION}");
+        return ExitCode::SUCCESS;
+    }
+    match run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            ui::error(&e);
+            ExitCode::from(e.code())
+        }
+    }
+}
+
+fn run(args: Vec<OsString>) -> Result<u8> {
+    let env = HostEnv::from_process();
+    let mut command = Cli::command();
+    if wants_help(&args) {
+        ui::init(ui::ColorChoice::Auto, 0);
+        command = command.after_help(help_epilogue(&env));
+    }
+    let matches = match command.try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => return clap_failure(e),
+    };
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::usage(e.to_string()))?;
+    let verbosity = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
+    ui::init(cli.color, verbosity);
+
+    if cli.version {
+        println!("pyve version {VERSION}");
+        return Ok(0);
+    }
+    if cli.list {
+        return commands::plugin::list(&env, BUILTINS, false, false);
+    }
+    match cli.command {
+        Some(Cmd::Plugin(p)) => match p.command {
+            PluginCmd::List { json, verbose } => commands::plugin::list(&env, BUILTINS, json, verbose),
+            PluginCmd::Which { name } => commands::plugin::which(&env, BUILTINS, &name),
+            PluginCmd::Info { name, json } => commands::plugin::info(&env, BUILTINS, &name, json),
+        },
+        Some(Cmd::External(mut argv)) => {
+            let name = argv.remove(0);
+            let name = name.to_str().ok_or_else(|| {
+                Error::usage(format!("unknown command '{}'", name.to_string_lossy()))
+                    .hint("command names are plain words: `pyve --help` lists them")
+            })?;
+            commands::external::run(&env, name, &argv, BUILTINS)
+        }
+        None => {
+            Err(Error::usage("no command given").hint("`pyve --help` lists the commands; `pyve --list` the plugins"))
+        }
+    }
+}
+
+fn wants_help(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| a.to_str().is_some_and(|s| s.starts_with('-')))
+        .any(|a| a == "-h" || a == "--help")
+        || args.get(1).is_some_and(|a| a == "help") && args.len() == 2
+}
+
+/// The part of `--help` that depends on what is installed: the plugins' commands.
+fn help_epilogue(env: &HostEnv) -> String {
+    let inventory = plugins::inventory(env, BUILTINS);
+    let commands = inventory.commands();
+    let mut text = String::new();
+    if !commands.is_empty() {
+        let width = commands.keys().map(String::len).max().unwrap_or(0);
+        text.push_str("Plugin commands:\n");
+        for (name, (summary, plugin)) in &commands {
+            let _ = writeln!(text, "  {name:<width$}  {summary} [{plugin}]");
+        }
+        text.push('\n');
+    }
+    text.push_str(
+        "Any executable named pyve-NAME on PYVE_PLUGIN_PATH, in ~/.pyve/plugins or on PATH adds `pyve NAME`.\n\
+         `pyve --list` shows the plugins found; docs/cli.md describes every command.\n",
+    );
+    text
+}
+
+/// Print a clap error in pyve's style (`ERROR:` / `hint:`), or help/version on stdout.
+fn clap_failure(e: clap::Error) -> Result<u8> {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            print!("{}", e.render());
+            Ok(0)
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            print!("{}", e.render());
+            Ok(EXIT_USAGE)
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+            let first = lines.next().unwrap_or("invalid arguments");
+            let mut err = Error::usage(first.trim_start_matches("error: ").to_owned());
+            let mut hints = Vec::new();
+            for line in lines {
+                let line = line.trim();
+                if let Some(tip) = line.strip_prefix("tip: ") {
+                    hints.push(tip.to_owned());
+                } else if let Some(usage) = line.strip_prefix("Usage: ") {
+                    hints.push(format!("usage: {usage}"));
+                } else if !line.starts_with("For more information") {
+                    err = err.because(line);
+                }
+            }
+            hints.push("`pyve --help` shows every option".to_owned());
+            Err(err.hint(hints.join("; ")))
+        }
+    }
+}

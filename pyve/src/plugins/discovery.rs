@@ -1,0 +1,390 @@
+//! The one resolver: which file serves a plugin name. Every surface (running a command,
+//! listing, `plugin which`, help) goes through it.
+//!
+//! Search order: `PYVE_PLUGIN_PATH`, the user plugin directory (`$PYVE_HOME/plugins`),
+//! `PATH` (relative and empty entries skipped: the current directory is never searched), and
+//! last the directory holding the running pyve. Built-in commands are never shadowed. The first
+//! directory holding a usable candidate wins; where it holds both forms, the library serves
+//! RPC and the executable serves passthrough. A file without the execute bit is reported,
+//! never run; a library in a world-writable directory is refused.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::env::HostEnv;
+
+/// The two forms of a plugin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// An executable `pyve-<name>`.
+    Exec,
+    /// A dynamic library `libpyve_<name>.so`.
+    Dylib,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Exec => "exec",
+            Kind::Dylib => "dylib",
+        })
+    }
+}
+
+/// Which part of the search path a directory comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// `PYVE_PLUGIN_PATH`.
+    PluginPath,
+    /// `$PYVE_HOME/plugins`.
+    UserDir,
+    /// `PATH`.
+    Path,
+    /// The directory of the running pyve.
+    PyveDir,
+}
+
+impl Origin {
+    /// How the origin is named to users.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Origin::PluginPath => "PYVE_PLUGIN_PATH",
+            Origin::UserDir => "the user plugin directory",
+            Origin::Path => "PATH",
+            Origin::PyveDir => "pyve's own directory",
+        }
+    }
+}
+
+/// One directory of the search path.
+#[derive(Clone, Debug)]
+pub struct SearchDir {
+    /// The directory.
+    pub path: PathBuf,
+    /// Where it comes from.
+    pub origin: Origin,
+}
+
+/// The ordered directories plugins are searched in, plus the entries that were skipped.
+#[derive(Clone, Debug, Default)]
+pub struct SearchPath {
+    /// Directories, in order, each once.
+    pub dirs: Vec<SearchDir>,
+    /// Entries not searched, with why.
+    pub skipped: Vec<(String, &'static str)>,
+}
+
+impl SearchPath {
+    /// Build the search path from the environment.
+    pub fn from_env(env: &HostEnv) -> Self {
+        let mut sp = SearchPath::default();
+        let mut seen = HashSet::new();
+        let mut push = |sp: &mut SearchPath, path: PathBuf, origin: Origin| {
+            if seen.insert(path.clone()) {
+                sp.dirs.push(SearchDir { path, origin });
+            }
+        };
+        for (var, origin) in
+            [(&env.plugin_path, Origin::PluginPath), (&None, Origin::UserDir), (&env.path, Origin::Path)]
+        {
+            if origin == Origin::UserDir {
+                if let Some(dir) = env.user_plugin_dir() {
+                    push(&mut sp, dir, origin);
+                }
+                continue;
+            }
+            let Some(var) = var else { continue };
+            for entry in std::env::split_paths(var) {
+                if entry.as_os_str().is_empty() {
+                    sp.skipped.push((String::new(), "an empty entry (the current directory) is never searched"));
+                } else if entry.is_relative() {
+                    sp.skipped.push((
+                        entry.display().to_string(),
+                        "a relative entry depends on the current directory and is never searched",
+                    ));
+                } else {
+                    push(&mut sp, entry, origin);
+                }
+            }
+        }
+        if let Some(dir) = env.exe_dir() {
+            push(&mut sp, dir.to_path_buf(), Origin::PyveDir);
+        }
+        sp
+    }
+}
+
+/// Why a candidate cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// An executable without the execute bit.
+    NotExecutable,
+    /// A directory or something else that is not a file.
+    NotAFile,
+    /// A library in (or itself) world-writable: anyone could replace the code pyve loads.
+    WorldWritable(PathBuf),
+}
+
+impl Problem {
+    /// The status word used by `plugin list`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Problem::NotExecutable => "not-executable",
+            Problem::NotAFile => "not-a-file",
+            Problem::WorldWritable(_) => "refused",
+        }
+    }
+
+    /// One line saying what is wrong.
+    pub fn explain(&self) -> String {
+        match self {
+            Problem::NotExecutable => "the file is not executable, so it is never run".into(),
+            Problem::NotAFile => "not a regular file".into(),
+            Problem::WorldWritable(p) => {
+                format!("refused: {} is world-writable, so anyone could replace the library", p.display())
+            }
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(&self, path: &Path) -> String {
+        match self {
+            Problem::NotExecutable => format!("make it executable: chmod +x {}", path.display()),
+            Problem::NotAFile => format!("remove {} or rename it", path.display()),
+            Problem::WorldWritable(p) => format!("remove write access for others: chmod o-w {}", p.display()),
+        }
+    }
+}
+
+/// A file that looks like a plugin.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// The plugin name it claims by its file name.
+    pub name: String,
+    /// Executable or library.
+    pub kind: Kind,
+    /// The file.
+    pub path: PathBuf,
+    /// Where in the search path.
+    pub origin: Origin,
+    /// Index of its directory in the search path (lower wins).
+    pub dir_index: usize,
+    /// File size, for the manifest cache key.
+    pub size: u64,
+    /// Modification time in nanoseconds since the epoch, for the manifest cache key.
+    pub mtime_ns: i128,
+    /// Why it cannot be used, if it cannot.
+    pub problem: Option<Problem>,
+}
+
+impl Candidate {
+    /// Whether it can be used.
+    pub fn usable(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+const EXEC_PREFIX: &str = "pyve-";
+const DYLIB_STEM_PREFIX: &str = "pyve_";
+
+/// The file name of the executable form of `name`.
+pub fn exec_file_name(name: &str) -> String {
+    format!("{EXEC_PREFIX}{name}{}", std::env::consts::EXE_SUFFIX)
+}
+
+/// The file name of the library form of `name` (dashes become underscores, as cargo names
+/// cdylibs).
+pub fn dylib_file_name(name: &str) -> String {
+    format!(
+        "{}{DYLIB_STEM_PREFIX}{}{}",
+        std::env::consts::DLL_PREFIX,
+        name.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// The plugin name and kind a file name stands for, if it is a plugin's file name.
+pub fn parse_file_name(file: &OsStr) -> Option<(String, Kind)> {
+    let file = file.to_str()?;
+    if let Some(rest) = file.strip_prefix(EXEC_PREFIX) {
+        let name = rest.strip_suffix(std::env::consts::EXE_SUFFIX)?;
+        return pyve_protocol::is_valid_plugin_name(name).then(|| (name.to_owned(), Kind::Exec));
+    }
+    let stem = file.strip_prefix(std::env::consts::DLL_PREFIX)?.strip_suffix(std::env::consts::DLL_SUFFIX)?;
+    let under = stem.strip_prefix(DYLIB_STEM_PREFIX)?;
+    if under.contains('-') {
+        return None;
+    }
+    let name = under.replace('_', "-");
+    pyve_protocol::is_valid_plugin_name(&name).then_some((name, Kind::Dylib))
+}
+
+/// Build a candidate from a file, following symlinks. `None` when nothing is there.
+pub fn candidate_at(path: PathBuf, name: String, kind: Kind, dir: &SearchDir, dir_index: usize) -> Option<Candidate> {
+    let meta = std::fs::metadata(&path).ok()?;
+    let mut problem = None;
+    if !meta.is_file() {
+        problem = Some(Problem::NotAFile);
+    } else {
+        match kind {
+            Kind::Exec if !is_executable(&meta) => problem = Some(Problem::NotExecutable),
+            Kind::Dylib => problem = world_writable(&path, &meta).map(Problem::WorldWritable),
+            Kind::Exec => {}
+        }
+    }
+    Some(Candidate {
+        name,
+        kind,
+        origin: dir.origin,
+        dir_index,
+        size: meta.len(),
+        mtime_ns: mtime_ns(&meta),
+        problem,
+        path,
+    })
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &std::fs::Metadata) -> bool {
+    true
+}
+
+/// The library file or its directory, when either is writable by anyone.
+#[cfg(unix)]
+fn world_writable(path: &Path, meta: &std::fs::Metadata) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if meta.permissions().mode() & 0o002 != 0 {
+        return Some(path.to_path_buf());
+    }
+    let dir = path.parent()?;
+    let dmeta = std::fs::metadata(dir).ok()?;
+    (dmeta.permissions().mode() & 0o002 != 0).then(|| dir.to_path_buf())
+}
+
+#[cfg(not(unix))]
+fn world_writable(_: &Path, _: &std::fs::Metadata) -> Option<PathBuf> {
+    None
+}
+
+/// Modification time in nanoseconds since the epoch (0 when unknown).
+pub fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// The candidates for one name, in search order (a cheap lookup: two `stat`s per directory).
+pub fn candidates_for(sp: &SearchPath, name: &str) -> Vec<Candidate> {
+    let mut found = Vec::new();
+    for (i, dir) in sp.dirs.iter().enumerate() {
+        for (file, kind) in [(dylib_file_name(name), Kind::Dylib), (exec_file_name(name), Kind::Exec)] {
+            if let Some(c) = candidate_at(dir.path.join(file), name.to_owned(), kind, dir, i) {
+                found.push(c);
+            }
+        }
+    }
+    found
+}
+
+/// How a name resolves.
+#[derive(Clone, Debug, Default)]
+pub struct Resolution {
+    /// What serves RPC: the library of the winning directory, else its executable.
+    pub rpc: Option<Candidate>,
+    /// What serves passthrough: the executable of the winning directory.
+    pub exec: Option<Candidate>,
+    /// Usable candidates in later directories.
+    pub shadowed: Vec<Candidate>,
+    /// Candidates that cannot be used.
+    pub unusable: Vec<Candidate>,
+}
+
+impl Resolution {
+    /// The candidate that stands for the plugin (for messages): the RPC one.
+    pub fn primary(&self) -> Option<&Candidate> {
+        self.rpc.as_ref().or(self.exec.as_ref())
+    }
+}
+
+/// Resolve one name's candidates (in search order).
+pub fn resolve(candidates: Vec<Candidate>) -> Resolution {
+    let mut res = Resolution::default();
+    let winner = candidates.iter().find(|c| c.usable()).map(|c| c.dir_index);
+    for c in candidates {
+        if !c.usable() {
+            res.unusable.push(c);
+        } else if Some(c.dir_index) == winner {
+            match c.kind {
+                Kind::Dylib => res.rpc = Some(c),
+                Kind::Exec => {
+                    if res.rpc.is_none() {
+                        res.rpc = Some(c.clone());
+                    }
+                    res.exec = Some(c);
+                }
+            }
+        } else {
+            res.shadowed.push(c);
+        }
+    }
+    res
+}
+
+/// Every plugin file in the search path, in search order. `list_dir` reads one directory's
+/// plugin file names (see the cache, which avoids reading unchanged directories).
+pub fn scan(sp: &SearchPath, mut list_dir: impl FnMut(&Path) -> Vec<String>) -> Vec<Candidate> {
+    let mut found = Vec::new();
+    for (i, dir) in sp.dirs.iter().enumerate() {
+        for file in list_dir(&dir.path) {
+            let Some((name, kind)) = parse_file_name(OsStr::new(&file)) else { continue };
+            if let Some(c) = candidate_at(dir.path.join(&file), name, kind, dir, i) {
+                found.push(c);
+            }
+        }
+    }
+    found.sort_by(|a, b| {
+        (&a.name, a.dir_index, a.kind == Kind::Exec).cmp(&(&b.name, b.dir_index, b.kind == Kind::Exec))
+    });
+    found
+}
+
+/// The plugin file names in a directory (unreadable or missing directories hold none).
+pub fn read_plugin_files(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|f| parse_file_name(OsStr::new(f)).is_some())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names() {
+        let p = |s: &str| parse_file_name(OsStr::new(s));
+        assert_eq!(p("pyve-venv"), Some(("venv".into(), Kind::Exec)));
+        assert_eq!(p("pyve-distutils-shim"), Some(("distutils-shim".into(), Kind::Exec)));
+        assert_eq!(p("libpyve_distutils_shim.so"), Some(("distutils-shim".into(), Kind::Dylib)));
+        for bad in ["pyve-", "pyve-Venv", "pyve-venv.d", "pyve_venv", "libpyve_x.rlib", "libpyve-x.so", "libpyve_.so"] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
+        assert_eq!(dylib_file_name("distutils-shim"), "libpyve_distutils_shim.so");
+        assert_eq!(exec_file_name("venv"), "pyve-venv");
+    }
+}

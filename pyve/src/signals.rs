@@ -1,0 +1,26 @@
+//! Ctrl-C: while pyve waits for a child (a passthrough command, `run`) or a plugin call, the
+//! signal must not kill pyve itself. The child, in the terminal's process group, gets it and
+//! decides; a plugin call is cancelled with `$/cancel`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// From now on, SIGINT, SIGTERM and SIGQUIT set a flag instead of ending pyve. Handlers (not
+/// `SIG_IGN`) are used, so children started afterwards get the default dispositions back.
+pub fn catch_interrupts() {
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        #[cfg(unix)]
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGQUIT] {
+            let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+        }
+        flag
+    });
+}
+
+/// Whether an interrupt arrived since [`catch_interrupts`].
+pub fn interrupted() -> bool {
+    FLAG.get().is_some_and(|f| f.load(Ordering::SeqCst))
+}

@@ -1,0 +1,6 @@
+#[path = "plugin.rs"]
+mod plugin;
+
+fn main() {
+    pyve_sdk::main(plugin::plugin())
+}

@@ -1,0 +1,204 @@
+//! The dynamic-library transport: the same JSON messages as an executable's stdin/stdout,
+//! exchanged through a C ABI (version [`ABI_VERSION`], described in `docs/protocol.md`).
+//!
+//! A library exports four symbols, which [`export_dylib!`](crate::export_dylib) generates:
+//!
+//! ```c
+//! uint32_t pyve_plugin_abi_version(void);
+//! void *pyve_plugin_open(void (*callback)(void *ctx, const uint8_t *msg, size_t len), void *ctx);
+//! int32_t pyve_plugin_send(void *session, const uint8_t *msg, size_t len);
+//! void pyve_plugin_close(void *session);
+//! ```
+//!
+//! `send` copies the message (one JSON-RPC message, no newline needed) and returns at once;
+//! the plugin answers on its own thread through `callback`, whose buffer is only borrowed for
+//! the duration of the call. A call with `msg == NULL, len == 0` says the plugin side has
+//! ended the session. No panic crosses the boundary: every entry point catches them.
+
+use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+
+use crate::Plugin;
+use crate::server::{Sink, Source, serve};
+
+/// The version of the C ABI. The host refuses a library reporting another version.
+pub const ABI_VERSION: u32 = 1;
+
+/// The host's callback: receives each message the plugin sends, and finally `(NULL, 0)`.
+pub type Callback = unsafe extern "C" fn(ctx: *mut c_void, message: *const u8, len: usize);
+
+/// `pyve_plugin_send` succeeded.
+pub const SEND_OK: i32 = 0;
+/// A null session or message pointer.
+pub const SEND_INVALID: i32 = -1;
+/// The session has ended; nothing will read the message.
+pub const SEND_CLOSED: i32 = -2;
+/// The plugin panicked while taking the message.
+pub const SEND_PANICKED: i32 = -3;
+
+/// One session of a library plugin.
+#[derive(Debug)]
+pub struct Session {
+    input: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct HostCallback {
+    callback: Callback,
+    ctx: *mut c_void,
+}
+
+// SAFETY: the ABI requires the host's callback and context to be usable from any thread
+// (the plugin answers from its own thread); the host's side guarantees it.
+unsafe impl Send for HostCallback {}
+// SAFETY: as above; calls are serialised by the sink's caller.
+unsafe impl Sync for HostCallback {}
+
+impl HostCallback {
+    fn call(&self, bytes: &[u8]) {
+        // SAFETY: the host promised that `callback` stays valid with `ctx` until it has
+        // received the final (NULL, 0) call; `bytes` outlives the call.
+        unsafe { (self.callback)(self.ctx, bytes.as_ptr(), bytes.len()) }
+    }
+
+    fn end(&self) {
+        // SAFETY: as in `call`; (NULL, 0) is the end-of-session marker.
+        unsafe { (self.callback)(self.ctx, std::ptr::null(), 0) }
+    }
+}
+
+/// Sends the end-of-session marker however the serving thread ends, even by a panic.
+struct EndGuard(Arc<HostCallback>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// `pyve_plugin_open`: start a session. Returns null when the plugin could not start.
+pub fn open(callback: Callback, ctx: *mut c_void, make: fn() -> Plugin) -> *mut c_void {
+    let host = Arc::new(HostCallback { callback, ctx });
+    let started = catch_unwind(AssertUnwindSafe(|| {
+        let plugin = Arc::new(make());
+        let (tx, rx) = mpsc::channel::<Vec<u8>>();
+        let out = Arc::clone(&host);
+        let sink: Sink = Box::new(move |line: &[u8]| {
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            out.call(line);
+            Ok(())
+        });
+        let source: Source = Box::new(move || rx.recv().ok().map(Ok));
+        let guard_host = Arc::clone(&host);
+        let thread = std::thread::Builder::new().name(format!("pyve-plugin-{}", plugin.name())).spawn(move || {
+            let _guard = EndGuard(guard_host);
+            serve(plugin, source, sink);
+        });
+        thread.ok().map(|thread| Session { input: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
+    }));
+    match started {
+        Ok(Some(session)) => Box::into_raw(Box::new(session)).cast(),
+        _ => std::ptr::null_mut(),
+    }
+}
+
+/// `pyve_plugin_send`: hand one message to the session.
+///
+/// # Safety
+/// `session` must come from [`open`] and not be closed; `message` must point to `len`
+/// readable bytes for the duration of the call.
+pub unsafe fn send(session: *mut c_void, message: *const u8, len: usize) -> i32 {
+    if session.is_null() || (message.is_null() && len > 0) {
+        return SEND_INVALID;
+    }
+    catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the caller passes a live session from `open`.
+        let session = unsafe { &*(session as *const Session) };
+        let bytes = if len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: the caller guarantees `len` readable bytes at `message`.
+            unsafe { std::slice::from_raw_parts(message, len) }.to_vec()
+        };
+        let input = session.input.lock().unwrap_or_else(|e| e.into_inner());
+        match input.as_ref().map(|tx| tx.send(bytes)) {
+            Some(Ok(())) => SEND_OK,
+            _ => SEND_CLOSED,
+        }
+    }))
+    .unwrap_or(SEND_PANICKED)
+}
+
+/// `pyve_plugin_close`: end the input and wait for the session's thread to finish its
+/// current request. The session pointer is invalid afterwards.
+///
+/// # Safety
+/// `session` must come from [`open`] and not be closed already.
+pub unsafe fn close(session: *mut c_void) {
+    if session.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the caller passes a live session from `open`, and gives it up.
+        let session = unsafe { Box::from_raw(session as *mut Session) };
+        drop(session.input.lock().unwrap_or_else(|e| e.into_inner()).take());
+        if let Some(thread) = session.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }));
+}
+
+/// Export a plugin as a dynamic library. `$make` is a function returning the [`Plugin`].
+///
+/// ```ignore
+/// fn plugin() -> pyve_sdk::Plugin { pyve_sdk::Plugin::new("hello", "0.1.0") }
+/// pyve_sdk::export_dylib!(plugin);
+/// ```
+///
+/// The crate must be built with `crate-type = ["cdylib"]`; pyve finds the library as
+/// `libpyve_<name>.so` (dashes in the name become underscores).
+#[macro_export]
+macro_rules! export_dylib {
+    ($make:path) => {
+        /// The C ABI version this library implements.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn pyve_plugin_abi_version() -> u32 {
+            $crate::dylib::ABI_VERSION
+        }
+
+        /// Start a session.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn pyve_plugin_open(
+            callback: $crate::dylib::Callback,
+            ctx: *mut ::std::ffi::c_void,
+        ) -> *mut ::std::ffi::c_void {
+            $crate::dylib::open(callback, ctx, $make)
+        }
+
+        /// Hand one message to a session.
+        ///
+        /// # Safety
+        /// See `pyve_sdk::dylib::send`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn pyve_plugin_send(
+            session: *mut ::std::ffi::c_void,
+            message: *const u8,
+            len: usize,
+        ) -> i32 {
+            // SAFETY: forwarded from the host under the same contract.
+            unsafe { $crate::dylib::send(session, message, len) }
+        }
+
+        /// End a session.
+        ///
+        /// # Safety
+        /// See `pyve_sdk::dylib::close`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn pyve_plugin_close(session: *mut ::std::ffi::c_void) {
+            // SAFETY: forwarded from the host under the same contract.
+            unsafe { $crate::dylib::close(session) }
+        }
+    };
+}

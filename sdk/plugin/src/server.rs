@@ -1,0 +1,315 @@
+//! The plugin side of a session, independent of the transport: a reader thread routes incoming
+//! messages (requests to the worker, responses to waiting `host/prompt` calls, `$/cancel` to
+//! the running request) and the worker answers requests one at a time.
+
+use std::collections::HashMap;
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use pyve_protocol::error::{code, kind};
+use pyve_protocol::framing::{self, DecodeError};
+use pyve_protocol::methods::{NotificationMethod, RequestMethod, notification, request};
+use pyve_protocol::types::*;
+use pyve_protocol::{ErrorObject, Id, Message, PROTOCOL_VERSION, ProtocolVersion, Request, Response};
+use serde_json::Value;
+
+use crate::{Context, Error, Plugin};
+
+/// Where outgoing lines go (stdout, a library callback, a test channel).
+pub(crate) type Sink = Box<dyn Fn(&[u8]) -> io::Result<()> + Send + Sync>;
+
+/// Where incoming lines come from; `None` is the end of the session.
+pub(crate) type Source = Box<dyn FnMut() -> Option<io::Result<Vec<u8>>> + Send>;
+
+/// State shared by the reader thread and the worker.
+pub(crate) struct Session {
+    sink: Sink,
+    /// `host/prompt` calls waiting for their answer.
+    pending: Mutex<HashMap<Id, mpsc::Sender<Response>>>,
+    /// The request being handled and its cancellation flag.
+    current: Mutex<Option<(Id, Arc<AtomicBool>)>>,
+    /// The input ended: no answer will come any more.
+    input_closed: AtomicBool,
+    counter: AtomicU64,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    fn send(&self, message: Message) {
+        // A host that stopped listening cannot be told anything; the reader sees the end of
+        // the input and the session winds down.
+        let _ = (self.sink)(&framing::encode(&message));
+    }
+
+    pub(crate) fn notify(&self, n: pyve_protocol::Notification) {
+        self.send(Message::Notification(n));
+    }
+
+    pub(crate) fn next_token(&self) -> String {
+        format!("t{}", self.counter.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Send a request to the host and wait for its answer.
+    pub(crate) fn request<M: RequestMethod>(&self, params: &M::Params) -> Result<M::Result, Error> {
+        let id = Id::String(format!("p{}", self.counter.fetch_add(1, Ordering::Relaxed)));
+        let (tx, rx) = mpsc::channel();
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), tx);
+        if self.input_closed.load(Ordering::SeqCst) {
+            return Err(Error::new(kind::IO, "the host closed the session"));
+        }
+        self.send(Message::Request(Request::new::<M>(id, params)));
+        let response = rx.recv().map_err(|_| Error::new(kind::IO, "the host closed the session before answering"))?;
+        match response.result::<M>() {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(e)) => Err(Error::new(
+                kind::INVALID_REQUEST,
+                format!("the host answered `{}` with an unexpected result: {e}", M::METHOD),
+            )),
+            Err(e) => Err(Error(e.clone())),
+        }
+    }
+}
+
+/// Serve one session until `shutdown` or the end of the input. Returns the process exit code
+/// (0; the protocol has no failure exit).
+pub(crate) fn serve(plugin: Arc<Plugin>, mut source: Source, sink: Sink) -> i32 {
+    let session = Arc::new(Session {
+        sink,
+        pending: Mutex::default(),
+        current: Mutex::default(),
+        input_closed: AtomicBool::new(false),
+        counter: AtomicU64::new(1),
+    });
+    let (work_tx, work_rx) = mpsc::channel::<Request>();
+
+    let reader_session = Arc::clone(&session);
+    let reader = std::thread::Builder::new().name("pyve-sdk-reader".into()).spawn(move || {
+        let session = reader_session;
+        while let Some(line) = source() {
+            let Ok(line) = line else { break };
+            match framing::decode(&line) {
+                Ok(Message::Request(req)) => {
+                    if work_tx.send(req).is_err() {
+                        break;
+                    }
+                }
+                Ok(Message::Response(resp)) => {
+                    let waiter = resp
+                        .id
+                        .as_ref()
+                        .and_then(|id| session.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(id));
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.send(resp);
+                    }
+                }
+                Ok(Message::Notification(n)) => {
+                    if n.method == notification::Cancel::METHOD
+                        && let Ok(p) = n.params::<notification::Cancel>()
+                    {
+                        let current = session.current.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Some((id, flag)) = current.as_ref()
+                            && *id == p.id
+                        {
+                            flag.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    // Other notifications are ignored: newer hosts may send ones we do not know.
+                }
+                Err(e) => {
+                    let (code, kind) = match e {
+                        DecodeError::Invalid { .. } => (code::INVALID_REQUEST, kind::INVALID_REQUEST),
+                        _ => (code::PARSE_ERROR, kind::PARSE_ERROR),
+                    };
+                    let id = e.id().cloned();
+                    session.send(Message::Response(Response::err(id, ErrorObject::new(code, kind, e.to_string()))));
+                }
+            }
+        }
+        session.input_closed.store(true, Ordering::SeqCst);
+        // Wake every `host/prompt` still waiting: no answer will come.
+        session.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    });
+    if reader.is_err() {
+        return 1;
+    }
+
+    let mut initialized: Option<InitializeParams> = None;
+    for req in work_rx {
+        let id = req.id.clone();
+        if req.method == request::Shutdown::METHOD {
+            session.send(Message::Response(Response::ok::<request::Shutdown>(id, &())));
+            return 0;
+        }
+        let outcome = if req.method == request::Initialize::METHOD {
+            initialize(&plugin, &req).inspect(|_| initialized = req.params::<request::Initialize>().ok())
+        } else if let Some(init) = &initialized {
+            let flag = Arc::new(AtomicBool::new(false));
+            *session.current.lock().unwrap_or_else(|e| e.into_inner()) = Some((id.clone(), Arc::clone(&flag)));
+            let mut cx = Context {
+                session: &session,
+                cancelled: flag,
+                settings: init.settings.clone(),
+                project_root: init.project.as_ref().map(|p| p.root.as_path()),
+            };
+            let outcome =
+                catch_unwind(AssertUnwindSafe(|| dispatch(&plugin, &mut cx, &req))).unwrap_or_else(|payload| {
+                    Err(ErrorObject::internal(format!(
+                        "plugin `{}` panicked while handling `{}`: {}",
+                        plugin.name,
+                        req.method,
+                        panic_message(&*payload)
+                    )))
+                });
+            *session.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            outcome
+        } else {
+            Err(ErrorObject::new(
+                code::INVALID_REQUEST,
+                kind::INVALID_REQUEST,
+                format!("`{}` before `initialize`: the session must start with `initialize`", req.method),
+            ))
+        };
+        session.send(Message::Response(Response { id: Some(id), outcome }));
+    }
+    0
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
+    }
+}
+
+fn initialize(plugin: &Plugin, req: &Request) -> Result<Value, ErrorObject> {
+    let params = req.params::<request::Initialize>().map_err(|e| ErrorObject::invalid_params(&req.method, e))?;
+    match ProtocolVersion::negotiate(&[PROTOCOL_VERSION], &params.protocol_versions) {
+        Some(version) => Ok(to_value(&plugin.manifest(version))),
+        None => {
+            let offered: Vec<String> = params.protocol_versions.iter().map(ToString::to_string).collect();
+            Err(ErrorObject::new(
+                code::INCOMPATIBLE_PROTOCOL,
+                kind::INCOMPATIBLE_PROTOCOL,
+                format!(
+                    "no shared protocol version: {} {} speaks {}, plugin {} {} speaks {PROTOCOL_VERSION}",
+                    params.host.name,
+                    params.host.version,
+                    offered.join(", "),
+                    plugin.name,
+                    plugin.version
+                ),
+            )
+            .with_hint(format!(
+                "install a version of pyve-{} built for protocol {}, or a {} that speaks protocol {}",
+                plugin.name,
+                params.protocol_versions.iter().map(|v| v.major.to_string()).collect::<Vec<_>>().join("/"),
+                params.host.name,
+                PROTOCOL_VERSION.major
+            ))
+            .with_details(serde_json::json!({ "plugin": [PROTOCOL_VERSION], "host": offered })))
+        }
+    }
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("protocol types serialize")
+}
+
+/// Decode the params of `M`, run `f`, encode its result.
+fn typed<M: RequestMethod>(
+    req: &Request,
+    f: impl FnOnce(M::Params) -> crate::Result<M::Result>,
+) -> Result<Value, ErrorObject> {
+    let params = req.params::<M>().map_err(|e| ErrorObject::invalid_params(M::METHOD, e))?;
+    f(params).map(|r| to_value(&r)).map_err(Error::into_object)
+}
+
+fn dispatch(plugin: &Plugin, cx: &mut Context<'_>, req: &Request) -> Result<Value, ErrorObject> {
+    use request::*;
+    let backend = |name: &str| {
+        plugin.backends.iter().find(|(info, _)| info.name == name).map(|(_, b)| Arc::clone(b)).ok_or_else(|| {
+            let known: Vec<&str> = plugin.backends.iter().map(|(i, _)| i.name.as_str()).collect();
+            Error::invalid_params(format!(
+                "plugin `{}` has no backend `{name}` (it provides: {})",
+                plugin.name,
+                if known.is_empty() { "no backends".to_owned() } else { known.join(", ") }
+            ))
+        })
+    };
+    match req.method.as_str() {
+        EnvCreate::METHOD => typed::<EnvCreate>(req, |p| backend(&p.backend)?.create(cx, p)),
+        EnvDescribe::METHOD => typed::<EnvDescribe>(req, |p| backend(&p.backend)?.describe(cx, p)),
+        EnvActivation::METHOD => typed::<EnvActivation>(req, |p| backend(&p.backend)?.activation(cx, p)),
+        EnvRemove::METHOD => typed::<EnvRemove>(req, |p| backend(&p.backend)?.remove(cx, p)),
+        DoctorChecks::METHOD => typed::<DoctorChecks>(req, |p| backend(&p.backend)?.doctor(cx, p)),
+        HookPostCreate::METHOD => {
+            let hooks: Vec<_> = plugin.hooks.iter().filter(|(i, _)| i.event == "post-create").collect();
+            if hooks.is_empty() {
+                return Err(ErrorObject::method_not_found(&req.method));
+            }
+            typed::<HookPostCreate>(req, |p| {
+                let mut merged = HookResult::default();
+                for (_, hook) in hooks {
+                    let r = hook.post_create(cx, p.clone())?;
+                    merged.changed |= r.changed;
+                    merged.summary = r.summary.or(merged.summary);
+                }
+                Ok(merged)
+            })
+        }
+        other => Err(ErrorObject::method_not_found(other)),
+    }
+}
+
+/// Serve on stdin/stdout. Before anything else, the protocol's stdout is moved to a private
+/// descriptor and descriptor 1 is pointed at stderr, so a stray `println!` in plugin code (or
+/// in a library it uses) shows up for the user instead of corrupting the protocol.
+pub(crate) fn serve_stdio(plugin: Arc<Plugin>) -> i32 {
+    use std::io::Write;
+
+    let out = protocol_stdout();
+    let out = Mutex::new(out);
+    let sink: Sink = Box::new(move |line| {
+        let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+        out.write_all(line)?;
+        out.flush()
+    });
+    let mut reader = framing::LineReader::new(io::BufReader::new(io::stdin()));
+    let source: Source = Box::new(move || match reader.next_line() {
+        Ok(Some(line)) => Some(Ok(line.to_vec())),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    });
+    serve(plugin, source, sink)
+}
+
+#[cfg(unix)]
+fn protocol_stdout() -> Box<dyn io::Write + Send> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: dup and dup2 only duplicate descriptors this process owns (0-2 are open in any
+    // process the host starts); on failure we keep writing to the plain stdout.
+    unsafe {
+        let fd = libc::dup(1);
+        if fd >= 0 && libc::dup2(2, 1) >= 0 {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            return Box::new(std::fs::File::from_raw_fd(fd));
+        }
+    }
+    Box::new(io::stdout())
+}
+
+#[cfg(not(unix))]
+fn protocol_stdout() -> Box<dyn io::Write + Send> {
+    Box::new(io::stdout())
+}

@@ -1,0 +1,170 @@
+//! Helpers for pyve's end-to-end tests: where the built binaries are, staged plugin
+//! directories, and sandboxes that isolate `HOME`, `PYVE_HOME`, the cache and the plugin path
+//! so that no test reads or writes outside a temporary directory.
+//!
+//! The binaries must be built first (`cargo test` alone does not build other packages'
+//! binaries): `cargo build --workspace --bins --examples`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The directory holding the built binaries (`target/debug`), found from the running test.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    // target/debug/deps/<test>-<hash>
+    let dir = exe.parent().and_then(Path::parent).expect("tests run from target/<profile>/deps");
+    dir.to_path_buf()
+}
+
+fn built(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins --examples` before the tests (see README.md)",
+        path.display()
+    );
+    path
+}
+
+/// A binary of the workspace, such as `pyve` or `pyve-venv`.
+pub fn bin(name: &str) -> PathBuf {
+    built(target_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// An example executable, such as `pyve-hello` or `pyve-misbehave`.
+pub fn example(name: &str) -> PathBuf {
+    built(target_dir().join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// An example dynamic library by its crate name, such as `hello_dylib`.
+pub fn example_dylib(stem: &str) -> PathBuf {
+    built(target_dir().join("examples").join(format!(
+        "{}{stem}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )))
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
+}
+
+/// Put `src` at `dest`: a hard link when possible (fast, same inode), else a copy.
+pub fn place(src: &Path, dest: &Path) {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    let _ = std::fs::remove_file(dest);
+    if std::fs::hard_link(src, dest).is_err() {
+        std::fs::copy(src, dest).unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), dest.display()));
+    }
+}
+
+/// A temporary world for one test: `home/` (HOME), `home/.pyve` (PYVE_HOME), `cache/`
+/// (XDG_CACHE_HOME), `plugins/` (PYVE_PLUGIN_PATH), `bin/` (a private copy of pyve, so the
+/// directory of the running pyve holds only what the test puts there), `project/`.
+#[derive(Debug)]
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    /// A fresh sandbox with pyve placed in `bin/`.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new().prefix("pyve-test-").tempdir().expect("a temporary directory");
+        let sb = Sandbox { dir };
+        for d in ["home/.pyve", "cache", "plugins", "bin", "project"] {
+            std::fs::create_dir_all(sb.path().join(d)).unwrap();
+        }
+        place(&bin("pyve"), &sb.pyve());
+        sb
+    }
+
+    /// The sandbox root.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The private pyve.
+    pub fn pyve(&self) -> PathBuf {
+        self.path().join("bin").join("pyve")
+    }
+
+    /// `PYVE_PLUGIN_PATH`.
+    pub fn plugins(&self) -> PathBuf {
+        self.path().join("plugins")
+    }
+
+    /// A project directory.
+    pub fn project(&self) -> PathBuf {
+        self.path().join("project")
+    }
+
+    /// `HOME`.
+    pub fn home(&self) -> PathBuf {
+        self.path().join("home")
+    }
+
+    /// `XDG_CACHE_HOME`.
+    pub fn cache(&self) -> PathBuf {
+        self.path().join("cache")
+    }
+
+    /// Install a plugin file into `plugins/` under `name`.
+    pub fn add_plugin(&self, src: &Path, name: &str) -> PathBuf {
+        let dest = self.plugins().join(name);
+        place(src, &dest);
+        dest
+    }
+
+    /// A command for the private pyve, with a clean environment: only `PATH` (system
+    /// directories), `HOME`, `PYVE_HOME`, `XDG_CACHE_HOME`, `PYVE_PLUGIN_PATH` and `LANG`.
+    pub fn pyve_cmd(&self) -> Command {
+        let mut cmd = Command::new(self.pyve());
+        self.isolate(&mut cmd);
+        cmd
+    }
+
+    /// Apply the sandbox's environment to any command.
+    pub fn isolate(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", self.home())
+            .env("PYVE_HOME", self.home().join(".pyve"))
+            .env("XDG_CACHE_HOME", self.cache())
+            .env("PYVE_PLUGIN_PATH", self.plugins())
+            .env("LANG", "C.UTF-8")
+            .current_dir(self.project());
+    }
+}
+
+/// What a finished command did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Wall-clock time.
+    pub elapsed: std::time::Duration,
+}
+
+/// Run a command to completion, capturing its output.
+pub fn run(cmd: &mut Command) -> Outcome {
+    let start = std::time::Instant::now();
+    let out = cmd.stdin(std::process::Stdio::null()).output().expect("the command starts");
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    }
+}
