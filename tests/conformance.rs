@@ -27,7 +27,9 @@ struct Subject {
 impl Subject {
     fn open(&self) -> Box<dyn Transport> {
         match self.kind {
-            Kind::Exec => Box::new(ProcessTransport::spawn(&self.path, &[], None).expect("spawn")),
+            Kind::Exec => {
+                Box::new(pyve_tests::retry_busy(|| ProcessTransport::spawn(&self.path, &[], None)).expect("spawn"))
+            }
             Kind::Dylib => Box::new(DylibTransport::load(&self.path).expect("load")),
         }
     }
@@ -119,7 +121,7 @@ fn python_exec() -> Subject {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("pyve-hello");
     let py = repo_root().join("sdk/python/examples/pyve-hello");
-    std::fs::copy(&py, &p).unwrap_or_else(|e| panic!("{}: {e}", py.display()));
+    place(&py, &p);
     std::fs::copy(repo_root().join("sdk/python/pyve_plugin.py"), d.path().join("pyve_plugin.py")).unwrap();
     Subject { label: "python exec", path: p, kind: Kind::Exec, _dir: d }
 }

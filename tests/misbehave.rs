@@ -133,6 +133,18 @@ fn candidate(path: PathBuf, name: &str, kind: Kind) -> Candidate {
     }
 }
 
+/// Start a client, retrying while the just-copied plugin is "text file busy" (see
+/// `pyve_tests::retry_busy`).
+fn start(c: &Candidate, info: &SessionInfo, timeouts: Timeouts) -> Client {
+    for _ in 0..100 {
+        match Client::start(c, info, timeouts) {
+            Err(e) if e.summary().contains("Text file busy") => std::thread::sleep(Duration::from_millis(10)),
+            other => return other.unwrap(),
+        }
+    }
+    panic!("{} stayed busy", c.path.display())
+}
+
 fn session() -> SessionInfo {
     SessionInfo { project_root: None, settings: HostSettings::default(), env: vec![] }
 }
@@ -144,7 +156,7 @@ fn dies_in_the_middle_of_a_request() {
     info.env.push(("PYVE_MISBEHAVE".into(), "die-mid-request".into()));
     let timeouts = Timeouts { handshake: Duration::from_secs(5), call: Some(Duration::from_secs(5)) };
     let c = candidate(path.clone(), "misbehave", Kind::Exec);
-    let mut client = Client::start(&c, &info, timeouts).unwrap();
+    let mut client = start(&c, &info, timeouts);
     client.initialize(&info, &mut QuietHandler).expect("the handshake works");
     let params = EnvParams { project_root: "/nowhere".into(), backend: "x".into(), settings: Default::default() };
     let err = client.call::<request::EnvDescribe>(&params, &mut QuietHandler).unwrap_err();
@@ -171,7 +183,7 @@ fn a_slow_call_times_out_and_the_plugin_is_stopped() {
     info.env.push(("PYVE_MISBEHAVE_DELAY_MS".into(), "20000".into()));
     let timeouts = Timeouts { handshake: Duration::from_secs(5), call: Some(Duration::from_millis(300)) };
     let c = candidate(path, "misbehave", Kind::Exec);
-    let mut client = Client::start(&c, &info, timeouts).unwrap();
+    let mut client = start(&c, &info, timeouts);
     client.initialize(&info, &mut QuietHandler).unwrap();
     let start = std::time::Instant::now();
     let params = EnvParams { project_root: "/nowhere".into(), backend: "x".into(), settings: Default::default() };

@@ -49,15 +49,19 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
 }
 
-/// Put `src` at `dest`: a hard link when possible (fast, same inode), else a copy.
+/// Copy `src` to `dest` (never a hard link: a test that changes the copy's mode or content
+/// must not change the build's file).
+///
+/// The copy is made by `cp`, not in this process: a file this (multi-threaded) test process
+/// held open for writing would be inherited by processes other test threads fork at that
+/// instant, and executing the copy would then fail with "text file busy".
 pub fn place(src: &Path, dest: &Path) {
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).unwrap();
     }
     let _ = std::fs::remove_file(dest);
-    if std::fs::hard_link(src, dest).is_err() {
-        std::fs::copy(src, dest).unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), dest.display()));
-    }
+    let status = Command::new("cp").arg(src).arg(dest).status().expect("cp runs");
+    assert!(status.success(), "cp {} {} failed", src.display(), dest.display());
 }
 
 /// A temporary world for one test: `home/` (HOME), `home/.pyve` (PYVE_HOME), `cache/`
@@ -157,10 +161,26 @@ pub struct Outcome {
     pub elapsed: std::time::Duration,
 }
 
+/// Retry `f` while it fails with "text file busy": an executable a test just copied can be
+/// held open for writing, for an instant, by a process another test thread is forking.
+pub fn retry_busy<T>(mut f: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Run a command to completion, capturing its output.
 pub fn run(cmd: &mut Command) -> Outcome {
     let start = std::time::Instant::now();
-    let out = cmd.stdin(std::process::Stdio::null()).output().expect("the command starts");
+    cmd.stdin(std::process::Stdio::null());
+    let out = retry_busy(|| cmd.output()).expect("the command starts");
     Outcome {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

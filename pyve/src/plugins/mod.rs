@@ -193,10 +193,12 @@ pub fn inventory(env: &HostEnv, builtins: &[&str]) -> Inventory {
                     cache.put_manifest(&entries[idx].candidate, m.clone());
                     entries[idx].manifest = Some(m);
                 }
-                Err(e) => {
+                // A shadowed file stays reported as shadowed: it serves nothing anyway.
+                Err(e) if matches!(entries[idx].status, Status::Ok) => {
                     entries[idx].status = Status::Failed(e);
                     entries[idx].serves.clear();
                 }
+                Err(_) => {}
             }
         }
     }

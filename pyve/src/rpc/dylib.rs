@@ -100,6 +100,17 @@ impl Transport for DylibTransport {
     }
 
     fn recv(&mut self, timeout: Duration) -> Option<Event> {
+        // An in-process answer usually comes within microseconds: wait for it briefly without
+        // sleeping (waking a sleeping thread costs more than the exchange itself).
+        let spin_until = std::time::Instant::now() + Duration::from_micros(50).min(timeout);
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => return Some(event),
+                Err(mpsc::TryRecvError::Disconnected) => return Some(Event::Closed(None)),
+                Err(mpsc::TryRecvError::Empty) if std::time::Instant::now() < spin_until => std::hint::spin_loop(),
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
         match self.events.recv_timeout(timeout) {
             Ok(event) => Some(event),
             Err(mpsc::RecvTimeoutError::Timeout) => None,

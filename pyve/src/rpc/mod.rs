@@ -296,7 +296,7 @@ impl Client {
         let transport: Box<dyn Transport> = match candidate.kind {
             Kind::Exec => Box::new(
                 ProcessTransport::spawn(&candidate.path, &info.env, info.project_root.as_deref())
-                    .map_err(|e| RpcError { plugin: plugin.clone(), failure: Failure::Start(e) })?,
+                    .map_err(|e| RpcError { plugin: plugin.clone(), failure: Failure::Start(e.to_string()) })?,
             ),
             Kind::Dylib => Box::new(
                 dylib::DylibTransport::load(&candidate.path)

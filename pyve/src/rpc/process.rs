@@ -24,7 +24,7 @@ pub struct ProcessTransport {
 
 impl ProcessTransport {
     /// Start `path --pyve-rpc` with the host's context variables.
-    pub fn spawn(path: &Path, env: &[(String, OsString)], cwd: Option<&Path>) -> Result<Self, String> {
+    pub fn spawn(path: &Path, env: &[(String, OsString)], cwd: Option<&Path>) -> std::io::Result<Self> {
         let mut cmd = Command::new(path);
         cmd.arg("--pyve-rpc").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
@@ -36,41 +36,44 @@ impl ProcessTransport {
             // whole group can be stopped at once.
             cmd.process_group(0);
         }
-        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let mut child = cmd.spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout pipe"))?;
         let stdin = child.stdin.take();
         let (tx, events) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("pyve-plugin-reader".into())
-            .spawn(move || {
-                let mut reader = LineReader::new(BufReader::new(stdout));
-                loop {
-                    let event = match reader.next_line() {
-                        Ok(Some(line)) => Event::Line(line.to_vec()),
-                        Ok(None) => Event::Closed(None),
-                        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Event::Broken(e.to_string()),
-                        Err(_) => Event::Closed(None),
-                    };
-                    let last = !matches!(event, Event::Line(_));
-                    if tx.send(event).is_err() || last {
-                        break;
-                    }
+        std::thread::Builder::new().name("pyve-plugin-reader".into()).spawn(move || {
+            let mut reader = LineReader::new(BufReader::new(stdout));
+            loop {
+                let event = match reader.next_line() {
+                    Ok(Some(line)) => Event::Line(line.to_vec()),
+                    Ok(None) => Event::Closed(None),
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Event::Broken(e.to_string()),
+                    Err(_) => Event::Closed(None),
+                };
+                let last = !matches!(event, Event::Line(_));
+                if tx.send(event).is_err() || last {
+                    break;
                 }
-            })
-            .map_err(|e| e.to_string())?;
+            }
+        })?;
         Ok(ProcessTransport { child, stdin, events, reaped: false })
     }
 
     /// Wait up to `limit` for the process to exit; describe how it did.
     fn exit_status(&mut self, limit: Duration) -> Option<String> {
         let start = Instant::now();
+        // A plugin that was told to stop exits within microseconds: poll with a short,
+        // growing pause rather than a fixed one.
+        let mut pause = Duration::from_micros(20);
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => {
                     self.reaped = true;
                     return Some(describe(status));
                 }
-                Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(2)),
+                Ok(None) if start.elapsed() < limit => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(5));
+                }
                 _ => return None,
             }
         }

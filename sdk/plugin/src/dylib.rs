@@ -10,7 +10,7 @@
 //! void pyve_plugin_close(void *session);
 //! ```
 //!
-//! `send` copies the message (one JSON-RPC message, no newline needed) and returns at once;
+//! `send` takes the message (one JSON-RPC message, no newline needed) and returns at once;
 //! the plugin answers on its own thread through `callback`, whose buffer is only borrowed for
 //! the duration of the call. A call with `msg == NULL, len == 0` says the plugin side has
 //! ended the session. No panic crosses the boundary: every entry point catches them.
@@ -18,10 +18,9 @@
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, mpsc};
-use std::thread::JoinHandle;
 
 use crate::Plugin;
-use crate::server::{Sink, Source, serve};
+use crate::server::{self, Sink, serve};
 
 /// The version of the C ABI. The host refuses a library reporting another version.
 pub const ABI_VERSION: u32 = 1;
@@ -38,11 +37,44 @@ pub const SEND_CLOSED: i32 = -2;
 /// The plugin panicked while taking the message.
 pub const SEND_PANICKED: i32 = -3;
 
-/// One session of a library plugin.
+/// One session of a library plugin: incoming messages are routed on the host's thread
+/// (inside `send`), requests are answered on a worker thread of the library.
 #[derive(Debug)]
 pub struct Session {
-    input: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    session: Arc<server::Session>,
+    /// Receives once the worker has finished serving the session.
+    done: Mutex<mpsc::Receiver<()>>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Idle worker threads of this library. Starting a thread costs more than a whole in-process
+/// session, so a finished worker waits here for the next session instead of exiting.
+static IDLE: Mutex<Vec<mpsc::Sender<Job>>> = Mutex::new(Vec::new());
+
+/// Run `job` on an idle worker, or on a new one.
+fn run_on_worker(job: Job) -> std::io::Result<()> {
+    let idle = IDLE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let job = match idle {
+        Some(worker) => match worker.send(job) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::SendError(job)) => job,
+        },
+        None => job,
+    };
+    let (tx, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new().name("pyve-plugin-worker".into()).spawn(move || {
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            // A panic escaping a session (a bug in the SDK) ends this worker, not the host.
+            if catch_unwind(AssertUnwindSafe(job)).is_err() {
+                return;
+            }
+            IDLE.lock().unwrap_or_else(|e| e.into_inner()).push(tx.clone());
+            next = rx.recv().ok();
+        }
+    })?;
+    Ok(())
 }
 
 struct HostCallback {
@@ -82,21 +114,23 @@ impl Drop for EndGuard {
 pub fn open(callback: Callback, ctx: *mut c_void, make: fn() -> Plugin) -> *mut c_void {
     let host = Arc::new(HostCallback { callback, ctx });
     let started = catch_unwind(AssertUnwindSafe(|| {
-        let plugin = Arc::new(make());
-        let (tx, rx) = mpsc::channel::<Vec<u8>>();
+        let plugin = make();
         let out = Arc::clone(&host);
         let sink: Sink = Box::new(move |line: &[u8]| {
             let line = line.strip_suffix(b"\n").unwrap_or(line);
             out.call(line);
             Ok(())
         });
-        let source: Source = Box::new(move || rx.recv().ok().map(Ok));
+        let (session, work) = server::Session::new(sink);
+        let worker = Arc::clone(&session);
         let guard_host = Arc::clone(&host);
-        let thread = std::thread::Builder::new().name(format!("pyve-plugin-{}", plugin.name())).spawn(move || {
+        let (done_tx, done) = mpsc::channel();
+        let job: Job = Box::new(move || {
             let _guard = EndGuard(guard_host);
-            serve(plugin, source, sink);
+            serve(&plugin, &worker, work);
+            let _ = done_tx.send(());
         });
-        thread.ok().map(|thread| Session { input: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
+        run_on_worker(job).ok().map(|()| Session { session, done: Mutex::new(done) })
     }));
     match started {
         Ok(Some(session)) => Box::into_raw(Box::new(session)).cast(),
@@ -116,22 +150,18 @@ pub unsafe fn send(session: *mut c_void, message: *const u8, len: usize) -> i32 
     catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the caller passes a live session from `open`.
         let session = unsafe { &*(session as *const Session) };
-        let bytes = if len == 0 {
-            Vec::new()
+        let bytes: &[u8] = if len == 0 {
+            &[]
         } else {
             // SAFETY: the caller guarantees `len` readable bytes at `message`.
-            unsafe { std::slice::from_raw_parts(message, len) }.to_vec()
+            unsafe { std::slice::from_raw_parts(message, len) }
         };
-        let input = session.input.lock().unwrap_or_else(|e| e.into_inner());
-        match input.as_ref().map(|tx| tx.send(bytes)) {
-            Some(Ok(())) => SEND_OK,
-            _ => SEND_CLOSED,
-        }
+        if session.session.route(bytes) { SEND_OK } else { SEND_CLOSED }
     }))
     .unwrap_or(SEND_PANICKED)
 }
 
-/// `pyve_plugin_close`: end the input and wait for the session's thread to finish its
+/// `pyve_plugin_close`: end the input and wait for the session's worker to finish its
 /// current request. The session pointer is invalid afterwards.
 ///
 /// # Safety
@@ -143,10 +173,8 @@ pub unsafe fn close(session: *mut c_void) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the caller passes a live session from `open`, and gives it up.
         let session = unsafe { Box::from_raw(session as *mut Session) };
-        drop(session.input.lock().unwrap_or_else(|e| e.into_inner()).take());
-        if let Some(thread) = session.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = thread.join();
-        }
+        session.session.close_input();
+        let _ = session.done.lock().unwrap_or_else(|e| e.into_inner()).recv();
     }));
 }
 

@@ -172,7 +172,7 @@ impl Plugin {
 pub fn main(plugin: Plugin) -> ! {
     let mut args = std::env::args_os().skip(1).peekable();
     if args.peek().is_some_and(|a| a == "--pyve-rpc") {
-        let code = server::serve_stdio(Arc::new(plugin));
+        let code = server::serve_stdio(&plugin);
         std::process::exit(code);
     }
     let code = passthrough::run(&plugin, args.collect());

@@ -1,6 +1,8 @@
-//! The plugin side of a session, independent of the transport: a reader thread routes incoming
-//! messages (requests to the worker, responses to waiting `host/prompt` calls, `$/cancel` to
-//! the running request) and the worker answers requests one at a time.
+//! The plugin side of a session, independent of the transport. Incoming lines are routed by
+//! [`Session::route`] on whatever thread delivers them (the stdin reader, or the host's own
+//! thread for a library): requests go to the worker, responses to waiting `host/prompt`
+//! calls, `$/cancel` to the running request. The worker ([`serve`]) answers requests one at a
+//! time.
 
 use std::collections::HashMap;
 use std::io;
@@ -20,12 +22,11 @@ use crate::{Context, Error, Plugin};
 /// Where outgoing lines go (stdout, a library callback, a test channel).
 pub(crate) type Sink = Box<dyn Fn(&[u8]) -> io::Result<()> + Send + Sync>;
 
-/// Where incoming lines come from; `None` is the end of the session.
-pub(crate) type Source = Box<dyn FnMut() -> Option<io::Result<Vec<u8>>> + Send>;
-
-/// State shared by the reader thread and the worker.
+/// State shared by whoever routes input and the worker.
 pub(crate) struct Session {
     sink: Sink,
+    /// Requests for the worker; `None` once the input has ended.
+    work: Mutex<Option<mpsc::Sender<Request>>>,
     /// `host/prompt` calls waiting for their answer.
     pending: Mutex<HashMap<Id, mpsc::Sender<Response>>>,
     /// The request being handled and its cancellation flag.
@@ -41,10 +42,28 @@ impl std::fmt::Debug for Session {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Session {
+    /// A new session writing to `sink`, and the receiving end of its work queue (for
+    /// [`serve`]).
+    pub(crate) fn new(sink: Sink) -> (Arc<Self>, mpsc::Receiver<Request>) {
+        let (tx, rx) = mpsc::channel();
+        let session = Session {
+            sink,
+            work: Mutex::new(Some(tx)),
+            pending: Mutex::default(),
+            current: Mutex::default(),
+            input_closed: AtomicBool::new(false),
+            counter: AtomicU64::new(1),
+        };
+        (Arc::new(session), rx)
+    }
+
     fn send(&self, message: Message) {
-        // A host that stopped listening cannot be told anything; the reader sees the end of
-        // the input and the session winds down.
+        // A host that stopped listening cannot be told anything; the end of the input follows.
         let _ = (self.sink)(&framing::encode(&message));
     }
 
@@ -56,11 +75,53 @@ impl Session {
         format!("t{}", self.counter.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// Route one incoming line. Returns `false` when the session no longer takes input.
+    pub(crate) fn route(&self, line: &[u8]) -> bool {
+        match framing::decode(line) {
+            Ok(Message::Request(req)) => {
+                return lock(&self.work).as_ref().is_some_and(|tx| tx.send(req).is_ok());
+            }
+            Ok(Message::Response(resp)) => {
+                let waiter = resp.id.as_ref().and_then(|id| lock(&self.pending).remove(id));
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(resp);
+                }
+            }
+            Ok(Message::Notification(n)) => {
+                if n.method == notification::Cancel::METHOD
+                    && let Ok(p) = n.params::<notification::Cancel>()
+                    && let Some((id, flag)) = lock(&self.current).as_ref()
+                    && *id == p.id
+                {
+                    flag.store(true, Ordering::SeqCst);
+                }
+                // Other notifications are ignored: newer hosts may send ones we do not know.
+            }
+            Err(e) => {
+                let (code, kind) = match e {
+                    DecodeError::Invalid { .. } => (code::INVALID_REQUEST, kind::INVALID_REQUEST),
+                    _ => (code::PARSE_ERROR, kind::PARSE_ERROR),
+                };
+                let id = e.id().cloned();
+                self.send(Message::Response(Response::err(id, ErrorObject::new(code, kind, e.to_string()))));
+            }
+        }
+        true
+    }
+
+    /// The input ended: the worker stops after its current request, and `host/prompt` calls
+    /// waiting for an answer fail.
+    pub(crate) fn close_input(&self) {
+        self.input_closed.store(true, Ordering::SeqCst);
+        lock(&self.work).take();
+        lock(&self.pending).clear();
+    }
+
     /// Send a request to the host and wait for its answer.
     pub(crate) fn request<M: RequestMethod>(&self, params: &M::Params) -> Result<M::Result, Error> {
         let id = Id::String(format!("p{}", self.counter.fetch_add(1, Ordering::Relaxed)));
         let (tx, rx) = mpsc::channel();
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), tx);
+        lock(&self.pending).insert(id.clone(), tx);
         if self.input_closed.load(Ordering::SeqCst) {
             return Err(Error::new(kind::IO, "the host closed the session"));
         }
@@ -77,89 +138,29 @@ impl Session {
     }
 }
 
-/// Serve one session until `shutdown` or the end of the input. Returns the process exit code
-/// (0; the protocol has no failure exit).
-pub(crate) fn serve(plugin: Arc<Plugin>, mut source: Source, sink: Sink) -> i32 {
-    let session = Arc::new(Session {
-        sink,
-        pending: Mutex::default(),
-        current: Mutex::default(),
-        input_closed: AtomicBool::new(false),
-        counter: AtomicU64::new(1),
-    });
-    let (work_tx, work_rx) = mpsc::channel::<Request>();
-
-    let reader_session = Arc::clone(&session);
-    let reader = std::thread::Builder::new().name("pyve-sdk-reader".into()).spawn(move || {
-        let session = reader_session;
-        while let Some(line) = source() {
-            let Ok(line) = line else { break };
-            match framing::decode(&line) {
-                Ok(Message::Request(req)) => {
-                    if work_tx.send(req).is_err() {
-                        break;
-                    }
-                }
-                Ok(Message::Response(resp)) => {
-                    let waiter = resp
-                        .id
-                        .as_ref()
-                        .and_then(|id| session.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(id));
-                    if let Some(waiter) = waiter {
-                        let _ = waiter.send(resp);
-                    }
-                }
-                Ok(Message::Notification(n)) => {
-                    if n.method == notification::Cancel::METHOD
-                        && let Ok(p) = n.params::<notification::Cancel>()
-                    {
-                        let current = session.current.lock().unwrap_or_else(|e| e.into_inner());
-                        if let Some((id, flag)) = current.as_ref()
-                            && *id == p.id
-                        {
-                            flag.store(true, Ordering::SeqCst);
-                        }
-                    }
-                    // Other notifications are ignored: newer hosts may send ones we do not know.
-                }
-                Err(e) => {
-                    let (code, kind) = match e {
-                        DecodeError::Invalid { .. } => (code::INVALID_REQUEST, kind::INVALID_REQUEST),
-                        _ => (code::PARSE_ERROR, kind::PARSE_ERROR),
-                    };
-                    let id = e.id().cloned();
-                    session.send(Message::Response(Response::err(id, ErrorObject::new(code, kind, e.to_string()))));
-                }
-            }
-        }
-        session.input_closed.store(true, Ordering::SeqCst);
-        // Wake every `host/prompt` still waiting: no answer will come.
-        session.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    });
-    if reader.is_err() {
-        return 1;
-    }
-
+/// The worker: answer requests until `shutdown` or the end of the input. Returns the process
+/// exit code (0; the protocol has no failure exit).
+pub(crate) fn serve(plugin: &Plugin, session: &Session, work: mpsc::Receiver<Request>) -> i32 {
     let mut initialized: Option<InitializeParams> = None;
-    for req in work_rx {
+    while let Some(req) = next_request(&work) {
         let id = req.id.clone();
         if req.method == request::Shutdown::METHOD {
             session.send(Message::Response(Response::ok::<request::Shutdown>(id, &())));
             return 0;
         }
         let outcome = if req.method == request::Initialize::METHOD {
-            initialize(&plugin, &req).inspect(|_| initialized = req.params::<request::Initialize>().ok())
+            initialize(plugin, &req).inspect(|_| initialized = req.params::<request::Initialize>().ok())
         } else if let Some(init) = &initialized {
             let flag = Arc::new(AtomicBool::new(false));
-            *session.current.lock().unwrap_or_else(|e| e.into_inner()) = Some((id.clone(), Arc::clone(&flag)));
+            *lock(&session.current) = Some((id.clone(), Arc::clone(&flag)));
             let mut cx = Context {
-                session: &session,
+                session,
                 cancelled: flag,
                 settings: init.settings.clone(),
                 project_root: init.project.as_ref().map(|p| p.root.as_path()),
             };
             let outcome =
-                catch_unwind(AssertUnwindSafe(|| dispatch(&plugin, &mut cx, &req))).unwrap_or_else(|payload| {
+                catch_unwind(AssertUnwindSafe(|| dispatch(plugin, &mut cx, &req))).unwrap_or_else(|payload| {
                     Err(ErrorObject::internal(format!(
                         "plugin `{}` panicked while handling `{}`: {}",
                         plugin.name,
@@ -167,7 +168,7 @@ pub(crate) fn serve(plugin: Arc<Plugin>, mut source: Source, sink: Sink) -> i32 
                         panic_message(&*payload)
                     )))
                 });
-            *session.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            *lock(&session.current) = None;
             outcome
         } else {
             Err(ErrorObject::new(
@@ -179,6 +180,21 @@ pub(crate) fn serve(plugin: Arc<Plugin>, mut source: Source, sink: Sink) -> i32 
         session.send(Message::Response(Response { id: Some(id), outcome }));
     }
     0
+}
+
+/// The next request. A host usually sends the next request within microseconds of an
+/// answer (in-process, `initialize` is followed by a call, a call by `shutdown`): wait for it
+/// briefly without sleeping, since waking a sleeping thread costs more than the whole exchange.
+fn next_request(work: &mpsc::Receiver<Request>) -> Option<Request> {
+    let spin_until = std::time::Instant::now() + std::time::Duration::from_micros(30);
+    loop {
+        match work.try_recv() {
+            Ok(req) => return Some(req),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) if std::time::Instant::now() < spin_until => std::hint::spin_loop(),
+            Err(mpsc::TryRecvError::Empty) => return work.recv().ok(),
+        }
+    }
 }
 
 /// The text of a panic payload.
@@ -275,23 +291,30 @@ fn dispatch(plugin: &Plugin, cx: &mut Context<'_>, req: &Request) -> Result<Valu
 /// Serve on stdin/stdout. Before anything else, the protocol's stdout is moved to a private
 /// descriptor and descriptor 1 is pointed at stderr, so a stray `println!` in plugin code (or
 /// in a library it uses) shows up for the user instead of corrupting the protocol.
-pub(crate) fn serve_stdio(plugin: Arc<Plugin>) -> i32 {
+pub(crate) fn serve_stdio(plugin: &Plugin) -> i32 {
     use std::io::Write;
 
-    let out = protocol_stdout();
-    let out = Mutex::new(out);
+    let out = Mutex::new(protocol_stdout());
     let sink: Sink = Box::new(move |line| {
-        let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = lock(&out);
         out.write_all(line)?;
         out.flush()
     });
-    let mut reader = framing::LineReader::new(io::BufReader::new(io::stdin()));
-    let source: Source = Box::new(move || match reader.next_line() {
-        Ok(Some(line)) => Some(Ok(line.to_vec())),
-        Ok(None) => None,
-        Err(e) => Some(Err(e)),
+    let (session, work) = Session::new(sink);
+    let reader_session = Arc::clone(&session);
+    let reader = std::thread::Builder::new().name("pyve-sdk-reader".into()).spawn(move || {
+        let mut reader = framing::LineReader::new(io::BufReader::new(io::stdin()));
+        while let Ok(Some(line)) = reader.next_line() {
+            if !reader_session.route(line) {
+                break;
+            }
+        }
+        reader_session.close_input();
     });
-    serve(plugin, source, sink)
+    if reader.is_err() {
+        return 1;
+    }
+    serve(plugin, &session, work)
 }
 
 #[cfg(unix)]

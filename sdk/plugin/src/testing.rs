@@ -21,7 +21,7 @@ use pyve_protocol::types::*;
 use pyve_protocol::{ErrorObject, Id, Message, Notification, PROTOCOL_VERSION, Request, Response, framing};
 
 use crate::Plugin;
-use crate::server::{Sink, Source, serve};
+use crate::server::{Session, Sink, serve};
 
 /// How long a test waits for an answer before failing (instead of hanging).
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -30,7 +30,7 @@ type PromptHandler = Box<dyn FnMut(&PromptParams) -> Result<String, ErrorObject>
 
 /// A host for tests.
 pub struct TestClient {
-    to_plugin: Option<mpsc::Sender<Vec<u8>>>,
+    session: Arc<Session>,
     from_plugin: mpsc::Receiver<Vec<u8>>,
     thread: Option<JoinHandle<()>>,
     next_id: i64,
@@ -48,18 +48,17 @@ impl std::fmt::Debug for TestClient {
 impl TestClient {
     /// Start serving `plugin` on a thread.
     pub fn start(plugin: Plugin) -> Self {
-        let (to_plugin, plugin_rx) = mpsc::channel::<Vec<u8>>();
         let (plugin_tx, from_plugin) = mpsc::channel::<Vec<u8>>();
         let sink: Sink = Box::new(move |line: &[u8]| {
             plugin_tx.send(line.to_vec()).map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
         });
-        let source: Source = Box::new(move || plugin_rx.recv().ok().map(Ok));
-        let plugin = Arc::new(plugin);
+        let (session, work) = Session::new(sink);
+        let worker = Arc::clone(&session);
         let thread = std::thread::spawn(move || {
-            serve(plugin, source, sink);
+            serve(&plugin, &worker, work);
         });
         TestClient {
-            to_plugin: Some(to_plugin),
+            session,
             from_plugin,
             thread: Some(thread),
             next_id: 1,
@@ -133,9 +132,7 @@ impl TestClient {
 
     /// Send raw bytes as one line (to test how the plugin copes with bad input).
     pub fn send_raw(&mut self, line: &[u8]) {
-        if let Some(tx) = &self.to_plugin {
-            let _ = tx.send(line.to_vec());
-        }
+        self.session.route(line);
     }
 
     /// The next message from the plugin, whatever it is.
@@ -196,7 +193,7 @@ impl TestClient {
     }
 
     fn finish(&mut self) {
-        self.to_plugin.take();
+        self.session.close_input();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -205,7 +202,7 @@ impl TestClient {
 
 impl Drop for TestClient {
     fn drop(&mut self) {
-        self.to_plugin.take();
+        self.session.close_input();
         // Do not join here: a test that failed mid-request must not hang on a busy plugin.
     }
 }
