@@ -109,10 +109,14 @@ impl Session {
         true
     }
 
-    /// The input ended: the worker stops after its current request, and `host/prompt` calls
-    /// waiting for an answer fail.
+    /// The input ended: the host is gone or done. The running request is cancelled (nobody
+    /// will read its answer, and its half-made work must be cleaned up), the worker stops
+    /// after it, and `host/prompt` calls waiting for an answer fail.
     pub(crate) fn close_input(&self) {
         self.input_closed.store(true, Ordering::SeqCst);
+        if let Some((_, flag)) = lock(&self.current).as_ref() {
+            flag.store(true, Ordering::SeqCst);
+        }
         lock(&self.work).take();
         lock(&self.pending).clear();
     }

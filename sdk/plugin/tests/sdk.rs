@@ -106,6 +106,7 @@ fn create(version: &str) -> CreateParams {
         backend: "demo".into(),
         python_version: Some(version.into()),
         settings: Default::default(),
+        replace: false,
     }
 }
 

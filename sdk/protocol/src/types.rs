@@ -196,6 +196,10 @@ pub struct CreateParams {
     /// Backend settings (config section plus flags).
     #[serde(default, skip_serializing_if = "Settings::is_empty")]
     pub settings: Settings,
+    /// Replace an existing environment (`pyve --init --force`): build the new one beside it
+    /// and swap it in only once it is complete, so that a failure keeps the old one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub replace: bool,
 }
 
 /// The answer to `env/create`.
@@ -479,8 +483,8 @@ pub struct LogParams {
     pub message: String,
 }
 
-/// The level of a log message. The host shows `error`, `warn` and `info` by default, `debug`
-/// with `--verbose`, `trace` with `-vv`.
+/// The level of a log message. The host shows `error`, `warn`, `success` and `info` by
+/// default (`success` as a `✓` line), `debug` with `--verbose`, `trace` with `-vv`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
@@ -489,6 +493,8 @@ pub enum LogLevel {
     Error,
     /// Something is off.
     Warn,
+    /// A step completed (shown as `✓ message`).
+    Success,
     /// A step the user should see.
     Info,
     /// Details for `--verbose`.

@@ -86,6 +86,7 @@ fn every_request_round_trips() {
             backend: "venv".into(),
             python_version: Some("3.12.1".into()),
             settings: BTreeMap::from([("directory".into(), json!(".venv"))]),
+            replace: true,
         },
         CreateResult {
             env_path: "/p/.venv".into(),
@@ -162,7 +163,8 @@ fn every_notification_round_trips() {
             total: Some(2),
         });
     }
-    for level in [LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug, LogLevel::Trace] {
+    for level in [LogLevel::Error, LogLevel::Warn, LogLevel::Success, LogLevel::Info, LogLevel::Debug, LogLevel::Trace]
+    {
         notification_round_trip::<n::Log>(LogParams { level, message: "hello".into() });
     }
     notification_round_trip::<n::Cancel>(CancelParams { id: Id::Number(3) });

@@ -1,0 +1,34 @@
+//! The venv backend of pyve: the domain library.
+//!
+//! Creates Python virtual environments natively, fast, and indistinguishable from the
+//! interpreter's own `python -m venv` (see `docs/venv-layout.md`):
+//!
+//! - [`Interpreter::inspect`] describes a CPython from its files, without starting it.
+//! - [`create`] writes the environment (pyvenv.cfg, `bin/` links, activation scripts
+//!   rendered from the interpreter's own templates, site-packages) in a temporary sibling
+//!   and renames it into place, and seeds pip from the interpreter's bundled wheels through
+//!   an optional cache of unpacked wheels (hard links).
+//! - Where the interpreter's `venv` is not one whose behaviour was verified, [`create`]
+//!   falls back to running `python -m venv` and says so in [`Created::method`].
+//!
+//! ```no_run
+//! use pyve_venv::{CreateOptions, Interpreter, create};
+//! # fn main() -> Result<(), pyve_venv::Error> {
+//! let python = Interpreter::inspect("/root/.pyenv/versions/3.12.1/bin/python3.12".as_ref())?;
+//! let opts = CreateOptions { cache_dir: Some("/tmp/pyve-cache".into()), ..CreateOptions::default() };
+//! let created = create(&python, ".venv".as_ref(), &opts)?;
+//! println!("{} ({:?})", created.python.display(), created.method);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod flavor;
+pub mod interpreter;
+pub mod layout;
+pub mod seed;
+mod util;
+
+pub use error::Error;
+pub use interpreter::{BundledWheel, InspectMethod, Interpreter, PythonVersion};
+pub use layout::{CreateOptions, Created, Method, MethodChoice, cleanup_stale_temps, create};
+pub use seed::{SeedSource, SeededWheel};
