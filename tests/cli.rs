@@ -59,6 +59,8 @@ fn cli() {
         .insert_var("[STAGE]", root.path().display().to_string())
         .unwrap()
         .insert_var("[HOME]", home.display().to_string())
+        .unwrap()
+        .insert_var("[SANDBOX]", sandbox.path().display().to_string())
         .unwrap();
     // The copied file keeps the execute bit of nothing: make sure it has none.
     #[cfg(unix)]

@@ -8,7 +8,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::ui::ColorChoice;
 
 /// Names pyve serves itself; plugins never shadow them.
-pub const BUILTINS: &[&str] = &["help", "plugin"];
+pub const BUILTINS: &[&str] = &["config", "help", "init", "plugin", "purge", "python-version", "run"];
 
 /// pyve - Python environments in one command
 #[derive(Parser, Debug)]
@@ -18,8 +18,7 @@ pub const BUILTINS: &[&str] = &["help", "plugin"];
     about = "pyve - Python environments in one command",
     disable_version_flag = true,
     allow_external_subcommands = true,
-    override_usage = "pyve [OPTIONS] <COMMAND> [ARGS]...",
-    next_display_order = None
+    override_usage = "pyve [OPTIONS] <COMMAND> [ARGS]..."
 )]
 pub struct Cli {
     /// Print pyve's version
@@ -49,7 +48,37 @@ pub struct Cli {
 /// Built-in commands; anything else is a plugin.
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Inspect plugins: list them, explain which file serves a name, show a manifest
+    /// Set up the project: interpreter, environment, .envrc, .env, .gitignore, .pyve/config
+    #[command(long_flag = "init", short_flag = 'i')]
+    Init(crate::commands::init::InitArgs),
+    /// Run a command inside the project's environment
+    #[command(
+        override_usage = "pyve run <COMMAND> [ARGS]...",
+        after_help = "The exit code is the command's (128+n when it is killed by signal n); 127 when it does not exist."
+    )]
+    Run {
+        /// The command and its arguments
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+    /// Remove what pyve created (keeps .pyve/testenv and a non-empty .env)
+    #[command(long_flag = "purge", short_flag = 'p')]
+    Purge {
+        /// The environment's directory (must be the project's own)
+        #[arg(value_name = "DIR")]
+        dir: Option<String>,
+    },
+    /// Pin the project's Python version (asdf or pyenv) without creating an environment
+    #[command(long_flag = "python-version", name = "python-version")]
+    PythonVersion {
+        /// X.Y.Z or X.Y
+        #[arg(value_name = "VERSION", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        version: String,
+    },
+    /// Show the configuration: defaults, the project's config, backends and plugins
+    #[command(long_flag = "config", short_flag = 'c')]
+    Config,
+    /// Inspect plugins: list, which, info
     Plugin(PluginArgs),
     /// A plugin command: `pyve NAME ARGS...` runs the executable pyve-NAME
     #[command(external_subcommand)]

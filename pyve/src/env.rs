@@ -76,7 +76,14 @@ impl HostEnv {
     }
 }
 
-/// The project root: the nearest directory, from `start` upwards, holding `.pyve/config`.
-pub fn find_project_root(start: &Path) -> Option<PathBuf> {
-    start.ancestors().find(|dir| dir.join(".pyve").join("config").is_file()).map(Path::to_path_buf)
+impl HostEnv {
+    /// The project root: the nearest directory, from `start` upwards, holding `.pyve/config`.
+    /// The directory whose `.pyve` is pyve's own home (`~/.pyve`) is never a project.
+    pub fn project_root(&self, start: &Path) -> Option<PathBuf> {
+        start
+            .ancestors()
+            .filter(|dir| self.pyve_home.as_deref() != Some(dir.join(".pyve").as_path()))
+            .find(|dir| dir.join(".pyve").join("config").is_file())
+            .map(Path::to_path_buf)
+    }
 }

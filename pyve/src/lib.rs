@@ -3,11 +3,13 @@
 //!
 //! `main` is the one place that turns a result into output and an exit code.
 
+pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod env;
 pub mod error;
 pub mod plugins;
+pub mod project;
 pub mod rpc;
 pub mod signals;
 pub mod ui;
@@ -62,6 +64,11 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         return commands::plugin::list(&env, BUILTINS, false, false);
     }
     match cli.command {
+        Some(Cmd::Init(args)) => commands::init::run(&env, args),
+        Some(Cmd::Purge { dir }) => commands::purge::run(&env, dir.as_deref()),
+        Some(Cmd::PythonVersion { version }) => commands::python_version::run(&env, &version),
+        Some(Cmd::Run { command }) => commands::run::run(&env, &command),
+        Some(Cmd::Config) => commands::config_report::run(&env),
         Some(Cmd::Plugin(p)) => match p.command {
             PluginCmd::List { json, verbose } => commands::plugin::list(&env, BUILTINS, json, verbose),
             PluginCmd::Which { name } => commands::plugin::which(&env, BUILTINS, &name),
@@ -76,7 +83,9 @@ fn run(args: Vec<OsString>) -> Result<u8> {
             commands::external::run(&env, name, &argv, BUILTINS)
         }
         None => {
-            Err(Error::usage("no command given").hint("`pyve --help` lists the commands; `pyve --list` the plugins"))
+            Err(Error::usage("no command given").hint(
+                "set up a project with `pyve --init`, then run commands in it with `pyve run CMD`; `pyve --help` lists everything",
+            ))
         }
     }
 }
@@ -125,7 +134,7 @@ fn clap_failure(e: clap::Error) -> Result<u8> {
             let rendered = e.render().to_string();
             let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
             let first = lines.next().unwrap_or("invalid arguments");
-            let mut err = Error::usage(first.trim_start_matches("error: ").to_owned());
+            let mut err = Error::usage(first.trim_start_matches("error: ").trim_end_matches(':').to_owned());
             let mut hints = Vec::new();
             for line in lines {
                 let line = line.trim();

@@ -1,7 +1,12 @@
 //! The host's commands.
 
+pub mod config_report;
 pub mod external;
+pub mod init;
 pub mod plugin;
+pub mod purge;
+pub mod python_version;
+pub mod run;
 
 use std::ffi::OsString;
 use std::path::Path;

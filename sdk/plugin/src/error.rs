@@ -11,9 +11,32 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Error(pub(crate) ErrorObject);
 
 impl Error {
-    /// A failure of a kind of the plugin's own, such as `python-not-available`.
+    /// A failure of a kind of the plugin's own, such as `python-not-available`. The code
+    /// follows the kind: `invalid-params` and `cancelled` get their own codes, any other kind
+    /// `-32000`.
     pub fn new(kind: &str, message: impl Into<String>) -> Self {
-        Error(ErrorObject::failed(kind, message))
+        let code = match kind {
+            kind::INVALID_PARAMS => pyve_protocol::error::code::INVALID_PARAMS,
+            kind::CANCELLED => pyve_protocol::error::code::CANCELLED,
+            _ => pyve_protocol::error::code::FAILED,
+        };
+        Error(ErrorObject::new(code, kind, message))
+    }
+
+    /// A file-system operation failed: says what was being done to which path, and why.
+    pub fn io(action: &str, path: &std::path::Path, err: std::io::Error) -> Self {
+        let hint = match err.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                Some(format!("check the permissions of {}", path.parent().unwrap_or(path).display()))
+            }
+            std::io::ErrorKind::StorageFull => Some("free some disk space and try again".to_owned()),
+            _ => None,
+        };
+        let e = Self::new(kind::IO, format!("cannot {action} {}: {err}", path.display()));
+        match hint {
+            Some(h) => e.hint(h),
+            None => e,
+        }
     }
 
     /// Something the request names does not exist.
@@ -66,6 +89,7 @@ impl From<ErrorObject> for Error {
     }
 }
 
+/// Prefer [`Error::io`], which names the path: this conversion (for `?`) cannot.
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::new(kind::IO, e.to_string())

@@ -131,8 +131,12 @@ impl Plugin {
         self
     }
 
-    /// Add a hook for `event` (such as `post-create`).
+    /// Add a hook for `event`. Protocol 1.0 defines one event, `post-create`.
+    ///
+    /// # Panics
+    /// For another event: a hook the host would never call is a programming error.
     pub fn hook(mut self, event: &str, description: &str, hook: impl Hook) -> Self {
+        assert!(event == "post-create", "unknown hook event {event:?}: protocol 1.0 defines only \"post-create\"");
         let info = HookInfo { event: event.to_owned(), description: description.to_owned() };
         self.hooks.push((info, Arc::new(hook)));
         self

@@ -31,6 +31,8 @@ pub(crate) struct Session {
     pending: Mutex<HashMap<Id, mpsc::Sender<Response>>>,
     /// The request being handled and its cancellation flag.
     current: Mutex<Option<(Id, Arc<AtomicBool>)>>,
+    /// Requests cancelled while still queued: answered `cancelled` without running.
+    cancelled_early: Mutex<Vec<Id>>,
     /// The input ended: no answer will come any more.
     input_closed: AtomicBool,
     counter: AtomicU64,
@@ -56,6 +58,7 @@ impl Session {
             work: Mutex::new(Some(tx)),
             pending: Mutex::default(),
             current: Mutex::default(),
+            cancelled_early: Mutex::default(),
             input_closed: AtomicBool::new(false),
             counter: AtomicU64::new(1),
         };
@@ -90,10 +93,13 @@ impl Session {
             Ok(Message::Notification(n)) => {
                 if n.method == notification::Cancel::METHOD
                     && let Ok(p) = n.params::<notification::Cancel>()
-                    && let Some((id, flag)) = lock(&self.current).as_ref()
-                    && *id == p.id
                 {
-                    flag.store(true, Ordering::SeqCst);
+                    match lock(&self.current).as_ref() {
+                        Some((id, flag)) if *id == p.id => flag.store(true, Ordering::SeqCst),
+                        // Not running (yet): if it is still queued it will be answered
+                        // `cancelled`; an id already answered is forgotten with the next request.
+                        _ => lock(&self.cancelled_early).push(p.id),
+                    }
                 }
                 // Other notifications are ignored: newer hosts may send ones we do not know.
             }
@@ -152,7 +158,15 @@ pub(crate) fn serve(plugin: &Plugin, session: &Session, work: mpsc::Receiver<Req
             session.send(Message::Response(Response::ok::<request::Shutdown>(id, &())));
             return 0;
         }
-        let outcome = if req.method == request::Initialize::METHOD {
+        let early = {
+            let mut early = lock(&session.cancelled_early);
+            let hit = early.iter().position(|c| *c == id).map(|i| early.remove(i)).is_some();
+            early.clear();
+            hit
+        };
+        let outcome = if early {
+            Err(ErrorObject::cancelled())
+        } else if req.method == request::Initialize::METHOD {
             initialize(plugin, &req).inspect(|_| initialized = req.params::<request::Initialize>().ok())
         } else if let Some(init) = &initialized {
             let flag = Arc::new(AtomicBool::new(false));
@@ -214,6 +228,12 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 fn initialize(plugin: &Plugin, req: &Request) -> Result<Value, ErrorObject> {
     let params = req.params::<request::Initialize>().map_err(|e| ErrorObject::invalid_params(&req.method, e))?;
+    if params.protocol_versions.is_empty() {
+        return Err(ErrorObject::invalid_params(
+            &req.method,
+            "`protocol_versions` is empty: offer at least one version",
+        ));
+    }
     match ProtocolVersion::negotiate(&[PROTOCOL_VERSION], &params.protocol_versions) {
         Some(version) => Ok(to_value(&plugin.manifest(version))),
         None => {
@@ -233,7 +253,12 @@ fn initialize(plugin: &Plugin, req: &Request) -> Result<Value, ErrorObject> {
             .with_hint(format!(
                 "install a version of pyve-{} built for protocol {}, or a {} that speaks protocol {}",
                 plugin.name,
-                params.protocol_versions.iter().map(|v| v.major.to_string()).collect::<Vec<_>>().join("/"),
+                {
+                    let mut majors: Vec<u32> = params.protocol_versions.iter().map(|v| v.major).collect();
+                    majors.sort_unstable();
+                    majors.dedup();
+                    majors.iter().map(u32::to_string).collect::<Vec<_>>().join("/")
+                },
                 params.host.name,
                 PROTOCOL_VERSION.major
             ))
@@ -307,10 +332,20 @@ pub(crate) fn serve_stdio(plugin: &Plugin) -> i32 {
     let (session, work) = Session::new(sink);
     let reader_session = Arc::clone(&session);
     let reader = std::thread::Builder::new().name("pyve-sdk-reader".into()).spawn(move || {
-        let mut reader = framing::LineReader::new(io::BufReader::new(io::stdin()));
-        while let Ok(Some(line)) = reader.next_line() {
-            if !reader_session.route(line) {
-                break;
+        let mut reader = framing::LineReader::new(io::BufReader::new(protocol_stdin()));
+        loop {
+            match reader.next_line() {
+                Ok(Some(line)) => {
+                    if !reader_session.route(line) {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The framing is lost: nothing after this can be read reliably.
+                    eprintln!("pyve plugin: ending the session: {e}");
+                    break;
+                }
             }
         }
         reader_session.close_input();
@@ -339,4 +374,32 @@ fn protocol_stdout() -> Box<dyn io::Write + Send> {
 #[cfg(not(unix))]
 fn protocol_stdout() -> Box<dyn io::Write + Send> {
     Box::new(io::stdout())
+}
+
+/// The protocol's input. Descriptor 0 is moved to a private descriptor and pointed at
+/// `/dev/null`, so that a child process the plugin starts (an installer, a compiler) cannot
+/// read the host's messages meant for the plugin.
+#[cfg(unix)]
+fn protocol_stdin() -> Box<dyn io::Read + Send> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: dup/open/dup2 only duplicate or replace descriptors this process owns; on any
+    // failure the plain stdin is used.
+    unsafe {
+        let fd = libc::dup(0);
+        if fd >= 0 {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+            if null >= 0 && libc::dup2(null, 0) >= 0 {
+                libc::close(null);
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                return Box::new(std::fs::File::from_raw_fd(fd));
+            }
+            libc::close(fd);
+        }
+    }
+    Box::new(io::stdin())
+}
+
+#[cfg(not(unix))]
+fn protocol_stdin() -> Box<dyn io::Read + Send> {
+    Box::new(io::stdin())
 }

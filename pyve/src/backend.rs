@@ -1,0 +1,364 @@
+//! Which backend a project uses and which plugin serves it — one resolver for every command:
+//! `--backend`, then `.pyve/config`, then the project's files (the selectors backends declare:
+//! conda files outrank Python packaging files), then `venv`.
+
+use std::path::Path;
+
+use pyve_protocol::error::kind;
+use pyve_protocol::types::*;
+use pyve_protocol::{ErrorObject, RequestMethod};
+
+use crate::env::HostEnv;
+use crate::error::{Error, Result};
+use crate::plugins::{self, Entry, Inventory, Kind, Status};
+use crate::rpc::{Client, Handler, PluginRef, RpcError, SessionInfo};
+use crate::ui;
+
+/// The backend used when nothing selects another.
+pub const DEFAULT_BACKEND: &str = "venv";
+
+/// Backends pyve knows by name even when their plugin is not installed, with the files that
+/// select them, so that it can say which plugin to install.
+pub const WELL_KNOWN: &[(&str, &[&str], i32)] = &[
+    ("micromamba", &["environment.yml", "conda-lock.yml"], 10),
+    ("venv", &["pyproject.toml", "requirements*.txt", "setup.py", "setup.cfg"], 0),
+];
+
+/// Why a backend was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// `--backend`.
+    Flag,
+    /// `.pyve/config`.
+    Config,
+    /// A project file (the one named).
+    File(String),
+    /// Nothing selected another.
+    Default,
+}
+
+/// A chosen backend and the plugin file that serves it.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    /// The backend name.
+    pub name: String,
+    /// Why.
+    pub reason: Reason,
+    /// The plugin file serving RPC for it.
+    pub plugin: Entry,
+}
+
+/// Whether `file` matches a selector (`*` matches any run of characters within the name).
+pub fn selector_matches(selector: &str, file: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    go(selector.as_bytes(), file.as_bytes())
+}
+
+/// Every backend known (installed plugins' and the well-known ones), with selectors and
+/// priority; installed plugins' declarations win.
+pub fn known_backends(inventory: &Inventory) -> Vec<(String, Vec<String>, i32)> {
+    let mut out: Vec<(String, Vec<String>, i32)> = Vec::new();
+    for e in inventory.active() {
+        if let Some(m) = &e.manifest {
+            for b in &m.provides.backends {
+                if !out.iter().any(|(n, _, _)| n == &b.name) {
+                    out.push((b.name.clone(), b.selectors.clone(), b.priority));
+                }
+            }
+        }
+    }
+    for (name, selectors, priority) in WELL_KNOWN {
+        if !out.iter().any(|(n, _, _)| n == name) {
+            out.push(((*name).to_owned(), selectors.iter().map(|s| (*s).to_owned()).collect(), *priority));
+        }
+    }
+    out
+}
+
+/// The backends whose selectors match files in `root`, best first, with the file that matched.
+pub fn detect(root: &Path, known: &[(String, Vec<String>, i32)]) -> Vec<(String, String, i32)> {
+    let files: Vec<String> = std::fs::read_dir(root)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut found = Vec::new();
+    for (name, selectors, priority) in known {
+        let mut hits: Vec<&String> =
+            files.iter().filter(|f| selectors.iter().any(|s| selector_matches(s, f))).collect();
+        hits.sort();
+        if let Some(first) = hits.first() {
+            found.push((name.clone(), (*first).clone(), *priority));
+        }
+    }
+    found.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    found
+}
+
+/// The plugin entry serving backend `name`, honouring a version pin from `.pyve/config`.
+pub fn plugin_for(
+    inventory: &Inventory,
+    name: &str,
+    pins: &std::collections::BTreeMap<String, semver::VersionReq>,
+) -> Result<Entry> {
+    let provides = |e: &&Entry| e.manifest.as_ref().is_some_and(|m| m.provides.backends.iter().any(|b| b.name == name));
+    let serves_rpc = |e: &&Entry| matches!(e.status, Status::Ok) && e.serves.contains(&"rpc");
+    // The plugin named like the backend first, then any other providing it.
+    let mut providers: Vec<&Entry> = inventory.entries.iter().filter(serves_rpc).filter(provides).collect();
+    providers.sort_by_key(|e| e.candidate.name != name);
+    let Some(first) = providers.first() else {
+        let broken = inventory
+            .entries
+            .iter()
+            .find(|e| e.candidate.name == name && matches!(e.status, Status::Failed(_) | Status::Unusable(_)));
+        if let Some(b) = broken {
+            let why = match &b.status {
+                Status::Failed(e) => e.summary(),
+                Status::Unusable(p) => p.explain(),
+                _ => String::new(),
+            };
+            return Err(Error::new(format!(
+                "backend '{name}' needs the plugin pyve-{name}, which cannot be used: {} {why}",
+                b.candidate.path.display()
+            ))
+            .hint(format!("`pyve plugin info {name}` shows the full error; reinstall pyve-{name}")));
+        }
+        return Err(Error::new(format!("backend '{name}' needs the plugin pyve-{name}, which is not installed")).hint(
+            format!(
+                "install pyve-{name} (cargo install pyve-{name}, or put the pyve-{name} executable in {}), or choose another backend with --backend",
+                "~/.pyve/plugins or on PATH"
+            ),
+        ));
+    };
+    let plugin_name = first.candidate.name.clone();
+    let Some(req) = pins.get(&plugin_name) else { return Ok((*first).clone()) };
+    // A pinned plugin: the first file of that name (shadowed ones too) whose version matches.
+    let mut skipped = Vec::new();
+    for e in inventory.entries.iter().filter(|e| e.candidate.name == plugin_name) {
+        let Some(m) = &e.manifest else { continue };
+        match semver::Version::parse(&m.version) {
+            Ok(v) if req.matches(&v) => {
+                if !skipped.is_empty() {
+                    ui::info(&format!(
+                        "Using {} {} ({}): .pyve/config pins {plugin_name} to {req}",
+                        plugin_name,
+                        m.version,
+                        e.candidate.path.display()
+                    ));
+                    for s in &skipped {
+                        ui::debug(&format!("  skipped {s}"));
+                    }
+                }
+                let mut chosen = e.clone();
+                if chosen.candidate.kind == Kind::Exec || chosen.serves.is_empty() {
+                    chosen.serves = vec!["rpc"];
+                }
+                return Ok(chosen);
+            }
+            _ => skipped.push(format!("{} {} ({})", plugin_name, m.version, e.candidate.path.display())),
+        }
+    }
+    Err(Error::new(format!("no installed pyve-{plugin_name} matches the version .pyve/config asks for ({req})"))
+        .because(format!("found: {}", if skipped.is_empty() { "none".to_owned() } else { skipped.join(", ") }))
+        .hint(format!("install a matching pyve-{plugin_name}, or change `plugins.{plugin_name}` in .pyve/config")))
+}
+
+/// Choose the backend for `root`. `configured` is the backend recorded in `.pyve/config` (when
+/// it is to be honoured).
+pub fn choose(
+    inventory: &Inventory,
+    root: &Path,
+    flag: Option<&str>,
+    configured: Option<&str>,
+    pins: &std::collections::BTreeMap<String, semver::VersionReq>,
+) -> Result<Choice> {
+    let known = known_backends(inventory);
+    let (name, reason) = if let Some(f) = flag.filter(|f| *f != "auto") {
+        (f.to_owned(), Reason::Flag)
+    } else if let Some(c) = configured {
+        (c.to_owned(), Reason::Config)
+    } else {
+        let found = detect(root, &known);
+        match found.as_slice() {
+            [] => (DEFAULT_BACKEND.to_owned(), Reason::Default),
+            [(name, file, _)] => (name.clone(), Reason::File(file.clone())),
+            [(name, file, p), rest @ ..] => {
+                let others: Vec<String> = rest.iter().map(|(n, f, _)| format!("{f} ({n})")).collect();
+                ui::warn(&format!("Both {file} ({name}) and {} found", others.join(", ")));
+                if rest.iter().any(|(_, _, q)| q == p) {
+                    ui::warn("Please specify the backend explicitly with --backend or in .pyve/config");
+                } else {
+                    ui::warn(&format!(
+                        "Using {name}; choose another with --backend (for example --backend {})",
+                        rest[0].0
+                    ));
+                }
+                (name.clone(), Reason::File(file.clone()))
+            }
+        }
+    };
+    let plugin = plugin_for(inventory, &name, pins)?;
+    Ok(Choice { name, reason, plugin })
+}
+
+/// The names `--backend` accepts.
+pub fn valid_names(inventory: &Inventory) -> Vec<String> {
+    let mut names: Vec<String> = known_backends(inventory).into_iter().map(|(n, _, _)| n).collect();
+    names.sort();
+    names.dedup();
+    names.push("auto".into());
+    names
+}
+
+/// Prints a plugin's messages like pyve's own, shows progress, asks the user for plugins.
+#[derive(Debug)]
+pub struct UiHandler {
+    /// Whether the user can be asked.
+    pub interactive: bool,
+    spinner: Option<ui::Spinner>,
+}
+
+impl UiHandler {
+    /// A handler for a session.
+    pub fn new(interactive: bool) -> Self {
+        UiHandler { interactive, spinner: None }
+    }
+}
+
+impl Handler for UiHandler {
+    fn log(&mut self, _plugin: &PluginRef, p: LogParams) {
+        match p.level {
+            LogLevel::Error => ui::error_line(&p.message),
+            LogLevel::Warn => ui::warn(&p.message),
+            LogLevel::Success => ui::success(&p.message),
+            LogLevel::Info => ui::info(&p.message),
+            LogLevel::Debug => ui::debug(&p.message),
+            LogLevel::Trace => ui::trace(&p.message),
+        }
+    }
+
+    fn progress(&mut self, _plugin: &PluginRef, p: ProgressParams) {
+        match p.kind {
+            ProgressKind::Begin => self.spinner = ui::Spinner::start(p.title.as_deref().unwrap_or("working"), p.total),
+            ProgressKind::Report => {
+                if let Some(s) = &self.spinner {
+                    s.update(p.message.as_deref(), p.done);
+                }
+            }
+            ProgressKind::End => self.spinner = None,
+        }
+    }
+
+    fn prompt(&mut self, plugin: &PluginRef, p: PromptParams) -> std::result::Result<PromptResult, ErrorObject> {
+        self.spinner = None;
+        if !self.interactive {
+            let mut e = ErrorObject::failed(
+                kind::NOT_INTERACTIVE,
+                format!("plugin '{}' asked \"{}\" but pyve is not running interactively", plugin.name, p.message),
+            );
+            if let Some(h) = p.non_interactive_hint {
+                e = e.with_hint(h);
+            }
+            return Err(e);
+        }
+        let choices: Vec<(String, String)> = p.choices.iter().map(|c| (c.key.clone(), c.label.clone())).collect();
+        match ui::ask(&p.message, &choices, p.default.as_deref()) {
+            Ok(answer) => Ok(PromptResult { answer }),
+            Err(why) => Err(ErrorObject::failed(kind::NOT_INTERACTIVE, why)),
+        }
+    }
+}
+
+/// A session with the plugin of an entry: started, handshake done.
+pub struct Session {
+    /// The client.
+    pub client: Client,
+    /// The plugin's manifest.
+    pub manifest: Manifest,
+    handler: UiHandler,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("plugin", &self.manifest.name).finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Start the plugin of `entry` for the project at `root`.
+    pub fn open(env: &HostEnv, entry: &Entry, root: &Path) -> Result<Session> {
+        let interactive = ui::stdin_is_interactive();
+        let u = ui::get();
+        let info = SessionInfo {
+            project_root: Some(root.to_path_buf()),
+            settings: HostSettings { interactive, verbosity: u.verbosity, color: u.color },
+            env: crate::commands::plugin_env(env, Some(root), None),
+        };
+        let mut handler = UiHandler::new(interactive);
+        let mut client = Client::start(&entry.candidate, &info, plugins::timeouts(env)).map_err(|e| e.to_error())?;
+        client.cancel_on_interrupt();
+        let manifest = client.initialize(&info, &mut handler).map_err(|e| e.to_error())?;
+        Ok(Session { client, manifest, handler })
+    }
+
+    /// Call a method.
+    pub fn call<M: RequestMethod>(&mut self, params: &M::Params) -> std::result::Result<M::Result, RpcError> {
+        let r = self.client.call::<M>(params, &mut self.handler);
+        self.handler.spinner = None;
+        r
+    }
+
+    /// End the session.
+    pub fn close(self) {
+        self.client.shutdown();
+    }
+}
+
+/// Run the `post-create` hooks of every plugin that declares one. A failing hook is a warning:
+/// the environment is made.
+pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &PostCreateParams) {
+    let hooks: Vec<&Entry> = inventory
+        .active()
+        .filter(|e| e.serves.contains(&"rpc"))
+        .filter(|e| e.manifest.as_ref().is_some_and(|m| m.provides.hooks.iter().any(|h| h.event == "post-create")))
+        .collect();
+    for entry in hooks {
+        let result = Session::open(env, entry, &params.project_root).and_then(|mut s| {
+            let r = s.call::<pyve_protocol::methods::request::HookPostCreate>(params).map_err(|e| e.to_error());
+            if r.is_ok() {
+                s.close();
+            }
+            r
+        });
+        match result {
+            Ok(r) => {
+                if let Some(summary) = r.summary {
+                    ui::debug(&format!("{}: {summary}", entry.candidate.name));
+                }
+            }
+            Err(e) if e.code() == 130 => {
+                ui::warn(&format!("post-create hook of {} interrupted", entry.candidate.name));
+            }
+            Err(e) => {
+                ui::warn(&format!(
+                    "the post-create hook of plugin '{}' failed; the environment is ready without it",
+                    entry.candidate.name
+                ));
+                ui::warn(&e.to_string());
+                if let Some(h) = e.hint_text() {
+                    ui::status(&format!("hint: {h}"));
+                }
+            }
+        }
+    }
+}

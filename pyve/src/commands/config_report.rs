@@ -1,0 +1,89 @@
+//! `pyve --config`: what pyve would do here, and with which plugins (stdout).
+
+use std::fmt::Write as _;
+
+use crate::backend;
+use crate::env::{HostEnv, VERSION};
+use crate::error::Result;
+use crate::plugins;
+use crate::project::{self, Config};
+
+/// `pyve --config`.
+pub fn run(env: &HostEnv) -> Result<u8> {
+    let cwd = project::current_dir()?;
+    let root = env.project_root(&cwd);
+    let here = root.clone().unwrap_or_else(|| cwd.clone());
+    let config = match &root {
+        Some(r) => Config::load(r)?,
+        None => None,
+    };
+    let inventory = plugins::inventory(env, crate::cli::BUILTINS);
+    let known = backend::known_backends(&inventory);
+    let detected = backend::detect(&here, &known);
+    let default_python = std::env::var("PYVE_DEFAULT_PYTHON_VERSION")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| format!("{v} (PYVE_DEFAULT_PYTHON_VERSION)"))
+        .unwrap_or_else(|| "the project's pin, else the newest installed".into());
+
+    let mut out = String::new();
+    let _ = writeln!(out, "pyve configuration:");
+    let _ = writeln!(out, "  Version:                {VERSION}");
+    let _ = writeln!(out, "  Default Python version: {default_python}");
+    let _ = writeln!(out, "  Default venv directory: .venv");
+    let _ = writeln!(out, "  Default backend:        {}", backend::DEFAULT_BACKEND);
+    let _ = writeln!(
+        out,
+        "  Project root:           {}",
+        root.as_ref().map(|r| r.display().to_string()).unwrap_or_else(|| "none (not in a pyve project)".into())
+    );
+    let _ = writeln!(out, "  Config file (.pyve/config): {}", if config.is_some() { "yes" } else { "no" });
+    if let Some(b) = config.as_ref().and_then(|c| c.backend.as_deref()) {
+        let _ = writeln!(out, "  Config backend:         {b}");
+    }
+    let detected_text = match detected.as_slice() {
+        [] => "none".to_owned(),
+        [(name, file, _)] => format!("{name} ({file})"),
+        [(name, file, p), rest @ ..] if rest.iter().all(|(_, _, q)| q < p) => {
+            format!(
+                "{name} ({file}; also {})",
+                rest.iter().map(|(n, f, _)| format!("{f} for {n}")).collect::<Vec<_>>().join(", ")
+            )
+        }
+        _ => format!(
+            "ambiguous ({})",
+            detected.iter().map(|(n, f, _)| format!("{f} for {n}")).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let _ = writeln!(out, "  Detected backend:       {detected_text}");
+    for (name, _, _) in &known {
+        let line = match backend::plugin_for(&inventory, name, &Default::default()) {
+            Ok(e) => format!(
+                "{} {} ({})",
+                e.candidate.name,
+                e.manifest.as_ref().map(|m| m.version.as_str()).unwrap_or("?"),
+                e.candidate.path.display()
+            ),
+            Err(_) => format!("not installed (pyve-{name})"),
+        };
+        let _ = writeln!(out, "  Backend {name:<15} {line}");
+    }
+    let hooks: Vec<String> = inventory
+        .active()
+        .filter_map(|e| {
+            let m = e.manifest.as_ref()?;
+            (!m.provides.hooks.is_empty()).then(|| format!("{} {} ({})", m.name, m.version, e.candidate.kind))
+        })
+        .collect();
+    let _ =
+        writeln!(out, "  Hooks:                  {}", if hooks.is_empty() { "none".into() } else { hooks.join(", ") });
+    let _ = writeln!(out, "  Environment file:       .env");
+    if let Some(d) = env.user_plugin_dir() {
+        let _ = writeln!(out, "  Plugin directory:       {}", d.display());
+    }
+    if let Some(d) = &env.cache_dir {
+        let _ = writeln!(out, "  Cache directory:        {}", d.display());
+    }
+    print!("{out}");
+    Ok(0)
+}

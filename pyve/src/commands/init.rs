@@ -1,0 +1,540 @@
+//! `pyve --init`: a working environment in one step, and re-initialisation (`--update`,
+//! `--force`, or the interactive menu). Everything is validated before anything is changed;
+//! the environment is built by its backend plugin beside its final place and renamed in; the
+//! host's files are written last, each atomically, never over a file pyve did not write.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pyve_protocol::methods::request;
+use pyve_protocol::types::*;
+use serde_json::Value;
+
+use crate::backend::{self, Choice, Reason, Session};
+use crate::env::{HostEnv, VERSION};
+use crate::error::{Error, Result};
+use crate::plugins::{self, Inventory};
+use crate::project::{self, CONFIG_FILE, Config, Lock, STATE_FILE, State, files};
+use crate::ui;
+
+/// How long `--init` waits for another pyve working on the same project.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// The options of `pyve --init`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct InitArgs {
+    /// The virtual environment's directory, relative to the project (venv backend) [default: .venv]
+    #[arg(value_name = "DIR")]
+    pub dir: Option<String>,
+    /// Python version for the environment: X.Y.Z or X.Y (pinned through asdf or pyenv)
+    #[arg(long, value_name = "VERSION", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub python_version: Option<String>,
+    /// The backend: venv, micromamba, or auto (chosen from the project's files)
+    #[arg(long, value_name = "BACKEND", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub backend: Option<String>,
+    /// Copy ~/.local/.env to .env instead of creating an empty one
+    #[arg(long)]
+    pub local_env: bool,
+    /// Do not write .envrc (use `pyve run` instead of direnv)
+    #[arg(long)]
+    pub no_direnv: bool,
+    /// On an initialised project: keep the environment, update the recorded pyve version
+    #[arg(long, conflicts_with = "force")]
+    pub update: bool,
+    /// On an initialised project: rebuild the environment (asks first, unless PYVE_FORCE_YES=1 or CI is set)
+    #[arg(long)]
+    pub force: bool,
+    /// Environment name (micromamba backend)
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub env_name: Option<String>,
+    /// Fail when conda-lock.yml is missing or stale (micromamba backend)
+    #[arg(long)]
+    pub strict: bool,
+    /// Download micromamba without asking when it is missing (micromamba backend)
+    #[arg(long)]
+    pub auto_bootstrap: bool,
+    /// Where --auto-bootstrap installs micromamba: project or user (micromamba backend)
+    #[arg(long, value_name = "WHERE", value_parser = ["project", "user"])]
+    pub bootstrap_to: Option<String>,
+}
+
+/// Check the arguments that pyve itself understands, before anything is touched.
+fn validate(args: &InitArgs) -> Result<()> {
+    if let Some(v) = &args.python_version {
+        let parts: Vec<&str> = v.split('.').collect();
+        let ok = (parts.len() == 2 || parts.len() == 3)
+            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if !ok {
+            return Err(Error::usage(format!("invalid Python version '{v}': expected X.Y.Z (such as 3.12.1) or X.Y"))
+                .hint("pyve --init --python-version 3.12.1"));
+        }
+    }
+    if let Some(b) = &args.backend
+        && b != "auto"
+        && !pyve_protocol::is_valid_plugin_name(b)
+    {
+        return Err(Error::usage(format!("invalid backend '{b}'")).hint("valid backends: venv, micromamba, auto"));
+    }
+    Ok(())
+}
+
+/// Whether the user said yes to something dangerous without being asked.
+fn force_yes() -> bool {
+    ["PYVE_FORCE_YES", "CI"].iter().any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
+}
+
+/// `pyve --init`.
+pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
+    validate(&args)?;
+    let cwd = project::current_dir()?;
+    let root = match env.project_root(&cwd) {
+        Some(root) if root != cwd => {
+            ui::info(&format!("Project root: {} (it holds {CONFIG_FILE})", root.display()));
+            root
+        }
+        _ => cwd,
+    };
+    let mut lock = Lock::acquire(&root, LOCK_WAIT)?;
+    let config = Config::load(&root)?;
+    let Some(config) = config else {
+        let inventory = plugins::inventory(env, crate::cli::BUILTINS);
+        let choice = choose(&inventory, &root, &args, None, &Default::default())?;
+        build(env, &inventory, &root, &args, &choice, None, None)?;
+        lock.keep_dir();
+        return Ok(0);
+    };
+    lock.keep_dir();
+    let state = match State::load(&root) {
+        Ok(s) => s,
+        Err(e) => {
+            ui::warn(&format!("{e}; continuing without it"));
+            None
+        }
+    };
+    if args.update {
+        return update(&config, &args);
+    }
+    if args.force {
+        return force(env, &root, &args, &config, state.as_ref(), true);
+    }
+    // Neither flag: ask.
+    let recorded = config.backend.clone().unwrap_or_else(|| "(none)".into());
+    if !ui::stdin_is_interactive() {
+        return Err(Error::new(format!(
+            "this project is already initialised with pyve (backend: {recorded}, config: {})",
+            config.path.display()
+        ))
+        .hint("pass --update to keep the environment and update the config, or --force to rebuild it (stdin is not a terminal, so pyve cannot ask)"));
+    }
+    ui::warn("Project already initialized with pyve");
+    if let Some(v) = &config.pyve_version {
+        ui::warn(&format!("  Recorded version: {v}"));
+    }
+    ui::warn(&format!("  Current version: {VERSION}"));
+    ui::warn(&format!("  Backend: {recorded}"));
+    ui::status("");
+    ui::status("What would you like to do?");
+    let choices = [
+        ("1".to_owned(), "Update in-place (preserves environment, updates config)".to_owned()),
+        ("2".to_owned(), "Purge and re-initialize (clean slate)".to_owned()),
+        ("3".to_owned(), "Cancel".to_owned()),
+    ];
+    match ui::ask("Choose", &choices, None) {
+        Ok(a) if a == "1" => update(&config, &args),
+        Ok(a) if a == "2" => force(env, &root, &args, &config, state.as_ref(), false),
+        Ok(_) => {
+            ui::info("Initialization cancelled");
+            Ok(0)
+        }
+        Err(why) => {
+            ui::info(&format!("Initialization cancelled ({why})"));
+            Ok(1)
+        }
+    }
+}
+
+fn choose(
+    inventory: &Inventory,
+    root: &Path,
+    args: &InitArgs,
+    configured: Option<&str>,
+    pins: &std::collections::BTreeMap<String, semver::VersionReq>,
+) -> Result<Choice> {
+    if let Some(b) = args.backend.as_deref().filter(|b| *b != "auto") {
+        let valid = backend::valid_names(inventory);
+        if !valid.iter().any(|v| v == b) {
+            return Err(
+                Error::usage(format!("invalid backend '{b}'")).hint(format!("valid backends: {}", valid.join(", ")))
+            );
+        }
+    }
+    backend::choose(inventory, root, args.backend.as_deref(), configured, pins)
+}
+
+/// `--update`: keep the environment, record the current pyve version.
+fn update(config: &Config, args: &InitArgs) -> Result<u8> {
+    ui::info("Updating existing pyve installation...");
+    let Some(recorded) = &config.backend else {
+        return Err(Error::new(format!("cannot update in place: {} records no backend", config.path.display()))
+            .hint("re-initialise the project: pyve --init --force"));
+    };
+    if let Some(requested) = args.backend.as_deref().filter(|b| *b != "auto")
+        && requested != recorded
+    {
+        return Err(Error::new("Cannot update in-place: Backend change detected")
+            .because(format!("current: {recorded}, requested: {requested}"))
+            .hint("Backend changes require a clean re-initialization. Run: pyve --init --force"));
+    }
+    let old = config.pyve_version.clone();
+    if old.as_deref() != Some(VERSION) {
+        files::write_atomic(&config.path, config.with_version(VERSION).as_bytes(), None)?;
+    }
+    ui::success("Configuration updated");
+    ui::status(&format!("  Version: {} → {VERSION}", old.as_deref().unwrap_or("(not recorded)")));
+    ui::status(&format!("  Backend: {recorded} (unchanged)"));
+    ui::status("");
+    ui::info(&format!("Project updated to pyve v{VERSION}"));
+    Ok(0)
+}
+
+/// `--force` (and menu choice 2): validate the new request, confirm, build the new
+/// environment (swapped in atomically by the backend), then bring the host's files in line.
+fn force(
+    env: &HostEnv,
+    root: &Path,
+    args: &InitArgs,
+    config: &Config,
+    state: Option<&State>,
+    confirm: bool,
+) -> Result<u8> {
+    let inventory = plugins::inventory(env, crate::cli::BUILTINS);
+    // Validate first: the backend, its plugin, the arguments. Nothing is touched yet.
+    let choice = choose(&inventory, root, args, config.backend.as_deref(), &config.plugins)?;
+    if confirm {
+        ui::warn("Force re-initialization: this will purge the existing environment and build a new one");
+        ui::warn(&format!("  Current backend: {}", config.backend.as_deref().unwrap_or("(none)")));
+        if choice.name != config.backend.as_deref().unwrap_or("") {
+            ui::warn(&format!("  New backend:     {}", choice.name));
+        }
+        if !force_yes() {
+            if !ui::stdin_is_interactive() {
+                return Err(Error::new(
+                    "refusing to rebuild the environment without confirmation: stdin is not a terminal",
+                )
+                .hint("set PYVE_FORCE_YES=1 to confirm (CI=true does too)"));
+            }
+            match ui::ask("Continue?", &[("y".into(), "yes".into()), ("n".into(), "no".into())], Some("n")) {
+                Ok(a) if a == "y" => {}
+                Ok(_) => {
+                    ui::info("Re-initialization cancelled");
+                    return Ok(0);
+                }
+                Err(why) => {
+                    ui::info(&format!("Re-initialization cancelled ({why})"));
+                    return Ok(1);
+                }
+            }
+        }
+    }
+    ui::info("Rebuilding the environment...");
+    build(env, &inventory, root, args, &choice, Some(config), state)?;
+    Ok(0)
+}
+
+fn header(choice: &Choice, args: &InitArgs, settings: &Settings) {
+    let why = match &choice.reason {
+        Reason::Flag => String::new(),
+        Reason::Config => " (from .pyve/config)".into(),
+        Reason::File(f) => format!(" (found {f})"),
+        Reason::Default => String::new(),
+    };
+    ui::status("");
+    if choice.name == "venv" {
+        ui::status("Initializing Python environment...");
+        ui::status(&format!("  Backend:        venv{why}"));
+        let v = args
+            .python_version
+            .clone()
+            .or_else(|| settings.get("python_version").and_then(|v| v.as_str().map(str::to_owned)));
+        ui::status(&format!(
+            "  Python version: {}",
+            v.as_deref().unwrap_or("(the project's pin, else the newest installed)")
+        ));
+        let dir = settings.get("directory").and_then(Value::as_str).unwrap_or(".venv");
+        ui::status(&format!("  Venv directory: {dir}"));
+    } else {
+        ui::status(&format!("Initializing {} environment...", choice.name));
+        ui::status(&format!("  Backend:        {}{why}", choice.name));
+        for (k, v) in settings {
+            ui::status(&format!("  {k}: {}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())));
+        }
+    }
+    ui::debug(&format!(
+        "  Plugin:         {} ({})",
+        choice.plugin.candidate.name,
+        choice.plugin.candidate.path.display()
+    ));
+}
+
+/// The settings sent to the backend: what `.pyve/config` and the last creation recorded for it,
+/// with the command line on top.
+fn settings_for(choice: &Choice, args: &InitArgs, config: Option<&Config>, state: Option<&State>) -> Settings {
+    let mut settings = Settings::new();
+    if let Some(s) = state.filter(|s| s.backend == choice.name) {
+        settings.extend(s.settings.clone());
+    }
+    if let Some(c) = config.filter(|c| c.backend.as_deref() == Some(&choice.name)) {
+        settings.extend(c.backend_settings(&choice.name));
+    }
+    let mut ignored = Vec::new();
+    if choice.name == "venv" {
+        if let Some(d) = &args.dir {
+            settings.insert("directory".into(), Value::String(d.clone()));
+        }
+        for (flag, set) in [
+            ("--env-name", args.env_name.is_some()),
+            ("--strict", args.strict),
+            ("--auto-bootstrap", args.auto_bootstrap),
+            ("--bootstrap-to", args.bootstrap_to.is_some()),
+        ] {
+            if set {
+                ignored.push(flag);
+            }
+        }
+    } else {
+        if let Some(n) = &args.env_name {
+            settings.insert("env_name".into(), Value::String(n.clone()));
+        }
+        if args.strict {
+            settings.insert("strict".into(), Value::Bool(true));
+        }
+        if args.auto_bootstrap {
+            settings.insert("auto_bootstrap".into(), Value::Bool(true));
+        }
+        if let Some(b) = &args.bootstrap_to {
+            settings.insert("bootstrap_to".into(), Value::String(b.clone()));
+        }
+        if args.dir.is_some() {
+            ignored.push("DIR");
+        }
+    }
+    for flag in ignored {
+        ui::warn(&format!("{flag} does not apply to the {} backend; ignored", choice.name));
+    }
+    settings
+}
+
+/// Create (or replace) the environment, run the hooks, then write the host's files.
+fn build(
+    env: &HostEnv,
+    inventory: &Inventory,
+    root: &Path,
+    args: &InitArgs,
+    choice: &Choice,
+    old_config: Option<&Config>,
+    old_state: Option<&State>,
+) -> Result<()> {
+    let settings = settings_for(choice, args, old_config, old_state);
+    header(choice, args, &settings);
+    let replace = old_config.is_some() && old_state.is_none_or(|s| s.backend == choice.name);
+
+    let mut session = Session::open(env, &choice.plugin, root)?;
+    let params = CreateParams {
+        project_root: root.to_path_buf(),
+        backend: choice.name.clone(),
+        python_version: args.python_version.clone(),
+        settings,
+        replace,
+    };
+    let created = session.call::<request::EnvCreate>(&params).map_err(|e| e.to_error())?;
+    let plugin_version = session.manifest.version.clone();
+    session.close();
+    if !created.env_path.is_absolute() || !created.env_path.starts_with(root) {
+        ui::warn(&format!("the environment is outside the project: {}", created.env_path.display()));
+    }
+
+    // A backend change: the old environment goes, through its own backend.
+    if let Some(old) = old_state.filter(|s| s.backend != choice.name) {
+        remove_old(env, inventory, root, old);
+    }
+
+    backend::run_post_create_hooks(
+        env,
+        inventory,
+        &PostCreateParams {
+            project_root: root.to_path_buf(),
+            backend: choice.name.clone(),
+            env_path: created.env_path.clone(),
+            interpreter: created.interpreter.clone(),
+            python_version: created.python_version.clone(),
+            created: created.created,
+        },
+    );
+
+    let mut state = State::new(root);
+    state.backend = choice.name.clone();
+    state.plugin = choice.plugin.candidate.name.clone();
+    state.plugin_version = plugin_version;
+    state.env_path = created.env_path.clone();
+    state.interpreter = created.interpreter.clone();
+    state.python_version = created.python_version.clone();
+    state.activation = created.activation.clone();
+    state.settings = created.settings.clone();
+    state.created_files = created.created_files.clone();
+    state.managed = old_state.map(|s| s.managed.clone()).unwrap_or_default();
+
+    write_envrc(root, args, choice, &created, &mut state)?;
+    write_dotenv(root, args, env, &mut state)?;
+    write_gitignore(root, args, &created, &mut state)?;
+
+    files::write_atomic(&root.join(STATE_FILE), state.to_text().as_bytes(), None)?;
+    let keep = old_config.map(|c| c.root.clone()).unwrap_or_default();
+    let config_text = project::config::render(&choice.name, &created.settings, &keep);
+    files::write_atomic(&root.join(CONFIG_FILE), config_text.as_bytes(), None)?;
+    ui::success(&format!("{} {CONFIG_FILE}", if old_config.is_some() { "Updated" } else { "Created" }));
+
+    ui::status("");
+    if choice.name == "venv" {
+        ui::success("Python environment initialized successfully!");
+    } else {
+        ui::success(&format!("{} environment initialized successfully!", capitalize(&choice.name)));
+        ui::status(&format!("\nEnvironment location: {}", show(root, &created.env_path)));
+    }
+    ui::status("");
+    if args.no_direnv {
+        ui::status("Use 'pyve run <command>' to execute commands in the environment.");
+    } else {
+        ui::status("Next step: Run 'direnv allow' to activate the environment (or use 'pyve run <command>').");
+    }
+    Ok(())
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// A path as users see it: relative to the project when inside it.
+fn show(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+}
+
+fn remove_old(env: &HostEnv, inventory: &Inventory, root: &Path, old: &State) {
+    let result = backend::plugin_for(inventory, &old.backend, &Default::default()).and_then(|entry| {
+        let mut s = Session::open(env, &entry, root)?;
+        let r = s
+            .call::<request::EnvRemove>(&EnvParams {
+                project_root: root.to_path_buf(),
+                backend: old.backend.clone(),
+                settings: old.settings.clone(),
+            })
+            .map_err(|e| e.to_error());
+        if r.is_ok() {
+            s.close();
+        }
+        r
+    });
+    if let Err(e) = result {
+        ui::warn(&format!("could not remove the old {} environment {}: {e}", old.backend, old.env_path.display()));
+    }
+}
+
+fn write_envrc(root: &Path, args: &InitArgs, choice: &Choice, created: &CreateResult, state: &mut State) -> Result<()> {
+    let path = root.join(".envrc");
+    if args.no_direnv {
+        ui::info("Skipping .envrc creation (--no-direnv)");
+        return Ok(());
+    }
+    let text = files::envrc_text(root, &choice.name, &created.activation, &created.env_path);
+    if path.exists() {
+        if files::envrc_is_ours(&path) {
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                files::write_atomic(&path, text.as_bytes(), None)?;
+                ui::success("Updated .envrc");
+            }
+            state.managed.envrc = true;
+        } else {
+            ui::info(".envrc already exists, skipping (it is not pyve's: its first line is not the pyve marker)");
+        }
+    } else if files::create_new(&path, text.as_bytes(), None)? {
+        ui::success("Created .envrc");
+        state.managed.envrc = true;
+    }
+    if crate::commands::run::find_on_path("direnv").is_none() {
+        ui::warn(
+            "direnv is not installed: .envrc does nothing until it is (https://direnv.net/docs/installation.html)",
+        );
+        ui::warn("  Meanwhile use 'pyve run <command>', or pass --no-direnv next time");
+    }
+    Ok(())
+}
+
+fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State) -> Result<()> {
+    let path = root.join(".env");
+    if path.exists() {
+        ui::info(".env already exists, skipping");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                ui::warn(&format!(
+                    ".env can be read by other users (mode {:o}); it holds secrets: chmod 600 .env",
+                    meta.permissions().mode() & 0o777
+                ));
+            }
+        }
+        return Ok(());
+    }
+    let template = files::local_env_template(env.home.as_deref());
+    let contents = match template.as_deref() {
+        Some(t) if args.local_env && t.is_file() => {
+            Some(std::fs::read(t).map_err(|e| Error::new(format!("cannot read {}", t.display())).because(e))?)
+        }
+        _ => None,
+    };
+    let copied = contents.is_some();
+    if files::create_new(&path, &contents.unwrap_or_default(), Some(0o600))? {
+        state.managed.dotenv = true;
+        match (copied, args.local_env, template) {
+            (true, _, Some(t)) => ui::success(&format!("Copied {} to .env", t.display())),
+            (false, true, Some(t)) => ui::warn(&format!("{} not found, created empty .env", t.display())),
+            _ => ui::success("Created empty .env"),
+        }
+    }
+    Ok(())
+}
+
+fn write_gitignore(root: &Path, args: &InitArgs, created: &CreateResult, state: &mut State) -> Result<()> {
+    let path = root.join(".gitignore");
+    let mut wanted: Vec<String> = created.gitignore.clone();
+    wanted.push(".env".into());
+    if !args.no_direnv || state.managed.envrc {
+        wanted.push(".envrc".into());
+    }
+    wanted.push(STATE_FILE.into());
+    wanted.push(".pyve/lock".into());
+    // Lines pyve added before for something no longer wanted (an old venv directory) go.
+    let stale: Vec<String> = state.managed.gitignore_lines.iter().filter(|l| !wanted.contains(l)).cloned().collect();
+    if !stale.is_empty() {
+        files::gitignore_remove(&path, &stale, false)?;
+        state.managed.gitignore_lines.retain(|l| !stale.contains(l));
+    }
+    let (added, created_file) = files::gitignore_add(&path, &wanted)?;
+    if !added.is_empty() {
+        ui::success(&format!("Updated .gitignore ({})", added.join(", ")));
+    }
+    state.managed.gitignore_created |= created_file;
+    for l in added {
+        if !state.managed.gitignore_lines.contains(&l) {
+            state.managed.gitignore_lines.push(l);
+        }
+    }
+    Ok(())
+}
+
+/// The recorded venv directory, for messages (`.venv` when unknown).
+pub fn env_dir_of(state: &State, root: &Path) -> PathBuf {
+    state.env_path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| state.env_path.clone())
+}

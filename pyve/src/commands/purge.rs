@@ -1,0 +1,176 @@
+//! `pyve --purge [DIR]`: remove what pyve created — the environment (through its backend,
+//! which removes only a real environment inside the project, and a version pin only if it
+//! wrote it), `.envrc` if pyve wrote it, `.env` only when empty, the `.gitignore` lines pyve
+//! added, and `.pyve` except `.pyve/testenv`. Nothing outside the project is ever touched.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use pyve_protocol::methods::request;
+use pyve_protocol::types::{EnvParams, Settings};
+use serde_json::Value;
+
+use crate::backend::{self, Session};
+use crate::env::HostEnv;
+use crate::error::{Error, Result};
+use crate::plugins;
+use crate::project::{self, Config, Lock, PYVE_DIR, State, files};
+use crate::ui;
+
+/// `.pyve/testenv`: kept by purge (only `pyve testenv --purge` removes it).
+pub const TESTENV_DIR: &str = "testenv";
+
+/// `pyve --purge`.
+pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
+    let cwd = project::current_dir()?;
+    let Some(root) = env.project_root(&cwd) else {
+        ui::info(&format!(
+            "No pyve project here: no {} in {} or its parents; nothing to purge",
+            project::CONFIG_FILE,
+            cwd.display()
+        ));
+        return Ok(0);
+    };
+    let lock = Lock::acquire(&root, Duration::from_secs(5))?;
+    let config =
+        Config::load(&root)?.ok_or_else(|| Error::new("the project's config disappeared while pyve was starting"))?;
+    let state = match State::load(&root) {
+        Ok(s) => s,
+        Err(e) => {
+            ui::warn(&format!("{e}; purging from .pyve/config alone"));
+            None
+        }
+    };
+
+    let backend = state.as_ref().map(|s| s.backend.clone()).or_else(|| config.backend.clone());
+    let mut settings: Settings = state.as_ref().map(|s| s.settings.clone()).unwrap_or_default();
+    if let Some(b) = &backend {
+        settings.extend(config.backend_settings(b));
+        if let Some(s) = &state {
+            settings.insert("created_files".into(), serde_json::to_value(&s.created_files).unwrap_or(Value::Null));
+        }
+    }
+    if let Some(d) = dir {
+        check_dir_argument(&root, d, &settings)?;
+        settings.insert("directory".into(), Value::String(d.trim_end_matches('/').to_owned()));
+    }
+
+    ui::status("");
+    ui::status("Purging Python environment artifacts...");
+
+    // The environment, through its backend.
+    match &backend {
+        Some(name) => {
+            let inventory = plugins::inventory(env, crate::cli::BUILTINS);
+            let entry = backend::plugin_for(&inventory, name, &config.plugins)?;
+            let mut session = Session::open(env, &entry, &root)?;
+            let result = session
+                .call::<request::EnvRemove>(&EnvParams { project_root: root.clone(), backend: name.clone(), settings })
+                .map_err(|e| e.to_error())?;
+            session.close();
+            if result.removed.is_empty() {
+                ui::info("No environment found to remove");
+            }
+            for kept in &result.kept {
+                ui::info(&format!("Kept {}: {}", show(&root, &kept.path), kept.reason));
+            }
+        }
+        None => ui::warn("the config records no backend: no environment removed"),
+    }
+
+    // The host's files.
+    let managed = state.as_ref().map(|s| s.managed.clone()).unwrap_or_default();
+    let envrc = root.join(".envrc");
+    if envrc.is_file() {
+        if files::envrc_is_ours(&envrc) {
+            remove_file(&envrc)?;
+            ui::success("Removed .envrc");
+        } else {
+            ui::info("Kept .envrc: it is not pyve's (no pyve marker on its first line)");
+        }
+    }
+    let dotenv = root.join(".env");
+    if let Ok(meta) = std::fs::metadata(&dotenv) {
+        if meta.len() == 0 {
+            remove_file(&dotenv)?;
+            ui::success("Removed .env (was empty)");
+        } else {
+            ui::warn(".env preserved (contains data). Delete manually if desired.");
+        }
+    }
+    if !managed.gitignore_lines.is_empty()
+        && files::gitignore_remove(&root.join(".gitignore"), &managed.gitignore_lines, managed.gitignore_created)?
+    {
+        ui::success("Cleaned .gitignore");
+    } else if state.is_none() && root.join(".gitignore").exists() {
+        ui::info("Kept .gitignore as it is: without .pyve/state.json pyve does not know which lines it added");
+    }
+
+    // `.pyve` last (the config marks the project initialised until the end), except testenv.
+    let pyve_dir = root.join(PYVE_DIR);
+    let testenv = pyve_dir.join(TESTENV_DIR);
+    let keep_testenv = testenv.exists();
+    let entries = std::fs::read_dir(&pyve_dir)
+        .map_err(|e| Error::new(format!("cannot read {}", pyve_dir.display())).because(e))?;
+    let mut last = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name == TESTENV_DIR {
+            continue;
+        }
+        if name == "config" || name == "lock" {
+            last.push(entry.path());
+            continue;
+        }
+        remove_any(&entry.path())?;
+    }
+    drop(lock);
+    for p in last {
+        remove_any(&p)?;
+    }
+    if keep_testenv {
+        ui::success("Removed .pyve directory contents (preserved .pyve/testenv)");
+    } else {
+        let _ = std::fs::remove_dir(&pyve_dir);
+        ui::success("Removed .pyve directory");
+    }
+    ui::status("");
+    ui::success("Python environment artifacts removed.");
+    Ok(0)
+}
+
+/// `--purge DIR` names the environment to remove: it must be the project's (a relative path
+/// inside the project, matching what was recorded when something was), never an arbitrary path
+/// (the original deleted whatever it was given).
+fn check_dir_argument(root: &Path, dir: &str, settings: &Settings) -> Result<()> {
+    let p = Path::new(dir);
+    let escapes = p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir | Component::RootDir));
+    if escapes || dir.is_empty() || p.components().all(|c| matches!(c, Component::CurDir)) {
+        return Err(Error::new(format!("refusing to purge '{dir}': it is not a directory inside the project"))
+            .hint(format!("pyve --purge removes only the project's own environment, inside {}", root.display())));
+    }
+    if let Some(recorded) = settings.get("directory").and_then(Value::as_str)
+        && Path::new(recorded) != Path::new(dir.trim_end_matches('/'))
+    {
+        return Err(Error::new(format!("'{dir}' is not this project's environment: .pyve records '{recorded}'"))
+            .hint(format!("run `pyve --purge` (or `pyve --purge {recorded}`)")));
+    }
+    Ok(())
+}
+
+fn show(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+}
+
+fn remove_file(p: &Path) -> Result<()> {
+    std::fs::remove_file(p).map_err(|e| Error::new(format!("cannot remove {}", p.display())).because(e))
+}
+
+fn remove_any(p: &PathBuf) -> Result<()> {
+    let r = if p.is_dir() && !p.is_symlink() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) };
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::new(format!("cannot remove {}", p.display())).because(e)),
+    }
+}

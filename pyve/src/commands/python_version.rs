@@ -1,0 +1,37 @@
+//! `pyve --python-version V`: pin the project's Python version without creating an
+//! environment. The venv backend's plugin does the work (its passthrough command
+//! `python-version`: asdf or pyenv, installing V if needed); pyve then records the version in
+//! `.pyve/config` when the project is initialised with the venv backend, so the config never
+//! says something else than the pin.
+
+use crate::env::HostEnv;
+use crate::error::{Error, Result};
+use crate::project::{Config, files};
+use crate::ui;
+
+/// `pyve --python-version V`.
+pub fn run(env: &HostEnv, version: &str) -> Result<u8> {
+    let inventory = crate::plugins::inventory(env, crate::cli::BUILTINS);
+    if inventory.command_provider("python-version").is_none() {
+        return Err(Error::new(
+            "pinning a Python version needs the venv backend's plugin, pyve-venv, which is not installed",
+        )
+        .hint("install pyve-venv (it ships with pyve; `pyve --list` shows what is installed)"));
+    }
+    let code = super::external::run(env, "python-version", &[version.into()], crate::cli::BUILTINS)?;
+    if code != 0 {
+        return Ok(code);
+    }
+    let cwd = crate::project::current_dir()?;
+    if let Some(root) = env.project_root(&cwd)
+        && let Some(config) = Config::load(&root)?
+        && config.backend.as_deref() == Some("venv")
+    {
+        let text = config.with_python_version(version);
+        if text != config.text {
+            files::write_atomic(&config.path, text.as_bytes(), None)?;
+            ui::success(&format!("Recorded Python {version} in .pyve/config"));
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,334 @@
+//! The project files pyve owns besides the environment: `.envrc`, `.env`, `.gitignore`. Every
+//! write goes to a temporary sibling renamed into place, so an interrupted pyve never leaves a
+//! half-written file; existing files are never overwritten unless pyve wrote them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use pyve_protocol::types::Activation;
+
+use crate::error::{Error, Result};
+
+/// The first line of every `.envrc` pyve writes; a file without it is the user's.
+pub const ENVRC_MARKER: &str = "# pyve-managed .envrc";
+
+fn write_error(path: &Path, e: std::io::Error) -> Error {
+    let err = Error::new(format!("cannot write {}", path.display())).because(&e);
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => err.hint(format!(
+            "the directory is not writable: check its permissions ({}), or run pyve in a project you own",
+            path.parent().unwrap_or(path).display()
+        )),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            err.hint("the disk is full: free some space and run the command again")
+        }
+        _ => err,
+    }
+}
+
+/// Write `contents` to `path` atomically (temporary sibling, then rename), with `mode` on Unix.
+pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.pyve-tmp-{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(mode);
+        }
+        let mut f = options.open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(write_error(path, e));
+    }
+    Ok(())
+}
+
+/// Create `path` with `contents` only if it does not exist (no overwrite, even in a race).
+/// Returns `false` when it existed.
+pub fn create_new(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<bool> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    match options.open(path) {
+        Ok(mut f) => {
+            let written = f.write_all(contents).and_then(|()| f.sync_all());
+            #[cfg(unix)]
+            let written = written.and_then(|()| match mode {
+                Some(mode) => {
+                    use std::os::unix::fs::PermissionsExt;
+                    f.set_permissions(std::fs::Permissions::from_mode(mode))
+                }
+                None => Ok(()),
+            });
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(path);
+                return Err(write_error(path, e));
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(write_error(path, e)),
+    }
+}
+
+/// Quote a value for a shell (`.envrc` is bash).
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:,@%".contains(&b)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A path as `.envrc` should say it: relative to the project as `$PWD/...` (direnv runs
+/// `.envrc` in its directory), so that the file keeps working when the project is moved with
+/// its environment rebuilt.
+fn envrc_path(root: &Path, p: &Path) -> String {
+    match p.strip_prefix(root) {
+        Ok(rel) if rel.as_os_str().is_empty() => "\"$PWD\"".to_owned(),
+        Ok(rel) => format!("\"$PWD/{}\"", rel.display().to_string().replace('"', "\\\"")),
+        Err(_) => shell_quote(&p.display().to_string()),
+    }
+}
+
+/// The text of the `.envrc` for an environment.
+pub fn envrc_text(root: &Path, backend: &str, activation: &Activation, env_path: &Path) -> String {
+    let project = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "project".into());
+    let env_name = env_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut t = String::new();
+    t.push_str(ENVRC_MARKER);
+    t.push_str(&format!(
+        " (pyve {}): activates the {backend} environment with direnv.\n\
+         # Remove the first line to make the file yours; pyve then never changes or deletes it.\n",
+        crate::env::VERSION
+    ));
+    for var in &activation.unset {
+        t.push_str(&format!("unset {var}\n"));
+    }
+    for (k, v) in &activation.set {
+        let value = if Path::new(v).is_absolute() { envrc_path(root, Path::new(v)) } else { shell_quote(v) };
+        t.push_str(&format!("export {k}={value}\n"));
+    }
+    for dir in activation.path_prepend.iter().rev() {
+        t.push_str(&format!("PATH_add {}\n", envrc_path(root, dir)));
+    }
+    t.push_str(&format!("export PYVE_BACKEND={}\n", shell_quote(backend)));
+    t.push_str(&format!("export PYVE_ENV_NAME={}\n", shell_quote(&project)));
+    if backend != "venv" {
+        t.push_str(&format!("export PYVE_ENV_PATH={}\n", envrc_path(root, env_path)));
+    }
+    let label = if backend == "venv" { project.clone() } else { env_name };
+    t.push_str(&format!("export PYVE_PROMPT_PREFIX={}\n", shell_quote(&format!("({backend}:{label}) "))));
+    t.push_str("dotenv_if_exists .env\n");
+    t
+}
+
+/// Whether the `.envrc` at `path` is one pyve wrote (and may rewrite or delete).
+pub fn envrc_is_ours(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(ENVRC_MARKER))
+}
+
+/// Add `lines` to the `.gitignore` at `path` where missing, keeping every other line (and
+/// ending the last one first when the file lacks a final newline). Returns the lines added and
+/// whether the file was created.
+pub fn gitignore_add(path: &Path, lines: &[String]) -> Result<(Vec<String>, bool)> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::new(format!("cannot read {}", path.display())).because(e)),
+    };
+    let text = existing.clone().unwrap_or_default();
+    let present: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let mut added = Vec::new();
+    for l in lines {
+        if !present.contains(&l.as_str()) && !added.contains(l) {
+            added.push(l.clone());
+        }
+    }
+    if added.is_empty() {
+        return Ok((added, false));
+    }
+    let mut new = text.clone();
+    if !new.is_empty() && !new.ends_with('\n') {
+        new.push('\n');
+    }
+    for l in &added {
+        new.push_str(l);
+        new.push('\n');
+    }
+    write_atomic(path, new.as_bytes(), None)?;
+    Ok((added, existing.is_none()))
+}
+
+/// Remove `lines` (once each) from the `.gitignore` at `path`; delete the file when pyve
+/// created it and nothing else is left. Returns whether anything changed.
+pub fn gitignore_remove(path: &Path, lines: &[String], created: bool) -> Result<bool> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(false) };
+    let mut to_remove: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut kept = Vec::new();
+    for l in text.lines() {
+        if let Some(i) = to_remove.iter().position(|r| *r == l.trim_end()) {
+            to_remove.remove(i);
+        } else {
+            kept.push(l);
+        }
+    }
+    if to_remove.len() == lines.len() {
+        return Ok(false);
+    }
+    if created && kept.iter().all(|l| l.trim().is_empty()) {
+        std::fs::remove_file(path).map_err(|e| Error::new(format!("cannot remove {}", path.display())).because(e))?;
+        return Ok(true);
+    }
+    let mut new = kept.join("\n");
+    if !new.is_empty() {
+        new.push('\n');
+    }
+    write_atomic(path, new.as_bytes(), None)?;
+    Ok(true)
+}
+
+/// `~/.local/.env`, the template `--local-env` copies.
+pub fn local_env_template(home: Option<&Path>) -> Option<PathBuf> {
+    home.map(|h| h.join(".local").join(".env"))
+}
+
+/// Parse a `.env` file: `KEY=VALUE` lines, optional `export `, `#` comments, single or double
+/// quotes (double quotes understand `\n`, `\"`, `\\`), no interpolation.
+pub fn parse_dotenv(text: &str) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").map(str::trim_start).unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else { continue };
+        let key = key.trim();
+        if key.is_empty()
+            || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            || key.as_bytes()[0].is_ascii_digit()
+        {
+            continue;
+        }
+        let value = value.trim();
+        let value = if let Some(rest) = value.strip_prefix('"') {
+            let mut out = String::new();
+            let mut chars = rest.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => match chars.next() {
+                        Some('n') => out.push('\n'),
+                        Some('t') => out.push('\t'),
+                        Some(other) => out.push(other),
+                        None => break,
+                    },
+                    c => out.push(c),
+                }
+            }
+            out
+        } else if let Some(rest) = value.strip_prefix('\'') {
+            rest.split('\'').next().unwrap_or("").to_owned()
+        } else {
+            // An unquoted value ends at ` #` (a comment).
+            value.split(" #").next().unwrap_or("").trim_end().to_owned()
+        };
+        vars.push((key.to_owned(), value));
+    }
+    vars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gitignore_lines_are_added_once_and_removed_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".gitignore");
+        std::fs::write(&p, "target\n.env").unwrap(); // no final newline, and `.env` is the user's
+        let lines = vec![".venv".to_owned(), ".env".to_owned(), ".envrc".to_owned()];
+        let (added, created) = gitignore_add(&p, &lines).unwrap();
+        assert_eq!(added, [".venv", ".envrc"]);
+        assert!(!created);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "target\n.env\n.venv\n.envrc\n");
+        assert_eq!(gitignore_add(&p, &lines).unwrap().0, Vec::<String>::new());
+        assert!(gitignore_remove(&p, &added, false).unwrap());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "target\n.env\n");
+
+        let q = dir.path().join("new.gitignore");
+        let (added, created) = gitignore_add(&q, &lines).unwrap();
+        assert!(created);
+        gitignore_remove(&q, &added, true).unwrap();
+        assert!(!q.exists(), "a file pyve created and emptied is removed");
+    }
+
+    #[test]
+    fn create_new_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        assert!(create_new(&p, b"", Some(0o600)).unwrap());
+        std::fs::write(&p, "A=1\n").unwrap();
+        assert!(!create_new(&p, b"", Some(0o600)).unwrap());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "A=1\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn dotenv_values() {
+        let vars = parse_dotenv(
+            "# comment\nA=1\nexport B = two words # note\nC=\"x\\ny \\\"q\\\"\"\nD='lit $X'\n1BAD=no\nE=\nnot a line\n",
+        );
+        assert_eq!(
+            vars,
+            [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".into(), "two words".into()),
+                ("C".into(), "x\ny \"q\"".into()),
+                ("D".into(), "lit $X".into()),
+                ("E".into(), "".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn envrc_uses_project_relative_paths() {
+        let root = Path::new("/home/u/my proj");
+        let act = Activation {
+            set: [("VIRTUAL_ENV".to_owned(), "/home/u/my proj/.venv".to_owned())].into(),
+            unset: vec!["PYTHONHOME".into()],
+            path_prepend: vec!["/home/u/my proj/.venv/bin".into()],
+        };
+        let t = envrc_text(root, "venv", &act, Path::new("/home/u/my proj/.venv"));
+        assert!(t.starts_with(ENVRC_MARKER));
+        assert!(
+            t.contains("unset PYTHONHOME\nexport VIRTUAL_ENV=\"$PWD/.venv\"\nPATH_add \"$PWD/.venv/bin\"\n"),
+            "{t}"
+        );
+        assert!(t.contains("export PYVE_PROMPT_PREFIX='(venv:my proj) '\n"), "{t}");
+        assert!(t.ends_with("dotenv_if_exists .env\n"));
+    }
+}

@@ -1,0 +1,120 @@
+//! `.pyve/state.json`: what pyve made in this project, for `pyve run` (the recorded
+//! activation: no plugin is started), re-initialisation and purge (only what pyve created is
+//! removed). Machine-local (absolute paths), so it is listed in `.gitignore`; the user-facing
+//! record is `.pyve/config`.
+
+use std::path::{Path, PathBuf};
+
+use pyve_protocol::types::{Activation, Settings};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The file, relative to the project root.
+pub const STATE_FILE: &str = ".pyve/state.json";
+const FORMAT: u32 = 1;
+
+/// The state of an initialised project.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Format of this file.
+    pub format: u32,
+    /// The pyve that wrote it.
+    pub pyve_version: String,
+    /// The project root it was written for (a moved project must be re-initialised).
+    pub project_root: PathBuf,
+    /// The backend and the plugin that serves it.
+    pub backend: String,
+    /// The plugin's name (usually the backend's).
+    pub plugin: String,
+    /// The plugin's version at creation.
+    pub plugin_version: String,
+    /// The environment.
+    pub env_path: PathBuf,
+    /// Its interpreter.
+    #[serde(default)]
+    pub interpreter: Option<PathBuf>,
+    /// Its Python version.
+    #[serde(default)]
+    pub python_version: Option<String>,
+    /// How to run commands in it.
+    pub activation: Activation,
+    /// The backend's settings as it returned them (sent back in later requests).
+    #[serde(default)]
+    pub settings: Settings,
+    /// Project files the backend created (relative).
+    #[serde(default)]
+    pub created_files: Vec<PathBuf>,
+    /// Files pyve itself manages.
+    #[serde(default)]
+    pub managed: Managed,
+}
+
+/// The host's own files and what it did to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Managed {
+    /// pyve wrote `.envrc`.
+    #[serde(default)]
+    pub envrc: bool,
+    /// pyve created `.env`.
+    #[serde(default)]
+    pub dotenv: bool,
+    /// pyve created `.gitignore`.
+    #[serde(default)]
+    pub gitignore_created: bool,
+    /// Lines pyve added to `.gitignore` (removed again on purge).
+    #[serde(default)]
+    pub gitignore_lines: Vec<String>,
+}
+
+impl State {
+    /// A new state for the current pyve.
+    pub fn new(project_root: &Path) -> Self {
+        State {
+            format: FORMAT,
+            pyve_version: crate::env::VERSION.to_owned(),
+            project_root: project_root.to_path_buf(),
+            ..State::default()
+        }
+    }
+
+    /// Read the state of the project at `root`; `None` when there is none. A state written for
+    /// another location or in an unknown format is an error with a hint.
+    pub fn load(root: &Path) -> Result<Option<State>> {
+        let path = root.join(STATE_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::new(format!("cannot read {}", path.display())).because(e)),
+        };
+        let state: State = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(format!("{} is damaged", path.display()))
+                .because(e)
+                .hint("re-create it with `pyve --init --force` (the environment is rebuilt)")
+        })?;
+        if state.format != FORMAT {
+            return Err(Error::new(format!(
+                "{} was written by another pyve (format {})",
+                path.display(),
+                state.format
+            ))
+            .hint("re-initialise the project with this pyve: pyve --init --force"));
+        }
+        if state.project_root != root {
+            return Err(Error::new(format!(
+                "this project was initialised at {} and has moved to {}",
+                state.project_root.display(),
+                root.display()
+            ))
+            .hint("an environment cannot move with its project: rebuild it with `pyve --init --force`"));
+        }
+        Ok(Some(state))
+    }
+
+    /// The JSON text of the state.
+    pub fn to_text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("the state serializes");
+        text.push('\n');
+        text
+    }
+}
