@@ -135,6 +135,24 @@ impl Sandbox {
         cmd
     }
 
+    /// Put plugins built by the workspace (`pyve-venv`, `libpyve_distutils_shim.so`, ...) beside
+    /// the sandbox's pyve, as an installation would.
+    pub fn install(&self, files: &[&str]) -> &Self {
+        for f in files {
+            place(&built(target_dir().join(f)), &self.path().join("bin").join(f));
+        }
+        self
+    }
+
+    /// A pyve command for end-to-end tests with real interpreters: the sandbox's environment,
+    /// plus the pyenv root (read only), the distutils shim off (tests of the shim turn it on)
+    /// and no `CI` or `PYVE_FORCE_YES` unless a test sets them.
+    pub fn e2e(&self) -> Command {
+        let mut cmd = self.pyve_cmd();
+        cmd.env("PYENV_ROOT", pyenv_root()).env("PYVE_DISABLE_DISTUTILS_SHIM", "1");
+        cmd
+    }
+
     /// Apply the sandbox's environment to any command.
     pub fn isolate(&self, cmd: &mut Command) {
         cmd.env_clear()
@@ -146,6 +164,44 @@ impl Sandbox {
             .env("LANG", "C.UTF-8")
             .current_dir(self.project());
     }
+}
+
+/// The pyenv root holding the real interpreters the tests use (read, never written):
+/// `PYENV_ROOT`, else `~/.pyenv` of the real home.
+pub fn pyenv_root() -> PathBuf {
+    std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))
+        .expect("PYENV_ROOT or HOME is set")
+}
+
+/// The newest installed CPython `X.Y.*` under the pyenv root, as `X.Y.Z`.
+///
+/// # Panics
+/// When none is installed: the end-to-end tests need real 3.11, 3.12 and 3.13.
+pub fn python(minor: &str) -> String {
+    let dir = pyenv_root().join("versions");
+    let mut found: Vec<(u32, String)> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter_map(|v| {
+                    let micro = v.strip_prefix(&format!("{minor}."))?.parse().ok()?;
+                    Some((micro, v))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+        .pop()
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no CPython {minor} under {}: install it with pyenv", dir.display()))
+}
+
+/// The real executable of an installed pyenv version (`3.12.1` → `.../bin/python3.12`).
+pub fn python_exe(version: &str) -> PathBuf {
+    let minor: Vec<&str> = version.split('.').take(2).collect();
+    pyenv_root().join("versions").join(version).join("bin").join(format!("python{}", minor.join(".")))
 }
 
 /// What a finished command did.

@@ -27,7 +27,8 @@ impl Error {
     pub fn io(action: &str, path: &std::path::Path, err: std::io::Error) -> Self {
         let hint = match err.kind() {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-                Some(format!("check the permissions of {}", path.parent().unwrap_or(path).display()))
+                let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(path);
+                Some(format!("check the permissions of {}", dir.display()))
             }
             std::io::ErrorKind::StorageFull => Some("free some disk space and try again".to_owned()),
             _ => None,

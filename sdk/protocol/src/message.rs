@@ -128,12 +128,23 @@ pub(crate) fn to_value<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("protocol types always serialize to JSON")
 }
 
-/// Deserialize from a borrowed value; `null` stands for absent parameters, so a params type
-/// whose fields all have defaults accepts it.
+/// Deserialize from a borrowed value. `null` means absent, everywhere: `null` parameters are
+/// no parameters (so a params type whose fields all have defaults accepts it), and an object
+/// member whose value is `null` is treated as missing (so an optional or defaulted field
+/// accepts `null`, and a required one reports itself missing).
 pub(crate) fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, serde_json::Error> {
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                Value::Object(m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), strip(v))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
+            other => other.clone(),
+        }
+    }
     match value {
         Value::Null => T::deserialize(Value::Object(Default::default())).or_else(|_| T::deserialize(Value::Null)),
-        v => T::deserialize(v),
+        v => T::deserialize(strip(v)),
     }
 }
 

@@ -208,6 +208,24 @@ fn minimal_messages_decode_with_defaults() {
 }
 
 #[test]
+fn null_means_absent() {
+    let req = framing::decode(
+        br#"{"jsonrpc":"2.0","id":1,"method":"env/create","params":{"project_root":"/p","backend":"venv","python_version":null,"settings":null,"replace":null}}"#,
+    )
+    .unwrap();
+    let Message::Request(req) = req else { panic!() };
+    let p = req.params::<r::EnvCreate>().unwrap();
+    assert_eq!((p.python_version, p.settings.len(), p.replace), (None, 0, false));
+    let req = framing::decode(
+        br#"{"jsonrpc":"2.0","id":1,"method":"env/create","params":{"project_root":null,"backend":"venv"}}"#,
+    )
+    .unwrap();
+    let Message::Request(req) = req else { panic!() };
+    let err = req.params::<r::EnvCreate>().unwrap_err().to_string();
+    assert!(err.contains("missing field `project_root`"), "{err}");
+}
+
+#[test]
 fn enumerations_reject_unknown_values_clearly() {
     let err = serde_json::from_value::<CheckStatus>(json!("fatal")).unwrap_err().to_string();
     assert!(err.contains("unknown variant `fatal`"), "{err}");

@@ -1,0 +1,475 @@
+//! The project lifecycle end to end, with the real venv plugin and real CPython interpreters:
+//! `pyve --init`, `pyve run`, re-initialisation, `pyve --purge`, `--python-version`.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+use pyve_tests::{Outcome, Sandbox, python, run};
+
+fn sandbox() -> Sandbox {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv"]);
+    sb
+}
+
+fn ok(out: &Outcome, what: &str) {
+    assert_eq!(out.code, Some(0), "{what} failed:\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+}
+
+fn init(sb: &Sandbox, args: &[&str]) -> Outcome {
+    run(sb.e2e().arg("--init").args(args))
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn pyve_run(sb: &Sandbox, args: &[&str]) -> Outcome {
+    run(sb.e2e().arg("run").args(args))
+}
+
+#[test]
+fn init_run_purge_on_every_supported_python() {
+    for minor in ["3.11", "3.12", "3.13"] {
+        let v = python(minor);
+        let sb = sandbox();
+        let p = sb.project();
+        std::fs::write(p.join(".gitignore"), "target\n.venv\n").unwrap(); // `.venv` is the user's line
+        let out = init(&sb, &["--python-version", &v, "--no-direnv"]);
+        ok(&out, "init");
+        for expected in [
+            "Initializing Python environment...",
+            "  Backend:        venv",
+            &format!("  Python version: {v}"),
+            "  Venv directory: .venv",
+            "✓ Created virtual environment",
+            "INFO: Skipping .envrc creation (--no-direnv)",
+            "✓ Created empty .env",
+            "✓ Created .pyve/config",
+            "✓ Python environment initialized successfully!",
+        ] {
+            assert!(out.stderr.contains(expected), "{minor}: `{expected}` missing from:\n{}", out.stderr);
+        }
+        assert!(out.stdout.is_empty(), "status goes to stderr: {}", out.stdout);
+
+        // The files.
+        assert!(p.join(".venv/pyvenv.cfg").is_file());
+        assert_eq!(read(&p.join(".python-version")).trim(), v);
+        let config = read(&p.join(".pyve/config"));
+        assert!(
+            config.starts_with(&format!(
+                "pyve_version: \"{}\"\nbackend: venv\nvenv:\n  directory: .venv\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{config}"
+        );
+        assert!(config.contains(&format!("python:\n  version: {v}\n")), "{config}");
+        assert_eq!(std::fs::metadata(p.join(".env")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!p.join(".envrc").exists());
+        let gitignore = read(&p.join(".gitignore"));
+        assert_eq!(
+            gitignore, "target\n.venv\n.env\n.pyve/state.json\n.pyve/lock\n",
+            "user lines kept, pyve's added once"
+        );
+
+        // run: the environment's python, sys.prefix inside it, from a sub-directory too.
+        let sub = p.join("src/pkg");
+        std::fs::create_dir_all(&sub).unwrap();
+        let out = run(sb.e2e().current_dir(&sub).args([
+            "run",
+            "python",
+            "-c",
+            "import sys; print(sys.prefix != sys.base_prefix, sys.prefix, sys.version.split()[0])",
+        ]));
+        ok(&out, "run python");
+        assert_eq!(out.stdout.trim(), format!("True {} {v}", p.join(".venv").display()));
+        // PATH: the environment first, then the system (bash is not in the venv).
+        let out = pyve_run(&sb, &["bash", "-c", "echo $VIRTUAL_ENV; command -v python; command -v pip"]);
+        ok(&out, "run bash");
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                p.join(".venv").display().to_string(),
+                p.join(".venv/bin/python").display().to_string(),
+                p.join(".venv/bin/pip").display().to_string()
+            ]
+        );
+
+        // purge: everything pyve made, nothing of the user's.
+        let out = run(sb.e2e().current_dir(&sub).arg("--purge"));
+        ok(&out, "purge");
+        assert!(!p.join(".venv").exists());
+        assert!(!p.join(".python-version").exists(), "pyve wrote the pin, so purge removes it");
+        assert!(!p.join(".env").exists(), "an empty .env goes");
+        assert!(!p.join(".pyve").exists());
+        assert_eq!(read(&p.join(".gitignore")), "target\n.venv\n", "exactly pyve's lines removed");
+    }
+}
+
+#[test]
+fn pip_installs_real_packages_into_the_environment() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.12"), "--no-direnv"]), "init");
+    let out = pyve_run(&sb, &["pip", "install", "--disable-pip-version-check", "-q", "iniconfig"]);
+    ok(&out, "pip install");
+    let out =
+        pyve_run(&sb, &["python", "-c", "import iniconfig, sys; print(iniconfig.__file__.startswith(sys.prefix))"]);
+    ok(&out, "import");
+    assert_eq!(out.stdout.trim(), "True");
+}
+
+#[test]
+fn run_passes_exit_codes_signals_and_reports_unknown_commands() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
+    assert_eq!(pyve_run(&sb, &["python", "-c", "raise SystemExit(42)"]).code, Some(42));
+    assert_eq!(pyve_run(&sb, &["bash", "-c", "kill -TERM $$"]).code, Some(143));
+    assert_eq!(pyve_run(&sb, &["bash", "-c", "kill -KILL $$"]).code, Some(137));
+    let out = pyve_run(&sb, &["no-such-tool", "--flag"]);
+    assert_eq!(out.code, Some(127));
+    assert!(out.stderr.contains("ERROR: command not found: no-such-tool"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hint: install it into the environment, for example: pyve run pip install no-such-tool"),
+        "{}",
+        out.stderr
+    );
+    // A command whose name starts with a dash is a command, not an option.
+    let out = pyve_run(&sb, &["-weird"]);
+    assert_eq!(out.code, Some(127), "{}", out.stderr);
+    // stdin is the user's.
+    let mut cmd = sb.e2e();
+    cmd.args(["run", "python", "-c", "import sys; print(sys.stdin.read().upper())"]);
+    let out = cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().and_then(|mut c| {
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(b"hello")?;
+        c.wait_with_output()
+    });
+    assert_eq!(String::from_utf8_lossy(&out.unwrap().stdout).trim(), "HELLO");
+}
+
+#[test]
+fn run_loads_dotenv_without_overriding_the_callers_variables() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
+    std::fs::write(sb.project().join(".env"), "API_TOKEN=secret\nexport MODE=\"dev mode\"\nKEEP=from-dotenv\n")
+        .unwrap();
+    let out = run(sb.e2e().env("KEEP", "mine").args(["run", "bash", "-c", "echo $API_TOKEN/$MODE/$KEEP"]));
+    ok(&out, "run");
+    assert_eq!(out.stdout.trim(), "secret/dev mode/mine");
+}
+
+#[test]
+fn a_custom_environment_directory_is_honoured_everywhere() {
+    let sb = sandbox();
+    let out = init(&sb, &["envs-here", "--python-version", &python("3.11"), "--no-direnv"]);
+    ok(&out, "init");
+    assert!(out.stderr.contains("  Venv directory: envs-here"), "{}", out.stderr);
+    let p = sb.project();
+    assert!(p.join("envs-here/pyvenv.cfg").is_file());
+    assert!(read(&p.join(".pyve/config")).contains("venv:\n  directory: envs-here\n"));
+    assert!(read(&p.join(".gitignore")).contains("envs-here\n"));
+    let out = pyve_run(&sb, &["python", "-c", "import sys; print(sys.prefix)"]);
+    assert_eq!(out.stdout.trim(), p.join("envs-here").display().to_string());
+    let out = run(sb.e2e().args(["--purge", ".venv"]));
+    assert_eq!(out.code, Some(1), "a directory that is not the project's environment is refused");
+    assert!(
+        out.stderr.contains("'.venv' is not this project's environment: .pyve records 'envs-here'"),
+        "{}",
+        out.stderr
+    );
+    ok(&run(sb.e2e().args(["--purge", "envs-here"])), "purge");
+    assert!(!p.join("envs-here").exists());
+}
+
+#[test]
+fn existing_files_are_never_overwritten() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::write(p.join(".envrc"), "export MINE=1\n").unwrap();
+    std::fs::write(p.join(".env"), "SECRET=1\n").unwrap();
+    std::fs::set_permissions(p.join(".env"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(p.join(".python-version"), format!("{}\n", python("3.11"))).unwrap();
+    let out = init(&sb, &[]);
+    ok(&out, "init");
+    assert!(out.stderr.contains("INFO: .envrc already exists, skipping"), "{}", out.stderr);
+    assert!(out.stderr.contains("INFO: .env already exists, skipping"), "{}", out.stderr);
+    assert!(out.stderr.contains("WARNING: .env can be read by other users (mode 644)"), "{}", out.stderr);
+    assert_eq!(read(&p.join(".envrc")), "export MINE=1\n");
+    assert_eq!(read(&p.join(".env")), "SECRET=1\n");
+    // The existing pin chose the interpreter, and stays the user's.
+    let out = pyve_run(&sb, &["python", "-c", "import sys; print(sys.version.split()[0])"]);
+    assert_eq!(out.stdout.trim(), python("3.11"));
+    ok(&run(sb.e2e().arg("--purge")), "purge");
+    assert_eq!(read(&p.join(".envrc")), "export MINE=1\n", "purge keeps the user's .envrc");
+    assert_eq!(read(&p.join(".env")), "SECRET=1\n", "and a .env with data");
+    assert!(p.join(".python-version").exists(), "and a pin pyve did not write");
+}
+
+#[test]
+fn local_env_copies_the_template() {
+    let sb = sandbox();
+    let template = sb.home().join(".local/.env");
+    std::fs::create_dir_all(template.parent().unwrap()).unwrap();
+    std::fs::write(&template, "TOKEN=abc\n").unwrap();
+    let out = init(&sb, &["--local-env", "--python-version", &python("3.11"), "--no-direnv"]);
+    ok(&out, "init");
+    assert!(out.stderr.contains(&format!("✓ Copied {} to .env", template.display())), "{}", out.stderr);
+    let env = sb.project().join(".env");
+    assert_eq!(read(&env), "TOKEN=abc\n");
+    assert_eq!(std::fs::metadata(&env).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn envrc_really_activates_under_direnv() {
+    let Some(direnv) = pyve::commands::run::find_on_path("direnv") else {
+        panic!("direnv is not installed: .ci/run installs it (apt-get install direnv)");
+    };
+    let sb = sandbox();
+    let v = python("3.12");
+    ok(&init(&sb, &["--python-version", &v]), "init");
+    let p = sb.project();
+    let envrc = read(&p.join(".envrc"));
+    assert!(envrc.starts_with("# pyve-managed .envrc"), "{envrc}");
+    let direnv_cmd = |args: &[&str]| {
+        let mut c = Command::new(&direnv);
+        sb.isolate(&mut c);
+        c.args(args)
+            .env("XDG_CONFIG_HOME", sb.home().join(".config"))
+            .env("XDG_DATA_HOME", sb.home().join(".local/share"));
+        c
+    };
+    ok(&run(&mut direnv_cmd(&["allow", "."])), "direnv allow");
+    let out = run(&mut direnv_cmd(&[
+        "exec",
+        ".",
+        "python",
+        "-c",
+        "import os, sys; print(sys.prefix); print(os.environ['VIRTUAL_ENV']); print(os.environ['PYVE_PROMPT_PREFIX'])",
+    ]));
+    ok(&out, "direnv exec");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let venv = p.join(".venv").display().to_string();
+    assert_eq!(lines[0], venv);
+    assert_eq!(lines[1], venv);
+    assert_eq!(lines[2], format!("(venv:{}) ", p.file_name().unwrap().to_string_lossy()));
+    // .env is loaded by direnv too.
+    std::fs::write(p.join(".env"), "FROM_DOTENV=yes\n").unwrap();
+    let out = run(&mut direnv_cmd(&["exec", ".", "bash", "-c", "echo $FROM_DOTENV"]));
+    assert_eq!(out.stdout.trim(), "yes", "{}", out.stderr);
+}
+
+#[test]
+fn reinit_without_a_terminal_names_the_flags() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
+    let out = init(&sb, &[]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("already initialised with pyve (backend: venv"), "{}", out.stderr);
+    assert!(out.stderr.contains("--update") && out.stderr.contains("--force"), "{}", out.stderr);
+}
+
+#[test]
+fn update_keeps_the_environment_and_refuses_a_backend_change() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
+    let p = sb.project();
+    let config = p.join(".pyve/config");
+    std::fs::write(
+        &config,
+        read(&config).replace(&format!("\"{}\"", env!("CARGO_PKG_VERSION")), "\"0.9.2\"") + "# mine\n",
+    )
+    .unwrap();
+    let inode = std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino();
+
+    let out = init(&sb, &["--update", "--backend", "micromamba"]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("Cannot update in-place: Backend change detected: current: venv, requested: micromamba"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("pyve --init --force"), "{}", out.stderr);
+
+    let out = init(&sb, &["--update", "--backend", "auto"]);
+    ok(&out, "update --backend auto (not a change)");
+    assert!(out.stderr.contains(&format!("  Version: 0.9.2 → {}", env!("CARGO_PKG_VERSION"))), "{}", out.stderr);
+    let text = read(&config);
+    assert!(text.starts_with(&format!("pyve_version: \"{}\"\n", env!("CARGO_PKG_VERSION"))));
+    assert!(text.ends_with("# mine\n"), "the rest of the file is kept");
+    assert_eq!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode, "the environment is untouched");
+}
+
+#[test]
+fn force_rebuilds_atomically_and_keeps_the_test_environment() {
+    let sb = sandbox();
+    let p = sb.project();
+    ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
+    std::fs::create_dir_all(p.join(".pyve/testenv/venv")).unwrap();
+    std::fs::write(p.join(".pyve/testenv/venv/marker"), "keep").unwrap();
+    let inode = std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino();
+
+    // Without a terminal and without PYVE_FORCE_YES/CI: refused, nothing changed.
+    let out = init(&sb, &["--force"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("refusing to rebuild the environment without confirmation"), "{}", out.stderr);
+    assert!(out.stderr.contains("PYVE_FORCE_YES=1"), "{}", out.stderr);
+    assert_eq!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode);
+
+    // A request that cannot be met fails before anything is removed.
+    let out = run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--python-version", "3.99.0"]));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("3.99.0"), "{}", out.stderr);
+    assert_eq!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode, "the old environment is kept");
+    ok(&pyve_run(&sb, &["python", "-c", "pass"]), "the old environment still works");
+
+    // Confirmed by CI: rebuilt with the new version.
+    let v = python("3.12");
+    let out = run(sb.e2e().env("CI", "true").args(["--init", "--force", "--python-version", &v]));
+    ok(&out, "force");
+    assert_ne!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode);
+    let out = pyve_run(&sb, &["python", "-c", "import sys; print(sys.version.split()[0])"]);
+    assert_eq!(out.stdout.trim(), v);
+    assert!(read(&p.join(".pyve/config")).contains(&format!("version: {v}")));
+    assert_eq!(read(&p.join(".pyve/testenv/venv/marker")), "keep", "--force never touches .pyve/testenv");
+
+    // Purge keeps it too.
+    ok(&run(sb.e2e().arg("--purge")), "purge");
+    assert_eq!(read(&p.join(".pyve/testenv/venv/marker")), "keep");
+    assert!(!p.join(".pyve/config").exists());
+}
+
+/// Run pyve on a pseudo-terminal (util-linux `script`), feeding `input`.
+fn on_terminal(sb: &Sandbox, args: &str, input: &str) -> Outcome {
+    let mut cmd = Command::new("script");
+    sb.isolate(&mut cmd);
+    cmd.env("PYENV_ROOT", pyve_tests::pyenv_root()).env("PYVE_DISABLE_DISTUTILS_SHIM", "1");
+    cmd.args(["-qec", &format!("{} {args}", sb.pyve().display()), "/dev/null"]);
+    let child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: std::time::Duration::ZERO,
+    }
+}
+
+#[test]
+fn the_reinit_menu_on_a_terminal() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
+    let inode = || std::fs::metadata(sb.project().join(".venv/pyvenv.cfg")).unwrap().ino();
+    let before = inode();
+    let out = on_terminal(&sb, "--init", "3\n");
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("What would you like to do?"), "{}", out.stdout);
+    assert!(out.stdout.contains("Initialization cancelled"), "{}", out.stdout);
+    assert_eq!(inode(), before);
+    let out = on_terminal(&sb, "--init", "1\n");
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(out.stdout.contains("Configuration updated"), "{}", out.stdout);
+    assert_eq!(inode(), before);
+    // End of input at the menu cancels, it never picks an answer.
+    let out = on_terminal(&sb, "--init", "");
+    assert_ne!(out.code, Some(0));
+    assert!(out.stdout.contains("Initialization cancelled"), "{}", out.stdout);
+    assert_eq!(inode(), before);
+}
+
+#[test]
+fn a_malformed_config_is_reported_with_its_line_and_left_alone() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
+    let config = sb.project().join(".pyve/config");
+    let broken = "pyve_version: \"0.1.0\"\nbackend: venv\nvenv:\n  directory: [.venv\n";
+    std::fs::write(&config, broken).unwrap();
+    for args in [&["--force"][..], &["--update"][..]] {
+        let out = run(sb.e2e().env("PYVE_FORCE_YES", "1").arg("--init").args(args));
+        assert_eq!(out.code, Some(1));
+        assert!(out.stderr.contains(".pyve/config, line 5: not valid YAML"), "{}", out.stderr);
+        assert_eq!(read(&config), broken, "nothing overwritten");
+    }
+    let out = run(sb.e2e().arg("--purge"));
+    assert_eq!(out.code, Some(1));
+    assert!(sb.project().join(".venv").exists());
+}
+
+#[test]
+fn a_second_pyve_waits_for_the_lock_then_fails_clearly() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::create_dir_all(p.join(".pyve")).unwrap();
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(p.join(".pyve/lock")).unwrap();
+    lock.lock().unwrap();
+    std::fs::write(p.join(".pyve/lock"), "4242").unwrap();
+    let out = init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("another pyve (pid 4242) is changing this project"), "{}", out.stderr);
+    assert!(!p.join(".venv").exists());
+    // Released while the second one waits: it goes on.
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        drop(lock);
+    });
+    let out = init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]);
+    holder.join().unwrap();
+    ok(&out, "init after the lock was released");
+}
+
+#[test]
+fn a_read_only_project_gets_a_clear_error() {
+    let sb = sandbox();
+    // Everyone may traverse the sandbox; the project itself is read-only.
+    for d in [sb.path().to_path_buf(), sb.home(), sb.path().join("bin"), sb.cache(), sb.plugins()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    std::fs::set_permissions(sb.project(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let mut cmd = if unsafe_is_root() {
+        // root ignores permissions: run as nobody.
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(sb.pyve());
+        c
+    } else {
+        Command::new(sb.pyve())
+    };
+    sb.isolate(&mut cmd);
+    cmd.env("PYENV_ROOT", pyve_tests::pyenv_root()).args(["--init", "--no-direnv"]);
+    let out = run(&mut cmd);
+    std::fs::set_permissions(sb.project(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("ERROR: cannot create {}/.pyve", sb.project().display())), "{}", out.stderr);
+    assert!(out.stderr.contains("hint: the project directory is not writable"), "{}", out.stderr);
+    assert_eq!(std::fs::read_dir(sb.project()).unwrap().count(), 0);
+}
+
+fn unsafe_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn python_version_pins_and_updates_the_config() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
+    let v = python("3.13");
+    let out = run(sb.e2e().args(["--python-version", &v]));
+    ok(&out, "--python-version");
+    assert_eq!(read(&sb.project().join(".python-version")).trim(), v);
+    assert!(read(&sb.project().join(".pyve/config")).contains(&format!("python:\n  version: {v}\n")));
+    let out = run(sb.e2e().args(["--python-version", "3.99.1"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("3.99.1"), "{}", out.stderr);
+}
