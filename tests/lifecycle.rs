@@ -60,7 +60,7 @@ fn init_run_purge_on_every_supported_python() {
         assert!(
             config.starts_with(&format!(
                 "pyve_version: \"{}\"\nbackend: venv\nvenv:\n  directory: .venv\n",
-                env!("CARGO_PKG_VERSION")
+                pyve::env::VERSION
             )),
             "{config}"
         );
@@ -276,11 +276,8 @@ fn update_keeps_the_environment_and_refuses_a_backend_change() {
     ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
     let p = sb.project();
     let config = p.join(".pyve/config");
-    std::fs::write(
-        &config,
-        read(&config).replace(&format!("\"{}\"", env!("CARGO_PKG_VERSION")), "\"0.9.2\"") + "# mine\n",
-    )
-    .unwrap();
+    std::fs::write(&config, read(&config).replace(&format!("\"{}\"", pyve::env::VERSION), "\"0.9.2\"") + "# mine\n")
+        .unwrap();
     let inode = std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino();
 
     let out = init(&sb, &["--update", "--backend", "micromamba"]);
@@ -294,9 +291,9 @@ fn update_keeps_the_environment_and_refuses_a_backend_change() {
 
     let out = init(&sb, &["--update", "--backend", "auto"]);
     ok(&out, "update --backend auto (not a change)");
-    assert!(out.stderr.contains(&format!("  Version: 0.9.2 → {}", env!("CARGO_PKG_VERSION"))), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("  Version: 0.9.2 → {}", pyve::env::VERSION)), "{}", out.stderr);
     let text = read(&config);
-    assert!(text.starts_with(&format!("pyve_version: \"{}\"\n", env!("CARGO_PKG_VERSION"))));
+    assert!(text.starts_with(&format!("pyve_version: \"{}\"\n", pyve::env::VERSION)));
     assert!(text.ends_with("# mine\n"), "the rest of the file is kept");
     assert_eq!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode, "the environment is untouched");
 }
@@ -472,4 +469,116 @@ fn python_version_pins_and_updates_the_config() {
     let out = run(sb.e2e().args(["--python-version", "3.99.1"]));
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("3.99.1"), "{}", out.stderr);
+}
+
+/// Entries of a directory whose names mark a temporary file or directory of pyve or its
+/// backend (a half-made thing).
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.contains("pyve-tmp") || n.contains("pyve-old") || n.contains("pyve-new"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// After an interrupted init, what is there is whole: no temporary leftovers (once the
+/// plugin, which sees its input end, has cleaned up), an environment only if complete, a
+/// config only with its state and environment, and files only with their full content.
+fn assert_whole(p: &Path, when: &str) {
+    // The backend's temporary environment goes once the plugin, whose input ended, has cleaned
+    // up; pyve's own temporary files (a kill can interrupt an atomic write) are only cleared
+    // by the next pyve, and never stand for the real file.
+    let half_made = |p: &Path| leftovers(p).into_iter().filter(|n| !n.starts_with("..")).collect::<Vec<_>>();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !half_made(p).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(half_made(p), Vec::<String>::new(), "{when}: a half-made environment");
+    if p.join(".venv").exists() {
+        assert!(
+            p.join(".venv/pyvenv.cfg").is_file() && p.join(".venv/bin/pip").is_file(),
+            "{when}: a half-built .venv"
+        );
+    }
+    if p.join(".pyve/config").exists() {
+        assert!(p.join(".pyve/state.json").is_file(), "{when}: a config without its state");
+        assert!(p.join(".venv/pyvenv.cfg").is_file(), "{when}: a config without its environment");
+    }
+    if let Ok(g) = std::fs::read_to_string(p.join(".gitignore")) {
+        assert_eq!(g, ".venv\n.env\n.pyve/state.json\n.pyve/lock\n", "{when}: a partial .gitignore");
+    }
+    if let Ok(c) = std::fs::read_to_string(p.join(".pyve/config")) {
+        assert!(c.ends_with("version: 3.11.7\n") || c.contains("python:\n  version:"), "{when}: a partial config: {c}");
+    }
+}
+
+#[test]
+fn an_interrupted_init_leaves_nothing_half_made() {
+    let v = python("3.11");
+    // With a cold wheel cache creation takes long and is interrupted mid-way; with a warm one
+    // (filled by a first init elsewhere in the sandbox) the later delays land in the hooks and
+    // the writing of pyve's files.
+    let runs = [(false, &[0u64, 10, 40, 140][..]), (true, &[10, 40, 70, 90, 110, 130, 160, 200, 300][..])];
+    for (signal, name) in [(libc::SIGKILL, "SIGKILL"), (libc::SIGINT, "SIGINT")] {
+        for (warm, delay_ms) in runs.iter().flat_map(|(w, ds)| ds.iter().map(move |d| (*w, *d))) {
+            let sb = sandbox();
+            if warm {
+                let scratch = sb.path().join("scratch");
+                std::fs::create_dir_all(&scratch).unwrap();
+                ok(
+                    &run(sb.e2e().current_dir(&scratch).args(["--init", "--no-direnv", "--python-version", &v])),
+                    "warm-up",
+                );
+            }
+            let p = sb.project();
+            let mut cmd = sb.e2e();
+            cmd.args(["--init", "--no-direnv", "--python-version", &v]);
+            cmd.stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            let mut child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+            let out = child.wait_with_output().unwrap();
+            let when = format!("{name} after {delay_ms} ms ({} cache)", if warm { "warm" } else { "cold" });
+            if signal == libc::SIGINT {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(!stderr.contains("panicked"), "{when}: {stderr}");
+                // Interrupted (130, or killed by the signal before pyve was listening), or done.
+                let code = out.status.code();
+                assert!(code == Some(130) || code == Some(0) || code.is_none(), "{when}: exit {code:?}: {stderr}");
+            }
+            assert_whole(&p, &when);
+            eprintln!(
+                "{when}: exit {:?}; left: venv={} config={} gitignore={}",
+                out.status.code(),
+                p.join(".venv").exists(),
+                p.join(".pyve/config").exists(),
+                p.join(".gitignore").exists()
+            );
+            // And the project can be initialised afterwards, whatever state it was left in.
+            let again = if p.join(".pyve/config").exists() {
+                run(sb.e2e().env("PYVE_FORCE_YES", "1").args([
+                    "--init",
+                    "--force",
+                    "--no-direnv",
+                    "--python-version",
+                    &v,
+                ]))
+            } else {
+                init(&sb, &["--no-direnv", "--python-version", &v])
+            };
+            ok(&again, &format!("init after {when}"));
+            assert_eq!(leftovers(&p), Vec::<String>::new(), "{when}: leftovers after the next init");
+            assert_eq!(
+                leftovers(&p.join(".pyve")),
+                Vec::<String>::new(),
+                "{when}: leftovers in .pyve after the next init"
+            );
+            ok(&pyve_run(&sb, &["python", "-c", "import pip"]), &format!("the environment after {when}"));
+        }
+    }
 }

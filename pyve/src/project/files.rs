@@ -57,6 +57,36 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
     Ok(())
 }
 
+/// Remove what an interrupted pyve left of its atomic writes in `dir`: files named
+/// `.NAME.pyve-tmp-PID` whose process is gone. (The file they were to replace is intact.)
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((_, pid)) = name.rsplit_once(".pyve-tmp-") else { continue };
+        if !name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let Ok(pid) = pid.parse::<i32>() else { continue };
+        if pid != std::process::id() as i32 && !process_alive(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(unix)]
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks whether the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_: i32) -> bool {
+    true
+}
+
 /// Create `path` with `contents` only if it does not exist (no overwrite, even in a race).
 /// Returns `false` when it existed.
 pub fn create_new(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<bool> {

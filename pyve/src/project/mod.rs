@@ -90,6 +90,9 @@ impl Lock {
         let _ = f.set_len(0);
         let _ = f.rewind();
         let _ = write!(f, "{}", std::process::id());
+        // Holding the lock, nobody else is writing here: clear what an interrupted pyve left.
+        files::remove_stale_temps(root);
+        files::remove_stale_temps(&dir);
         Ok(Lock { file, created_dir })
     }
 

@@ -446,7 +446,9 @@ impl Client {
                     };
                     match message {
                         Message::Response(r) if r.id.as_ref() == Some(id) => {
-                            if cancelled_at.is_some() {
+                            // After a cancel, a success means the work finished first: it is
+                            // done and whole, so it stands. Anything else is the interruption.
+                            if cancelled_at.is_some() && r.outcome.is_err() {
                                 self.shutdown_quietly();
                                 return Err(self.fail(Failure::Interrupted));
                             }
