@@ -2,7 +2,9 @@
 # The benchmarks of DESIGN.md section 6, measured side by side in one run, printed as Markdown
 # (also written to bench/.work/results.md). Usage: bench/run.sh [RUNS]
 #
-# Needs hyperfine (apt-get install hyperfine) and python3. Everything happens under
+# Needs hyperfine (apt-get install hyperfine), GNU time, python3 and pyenv's CPython
+# (PYENV_ROOT, default ~/.pyenv; BENCH_PYTHON picks the version, default the newest 3.11).
+# uv and virtualenv are installed from PyPI into bench/.work/tools. Everything happens under
 # bench/.work with HOME, the cache and the plugin path isolated there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,10 +18,18 @@ command -v hyperfine >/dev/null || { echo "bench/run.sh needs hyperfine: apt-get
 echo "building (release)..." >&2
 cargo build --release --workspace --bins --examples -q
 
+PYENV_ROOT=${PYENV_ROOT:-$HOME/.pyenv}
+PYV=${BENCH_PYTHON:-$(ls "$PYENV_ROOT/versions" | grep -E '^3\.11\.[0-9]+$' | sort -t. -k3 -n | tail -1)}
+PY=$PYENV_ROOT/versions/$PYV/bin/python${PYV%.*}
+[ -x "$PY" ] || { echo "no CPython $PYV under $PYENV_ROOT (set BENCH_PYTHON)" >&2; exit 1; }
+export PYENV_ROOT
+
 rm -rf "$W"
 mkdir -p "$W/home"
+echo "installing uv and virtualenv into $W/tools..." >&2
+"$PY" -m venv "$W/tools" && "$W/tools/bin/pip" install -q --disable-pip-version-check uv virtualenv >&2
 export HOME=$W/home XDG_CACHE_HOME=$W/cache PYVE_HOME=$W/home/.pyve
-unset PYVE_PLUGIN_PATH
+unset PYVE_PLUGIN_PATH CI PYVE_FORCE_YES
 
 # hyperfine's JSON -> "median mean stddev" in milliseconds for each command, one line each.
 medians() {
@@ -90,7 +100,93 @@ echo
 echo
 } >> "$out"
 
-# 4. Start-up.
+# 4. pyve --init (venv, pip seeded) against python -m venv, virtualenv and uv venv --seed.
+I=$W/install            # pyve installed with its bundled plugins, as a user has it
+mkdir -p "$I"
+cp "$R/pyve" "$R/pyve-venv" "$I/"
+for f in pyve-distutils-shim libpyve_distutils_shim.so pyve-testenv; do [ -e "$R/$f" ] && cp "$R/$f" "$I/"; done
+P=$W/project
+mkdir -p "$P"
+cd "$P"
+clean="rm -rf .venv .pyve .env .gitignore .python-version"
+"$I/pyve" --init --no-direnv --python-version "$PYV" -q && $clean      # warm the wheel and plugin caches
+"$W/tools/bin/uv" venv -q --seed -p "$PY" .venv && rm -rf .venv           # uv's cache (pip) for --offline
+"$W/tools/bin/virtualenv" -q -p "$PY" .venv && rm -rf .venv              # virtualenv's app-data
+INIT_RUNS=${INIT_RUNS:-10}
+hyperfine -N --runs "$INIT_RUNS" --prepare "$clean" --export-json "$W/init.json" \
+    -n "pyve --init --no-direnv" "$I/pyve --init --no-direnv --python-version $PYV -q" \
+    -n "python -m venv" "$PY -m venv .venv" \
+    -n "virtualenv" "$W/tools/bin/virtualenv -q -p $PY .venv" \
+    -n "uv venv --seed --offline" "$W/tools/bin/uv venv -q --seed --offline -p $PY .venv" >&2
+peak() { /usr/bin/time -f %M -o "$W/peak" "$@" >/dev/null 2>&1; $clean; cat "$W/peak"; }
+mem_pyve=$(peak "$I/pyve" --init --no-direnv --python-version "$PYV" -q)
+mem_venv=$(peak "$PY" -m venv .venv)
+mem_virtualenv=$(peak "$W/tools/bin/virtualenv" -q -p "$PY" .venv)
+mem_uv=$(peak "$W/tools/bin/uv" venv -q --seed --offline -p "$PY" .venv)
+mapfile -t init_rows < <(medians "$W/init.json")
+read -r venv_med _ _ <<<"${init_rows[1]}"
+{
+echo "### \`pyve --init\` against the others, Python $PYV, pip seeded (target: at most 1/20 of \`python -m venv\`, stretch 1/50; no slower than uv)"
+echo
+echo "| command | median (ms) | mean ± σ (ms) | vs \`python -m venv\` | peak memory (MiB) |"
+echo "|---|---|---|---|---|"
+names=("\`pyve --init --no-direnv\`" "\`python -m venv .venv\`" "\`virtualenv .venv\`" "\`uv venv --seed --offline\`")
+mems=("$mem_pyve" "$mem_venv" "$mem_virtualenv" "$mem_uv")
+for i in 0 1 2 3; do
+    read -r med mean sd <<<"${init_rows[$i]}"
+    echo "| ${names[$i]} | $med | $mean ± $sd | 1/$(python3 -c "print('%.0f' % ($venv_med / $med))") | $(python3 -c "print('%.1f' % (${mems[$i]} / 1024))") |"
+done
+echo
+echo "pyve's row includes everything \`pyve --init\` does: resolving the interpreter and pinning it (\`.python-version\`), the venv with pip (and setuptools on 3.11), the post-create hooks, \`.env\`, \`.gitignore\`, \`.pyve/config\`."
+echo
+} >> "$out"
+
+# 5. pyve run against the direct call.
+"$I/pyve" --init --no-direnv --python-version "$PYV" -q
+hyperfine -N --warmup 10 --runs "$RUNS" --export-json "$W/run.json" \
+    -n "pyve run python -c pass" "$I/pyve run python -c pass" \
+    -n ".venv/bin/python -c pass" "$P/.venv/bin/python -c pass" >&2
+read -r run_med run_mean run_sd < <(medians "$W/run.json" | sed -n 1p)
+read -r py_med py_mean py_sd < <(medians "$W/run.json" | sed -n 2p)
+mem_run=$(/usr/bin/time -f %M "$I/pyve" run python -c pass 2>&1 >/dev/null | tail -1)
+mem_py=$(/usr/bin/time -f %M "$P/.venv/bin/python" -c pass 2>&1 >/dev/null | tail -1)
+{
+echo "### \`pyve run\` overhead (target: at most 1.1x the direct call)"
+echo
+echo "| command | median (ms) | mean ± σ (ms) | peak memory (MiB) |"
+echo "|---|---|---|---|"
+echo "| \`.venv/bin/python -c pass\` | $py_med | $py_mean ± $py_sd | $(python3 -c "print('%.1f' % ($mem_py / 1024))") |"
+echo "| \`pyve run python -c pass\` | $run_med | $run_mean ± $run_sd | $(python3 -c "print('%.1f' % ($mem_run / 1024))") |"
+echo "| **ratio** | **$(python3 -c "print('%.3f' % ($run_med / $py_med))")x** | | |"
+echo
+} >> "$out"
+
+# 6. pyve --purge against rm -rf of the same tree.
+setup="$I/pyve --init --no-direnv --python-version $PYV -q"
+$clean
+hyperfine -N --runs "$RUNS" --prepare "$setup" --export-json "$W/purge.json" \
+    -n "pyve --purge" "$I/pyve --purge -q" \
+    -n "rm -rf (the same tree)" "rm -rf .venv .pyve .env .gitignore .python-version" >&2
+read -r pg_med pg_mean pg_sd < <(medians "$W/purge.json" | sed -n 1p)
+read -r rm_med rm_mean rm_sd < <(medians "$W/purge.json" | sed -n 2p)
+$setup
+mem_purge=$(/usr/bin/time -f %M "$I/pyve" --purge -q 2>&1 >/dev/null | tail -1)
+{
+echo "### \`pyve --purge\` (target: at most 1.3x \`rm -rf\` of the same tree)"
+echo
+echo "| command | median (ms) | mean ± σ (ms) |"
+echo "|---|---|---|"
+echo "| \`rm -rf .venv .pyve .env .gitignore .python-version\` | $rm_med | $rm_mean ± $rm_sd |"
+echo "| \`pyve --purge\` | $pg_med | $pg_mean ± $pg_sd |"
+echo "| **ratio** | **$(python3 -c "print('%.2f' % ($pg_med / $rm_med))")x** | |"
+echo
+echo "Peak memory of \`pyve --purge\`: $(python3 -c "print('%.1f' % ($mem_purge / 1024))") MiB."
+echo
+} >> "$out"
+cd "$ROOT"
+
+# 7. Start-up.
+mem_version=$(/usr/bin/time -f %M "$R/pyve" --version 2>&1 >/dev/null | tail -1)
 hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$W/startup.json" "$R/pyve --version" "$R/pyve --help" >&2
 read -r v_med v_mean v_sd < <(medians "$W/startup.json" | sed -n 1p)
 read -r h_med h_mean h_sd < <(medians "$W/startup.json" | sed -n 2p)
@@ -101,6 +197,8 @@ echo "| command | median (ms) | mean ± σ (ms) |"
 echo "|---|---|---|"
 echo "| \`pyve --version\` | $v_med | $v_mean ± $v_sd |"
 echo "| \`pyve --help\` | $h_med | $h_mean ± $h_sd |"
+echo
+echo "Peak memory of \`pyve --version\`: $(python3 -c "print('%.1f' % ($mem_version / 1024))") MiB."
 echo
 } >> "$out"
 

@@ -34,11 +34,11 @@ pub struct Cli {
     pub verbose: u8,
 
     /// Show only errors and warnings
-    #[arg(short = 'q', long = "quiet", action = ArgAction::SetTrue, conflicts_with = "verbose")]
+    #[arg(short = 'q', long = "quiet", action = ArgAction::SetTrue, global = true)]
     pub quiet: bool,
 
     /// When to use colours: auto, always, never (NO_COLOR turns them off)
-    #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, hide_possible_values = true)]
+    #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, hide_possible_values = true, global = true)]
     pub color: ColorChoice,
 
     #[command(subcommand)]
@@ -117,4 +117,14 @@ pub enum PluginCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -10,6 +10,15 @@
 //!   an optional cache of unpacked wheels (hard links).
 //! - Where the interpreter's `venv` is not one whose behaviour was verified, [`create`]
 //!   falls back to running `python -m venv` and says so in [`Created::method`].
+//! - [`policy`] chooses the interpreter: the requested version (flag, `PYVE_TEST_PIN_PYTHON`,
+//!   the project's pin, the configured version, `PYVE_DEFAULT_PYTHON_VERSION`) from asdf,
+//!   pyenv or `PATH`, by path and never through a shim; installs it when it is missing and
+//!   allowed; and pins it in `.python-version` / `.tool-versions` (see
+//!   `docs/venv-backend.md`). `pyve-testenv` uses it with `default-features = false`.
+//!
+//! With the default feature `plugin`, the package also builds the `pyve-venv` executable
+//! (the protocol backend `venv` and the command `python-version`); the library itself never
+//! depends on the SDK.
 //!
 //! ```no_run
 //! use pyve_venv::{CreateOptions, Interpreter, create};
@@ -25,10 +34,15 @@ mod error;
 mod flavor;
 pub mod interpreter;
 pub mod layout;
+pub mod policy;
 pub mod seed;
 mod util;
 
 pub use error::Error;
 pub use interpreter::{BundledWheel, InspectMethod, Interpreter, PythonVersion};
 pub use layout::{CreateOptions, Created, Method, MethodChoice, cleanup_stale_temps, create};
+pub use policy::{
+    Environment, InstallPlan, PinAction, PinFile, PolicyError, Request, Resolution, Resolved, Source, VersionRequest,
+    apply_pin, resolve_interpreter,
+};
 pub use seed::{SeedSource, SeededWheel};

@@ -227,7 +227,8 @@ pub struct CreateResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gitignore: Vec<String>,
     /// Project files the backend created besides the environment (a `.python-version` pin),
-    /// relative to the project root; `env/remove` receives them back in its settings.
+    /// relative to the project root, for the host to report. What the backend needs to remove
+    /// them later it records in `settings` (which every later request carries).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_files: Vec<PathBuf>,
 }

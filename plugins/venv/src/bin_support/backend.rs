@@ -1,0 +1,516 @@
+//! The `venv` backend: `env/create`, `env/describe`, `env/activation`, `env/remove`,
+//! `doctor/checks`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pyve_sdk::protocol::ErrorObject;
+use pyve_sdk::protocol::error::{code, kind};
+use pyve_sdk::types::*;
+use pyve_sdk::{Backend, Context, Error, Result};
+use pyve_venv::policy::{
+    AppliedPin, Environment, PinChange, PinFile, PinRecord, PinRemoval, Provider, Request, Resolved, Source,
+    VersionRequest, apply_pin, default_cache_dir, detect, read_pin, remove_pin, requested_version,
+};
+use pyve_venv::{CreateOptions, Created, Method, PythonVersion};
+
+use super::envdir::{self, EnvState, Recovery};
+use super::settings::{VenvSettings, check_version, project_root};
+use super::ui::{RpcUi, policy_error, resolve};
+
+/// The backend.
+#[derive(Debug, Default)]
+pub struct VenvBackend;
+
+/// How to run commands inside the environment at `env` (absolute).
+pub fn activation_for(env: &Path) -> Activation {
+    Activation {
+        set: BTreeMap::from([("VIRTUAL_ENV".to_string(), env.display().to_string())]),
+        unset: vec!["PYTHONHOME".into()],
+        path_prepend: vec![env.join("bin")],
+    }
+}
+
+fn cancelled(what: &str) -> Error {
+    ErrorObject::new(code::CANCELLED, kind::CANCELLED, format!("cancelled: {what}")).into()
+}
+
+fn io_error(what: String, path: &Path, e: &std::io::Error) -> Error {
+    Error::new(kind::IO, format!("{what} {}: {e}", path.display()))
+        .hint(format!("check the permissions of {}", path.parent().unwrap_or(path).display()))
+}
+
+fn not_a_venv(dir: &str, path: &Path, why: &str, action: &str) -> Error {
+    Error::new(
+        "not-a-venv",
+        format!("'{dir}' ({}) is not a virtual environment ({why}); pyve will not {action} it", path.display()),
+    )
+    .hint(format!("move '{dir}' out of the way yourself, or use another directory (`pyve --init <dir>`)"))
+}
+
+/// Clean up what crashed runs left: stale temporary siblings, interrupted replacements.
+fn tidy(cx: &Context<'_>, root: &Path, dir: &str) {
+    match pyve_venv::cleanup_stale_temps(root) {
+        Ok(removed) => {
+            for p in removed {
+                cx.debug(format!("removed the stale temporary {}", p.display()));
+            }
+        }
+        Err(e) => cx.debug(format!("could not clean up stale temporaries: {e}")),
+    }
+    match envdir::recover(root, dir) {
+        Ok(done) => {
+            for r in done {
+                match r {
+                    Recovery::Restored(_) => cx.warn(format!(
+                        "Restored virtual environment '{dir}', left aside by an interrupted replacement"
+                    )),
+                    Recovery::Discarded(p) => {
+                        cx.debug(format!("removed {}, left by a finished replacement", p.display()))
+                    }
+                }
+            }
+        }
+        Err(e) => cx.warn(format!("could not recover from an interrupted replacement of '{dir}': {e}")),
+    }
+}
+
+fn venv_error(e: pyve_venv::Error, dir: &str) -> Error {
+    match e {
+        pyve_venv::Error::InvalidDestination { .. } => {
+            Error::invalid_params(format!("cannot create the virtual environment '{dir}': {e}"))
+        }
+        pyve_venv::Error::DestinationExists { .. } => {
+            Error::new("destination-exists", format!("cannot create the virtual environment '{dir}': {e}"))
+                .hint("something else created it at the same time; run the command again")
+        }
+        _ => Error::new("venv-create-failed", format!("creating the virtual environment '{dir}' failed: {e}"))
+            .hint("check the message above; `pyve --init --force` retries from scratch"),
+    }
+}
+
+/// The pin record to keep: what pyve wrote before, while the file still holds it.
+fn prior_pin(settings: &VenvSettings, root: &Path) -> Option<PinRecord> {
+    settings.pinned.clone().filter(|r| r.still_holds(root))
+}
+
+impl VenvBackend {
+    /// An environment exists and no replacement was asked for: keep it.
+    fn keep(&self, cx: &Context<'_>, req: &Request, s: &VenvSettings, env_path: &Path) -> Result<CreateResult> {
+        let dir = &s.directory;
+        let cfg = envdir::read_cfg(env_path);
+        cx.info(format!("Virtual environment '{dir}' already exists, skipping"));
+        let have = cfg.version.as_deref().and_then(PythonVersion::parse);
+        match (requested_version(req), &have) {
+            (Ok(Some((want, source))), Some(have)) if !want.matches_version(have) => cx.warn(format!(
+                "Virtual environment '{dir}' uses Python {have}, but Python {want} is {}; keeping it \
+                 (recreate it with `pyve --init --force`)",
+                source.describe()
+            )),
+            (Err(e), _) => cx.debug(format!("could not tell which Python is requested: {e}")),
+            _ => {}
+        }
+        let pinned = prior_pin(s, &req.project_root);
+        Ok(CreateResult {
+            env_path: env_path.to_path_buf(),
+            created: false,
+            interpreter: Some(env_path.join("bin").join("python")),
+            python_version: cfg.version.clone(),
+            activation: activation_for(env_path),
+            settings: s.to_settings(cfg.version.as_deref().or(s.python_version.as_deref()), pinned.as_ref()),
+            gitignore: vec![dir.clone()],
+            created_files: pinned
+                .filter(PinRecord::created_file)
+                .map(|r| r.file.file_name().into())
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    /// Create the environment at `env_path` (moving an existing one aside first when
+    /// replacing, and putting it back on failure or cancellation).
+    fn build(&self, cx: &Context<'_>, resolved: &Resolved, root: &Path, dir: &str, replacing: bool) -> Result<Created> {
+        let env_path = root.join(dir);
+        let aside = if replacing {
+            cx.info(format!("Replacing virtual environment '{dir}'..."));
+            Some(
+                envdir::move_aside(root, dir)
+                    .map_err(|e| io_error(format!("cannot move '{dir}' aside:"), &env_path, &e))?,
+            )
+        } else {
+            cx.info(format!("Creating virtual environment in '{dir}'..."));
+            None
+        };
+        let restore = || {
+            if let Some(a) = &aside
+                && let Err(e) = std::fs::rename(a, &env_path)
+            {
+                cx.warn(format!(
+                    "could not put the previous environment back from {} to '{dir}': {e}; move it back by hand",
+                    a.display()
+                ));
+            }
+        };
+        let progress = cx.progress(format!("Creating virtual environment in '{dir}'"), None);
+        let opts = CreateOptions { cache_dir: default_cache_dir(), ..CreateOptions::default() };
+        let result = pyve_venv::create(&resolved.interpreter, &env_path, &opts);
+        progress.end();
+        let created = match result {
+            Ok(c) => c,
+            Err(e) => {
+                restore();
+                return Err(venv_error(e, dir));
+            }
+        };
+        if cx.is_cancelled() {
+            if let Err(e) = envdir::remove_venv(root, dir) {
+                cx.warn(format!("could not remove the half-made environment '{dir}': {e}"));
+            }
+            restore();
+            return Err(cancelled("the environment was not created"));
+        }
+        if let Some(a) = aside
+            && let Err(e) = std::fs::remove_dir_all(&a)
+        {
+            cx.warn(format!("could not delete the previous environment at {}: {e}", a.display()));
+        }
+        for w in &created.warnings {
+            cx.warn(w.clone());
+        }
+        if let Method::PythonVenv { reason } = &created.method {
+            cx.debug(format!("created with `python -m venv` because {reason}"));
+        }
+        for s in &created.seeded {
+            cx.debug(format!("seeded {} {} ({:?}, hard links: {})", s.project, s.version, s.source, s.hard_linked));
+        }
+        Ok(created)
+    }
+}
+
+impl Backend for VenvBackend {
+    fn create(&self, cx: &mut Context<'_>, p: CreateParams) -> Result<CreateResult> {
+        let root = project_root(&p.project_root)?;
+        let s = VenvSettings::parse(&p.settings)?;
+        if let Some(v) = &p.python_version {
+            check_version(v)?;
+        }
+        let dir = s.directory.clone();
+        let env_path = root.join(&dir);
+        tidy(cx, &root, &dir);
+        let req = Request {
+            project_root: root.clone(),
+            python_version: p.python_version.clone(),
+            configured_version: s.python_version.clone(),
+            env: Environment::from_process(),
+        };
+        let replacing = match envdir::state(&env_path) {
+            EnvState::NotVenv(why) => return Err(not_a_venv(&dir, &env_path, &why, "replace or reuse")),
+            EnvState::Venv if !p.replace => return self.keep(cx, &req, &s, &env_path),
+            EnvState::Venv => true,
+            EnvState::Missing => false,
+        };
+        cx.check_cancelled()?;
+
+        let resolved = resolve(&RpcUi { cx }, &req)?;
+        if cx.is_cancelled() {
+            return Err(cancelled("nothing was changed"));
+        }
+
+        // The pin first (as the original did), undone if the environment cannot be made.
+        let prior = prior_pin(&s, &root);
+        let applied: Option<AppliedPin> = match &resolved.pin {
+            Some(action) => {
+                let applied = apply_pin(&root, action).map_err(policy_error)?;
+                cx.log(LogLevel::Success, action.message());
+                Some(applied)
+            }
+            None => {
+                if let (Provider::Manager(m), false) =
+                    (&resolved.provider, matches!(resolved.source, Source::VersionFile(_)))
+                {
+                    cx.info(format!("{} already pins Python {}", m.kind.pin_file(), resolved.version));
+                }
+                None
+            }
+        };
+        let undo_pin = |cx: &Context<'_>| {
+            if let Some(a) = &applied
+                && let Err(e) = a.revert()
+            {
+                cx.warn(format!("could not undo the change to {}: {e}", a.path.display()));
+            }
+        };
+        if cx.is_cancelled() {
+            undo_pin(cx);
+            return Err(cancelled("nothing was changed"));
+        }
+        let created = match self.build(cx, &resolved, &root, &dir, replacing) {
+            Ok(c) => c,
+            Err(e) => {
+                undo_pin(cx);
+                return Err(e);
+            }
+        };
+        cx.log(
+            LogLevel::Success,
+            if replacing {
+                format!("Replaced virtual environment '{dir}'")
+            } else {
+                "Created virtual environment".into()
+            },
+        );
+
+        let pinned = match &applied {
+            Some(a) => Some(PinRecord::after(prior.as_ref(), &a.action)),
+            None => prior,
+        };
+        let version = resolved.version.full.clone();
+        Ok(CreateResult {
+            env_path: created.path.clone(),
+            created: true,
+            interpreter: Some(created.path.join("bin").join("python")),
+            python_version: Some(version.clone()),
+            activation: activation_for(&created.path),
+            settings: s.to_settings(Some(&version), pinned.as_ref()),
+            gitignore: vec![dir],
+            created_files: pinned
+                .filter(PinRecord::created_file)
+                .map(|r| r.file.file_name().into())
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    fn describe(&self, cx: &mut Context<'_>, p: EnvParams) -> Result<EnvDescription> {
+        let root = project_root(&p.project_root)?;
+        let s = VenvSettings::parse(&p.settings)?;
+        tidy(cx, &root, &s.directory);
+        let env_path = root.join(&s.directory);
+        if envdir::state(&env_path) != EnvState::Venv {
+            return Ok(EnvDescription { exists: false, env_path: Some(env_path), ..EnvDescription::default() });
+        }
+        Ok(EnvDescription {
+            exists: true,
+            interpreter: Some(env_path.join("bin").join("python")),
+            python_version: envdir::read_cfg(&env_path).version,
+            package_count: envdir::package_count(&env_path),
+            env_path: Some(env_path),
+            lock: None,
+        })
+    }
+
+    fn activation(&self, _cx: &mut Context<'_>, p: EnvParams) -> Result<Activation> {
+        let root = project_root(&p.project_root)?;
+        let s = VenvSettings::parse(&p.settings)?;
+        let env_path = root.join(&s.directory);
+        match envdir::state(&env_path) {
+            EnvState::Venv => Ok(activation_for(&env_path)),
+            EnvState::Missing => Err(Error::not_found(format!(
+                "there is no virtual environment at '{}' ({})",
+                s.directory,
+                env_path.display()
+            ))
+            .hint("create it with `pyve --init`")),
+            EnvState::NotVenv(why) => Err(not_a_venv(&s.directory, &env_path, &why, "use")),
+        }
+    }
+
+    fn remove(&self, cx: &mut Context<'_>, p: EnvParams) -> Result<RemoveResult> {
+        let root = project_root(&p.project_root)?;
+        let s = VenvSettings::parse(&p.settings)?;
+        let dir = &s.directory;
+        tidy(cx, &root, dir);
+        let env_path = root.join(dir);
+        let mut result = RemoveResult::default();
+        // Check everything before deleting anything.
+        let state = envdir::state(&env_path);
+        if let EnvState::NotVenv(why) = &state {
+            return Err(not_a_venv(dir, &env_path, why, "delete"));
+        }
+        cx.check_cancelled()?;
+        if state == EnvState::Venv {
+            envdir::remove_venv(&root, dir).map_err(|e| io_error(format!("cannot remove '{dir}':"), &env_path, &e))?;
+            cx.log(LogLevel::Success, format!("Removed {dir}"));
+            result.removed.push(env_path);
+        } else {
+            cx.info(format!("No virtual environment found at '{dir}'"));
+        }
+
+        let mine = s.pinned.as_ref().map(|r| r.file);
+        if let Some(record) = &s.pinned {
+            let path = root.join(record.file.file_name());
+            match remove_pin(&root, record).map_err(policy_error)? {
+                PinRemoval::Removed => {
+                    cx.log(LogLevel::Success, format!("Removed {}", record.file));
+                    result.removed.push(path);
+                }
+                PinRemoval::LineRemoved(reason) => {
+                    cx.log(LogLevel::Success, format!("Removed the python line from {}", record.file));
+                    result.kept.push(KeptPath { path, reason });
+                }
+                PinRemoval::Kept(reason) => result.kept.push(KeptPath { path, reason }),
+                PinRemoval::Missing => {}
+            }
+        }
+        for file in [PinFile::PythonVersion, PinFile::ToolVersions] {
+            let path = root.join(file.file_name());
+            if Some(file) != mine && path.exists() {
+                result.kept.push(KeptPath { path, reason: "not created by pyve".into() });
+            }
+        }
+        Ok(result)
+    }
+
+    fn doctor(&self, cx: &mut Context<'_>, p: EnvParams) -> Result<DoctorReport> {
+        let root = project_root(&p.project_root)?;
+        let s = VenvSettings::parse(&p.settings)?;
+        tidy(cx, &root, &s.directory);
+        Ok(DoctorReport { checks: doctor_checks(&root, &s) })
+    }
+}
+
+fn check(status: CheckStatus, label: &str, detail: impl Into<String>, hint: Option<String>) -> Check {
+    Check { status, label: label.into(), detail: Some(detail.into()), hint }
+}
+
+fn doctor_checks(root: &Path, s: &VenvSettings) -> Vec<Check> {
+    let dir = &s.directory;
+    let env_path = root.join(dir);
+    let mut checks = Vec::new();
+    let mut env_version: Option<PythonVersion> = None;
+    match envdir::state(&env_path) {
+        EnvState::Missing => checks.push(check(
+            CheckStatus::Error,
+            "Environment",
+            format!("not found: {dir}"),
+            Some("create it with `pyve --init`".into()),
+        )),
+        EnvState::NotVenv(why) => checks.push(check(
+            CheckStatus::Error,
+            "Environment",
+            format!("{dir} is not a virtual environment ({why})"),
+            Some(format!("move '{dir}' away, then run `pyve --init`")),
+        )),
+        EnvState::Venv => {
+            checks.push(check(CheckStatus::Ok, "Environment", dir.clone(), None));
+            let cfg = envdir::read_cfg(&env_path);
+            env_version = cfg.version.as_deref().and_then(PythonVersion::parse);
+            match &cfg.version {
+                Some(v) => checks.push(check(CheckStatus::Ok, "Python", v.clone(), None)),
+                None => checks.push(check(
+                    CheckStatus::Warn,
+                    "Python",
+                    "unknown: pyvenv.cfg names no version",
+                    Some("recreate the environment with `pyve --init --force`".into()),
+                )),
+            }
+            checks.push(base_interpreter_check(&env_path, &cfg));
+            if let Some(n) = envdir::package_count(&env_path) {
+                checks.push(check(CheckStatus::Info, "Packages", format!("{n} installed"), None));
+            }
+        }
+    }
+    checks.extend(version_file_checks(root, env_version.as_ref()));
+    checks
+}
+
+fn base_interpreter_check(env_path: &Path, cfg: &envdir::PyvenvCfg) -> Check {
+    let python = env_path.join("bin").join("python");
+    let base: Option<PathBuf> = std::fs::canonicalize(&python).ok().filter(|p| p.is_file());
+    let home_ok = cfg.home.as_ref().is_none_or(|h| h.is_dir());
+    match base {
+        Some(real) if home_ok => check(CheckStatus::Ok, "Base interpreter", real.display().to_string(), None),
+        _ => {
+            let gone = cfg
+                .executable
+                .clone()
+                .or_else(|| std::fs::read_link(&python).ok())
+                .or_else(|| cfg.home.clone())
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "unknown".into());
+            let v = cfg.version.clone().unwrap_or_else(|| "X.Y.Z".into());
+            check(
+                CheckStatus::Error,
+                "Base interpreter",
+                format!("missing: the Python this environment was made from ({gone}) no longer exists"),
+                Some(format!(
+                    "reinstall Python {v} (`pyenv install {v}`), or recreate the environment with \
+                     `pyve --init --force`"
+                )),
+            )
+        }
+    }
+}
+
+fn version_file_checks(root: &Path, env_version: Option<&PythonVersion>) -> Vec<Check> {
+    let env = Environment::from_process();
+    let detection = detect(&env);
+    let mut checks = Vec::new();
+    let manager = detection.manager.as_ref();
+    checks.push(match manager {
+        Some(m) => check(CheckStatus::Info, "Version manager", format!("{} ({})", m.kind, m.root.display()), None),
+        None => check(CheckStatus::Info, "Version manager", "none: interpreters come from PATH", None),
+    });
+    let order = match manager.map(|m| m.kind.pin_file()) {
+        Some(PinFile::PythonVersion) => [PinFile::PythonVersion, PinFile::ToolVersions],
+        _ => [PinFile::ToolVersions, PinFile::PythonVersion],
+    };
+    let found = order.iter().find_map(|f| read_pin(root, *f).ok().and_then(|s| s.version.map(|v| (*f, v))));
+    let Some((file, pinned)) = found else {
+        checks.push(match manager {
+            Some(m) => check(
+                CheckStatus::Warn,
+                "Version file",
+                format!("not found ({} reads {})", m.kind, m.kind.pin_file()),
+                Some("pin the project's Python with `pyve --python-version X.Y.Z`".into()),
+            ),
+            None => check(CheckStatus::Info, "Version file", "none (no version manager in use)", None),
+        });
+        return checks;
+    };
+    let label = format!("{file} ({})", file.manager());
+    let Some(want) = VersionRequest::parse(&pinned) else {
+        checks.push(check(
+            CheckStatus::Warn,
+            "Version file",
+            format!("{label} pins '{pinned}', which pyve cannot use"),
+            Some("pin a CPython version with `pyve --python-version X.Y.Z`".into()),
+        ));
+        return checks;
+    };
+    if let Some(have) = env_version
+        && !want.matches_version(have)
+    {
+        checks.push(check(
+            CheckStatus::Warn,
+            "Version file",
+            format!("{label} pins {pinned}, but the environment uses Python {have}"),
+            Some(format!(
+                "recreate the environment with `pyve --init --force`, or pin {have} with `pyve --python-version {have}`"
+            )),
+        ));
+        return checks;
+    }
+    if let Some(m) = manager
+        && m.kind == file.manager()
+        && m.find(&want).is_empty()
+    {
+        checks.push(check(
+            CheckStatus::Warn,
+            "Version file",
+            format!("{label} pins {pinned}, which {} has not installed", m.kind),
+            Some(format!("install it with `{}`", m.install_command(&pinned))),
+        ));
+        return checks;
+    }
+    checks.push(check(CheckStatus::Ok, "Version file", format!("{label} pins {pinned}"), None));
+    checks
+}
+
+/// The message for a pin change in the `python-version` command (no pin change: `None`).
+pub fn previous_pin(change: &PinChange) -> Option<&str> {
+    match change {
+        PinChange::Update { from } if !from.is_empty() => Some(from),
+        _ => None,
+    }
+}

@@ -1,0 +1,28 @@
+//! The executable's side: the protocol backend and the passthrough command, over the domain
+//! library. Reachable only from `main.rs`; the library never sees the SDK.
+
+mod backend;
+mod command;
+mod envdir;
+mod settings;
+mod ui;
+
+use pyve_sdk::Plugin;
+use pyve_sdk::types::BackendInfo;
+
+/// The plugin: backend `venv` and the command `python-version`.
+pub fn plugin() -> Plugin {
+    Plugin::new("venv", env!("CARGO_PKG_VERSION"))
+        .description("Python virtual environments, with the interpreter from pyenv, asdf or PATH")
+        .backend(
+            BackendInfo {
+                name: "venv".into(),
+                selectors: ["pyproject.toml", "requirements*.txt", "setup.py", "setup.cfg"].map(String::from).to_vec(),
+                priority: 0,
+                description: "a virtual environment (.venv) built natively, pip seeded from the interpreter's wheel"
+                    .into(),
+            },
+            backend::VenvBackend,
+        )
+        .command("python-version", "Pin the project's Python version", command::python_version)
+}

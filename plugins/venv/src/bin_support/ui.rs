@@ -1,0 +1,217 @@
+//! Resolving an interpreter with the user in the loop: the same flow for the protocol backend
+//! (messages as `$/log`, questions as `host/prompt`, progress as `$/progress`, cancellation by
+//! `$/cancel`) and for the passthrough command (the terminal: stderr, and stdin when it is a
+//! TTY).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use pyve_sdk::protocol::ErrorObject;
+use pyve_sdk::protocol::error::{code, kind};
+use pyve_sdk::types::LogLevel;
+use pyve_sdk::{Context, Error, Progress, Result};
+use pyve_venv::policy::{
+    InstallObserver, InstallOptions, InstallPlan, PolicyError, Request, Resolution, Resolved, detect, manager_message,
+    resolve_interpreter,
+};
+
+/// Where messages and questions go.
+pub trait Ui {
+    /// One message line.
+    fn log(&self, level: LogLevel, message: &str);
+    /// Ask whether to install; `Err` when nobody can be asked.
+    fn confirm_install(&self, plan: &InstallPlan) -> Result<bool>;
+    /// Run the installation.
+    fn install(&self, plan: InstallPlan) -> std::result::Result<Resolved, PolicyError>;
+}
+
+/// Turn a policy error into a protocol error with its kind, hint and details.
+pub fn policy_error(e: PolicyError) -> Error {
+    let (hint, details, k, message) = (e.hint(), e.details(), e.kind(), e.to_string());
+    let mut err: Error = match k {
+        kind::INVALID_PARAMS => Error::invalid_params(message),
+        kind::CANCELLED => ErrorObject::new(code::CANCELLED, kind::CANCELLED, message).into(),
+        other => Error::new(other, message),
+    };
+    if let Some(h) = hint {
+        err = err.hint(h);
+    }
+    if let Some(d) = details {
+        err = err.details(d);
+    }
+    err
+}
+
+/// The hint for a version that could be installed but was not allowed to be.
+fn install_hint(plan: &InstallPlan) -> String {
+    let v = plan.version();
+    format!(
+        "install it first (`{}`, or run `pyve --python-version {v}` in a terminal, which asks), \
+         or set PYVE_FORCE_YES=1 to let pyve install it",
+        plan.install_command()
+    )
+}
+
+/// Say which manager is used, resolve, and install when needed and allowed. Does not pin.
+pub fn resolve(ui: &dyn Ui, req: &Request) -> Result<Resolved> {
+    let detection = detect(&req.env);
+    ui.log(LogLevel::Info, &manager_message(detection.manager.as_ref()));
+    for note in &detection.notes {
+        ui.log(LogLevel::Warn, note);
+    }
+    let resolved = match resolve_interpreter(req).map_err(policy_error)? {
+        Resolution::Ready(r) => r,
+        Resolution::NeedsInstall(plan) => {
+            let (v, manager) = (plan.version().to_string(), plan.manager().kind);
+            ui.log(LogLevel::Info, &format!("Python {v} is not installed but is available via {manager}."));
+            if plan.auto_approved() {
+                ui.log(LogLevel::Info, "Auto-installing (CI or PYVE_FORCE_YES is set)...");
+            } else if !ui.confirm_install(&plan)? {
+                ui.log(LogLevel::Info, "Installation cancelled.");
+                return Err(Error::new(
+                    "install-declined",
+                    format!("Python {v} is not installed, and installing it with {manager} was declined"),
+                )
+                .hint(format!(
+                    "install it yourself (`{}`), or pick an installed version with --python-version",
+                    plan.install_command()
+                )));
+            }
+            ui.log(LogLevel::Info, &format!("Installing Python {v} with {manager} (this may take a few minutes)..."));
+            let resolved = ui.install(plan).map_err(policy_error)?;
+            ui.log(LogLevel::Success, &format!("Python {v} installed successfully."));
+            resolved
+        }
+    };
+    for note in resolved.notes.iter().filter(|n| !detection.notes.contains(n)) {
+        ui.log(LogLevel::Warn, note);
+    }
+    ui.log(LogLevel::Info, &resolved.choice_message());
+    Ok(resolved)
+}
+
+// ---------------------------------------------------------------------------------------------
+// the protocol
+
+/// The host, through the protocol.
+pub struct RpcUi<'c, 'a> {
+    /// The request's context.
+    pub cx: &'c Context<'a>,
+}
+
+impl Ui for RpcUi<'_, '_> {
+    fn log(&self, level: LogLevel, message: &str) {
+        self.cx.log(level, message);
+    }
+
+    fn confirm_install(&self, plan: &InstallPlan) -> Result<bool> {
+        let (v, manager) = (plan.version(), plan.manager().kind);
+        if !self.cx.settings().interactive {
+            return Err(Error::new(
+                kind::NOT_INTERACTIVE,
+                format!(
+                    "Python {v} is not installed; {manager} can install it, but the session is not interactive, \
+                     so pyve cannot ask whether to"
+                ),
+            )
+            .hint(install_hint(plan)));
+        }
+        self.cx.confirm(format!("Install Python {v} now with {manager}?"), false, Some(&install_hint(plan)))
+    }
+
+    fn install(&self, plan: InstallPlan) -> std::result::Result<Resolved, PolicyError> {
+        let progress =
+            self.cx.progress(format!("Installing Python {} with {}", plan.version(), plan.manager().kind), None);
+        let mut observer = RpcObserver { cx: self.cx, progress: &progress };
+        plan.install(InstallOptions { own_process_group: true }, &mut observer)
+    }
+}
+
+struct RpcObserver<'p, 'c, 'a> {
+    cx: &'c Context<'a>,
+    progress: &'p Progress<'c>,
+}
+
+impl InstallObserver for RpcObserver<'_, '_, '_> {
+    fn is_cancelled(&self) -> bool {
+        self.cx.is_cancelled()
+    }
+
+    fn still_running(&mut self, elapsed: Duration) {
+        // Also keeps the host's timeout of silence from expiring.
+        self.progress.report(format!("{} s", elapsed.as_secs()), None);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the terminal
+
+/// The user's terminal: messages on stderr with pyve's prefixes, questions on stdin.
+pub struct TerminalUi {
+    /// `PYVE_VERBOSITY`.
+    pub verbosity: i8,
+}
+
+impl TerminalUi {
+    /// Print an error and its hint.
+    pub fn error(&self, e: Error) {
+        let object = e.into_object();
+        eprintln!("ERROR: {}", object.message);
+        if let Some(h) = object.hint() {
+            eprintln!("hint: {h}");
+        }
+    }
+}
+
+impl Ui for TerminalUi {
+    fn log(&self, level: LogLevel, message: &str) {
+        let prefix = match level {
+            LogLevel::Error => "ERROR: ",
+            LogLevel::Warn => "WARNING: ",
+            LogLevel::Success => "✓ ",
+            LogLevel::Info if self.verbosity >= 0 => "INFO: ",
+            LogLevel::Debug if self.verbosity >= 1 => "DEBUG: ",
+            LogLevel::Trace if self.verbosity >= 2 => "TRACE: ",
+            _ => return,
+        };
+        eprintln!("{prefix}{message}");
+    }
+
+    fn confirm_install(&self, plan: &InstallPlan) -> Result<bool> {
+        let (v, manager) = (plan.version(), plan.manager().kind);
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return Err(Error::new(
+                kind::NOT_INTERACTIVE,
+                format!(
+                    "Python {v} is not installed; {manager} can install it, but standard input is not a terminal, \
+                     so pyve cannot ask whether to"
+                ),
+            )
+            .hint(format!(
+                "install it first (`{}`), or set PYVE_FORCE_YES=1 to let pyve install it",
+                plan.install_command()
+            )));
+        }
+        for _ in 0..3 {
+            eprint!("Install Python {v} now with {manager}? [y/N]: ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+                eprintln!();
+                return Ok(false); // end of input: no
+            }
+            match line.trim().to_ascii_lowercase().as_str() {
+                "y" | "yes" => return Ok(true),
+                "" | "n" | "no" => return Ok(false),
+                _ => eprintln!("Please answer yes or no."),
+            }
+        }
+        Ok(false)
+    }
+
+    fn install(&self, plan: InstallPlan) -> std::result::Result<Resolved, PolicyError> {
+        // The installer stays in the terminal's process group: Ctrl-C reaches it directly.
+        plan.install(InstallOptions { own_process_group: false }, &mut pyve_venv::policy::Unobserved)
+    }
+}
