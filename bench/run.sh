@@ -16,7 +16,7 @@ R=$ROOT/target/release
 command -v hyperfine >/dev/null || { echo "bench/run.sh needs hyperfine: apt-get install hyperfine" >&2; exit 1; }
 
 echo "building (release)..." >&2
-cargo build --release --workspace --bins --examples -q
+cargo build --release --workspace --lib --bins --examples -q
 
 PYENV_ROOT=${PYENV_ROOT:-$HOME/.pyenv}
 PYV=${BENCH_PYTHON:-$(ls "$PYENV_ROOT/versions" | grep -E '^3\.11\.[0-9]+$' | sort -t. -k3 -n | tail -1)}

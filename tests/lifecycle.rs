@@ -582,3 +582,42 @@ fn an_interrupted_init_leaves_nothing_half_made() {
         }
     }
 }
+
+#[test]
+fn the_distutils_shim_runs_in_process_as_a_library() {
+    // Only the library form is installed: the hook can only have run inside pyve.
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv", "libpyve_distutils_shim.so"]);
+    let list = run(sb.e2e().args(["plugin", "list", "--json"]));
+    ok(&list, "plugin list");
+    let entries: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let shim = entries.as_array().unwrap().iter().find(|e| e["name"] == "distutils-shim").expect("the shim is listed");
+    assert_eq!((shim["kind"].as_str(), shim["status"].as_str()), (Some("dylib"), Some("ok")));
+
+    let v = python("3.12");
+    let out =
+        run(sb.e2e().env_remove("PYVE_DISABLE_DISTUTILS_SHIM").args(["--init", "--no-direnv", "--python-version", &v]));
+    ok(&out, "init with the shim");
+    assert!(out.stderr.contains("Python >= 3.12 detected; installing distutils compatibility shim"), "{}", out.stderr);
+    let site = sb.project().join(format!(".venv/lib/python{}/site-packages", &v[..4]));
+    let shim_file = read(&site.join("sitecustomize.py"));
+    assert!(shim_file.starts_with("# pyve-managed: distutils shim"), "{shim_file}");
+    let out = pyve_run(&sb, &["python", "-c", "import distutils.core, sys; print('setuptools' in sys.modules)"]);
+    ok(&out, "import distutils");
+    let out = pyve_run(&sb, &["python", "-c", "import sys; print('setuptools' in sys.modules)"]);
+    assert_eq!(out.stdout.trim(), "False", "no setuptools at start-up");
+
+    // Below 3.12 and with the escape hatch: nothing written.
+    for (minor, disable) in [("3.11", false), ("3.13", true)] {
+        let sb = Sandbox::new();
+        sb.install(&["pyve-venv", "libpyve_distutils_shim.so"]);
+        let mut cmd = sb.e2e();
+        if !disable {
+            cmd.env_remove("PYVE_DISABLE_DISTUTILS_SHIM");
+        }
+        let v = python(minor);
+        ok(&run(cmd.args(["--init", "--no-direnv", "--python-version", &v])), "init");
+        let site = sb.project().join(format!(".venv/lib/python{minor}/site-packages"));
+        assert!(!site.join("sitecustomize.py").exists(), "{minor}: no shim");
+    }
+}

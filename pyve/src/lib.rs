@@ -32,7 +32,18 @@ pub fn main() -> ExitCode {
         println!("pyve version {VERSION}");
         return ExitCode::SUCCESS;
     }
-    match run(args) {
+    // `pyve run CMD ...` is on the path of every command a user runs in the environment: it
+    // skips building the whole command line parser (its own help still goes through clap).
+    if args.get(1).is_some_and(|a| a == "run") && args.get(2).is_some_and(|a| a != "--help" && a != "-h") {
+        ui::init(ui::ColorChoice::Auto, 0);
+        let env = HostEnv::from_process();
+        return finish(commands::run::run(&env, &args[2..]));
+    }
+    finish(run(args))
+}
+
+fn finish(result: Result<u8>) -> ExitCode {
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             ui::error(&e);

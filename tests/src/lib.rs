@@ -3,7 +3,7 @@
 //! so that no test reads or writes outside a temporary directory.
 //!
 //! The binaries must be built first (`cargo test` alone does not build other packages'
-//! binaries): `cargo build --workspace --bins --examples`.
+//! binaries): `cargo build --workspace --lib --bins --examples`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +19,7 @@ pub fn target_dir() -> PathBuf {
 fn built(path: PathBuf) -> PathBuf {
     assert!(
         path.exists(),
-        "{} is not built: run `cargo build --workspace --bins --examples` before the tests (see README.md)",
+        "{} is not built: run `cargo build --workspace --lib --bins --examples` before the tests (see README.md)",
         path.display()
     );
     path

@@ -47,6 +47,11 @@ impl<'a> Context<'a> {
         self.log(LogLevel::Info, message);
     }
 
+    /// A step completed (shown as `✓ message`).
+    pub fn success(&self, message: impl Into<String>) {
+        self.log(LogLevel::Success, message);
+    }
+
     /// Something is off but work goes on.
     pub fn warn(&self, message: impl Into<String>) {
         self.log(LogLevel::Warn, message);
