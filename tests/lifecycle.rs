@@ -538,7 +538,7 @@ fn an_interrupted_init_leaves_nothing_half_made() {
             cmd.stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped());
-            let mut child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
+            let child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
             std::thread::sleep(std::time::Duration::from_millis(delay_ms));
             // SAFETY: signalling our own child.
             unsafe { libc::kill(child.id() as libc::pid_t, signal) };

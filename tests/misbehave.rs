@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pyve::plugins::{Candidate, Kind, Origin};
+use pyve::plugins::{Candidate, Kind};
 use pyve::rpc::{Client, Failure, QuietHandler, SessionInfo, Timeouts};
 use pyve_protocol::methods::request;
 use pyve_protocol::types::{EnvParams, HostSettings};
@@ -120,17 +120,7 @@ fn a_slow_plugin_is_fine_within_the_timeout() {
 }
 
 fn candidate(path: PathBuf, name: &str, kind: Kind) -> Candidate {
-    let meta = std::fs::metadata(&path).unwrap();
-    Candidate {
-        name: name.into(),
-        kind,
-        path,
-        origin: Origin::PluginPath,
-        dir_index: 0,
-        size: meta.len(),
-        mtime_ns: 0,
-        problem: None,
-    }
+    Candidate::from_file(path, name, kind).unwrap()
 }
 
 /// Start a client, retrying while the just-copied plugin is "text file busy" (see

@@ -7,23 +7,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pyve::plugins::{Candidate, Kind, Origin};
+use pyve::plugins::{Candidate, Kind};
 use pyve::rpc::{Client, QuietHandler, SessionInfo, Timeouts};
 use pyve_protocol::methods::request;
 use pyve_protocol::types::{HostInfo, HostSettings, InitializeParams};
 
 fn candidate(path: PathBuf, kind: Kind) -> Candidate {
-    let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Candidate {
-        name: "hello".into(),
-        kind,
-        path,
-        origin: Origin::PluginPath,
-        dir_index: 0,
-        size: meta.len(),
-        mtime_ns: 0,
-        problem: None,
-    }
+    Candidate::from_file(path.clone(), "hello", kind).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn stats(mut v: Vec<Duration>) -> (f64, f64) {

@@ -183,6 +183,22 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// A candidate for a given file, as if found first on `PYVE_PLUGIN_PATH` (for tools and
+    /// tests that talk to one plugin file).
+    pub fn from_file(path: PathBuf, name: &str, kind: Kind) -> std::io::Result<Candidate> {
+        let meta = std::fs::metadata(&path)?;
+        Ok(Candidate {
+            name: name.to_owned(),
+            kind,
+            origin: Origin::PluginPath,
+            dir_index: 0,
+            size: meta.len(),
+            mtime_ns: mtime_ns(&meta),
+            problem: None,
+            path,
+        })
+    }
+
     /// Whether it can be used.
     pub fn usable(&self) -> bool {
         self.problem.is_none()
