@@ -6,7 +6,7 @@
 //! running pyve (searched last for plugins) holds exactly the plugins the case needs:
 //! `pyve` (none), `pyve-with-hello` (the example plugin, executable and library),
 //! `pyve-with-misbehave` (the misbehaving fixture, both forms), `pyve-with-noexec` (a plugin
-//! file without the execute bit).
+//! file without the execute bit), `pyve-with-testenv` (the `pyve-testenv` plugin).
 
 use std::path::Path;
 
@@ -52,6 +52,10 @@ fn cli() {
             )),
         )
         .register_bin("pyve-with-noexec", Path::new(&stage(root.path(), "noexec", &[(&noexec, "pyve-noexec")])))
+        .register_bin(
+            "pyve-with-testenv",
+            Path::new(&stage(root.path(), "testenv", &[(&bin("pyve-testenv"), "pyve-testenv")])),
+        )
         .env("HOME", home.display().to_string())
         .env("XDG_CACHE_HOME", sandbox.path().join("cache").display().to_string())
         .env("PATH", "/usr/bin:/bin")

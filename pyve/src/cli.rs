@@ -34,11 +34,11 @@ pub struct Cli {
     pub verbose: u8,
 
     /// Show only errors and warnings
-    #[arg(short = 'q', long = "quiet", action = ArgAction::SetTrue, global = true)]
+    #[arg(short = 'q', long = "quiet", action = ArgAction::SetTrue, global = true, display_order = 900)]
     pub quiet: bool,
 
     /// When to use colours: auto, always, never (NO_COLOR turns them off)
-    #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, hide_possible_values = true, global = true)]
+    #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, hide_possible_values = true, global = true, display_order = 901)]
     pub color: ColorChoice,
 
     #[command(subcommand)]

@@ -1,0 +1,639 @@
+//! The actions of `pyve testenv`, and `pyve test`.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+
+use pyve_venv::policy::{
+    Environment, InstallOptions, PolicyError, Request, Resolution, Resolved, Source, Unobserved, default_cache_dir,
+    detect, manager_message, requested_version, resolve_interpreter,
+};
+use pyve_venv::{CreateOptions, PythonVersion};
+
+use crate::args::Action;
+use crate::project::{self, ENV_DIR, EnvState, Paths, Shim, TESTENV_DIR};
+use crate::record::{self, Record};
+use crate::{Failure, Host, Ui, VERSION, gitignore};
+
+/// The command that rebuilds the environment from the project's current Python.
+pub const REBUILD: &str = "pyve testenv --purge && pyve testenv --init";
+
+/// Exit code for a command that does not exist.
+const NOT_FOUND: i32 = 127;
+/// Exit code for a command that cannot be executed.
+const NOT_EXECUTABLE: i32 = 126;
+
+/// Run an action (not help or version); the result is the exit code.
+pub fn run(ui: &Ui, host: &Host, action: Action) -> i32 {
+    let result = Paths::discover(host.project_root.as_deref())
+        .map_err(|e| Failure::new(format!("cannot tell the current directory: {e}")))
+        .and_then(|paths| match action {
+            Action::Init => init(ui, host, &paths),
+            Action::Install { requirements } => install(ui, &paths, &requirements),
+            Action::Purge => purge(ui, &paths),
+            Action::Status => status(&paths),
+            Action::Run { program, args } => Err(run_tool(&paths, &program, &args)),
+            Action::Help | Action::Version => Ok(()),
+        });
+    match result {
+        Ok(()) => 0,
+        Err(f) => {
+            ui.error(&f);
+            f.code
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// shared checks
+
+fn not_initialized(hint: &str) -> Failure {
+    Failure::new("Dev/test runner environment not initialized").hint(hint)
+}
+
+/// The environment must exist and work.
+fn ready(paths: &Paths, hint: &str) -> Result<(), Failure> {
+    match project::env_state(&paths.env) {
+        EnvState::Ready => Ok(()),
+        EnvState::Missing => Err(not_initialized(hint)),
+        EnvState::Broken(why) => {
+            Err(Failure::new(format!("The dev/test runner environment '{ENV_DIR}' is broken: {why}"))
+                .hint(format!("rebuild it: {REBUILD}")))
+        }
+        EnvState::NotVenv(why) => Err(Failure::new(format!("'{ENV_DIR}' is not a virtual environment ({why})"))
+            .hint("move it out of the way (or remove it with `pyve testenv --purge`), then run `pyve testenv --init`")),
+    }
+}
+
+/// The record, if any (a damaged one is reported and ignored).
+fn load_record(ui: &Ui, paths: &Paths) -> Option<Record> {
+    match Record::load(&paths.testenv) {
+        Ok(r) => r,
+        Err(e) => {
+            ui.warn(&format!("{e}; ignoring it"));
+            None
+        }
+    }
+}
+
+/// The environment's Python version: recorded, else from its `pyvenv.cfg`.
+fn env_version(record: Option<&Record>, paths: &Paths) -> Option<String> {
+    record.map(|r| r.python_version.clone()).or_else(|| project::pyvenv_version(&paths.env))
+}
+
+/// The request the policy answers for this project (no flag: testenv has none).
+fn policy_request(paths: &Paths) -> Request {
+    Request {
+        project_root: paths.root.clone(),
+        python_version: None,
+        configured_version: project::config_python_version(&paths.root),
+        env: Environment::from_process(),
+    }
+}
+
+/// The warning for an environment whose Python is not the one the project now asks for.
+fn drift(paths: &Paths, have: &str) -> Option<String> {
+    let have = PythonVersion::parse(have)?;
+    let (want, source) = requested_version(&policy_request(paths)).ok()??;
+    (!want.matches_version(&have)).then(|| {
+        format!(
+            "The dev/test runner environment uses Python {have}, but Python {want} is {}; keeping it \
+             (rebuild it with `{REBUILD}`)",
+            source.describe()
+        )
+    })
+}
+
+fn policy_failure(e: PolicyError) -> Failure {
+    let f = Failure::new(e.to_string());
+    match e.hint() {
+        Some(h) => f.hint(testenv_hint(&h)),
+        None => f,
+    }
+}
+
+/// The policy's hints speak of pyve's `--python-version` flag; `pyve testenv` has none, it
+/// follows the project's pin, which `pyve --python-version V` sets.
+fn testenv_hint(hint: &str) -> String {
+    hint.replace("pyve --python-version", "\0")
+        .replace("pass --python-version", "run \0")
+        .replace("--python-version", "\0")
+        .replace('\0', "pyve --python-version")
+}
+
+// ---------------------------------------------------------------------------------------------
+// --init
+
+fn init(ui: &Ui, host: &Host, paths: &Paths) -> Result<(), Failure> {
+    if !paths.root.is_dir() {
+        return Err(Failure::new(format!("the project directory {} does not exist", paths.root.display()))
+            .hint("run it from inside the project"));
+    }
+    match project::env_state(&paths.env) {
+        EnvState::Missing => {}
+        state @ (EnvState::Ready | EnvState::Broken(_)) => {
+            let record = load_record(ui, paths);
+            let version = env_version(record.as_ref(), paths);
+            match &version {
+                Some(v) => ui.info(&format!("Dev/test runner environment already exists: {ENV_DIR} (Python {v})")),
+                None => ui.info(&format!("Dev/test runner environment already exists: {ENV_DIR}")),
+            }
+            if let EnvState::Broken(why) = state {
+                ui.warn(&format!("It is broken: {why}; rebuild it with `{REBUILD}`"));
+            } else if let Some(warning) = version.as_deref().and_then(|v| drift(paths, v)) {
+                ui.warn(&warning);
+            }
+            return Ok(());
+        }
+        EnvState::NotVenv(why) => {
+            return Err(Failure::new(format!(
+                "'{ENV_DIR}' exists but is not a virtual environment ({why}); pyve will not replace it"
+            ))
+            .hint(
+                "move it out of the way (or remove it with `pyve testenv --purge`), then run `pyve testenv --init`",
+            ));
+        }
+    }
+
+    let resolved = resolve(ui, &policy_request(paths))?;
+    ui.info(&choice_message(&resolved));
+    ui.info(&format!("Creating dev/test runner environment in '{ENV_DIR}'..."));
+    fs::create_dir_all(&paths.testenv).map_err(|e| {
+        Failure::new(format!("cannot create {}: {e}", paths.testenv.display()))
+            .hint(format!("check the permissions of {}", paths.root.display()))
+    })?;
+    let opts = CreateOptions { cache_dir: default_cache_dir(), ..CreateOptions::default() };
+    let created = pyve_venv::create(&resolved.interpreter, &paths.env, &opts).map_err(|e| match e {
+        pyve_venv::Error::DestinationExists { .. } => {
+            Failure::new(format!("cannot create the dev/test runner environment: {e}"))
+                .hint("another pyve created it at the same time; run `pyve testenv --init` again")
+        }
+        e => Failure::new(format!("creating the dev/test runner environment in '{ENV_DIR}' failed: {e}"))
+            .hint(format!("check the message above; `{REBUILD}` retries from scratch")),
+    })?;
+    for w in &created.warnings {
+        ui.warn(w);
+    }
+    if let pyve_venv::Method::PythonVenv { reason } = &created.method {
+        ui.debug(&format!("created with `python -m venv` because {reason}"));
+    }
+
+    let added = match gitignore::add(&paths.root) {
+        Ok(a) => a,
+        Err(e) => {
+            ui.warn(&format!("could not add {} to .gitignore: {e}", gitignore::LINE));
+            gitignore::Added::default()
+        }
+    };
+    let record = Record {
+        format: record::FORMAT,
+        python_version: resolved.version.full.clone(),
+        interpreter: resolved.interpreter.executable.clone(),
+        source: source_text(&resolved),
+        created_at: record::rfc3339(std::time::SystemTime::now()),
+        created_by: format!("pyve-testenv {VERSION}"),
+        pyve_version: host.pyve_version.clone(),
+        gitignore_added: added.added,
+        gitignore_created: added.created,
+    };
+    if let Err(e) = record.save(&paths.testenv) {
+        // Without its record the environment's origin is unknown: do not leave it half-made.
+        let _ = fs::remove_dir_all(&paths.env);
+        if added.added {
+            let _ = gitignore::remove(&paths.root, added.created);
+        }
+        return Err(Failure::new(format!("cannot write {}: {e}", paths.testenv.join(record::FILE).display()))
+            .hint(format!("check the permissions of {}", paths.testenv.display())));
+    }
+    ui.success("Created dev/test runner environment");
+    if added.added {
+        ui.success(&format!("Added {} to .gitignore", gitignore::LINE));
+    }
+    ui.info("Next: `pyve testenv --install` installs pytest (`-r requirements-dev.txt` installs your dev tools)");
+    Ok(())
+}
+
+/// Why the version was chosen, for the record: `pinned in .python-version`,
+/// `pinned in .python-version: 3.12` for a minor-only request.
+fn source_text(r: &Resolved) -> String {
+    match (r.source, r.requested) {
+        (Source::Newest, _) => r.source.describe(),
+        (s, Some(req)) if !req.is_exact() => format!("{}: {req}", s.describe()),
+        (s, _) => s.describe(),
+    }
+}
+
+fn choice_message(r: &Resolved) -> String {
+    let (v, exe) = (&r.version, r.interpreter.executable.display());
+    match (r.source, r.requested) {
+        (Source::Newest, _) => format!("Using Python {v}, the newest installed (the project pins no version): {exe}"),
+        (s, Some(req)) if !req.is_exact() => {
+            format!("Using Python {v}, the newest installed {req} ({}: {req}): {exe}", s.describe())
+        }
+        (s, _) => format!("Using Python {v} ({}): {exe}", s.describe()),
+    }
+}
+
+/// Choose the interpreter by the policy, installing it first when allowed (CI or
+/// PYVE_FORCE_YES) or, on a terminal, when the user agrees.
+fn resolve(ui: &Ui, req: &Request) -> Result<Resolved, Failure> {
+    let detection = detect(&req.env);
+    ui.debug(&manager_message(detection.manager.as_ref()));
+    let resolved = match resolve_interpreter(req).map_err(policy_failure)? {
+        Resolution::Ready(r) => r,
+        Resolution::NeedsInstall(plan) => {
+            let (v, manager) = (plan.version().to_string(), plan.manager().kind);
+            let command = plan.install_command();
+            ui.info(&format!("Python {v} is not installed but is available via {manager}."));
+            if plan.auto_approved() {
+                ui.info("Auto-installing (CI or PYVE_FORCE_YES is set)...");
+            } else if !std::io::stdin().is_terminal() {
+                return Err(Failure::new(format!(
+                    "Python {v} is not installed; {manager} can install it, but standard input is not a \
+                     terminal, so pyve cannot ask whether to"
+                ))
+                .hint(format!("install it first (`{command}`), or set PYVE_FORCE_YES=1 to let pyve install it")));
+            } else if !confirm(&format!("Install Python {v} now with {manager}?")) {
+                ui.info("Installation cancelled.");
+                return Err(Failure::new(format!(
+                    "Python {v} is not installed, and installing it with {manager} was declined"
+                ))
+                .hint(format!("install it yourself (`{command}`), then run `pyve testenv --init` again")));
+            }
+            ui.info(&format!("Installing Python {v} with {manager} (this may take a few minutes)..."));
+            // The installer stays in the terminal's process group: Ctrl-C reaches it directly.
+            let r =
+                plan.install(InstallOptions { own_process_group: false }, &mut Unobserved).map_err(policy_failure)?;
+            ui.success(&format!("Python {v} installed successfully."));
+            r
+        }
+    };
+    for note in &resolved.notes {
+        ui.warn(note);
+    }
+    Ok(resolved)
+}
+
+/// Ask a yes/no question on the terminal (default no; end of input is no; at most 3 tries).
+fn confirm(question: &str) -> bool {
+    let stdin = std::io::stdin();
+    for _ in 0..3 {
+        eprint!("{question} [y/N]: ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+            eprintln!();
+            return false;
+        }
+        match line.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => return true,
+            "" | "n" | "no" => return false,
+            _ => eprintln!("Please answer yes or no."),
+        }
+    }
+    false
+}
+
+// ---------------------------------------------------------------------------------------------
+// --install
+
+/// `uv` on PATH (absolute entries only), if any.
+fn find_uv() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    find_in(OsStr::new("uv"), std::env::split_paths(&path))
+}
+
+fn find_in(name: &OsStr, dirs: impl IntoIterator<Item = PathBuf>) -> Option<PathBuf> {
+    dirs.into_iter()
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join(name))
+        .find(|candidate| project::is_executable(candidate))
+}
+
+fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failure> {
+    ready(paths, "run pyve testenv --init")?;
+    for file in requirements {
+        if !file.is_file() {
+            let why = if file.exists() { "it is not a file" } else { "it does not exist" };
+            return Err(Failure::new(format!("Requirements file not found: {} ({why})", file.display())).hint(
+                "check the path (relative to the current directory), then run pyve testenv --install -r FILE again",
+            ));
+        }
+    }
+    let python = paths.python();
+    let (mut cmd, installer) = match find_uv() {
+        Some(uv) => {
+            let mut cmd = Command::new(&uv);
+            cmd.args(["pip", "install", "--python"]).arg(&python);
+            let shown = format!("uv ({})", uv.display());
+            (cmd, shown)
+        }
+        None => {
+            let mut cmd = Command::new(&python);
+            cmd.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-compile"]);
+            (cmd, "pip (uv is not on PATH)".to_string())
+        }
+    };
+    let what = if requirements.is_empty() {
+        cmd.arg("pytest");
+        "pytest".to_string()
+    } else {
+        let mut shown = Vec::new();
+        for file in requirements {
+            cmd.arg("-r").arg(file);
+            shown.push(format!("-r {}", file.display()));
+        }
+        shown.join(" ")
+    };
+    cmd.env("VIRTUAL_ENV", &paths.env).env_remove("PYTHONHOME");
+    ui.info(&format!("Installing dev/test dependencies ({what}) into '{ENV_DIR}' with {installer}..."));
+    let line = command_line(&cmd);
+    ui.debug(&format!("running {line}"));
+    let status = wait_ignoring_interrupts(&mut cmd).map_err(|e| {
+        Failure::new(format!("cannot run the installer `{line}`: {e}"))
+            .hint("check that it is installed and executable")
+    })?;
+    if !status.success() {
+        let code = exit_code(status);
+        return Err(Failure::new(format!(
+            "Installing dev/test dependencies failed: `{line}` {}",
+            describe_status(status)
+        ))
+        .hint(if requirements.is_empty() {
+            "read the installer's output above (is the package index reachable?), then run `pyve testenv --install` again"
+                .to_string()
+        } else {
+            format!(
+                "read the installer's output above (a requirement that does not exist, or the package index not \
+                 reachable), fix {what} and run `pyve testenv --install {what}` again"
+            )
+        })
+        .code(if code > 128 { code } else { 1 }));
+    }
+    ui.success("Dev/test dependencies installed");
+    Ok(())
+}
+
+/// Run the child and wait for it; meanwhile Ctrl-C and Ctrl-\ go to the child (in the
+/// terminal's process group) and do not end this process, which reports the outcome.
+fn wait_ignoring_interrupts(cmd: &mut Command) -> std::io::Result<ExitStatus> {
+    let mut child = cmd.spawn()?;
+    // SAFETY: signal(2) only changes this process's dispositions; SIG_IGN is a valid one, and
+    // the child (already started) keeps its own default dispositions.
+    let old = unsafe { [libc::signal(libc::SIGINT, libc::SIG_IGN), libc::signal(libc::SIGQUIT, libc::SIG_IGN)] };
+    let status = child.wait();
+    // SAFETY: restores the dispositions saved above.
+    unsafe {
+        libc::signal(libc::SIGINT, old[0]);
+        libc::signal(libc::SIGQUIT, old[1]);
+    }
+    status
+}
+
+fn command_line(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal().map_or_else(|| status.code().unwrap_or(1), |s| 128 + s)
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(s)) => format!("was killed by signal {s}"),
+        _ => "failed".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// --purge
+
+fn purge(ui: &Ui, paths: &Paths) -> Result<(), Failure> {
+    let meta = match fs::symlink_metadata(&paths.testenv) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            ui.info(&format!("No dev/test runner environment found at '{TESTENV_DIR}'"));
+            return Ok(());
+        }
+        Err(e) => return Err(Failure::new(format!("cannot inspect {}: {e}", paths.testenv.display()))),
+    };
+    let record = if meta.is_dir() { load_record(ui, paths) } else { None };
+    // Renamed first, then deleted: an interruption never leaves half an environment in place.
+    let pyve_dir = paths.testenv.parent().unwrap_or(&paths.root).to_path_buf();
+    let doomed = pyve_dir.join(format!(".testenv.pyve-tmp-{}", std::process::id()));
+    let failed = |e: std::io::Error| {
+        Failure::new(format!("cannot remove {}: {e}", paths.testenv.display()))
+            .hint(format!("check the permissions of {}", pyve_dir.display()))
+    };
+    fs::rename(&paths.testenv, &doomed).map_err(failed)?;
+    if meta.is_dir() { fs::remove_dir_all(&doomed) } else { fs::remove_file(&doomed) }.map_err(failed)?;
+    ui.success(&format!("Removed {TESTENV_DIR}"));
+    if let Some(r) = record.filter(|r| r.gitignore_added) {
+        match gitignore::remove(&paths.root, r.gitignore_created) {
+            Ok(gitignore::Removed::Line) => ui.success(&format!("Removed {} from .gitignore", gitignore::LINE)),
+            Ok(gitignore::Removed::File) => ui.success("Removed .gitignore (created for .pyve/testenv, now empty)"),
+            Ok(gitignore::Removed::Nothing) => {}
+            Err(e) => ui.warn(&format!("could not remove {} from .gitignore: {e}", gitignore::LINE)),
+        }
+    }
+    // `.pyve` held only the test environment (the project is not initialised): tidy it away.
+    let _ = fs::remove_dir(&pyve_dir);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// --status
+
+fn status(paths: &Paths) -> Result<(), Failure> {
+    let ui = Ui { verbosity: 0, color: false };
+    let mut out = String::new();
+    let mut line = |label: &str, value: String| out.push_str(&format!("  {label:<16}{value}\n"));
+    let state = project::env_state(&paths.env);
+    let record = match state {
+        EnvState::Missing | EnvState::NotVenv(_) => None,
+        _ => load_record(&ui, paths),
+    };
+    let version = env_version(record.as_ref(), paths);
+    let head = match &state {
+        EnvState::Missing => format!("not initialized ({ENV_DIR}; create it with `pyve testenv --init`)"),
+        EnvState::Ready => ENV_DIR.to_string(),
+        EnvState::Broken(why) => format!("{ENV_DIR} (broken: {why}; rebuild it with `{REBUILD}`)"),
+        EnvState::NotVenv(why) => format!("{ENV_DIR} is not a virtual environment ({why})"),
+    };
+    if matches!(state, EnvState::Ready | EnvState::Broken(_)) {
+        match (&record, &version) {
+            (Some(r), _) => {
+                line("Python:", format!("{} ({}; {})", r.python_version, r.interpreter.display(), r.source));
+                line("Created:", format!("{} by {}", r.created_at, r.created_by));
+            }
+            (None, Some(v)) => line("Python:", format!("{v} (from pyvenv.cfg; no {} record)", record::FILE)),
+            (None, None) => line("Python:", "unknown".into()),
+        }
+        let site = project::site_packages(&paths.env, version.as_deref().and_then(project::short).as_deref());
+        let pytest = if project::has_pytest(&site) {
+            match project::pytest_version(&site) {
+                Some(v) => format!("installed ({v})"),
+                None => "installed".into(),
+            }
+        } else {
+            "not installed (install it with `pyve testenv --install`)".into()
+        };
+        line("pytest:", pytest);
+    }
+    let wanted = match requested_version(&policy_request(paths)) {
+        Ok(Some((want, source))) => {
+            let differs = version
+                .as_deref()
+                .and_then(PythonVersion::parse)
+                .filter(|have| !want.matches_version(have))
+                .map(|_| format!(" - differs; rebuild with `{REBUILD}`"))
+                .unwrap_or_default();
+            format!("{want} ({}){differs}", source.describe())
+        }
+        Ok(None) => "none pinned (the newest installed would be used)".into(),
+        Err(e) => format!("cannot tell: {e}"),
+    };
+    line("Project Python:", wanted);
+    let shim = match project::shim(&paths.root) {
+        Shim::Present(f) => format!("present ({})", project::display(&paths.root, &f)),
+        Shim::Foreign(f) => {
+            format!("absent ({} exists but is not pyve's)", project::display(&paths.root, &f))
+        }
+        Shim::Absent(_) => "absent (Python below 3.12, or disabled)".into(),
+        Shim::NoEnvironment(env) => {
+            format!("unknown: no project environment at {}", project::display(&paths.root, &env))
+        }
+    };
+    line("Distutils shim:", shim);
+    print!("Dev/test runner environment: {head}\n{out}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// run CMD, and pyve test
+
+/// The command with the environment applied: `VIRTUAL_ENV`, its `bin` first on `PATH`, no
+/// `PYTHONHOME`.
+fn in_env(program: &Path, paths: &Paths) -> Command {
+    let bin = paths.bin();
+    let mut dirs = vec![bin.clone()];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path).filter(|d| *d != bin));
+    }
+    let mut cmd = Command::new(program);
+    cmd.env("VIRTUAL_ENV", &paths.env).env_remove("PYTHONHOME");
+    if let Ok(joined) = std::env::join_paths(dirs) {
+        cmd.env("PATH", joined);
+    }
+    cmd
+}
+
+/// Replace this process with `cmd`; returns only the failure.
+fn exec(mut cmd: Command) -> Failure {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let e = cmd.exec();
+    let code = match e.kind() {
+        std::io::ErrorKind::NotFound => NOT_FOUND,
+        _ => NOT_EXECUTABLE,
+    };
+    Failure::new(format!("cannot execute {program}: {e}")).hint("check that it is an executable file").code(code)
+}
+
+fn run_tool(paths: &Paths, program: &OsStr, args: &[OsString]) -> Failure {
+    if let Err(f) = ready(paths, "run pyve testenv --init") {
+        return f;
+    }
+    let name = program.to_string_lossy();
+    let found = if name.contains('/') {
+        let p = PathBuf::from(program);
+        if !p.exists() {
+            return Failure::new(format!("command not found: {name}")).hint("check the path").code(NOT_FOUND);
+        }
+        p
+    } else {
+        let path_dirs: Vec<PathBuf> =
+            std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+        match find_in(program, std::iter::once(paths.bin()).chain(path_dirs)) {
+            Some(p) => p,
+            None => {
+                return Failure::new(format!(
+                    "command not found: {name} (it is neither in the dev/test runner environment ({ENV_DIR}/bin) nor on PATH)"
+                ))
+                .hint(format!(
+                    "install it into the environment: list it in a requirements file and run \
+                     `pyve testenv --install -r FILE`, or `pyve testenv run pip install {name}`"
+                ))
+                .code(NOT_FOUND);
+            }
+        }
+    };
+    let mut cmd = in_env(&found, paths);
+    cmd.args(args);
+    exec(cmd)
+}
+
+/// `pyve test ARGS...`.
+pub fn test(ui: &Ui, host: &Host, args: &[OsString]) -> i32 {
+    let failure = match prepare_test(ui, host, args) {
+        Ok(cmd) => exec(cmd),
+        Err(f) => f,
+    };
+    ui.error(&failure);
+    failure.code
+}
+
+fn prepare_test(ui: &Ui, host: &Host, args: &[OsString]) -> Result<Command, Failure> {
+    let paths = Paths::discover(host.project_root.as_deref())
+        .map_err(|e| Failure::new(format!("cannot tell the current directory: {e}")))?;
+    ready(&paths, "run pyve testenv --init, then pyve testenv --install (pytest)")?;
+    let record = load_record(ui, &paths);
+    let version = env_version(record.as_ref(), &paths);
+    let site = project::site_packages(&paths.env, version.as_deref().and_then(project::short).as_deref());
+    if let Some(warning) = version.as_deref().and_then(|v| drift(&paths, v)) {
+        ui.warn(&warning);
+    }
+    if !project::has_pytest(&site) {
+        return Err(Failure::new(format!("pytest is not installed in the dev/test runner environment ({ENV_DIR})"))
+            .hint("install it with `pyve testenv --install` (or your test requirements with `pyve testenv --install -r requirements-dev.txt`)"));
+    }
+    let mut cmd = in_env(&paths.python(), &paths);
+    cmd.arg("-m").arg("pytest").args(args);
+    if args.is_empty() {
+        // The project's pytest configuration (testpaths, rootdir) applies from its root.
+        cmd.current_dir(&paths.root);
+    }
+    Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_hints_name_the_pyve_command() {
+        assert_eq!(
+            testenv_hint("pass --python-version X.Y.Z to choose, or edit .python-version"),
+            "run pyve --python-version X.Y.Z to choose, or edit .python-version"
+        );
+        assert_eq!(
+            testenv_hint("use one (for example --python-version 3.13.0); or `pyve --python-version 3.12`"),
+            "use one (for example pyve --python-version 3.13.0); or `pyve --python-version 3.12`"
+        );
+        assert_eq!(testenv_hint("set PYVE_TEST_PIN_PYTHON"), "set PYVE_TEST_PIN_PYTHON");
+    }
+
+    #[test]
+    fn exit_codes_of_statuses() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(exit_code(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(exit_code(ExitStatus::from_raw(15)), 143);
+        assert_eq!(describe_status(ExitStatus::from_raw(2 << 8)), "exited with status 2");
+        assert_eq!(describe_status(ExitStatus::from_raw(9)), "was killed by signal 9");
+    }
+}
