@@ -39,6 +39,16 @@ pub fn main() -> ExitCode {
         let env = HostEnv::from_process();
         return finish(commands::run::run(&env, &args[2..]));
     }
+    // `pyve NAME ...` for a plugin: its dispatch should cost no more than starting pyve, so the
+    // parser (which plugin commands do not use: the plugin owns its command line) is skipped.
+    if let Some(name) = args.get(1).and_then(|a| a.to_str())
+        && pyve_protocol::is_valid_plugin_name(name)
+        && !BUILTINS.contains(&name)
+    {
+        ui::init(ui::ColorChoice::Auto, 0);
+        let env = HostEnv::from_process();
+        return finish(commands::external::run(&env, name, &args[2..], BUILTINS));
+    }
     finish(run(args))
 }
 

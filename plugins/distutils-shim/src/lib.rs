@@ -98,6 +98,9 @@ pub struct Options {
     pub disabled: bool,
     /// What installs setuptools and wheel when they are missing.
     pub installer: Installer,
+    /// The environment's Python version as its backend reported it (`X.Y.Z`), when known: a
+    /// version below 3.12 needs no shim, and then the interpreter is not even started.
+    pub known_version: Option<String>,
 }
 
 impl Options {
@@ -108,6 +111,7 @@ impl Options {
             env_path,
             disabled: std::env::var_os(DISABLE_VAR).is_some_and(|v| v == "1"),
             installer: Installer::detect(),
+            known_version: None,
         }
     }
 }
@@ -183,6 +187,12 @@ impl Report {
 #[error("cancelled")]
 pub struct Cancelled;
 
+/// `X.Y` of a version string such as `3.11.7`.
+fn major_minor(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 /// Put the shim into the environment of `opts.interpreter`. Never fails but when cancelled;
 /// every problem is reported through `reporter` and leaves the environment usable.
 pub fn apply(opts: &Options, reporter: &dyn Reporter) -> Result<Report, Cancelled> {
@@ -193,6 +203,14 @@ pub fn apply(opts: &Options, reporter: &dyn Reporter) -> Result<Report, Cancelle
     if opts.disabled {
         reporter.log(Level::Info, &format!("Distutils shim disabled ({DISABLE_VAR}=1)"));
         return Ok(Report::new(Status::Disabled));
+    }
+
+    if let Some(v) = &opts.known_version
+        && let Some((major, minor)) = major_minor(v)
+        && (major, minor) < (3, 12)
+    {
+        reporter.log(Level::Debug, &format!("Python {v} < 3.12 still has distutils; no distutils shim needed"));
+        return Ok(Report::new(Status::NotNeeded { version: v.clone() }));
     }
 
     // Children run in the environment's directory: never in pyve's working directory (a
@@ -424,6 +442,7 @@ mod tests {
             env_path: "/nonexistent".into(),
             disabled: true,
             installer: Installer::Pip,
+            known_version: None,
         };
         let report = apply(&opts, &log).unwrap();
         assert_eq!(report.status, Status::Disabled);
@@ -431,6 +450,28 @@ mod tests {
             log.0.into_inner().unwrap(),
             [(Level::Info, "Distutils shim disabled (PYVE_DISABLE_DISTUTILS_SHIM=1)".to_owned())]
         );
+    }
+
+    #[test]
+    fn a_known_version_below_3_12_starts_no_interpreter() {
+        struct Log(std::sync::Mutex<Vec<(Level, String)>>);
+        impl Reporter for Log {
+            fn log(&self, level: Level, message: &str) {
+                self.0.lock().unwrap().push((level, message.to_owned()));
+            }
+        }
+        let log = Log(Default::default());
+        // The interpreter does not exist: had it been started, the hook would warn.
+        let opts = Options {
+            interpreter: "/nonexistent/python".into(),
+            env_path: "/nonexistent".into(),
+            disabled: false,
+            installer: Installer::Pip,
+            known_version: Some("3.11.7".into()),
+        };
+        let report = apply(&opts, &log).unwrap();
+        assert_eq!(report.status, Status::NotNeeded { version: "3.11.7".into() });
+        assert!(log.0.into_inner().unwrap().iter().all(|(l, _)| *l == Level::Debug));
     }
 
     #[test]
@@ -448,6 +489,7 @@ mod tests {
             env_path: tmp.path().into(),
             disabled: false,
             installer: Installer::Pip,
+            known_version: None,
         };
         let report = apply(&opts, &log).unwrap();
         assert!(matches!(report.status, Status::Skipped { .. }), "{report:?}");

@@ -49,7 +49,8 @@ impl Hook for DistutilsShim {
         // Requests carry absolute paths; a relative one is taken from the project root, never
         // from the working directory (which, in-process, is pyve's).
         let absolute = |path: PathBuf| if path.is_absolute() { path } else { p.project_root.join(path) };
-        let opts = Options::from_env(absolute(interpreter), absolute(p.env_path.clone()));
+        let mut opts = Options::from_env(absolute(interpreter), absolute(p.env_path.clone()));
+        opts.known_version = p.python_version.clone();
         let reporter = CxReporter { cx, progress: RefCell::new(None) };
         match apply(&opts, &reporter) {
             Ok(report) => Ok(HookResult { changed: report.changed(), summary: Some(report.summary()) }),

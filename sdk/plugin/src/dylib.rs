@@ -125,12 +125,22 @@ pub fn open(callback: Callback, ctx: *mut c_void, make: fn() -> Plugin) -> *mut 
         let worker = Arc::clone(&session);
         let guard_host = Arc::clone(&host);
         let (done_tx, done) = mpsc::channel();
-        let job: Job = Box::new(move || {
-            let _guard = EndGuard(guard_host);
-            serve(&plugin, &worker, work);
-            let _ = done_tx.send(());
+        let plugin = Arc::new(plugin);
+        let worker_plugin = Arc::clone(&plugin);
+        let start: Job = Box::new(move || {
+            let job: Job = Box::new(move || {
+                let _guard = EndGuard(guard_host);
+                serve(&worker_plugin, &worker, work);
+                let _ = done_tx.send(());
+            });
+            if run_on_worker(job).is_err() {
+                // No thread: the request waits in vain and the host's timeout says so.
+            }
         });
-        run_on_worker(job).ok().map(|()| Session { session, done: Mutex::new(done) })
+        let end_host = Arc::clone(&host);
+        let end: Job = Box::new(move || end_host.end());
+        session.set_lazy(server::LazyWorker { plugin, start, end });
+        Some(Session { session, done: Mutex::new(done) })
     }));
     match started {
         Ok(Some(session)) => Box::into_raw(Box::new(session)).cast(),
@@ -174,6 +184,7 @@ pub unsafe fn close(session: *mut c_void) {
         // SAFETY: the caller passes a live session from `open`, and gives it up.
         let session = unsafe { Box::from_raw(session as *mut Session) };
         session.session.close_input();
+        session.session.end_without_worker();
         let _ = session.done.lock().unwrap_or_else(|e| e.into_inner()).recv();
     }));
 }

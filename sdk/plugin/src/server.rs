@@ -2,7 +2,9 @@
 //! [`Session::route`] on whatever thread delivers them (the stdin reader, or the host's own
 //! thread for a library): requests go to the worker, responses to waiting `host/prompt`
 //! calls, `$/cancel` to the running request. The worker ([`serve`]) answers requests one at a
-//! time.
+//! time. A library session starts its worker only for the first request that needs one:
+//! `initialize` and `shutdown` alone (a host listing plugins) are answered on the caller's
+//! thread, which makes such a session cost microseconds.
 
 use std::collections::HashMap;
 use std::io;
@@ -36,6 +38,20 @@ pub(crate) struct Session {
     /// The input ended: no answer will come any more.
     input_closed: AtomicBool,
     counter: AtomicU64,
+    /// What `initialize` agreed on.
+    initialized: Mutex<Option<InitializeParams>>,
+    /// A worker not started yet (library sessions).
+    lazy: Mutex<Option<LazyWorker>>,
+}
+
+/// How a library session starts its worker, and ends without one.
+pub(crate) struct LazyWorker {
+    /// The plugin, to answer `initialize` without the worker.
+    pub(crate) plugin: Arc<Plugin>,
+    /// Start the worker (it sends the end marker when it finishes).
+    pub(crate) start: Box<dyn FnOnce() + Send>,
+    /// Send the end marker, when the session ends without a worker.
+    pub(crate) end: Box<dyn FnOnce() + Send>,
 }
 
 impl std::fmt::Debug for Session {
@@ -61,8 +77,53 @@ impl Session {
             cancelled_early: Mutex::default(),
             input_closed: AtomicBool::new(false),
             counter: AtomicU64::new(1),
+            initialized: Mutex::default(),
+            lazy: Mutex::default(),
         };
         (Arc::new(session), rx)
+    }
+
+    /// Start the worker lazily: `lazy` runs it on the first request that needs one.
+    pub(crate) fn set_lazy(&self, lazy: LazyWorker) {
+        *lock(&self.lazy) = Some(lazy);
+    }
+
+    /// End a session whose worker never started: send the end marker now.
+    pub(crate) fn end_without_worker(&self) {
+        if let Some(l) = lock(&self.lazy).take() {
+            drop(l.start);
+            (l.end)();
+        }
+    }
+
+    /// Answer `initialize` or `shutdown` on the caller's thread when no worker has started
+    /// (so nothing is queued before it). `Ok(true)` when it was answered, `Err` with the
+    /// request when it is for the worker.
+    fn answer_inline(&self, req: Request) -> Result<bool, Request> {
+        let is_init = req.method == request::Initialize::METHOD;
+        if !is_init && req.method != request::Shutdown::METHOD {
+            return Err(req);
+        }
+        let mut lazy = lock(&self.lazy);
+        let Some(l) = lazy.as_ref() else { return Err(req) };
+        if is_init {
+            let outcome = initialize(&l.plugin, &req);
+            drop(lazy);
+            if outcome.is_ok() {
+                *lock(&self.initialized) = req.params::<request::Initialize>().ok();
+            }
+            self.send(Message::Response(Response { id: Some(req.id), outcome }));
+            return Ok(true);
+        }
+        let l = lazy.take().expect("checked above");
+        drop(lazy);
+        self.send(Message::Response(Response::ok::<request::Shutdown>(req.id, &())));
+        self.input_closed.store(true, Ordering::SeqCst);
+        lock(&self.work).take();
+        drop(l.start);
+        (l.end)();
+        // The message was taken; the next one finds the session closed.
+        Ok(true)
     }
 
     fn send(&self, message: Message) {
@@ -82,6 +143,15 @@ impl Session {
     pub(crate) fn route(&self, line: &[u8]) -> bool {
         match framing::decode(line) {
             Ok(Message::Request(req)) => {
+                let req = match self.answer_inline(req) {
+                    Ok(more) => return more,
+                    Err(req) => req,
+                };
+                let worker = lock(&self.lazy).take();
+                if let Some(l) = worker {
+                    drop(l.end);
+                    (l.start)();
+                }
                 return lock(&self.work).as_ref().is_some_and(|tx| tx.send(req).is_ok());
             }
             Ok(Message::Response(resp)) => {
@@ -151,7 +221,6 @@ impl Session {
 /// The worker: answer requests until `shutdown` or the end of the input. Returns the process
 /// exit code (0; the protocol has no failure exit).
 pub(crate) fn serve(plugin: &Plugin, session: &Session, work: mpsc::Receiver<Request>) -> i32 {
-    let mut initialized: Option<InitializeParams> = None;
     while let Some(req) = next_request(&work) {
         let id = req.id.clone();
         if req.method == request::Shutdown::METHOD {
@@ -167,8 +236,8 @@ pub(crate) fn serve(plugin: &Plugin, session: &Session, work: mpsc::Receiver<Req
         let outcome = if early {
             Err(ErrorObject::cancelled())
         } else if req.method == request::Initialize::METHOD {
-            initialize(plugin, &req).inspect(|_| initialized = req.params::<request::Initialize>().ok())
-        } else if let Some(init) = &initialized {
+            initialize(plugin, &req).inspect(|_| *lock(&session.initialized) = req.params::<request::Initialize>().ok())
+        } else if let Some(init) = lock(&session.initialized).clone() {
             let flag = Arc::new(AtomicBool::new(false));
             *lock(&session.current) = Some((id.clone(), Arc::clone(&flag)));
             let mut cx = Context {
