@@ -183,9 +183,44 @@ echo
 echo "Peak memory of \`pyve --purge\`: $(python3 -c "print('%.1f' % ($mem_purge / 1024))") MiB."
 echo
 } >> "$out"
+# 7. pyve test against running pytest from the test environment directly.
+"$I/pyve" -q testenv --init && "$I/pyve" -q testenv --install >/dev/null
+mkdir -p tests && printf 'def test_ok():\n    assert True\n' > tests/test_ok.py
+TEST_RUNS=${TEST_RUNS:-60}
+hyperfine -N --warmup 3 --runs "$TEST_RUNS" --export-json "$W/test.json" \
+    -n "pyve test -q" "$I/pyve test -q -p no:cacheprovider" \
+    -n "python -m pytest -q" "$P/.pyve/testenv/venv/bin/python -m pytest -q -p no:cacheprovider" >&2
+read -r pt_med pt_mean pt_sd < <(medians "$W/test.json" | sed -n 1p)
+read -r dt_med dt_mean dt_sd < <(medians "$W/test.json" | sed -n 2p)
+{
+echo "### \`pyve test\` (target: at most 1 ms added)"
+echo
+echo "| command | median (ms) | mean ± σ (ms) |"
+echo "|---|---|---|"
+echo "| \`.pyve/testenv/venv/bin/python -m pytest -q\` | $dt_med | $dt_mean ± $dt_sd |"
+echo "| \`pyve test -q\` | $pt_med | $pt_mean ± $pt_sd |"
+echo "| **added by pyve** | **$(python3 -c "print('%.2f' % ($pt_med - $dt_med))")** | |"
+echo
+} >> "$out"
 cd "$ROOT"
 
-# 7. Start-up.
+# 8. Python start-up in an environment with the distutils shim, against a plain venv.
+PY312=$(ls -d "$PYENV_ROOT"/versions/3.12.*/bin/python3.12 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -n "$PY312" ]; then
+    PYVE_DISTUTILS_SHIM="$R/pyve-distutils-shim" bash plugins/distutils-shim/bench/startup.sh "$PY312" "$RUNS" > "$W/shim.txt" 2>"$W/shim.err"
+    {
+    echo "### Python start-up with the distutils shim (target: at most 1.1x a plain venv)"
+    echo
+    echo "\`python -c pass\` in a plain venv, with setuptools only, with pyve's shim (setuptools, wheel and the deferred \`sitecustomize.py\`), and with the original tool's eager \`import setuptools\`; $(head -1 "$W/shim.err"); cases interleaved:"
+    echo
+    echo '```'
+    sed -n '/^Interleaved/,$p' "$W/shim.txt"
+    echo '```'
+    echo
+    } >> "$out"
+fi
+
+# 9. Start-up.
 mem_version=$(/usr/bin/time -f %M "$R/pyve" --version 2>&1 >/dev/null | tail -1)
 hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$W/startup.json" "$R/pyve --version" "$R/pyve --help" >&2
 read -r v_med v_mean v_sd < <(medians "$W/startup.json" | sed -n 1p)

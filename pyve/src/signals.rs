@@ -24,3 +24,18 @@ pub fn catch_interrupts() {
 pub fn interrupted() -> bool {
     FLAG.get().is_some_and(|f| f.load(Ordering::SeqCst))
 }
+
+/// Spawn `cmd` and wait for it with the user's stdio, as `system(3)` does: pyve ignores
+/// SIGINT and SIGQUIT while the child runs (the child, in the terminal's process group, gets
+/// them and decides), and the child starts with the default dispositions (they are changed
+/// only after it is started; no handler is installed, which would make every spawn slower).
+pub fn run_foreground(cmd: &mut std::process::Command) -> std::io::Result<std::process::ExitStatus> {
+    let mut child = cmd.spawn()?;
+    #[cfg(unix)]
+    // SAFETY: setting the dispositions of two signals to "ignore" has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    }
+    child.wait()
+}

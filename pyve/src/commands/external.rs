@@ -49,8 +49,7 @@ fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsStrin
     let root = cwd.as_deref().and_then(|c| env.project_root(c));
     let mut cmd = Command::new(&plugin.path);
     cmd.args(args).envs(super::plugin_env(env, root.as_deref(), Some(command)));
-    crate::signals::catch_interrupts();
-    let status = cmd.status().map_err(|e| {
+    let status = crate::signals::run_foreground(&mut cmd).map_err(|e| {
         Error::new(format!("could not run plugin '{}' ({})", plugin.name, plugin.path.display()))
             .because(&e)
             .hint(format!("check that {} is a program built for this machine, or remove it", plugin.path.display()))

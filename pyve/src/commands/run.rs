@@ -82,8 +82,7 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
     let mut cmd = resolve(program, &state)?;
     cmd.args(args);
     apply(&mut cmd, &root, &state);
-    crate::signals::catch_interrupts();
-    match cmd.status() {
+    match crate::signals::run_foreground(&mut cmd) {
         Ok(status) => Ok(super::external::exit_code(status)),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             Err(Error::new(format!("cannot execute {}", cmd.get_program().to_string_lossy()))
