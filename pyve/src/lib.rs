@@ -160,7 +160,11 @@ fn clap_failure(e: clap::Error) -> Result<u8> {
             for line in lines {
                 let line = line.trim();
                 if let Some(tip) = line.strip_prefix("tip: ") {
-                    hints.push(tip.to_owned());
+                    // clap's "to pass '--x' as a value, use '-- --x'" misleads more than it
+                    // helps: pyve's positional arguments are never option-like.
+                    if !tip.starts_with("to pass '") {
+                        hints.push(tip.to_owned());
+                    }
                 } else if let Some(usage) = line.strip_prefix("Usage: ") {
                     hints.push(format!("usage: {usage}"));
                 } else if !line.starts_with("For more information") {
