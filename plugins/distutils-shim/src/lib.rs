@@ -428,14 +428,17 @@ mod tests {
         assert_eq!(r.summary(), "no distutils shim needed (Python 3.11.7 has distutils)");
     }
 
+    /// Collects what `apply` reports.
+    struct Log(std::sync::Mutex<Vec<(Level, String)>>);
+
+    impl Reporter for Log {
+        fn log(&self, level: Level, message: &str) {
+            self.0.lock().unwrap().push((level, message.to_owned()));
+        }
+    }
+
     #[test]
     fn disabled_touches_nothing_and_runs_nothing() {
-        struct Log(std::sync::Mutex<Vec<(Level, String)>>);
-        impl Reporter for Log {
-            fn log(&self, level: Level, message: &str) {
-                self.0.lock().unwrap().push((level, message.to_owned()));
-            }
-        }
         let log = Log(Default::default());
         let opts = Options {
             interpreter: "/nonexistent/python".into(),
@@ -454,12 +457,6 @@ mod tests {
 
     #[test]
     fn a_known_version_below_3_12_starts_no_interpreter() {
-        struct Log(std::sync::Mutex<Vec<(Level, String)>>);
-        impl Reporter for Log {
-            fn log(&self, level: Level, message: &str) {
-                self.0.lock().unwrap().push((level, message.to_owned()));
-            }
-        }
         let log = Log(Default::default());
         // The interpreter does not exist: had it been started, the hook would warn.
         let opts = Options {
@@ -476,12 +473,6 @@ mod tests {
 
     #[test]
     fn an_interpreter_that_cannot_run_is_a_warning() {
-        struct Log(std::sync::Mutex<Vec<(Level, String)>>);
-        impl Reporter for Log {
-            fn log(&self, level: Level, message: &str) {
-                self.0.lock().unwrap().push((level, message.to_owned()));
-            }
-        }
         let log = Log(Default::default());
         let tmp = tempfile::tempdir().unwrap();
         let opts = Options {
