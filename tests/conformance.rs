@@ -27,9 +27,7 @@ struct Subject {
 impl Subject {
     fn open(&self) -> Box<dyn Transport> {
         match self.kind {
-            Kind::Exec => {
-                Box::new(pyve_tests::retry_busy(|| ProcessTransport::spawn(&self.path, &[], None)).expect("spawn"))
-            }
+            Kind::Exec => Box::new(pyve_tests::retry_busy(|| ProcessTransport::spawn(&self.path, &[])).expect("spawn")),
             Kind::Dylib => Box::new(DylibTransport::load(&self.path).expect("load")),
         }
     }

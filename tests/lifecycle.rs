@@ -621,3 +621,47 @@ fn the_distutils_shim_runs_in_process_as_a_library() {
         assert!(!site.join("sitecustomize.py").exists(), "{minor}: no shim");
     }
 }
+
+#[test]
+fn force_into_another_directory_moves_pyves_files_and_keeps_the_old_environment() {
+    let sb = sandbox();
+    let p = sb.project();
+    ok(&init(&sb, &["--python-version", &python("3.11")]), "init");
+    assert!(read(&p.join(".envrc")).contains("\"$PWD/.venv\""));
+    let out = run(sb.e2e().env("CI", "1").args(["--init", "--force", "envs2"]));
+    ok(&out, "force into envs2");
+    assert!(out.stderr.contains("✓ Updated .envrc"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("WARNING: the previous environment .venv is kept: the project now uses envs2"),
+        "{}",
+        out.stderr
+    );
+    assert!(p.join(".venv/pyvenv.cfg").is_file(), "nothing lost");
+    let envrc = read(&p.join(".envrc"));
+    assert!(envrc.contains("\"$PWD/envs2\"") && !envrc.contains("\"$PWD/.venv\""), "{envrc}");
+    let gitignore = read(&p.join(".gitignore"));
+    assert!(gitignore.lines().any(|l| l == "envs2") && !gitignore.lines().any(|l| l == ".venv"), "{gitignore}");
+    let out = pyve_run(&sb, &["python", "-c", "import sys; print(sys.prefix)"]);
+    assert_eq!(out.stdout.trim(), p.join("envs2").display().to_string());
+}
+
+#[test]
+fn plugin_versions_pinned_in_the_config_are_honoured() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
+    let config = sb.project().join(".pyve/config");
+    let base = read(&config);
+    std::fs::write(&config, format!("{base}plugins:\n  venv: \">=9\"\n")).unwrap();
+    let out = run(sb.e2e().arg("--purge"));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no installed pyve-venv matches the version .pyve/config asks for (>=9)"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("found: venv 0.1.0"), "{}", out.stderr);
+    assert!(sb.project().join(".venv").exists(), "nothing removed");
+    std::fs::write(&config, format!("{base}plugins:\n  venv: \"^0.1\"\n")).unwrap();
+    ok(&run(sb.e2e().arg("--purge")), "purge with a matching pin");
+    assert!(!sb.project().join(".venv").exists());
+}

@@ -87,3 +87,25 @@ impl HostEnv {
             .map(Path::to_path_buf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_root_is_found_upwards_but_never_at_pyves_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let project = home.join("work/proj");
+        std::fs::create_dir_all(project.join("src/pkg")).unwrap();
+        std::fs::create_dir_all(home.join(".pyve")).unwrap();
+        std::fs::write(home.join(".pyve/config"), "").unwrap(); // pyve's home, not a project
+        let mut env = HostEnv::from_process();
+        env.pyve_home = Some(home.join(".pyve"));
+        assert_eq!(env.project_root(&project.join("src/pkg")), None);
+        std::fs::create_dir_all(project.join(".pyve")).unwrap();
+        std::fs::write(project.join(".pyve/config"), "backend: venv\n").unwrap();
+        assert_eq!(env.project_root(&project.join("src/pkg")).as_deref(), Some(project.as_path()));
+        assert_eq!(env.project_root(&project).as_deref(), Some(project.as_path()));
+    }
+}

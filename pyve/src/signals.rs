@@ -1,14 +1,16 @@
-//! Ctrl-C: while pyve waits for a child (a passthrough command, `run`) or a plugin call, the
-//! signal must not kill pyve itself. The child, in the terminal's process group, gets it and
-//! decides; a plugin call is cancelled with `$/cancel`.
+//! Ctrl-C must not kill pyve itself while it waits. For a child run in the foreground (a
+//! passthrough command, `run`: [`run_foreground`]) pyve ignores the signal and the child, in
+//! the terminal's process group, decides. During a plugin call ([`catch_interrupts`]) a
+//! handler sets a flag and the call is cancelled with `$/cancel`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
-/// From now on, SIGINT, SIGTERM and SIGQUIT set a flag instead of ending pyve. Handlers (not
-/// `SIG_IGN`) are used, so children started afterwards get the default dispositions back.
+/// From now on, SIGINT, SIGTERM and SIGQUIT set a flag instead of ending pyve (see
+/// [`interrupted`]). Handlers (not `SIG_IGN`) are used, so plugins started afterwards get the
+/// default dispositions back.
 pub fn catch_interrupts() {
     FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));

@@ -181,6 +181,7 @@ pub fn ask(question: &str, choices: &[(String, String)], default: Option<&str>) 
 #[derive(Debug)]
 pub struct Spinner {
     state: Arc<Mutex<String>>,
+    total: Option<u64>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -191,7 +192,6 @@ impl Spinner {
         if get().verbosity < 0 || !std::io::stderr().is_terminal() {
             return None;
         }
-        let _ = total;
         let state = Arc::new(Mutex::new(title.to_owned()));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (Arc::clone(&state), Arc::clone(&stop));
@@ -213,18 +213,21 @@ impl Spinner {
                 std::thread::sleep(Duration::from_millis(80));
             }
         });
-        Some(Spinner { state, stop, thread: Some(thread) })
+        Some(Spinner { state, stop, total, thread: Some(thread) })
     }
 
     /// Show the current step.
     pub fn update(&self, message: Option<&str>, done: Option<u64>) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let base = s.split(" — ").next().unwrap_or("").to_owned();
-        *s = match (message, done) {
-            (Some(m), Some(d)) => format!("{base} — {m} ({d})"),
-            (Some(m), None) => format!("{base} — {m}"),
-            (None, Some(d)) => format!("{base} ({d})"),
-            (None, None) => base,
+        let count = match (done, self.total) {
+            (Some(d), Some(t)) => format!(" ({d}/{t})"),
+            (Some(d), None) => format!(" ({d})"),
+            _ => String::new(),
+        };
+        *s = match message {
+            Some(m) => format!("{base} — {m}{count}"),
+            None => format!("{base}{count}"),
         };
     }
 }

@@ -44,7 +44,7 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
 }
 
 /// Run a plugin executable with the user's stdio; pyve survives Ctrl-C while it runs.
-fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
+pub fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
     let cwd = std::env::current_dir().ok();
     let root = cwd.as_deref().and_then(|c| env.project_root(c));
     let mut cmd = Command::new(&plugin.path);

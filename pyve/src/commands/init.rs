@@ -3,7 +3,7 @@
 //! the environment is built by its backend plugin beside its final place and renamed in; the
 //! host's files are written last, each atomically, never over a file pyve did not write.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use pyve_protocol::methods::request;
@@ -356,6 +356,15 @@ fn build(
     // A backend change: the old environment goes, through its own backend.
     if let Some(old) = old_state.filter(|s| s.backend != choice.name) {
         remove_old(env, inventory, root, old);
+    } else if let Some(old) = old_state.filter(|s| s.env_path != created.env_path && s.env_path.exists()) {
+        // Same backend, another place: the old environment may share files with the new one
+        // (a pin), so its backend is not asked to remove it; it is kept and named.
+        let old_dir = project::display_in(root, &old.env_path);
+        ui::warn(&format!(
+            "the previous environment {old_dir} is kept: the project now uses {}",
+            project::display_in(root, &created.env_path)
+        ));
+        ui::warn(&format!("  Delete it when you no longer need it: rm -rf {old_dir}"));
     }
 
     backend::run_post_create_hooks(
@@ -398,7 +407,7 @@ fn build(
         ui::success("Python environment initialized successfully!");
     } else {
         ui::success(&format!("{} environment initialized successfully!", capitalize(&choice.name)));
-        ui::status(&format!("\nEnvironment location: {}", show(root, &created.env_path)));
+        ui::status(&format!("\nEnvironment location: {}", project::display_in(root, &created.env_path)));
     }
     ui::status("");
     if args.no_direnv {
@@ -412,11 +421,6 @@ fn build(
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
-}
-
-/// A path as users see it: relative to the project when inside it.
-fn show(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
 }
 
 fn remove_old(env: &HostEnv, inventory: &Inventory, root: &Path, old: &State) {
@@ -532,9 +536,4 @@ fn write_gitignore(root: &Path, args: &InitArgs, created: &CreateResult, state: 
         }
     }
     Ok(())
-}
-
-/// The recorded venv directory, for messages (`.venv` when unknown).
-pub fn env_dir_of(state: &State, root: &Path) -> PathBuf {
-    state.env_path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| state.env_path.clone())
 }

@@ -72,7 +72,7 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
                 ui::info("No environment found to remove");
             }
             for kept in &result.kept {
-                ui::info(&format!("Kept {}: {}", show(&root, &kept.path), kept.reason));
+                ui::info(&format!("Kept {}: {}", project::display_in(&root, &kept.path), kept.reason));
             }
         }
         None => ui::warn("the config records no backend: no environment removed"),
@@ -156,10 +156,6 @@ fn check_dir_argument(root: &Path, dir: &str, settings: &Settings) -> Result<()>
             .hint(format!("run `pyve --purge` (or `pyve --purge {recorded}`)")));
     }
     Ok(())
-}
-
-fn show(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
 }
 
 fn remove_file(p: &Path) -> Result<()> {

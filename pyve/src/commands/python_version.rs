@@ -12,13 +12,13 @@ use crate::ui;
 /// `pyve --python-version V`.
 pub fn run(env: &HostEnv, version: &str) -> Result<u8> {
     let inventory = crate::plugins::inventory(env, crate::cli::BUILTINS);
-    if inventory.command_provider("python-version").is_none() {
+    let Some(provider) = inventory.command_provider("python-version") else {
         return Err(Error::new(
             "pinning a Python version needs the venv backend's plugin, pyve-venv, which is not installed",
         )
         .hint("install pyve-venv (it ships with pyve; `pyve --list` shows what is installed)"));
-    }
-    let code = super::external::run(env, "python-version", &[version.into()], crate::cli::BUILTINS)?;
+    };
+    let code = super::external::exec_plugin(env, &provider.candidate, "python-version", &[version.into()])?;
     if code != 0 {
         return Ok(code);
     }

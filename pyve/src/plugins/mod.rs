@@ -5,7 +5,6 @@ pub mod cache;
 pub mod discovery;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -205,14 +204,4 @@ pub fn inventory(env: &HostEnv, builtins: &[&str]) -> Inventory {
     cache.retain_manifests(&candidates);
     cache.save();
     Inventory { entries, search }
-}
-
-/// A path shown to users.
-pub fn show(path: &std::path::Path) -> String {
-    path.display().to_string()
-}
-
-/// Where the user plugin directory is, for hints.
-pub fn user_dir_hint(env: &HostEnv) -> PathBuf {
-    env.user_plugin_dir().unwrap_or_else(|| PathBuf::from("~/.pyve/plugins"))
 }

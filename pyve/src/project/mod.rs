@@ -20,6 +20,11 @@ pub use state::{STATE_FILE, State};
 pub const PYVE_DIR: &str = ".pyve";
 const LOCK_FILE: &str = ".pyve/lock";
 
+/// A path as users see it: relative to the project root when inside it.
+pub fn display_in(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+}
+
 /// The current directory, absolute, with a clear error when it is gone.
 pub fn current_dir() -> Result<PathBuf> {
     std::env::current_dir().map_err(|e| {

@@ -295,7 +295,7 @@ impl Client {
         let plugin = PluginRef::of(candidate);
         let transport: Box<dyn Transport> = match candidate.kind {
             Kind::Exec => Box::new(
-                ProcessTransport::spawn(&candidate.path, &info.env, info.project_root.as_deref())
+                ProcessTransport::spawn(&candidate.path, &info.env)
                     .map_err(|e| RpcError { plugin: plugin.clone(), failure: Failure::Start(e.to_string()) })?,
             ),
             Kind::Dylib => Box::new(

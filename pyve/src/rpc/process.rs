@@ -24,11 +24,11 @@ pub struct ProcessTransport {
 
 impl ProcessTransport {
     /// Start `path --pyve-rpc` with the host's context variables.
-    pub fn spawn(path: &Path, env: &[(String, OsString)], cwd: Option<&Path>) -> std::io::Result<Self> {
+    /// Plugins inherit the user's working directory; requests carry the project root.
+    pub fn spawn(path: &Path, env: &[(String, OsString)]) -> std::io::Result<Self> {
         let mut cmd = Command::new(path);
         cmd.arg("--pyve-rpc").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
-        let _ = cwd; // Plugins inherit the user's working directory; requests carry the root.
         #[cfg(unix)]
         {
             use std::os::unix::process::CommandExt;
