@@ -1,0 +1,636 @@
+//! The `micromamba` backend: `env/create`, `env/describe`, `env/activation`, `env/remove`,
+//! `doctor/checks`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pyve_micromamba::discovery::{self, Found};
+use pyve_micromamba::engine::{self, CreateRequest, Engine, EngineChoice, Source};
+use pyve_micromamba::envfile::{CONDA_LOCK_YML, ENVIRONMENT_YML, EnvFile};
+use pyve_micromamba::lock::{self, LockFile, LockState};
+use pyve_micromamba::name::{self, NameError};
+use pyve_sdk::protocol::ErrorObject;
+use pyve_sdk::protocol::error::{code, kind};
+use pyve_sdk::types::*;
+use pyve_sdk::{Backend, Context, Error, Result};
+use serde_json::{Value, json};
+
+use super::settings::{ENGINE_VAR, MambaSettings, cache_dir, project_root};
+
+/// The backend.
+#[derive(Debug, Default)]
+pub struct MicromambaBackend;
+
+/// Where environments live, relative to the project root.
+pub const ENVS_DIR: &str = ".pyve/envs";
+
+fn envs_dir(root: &Path) -> PathBuf {
+    root.join(".pyve").join("envs")
+}
+
+/// How to run commands inside the environment at `env` (absolute paths only).
+pub fn activation_for(env: &Path, name: &str) -> Activation {
+    Activation {
+        set: BTreeMap::from([
+            ("CONDA_PREFIX".to_string(), env.display().to_string()),
+            ("CONDA_DEFAULT_ENV".to_string(), name.to_string()),
+            ("PYVE_ENV_NAME".to_string(), name.to_string()),
+            ("PYVE_ENV_PATH".to_string(), env.display().to_string()),
+        ]),
+        unset: vec!["PYTHONHOME".into()],
+        path_prepend: vec![env.join("bin")],
+    }
+}
+
+fn cancelled(what: &str) -> Error {
+    ErrorObject::new(code::CANCELLED, kind::CANCELLED, format!("cancelled: {what}")).into()
+}
+
+fn io_error(what: String, path: &Path, e: &std::io::Error) -> Error {
+    Error::new(kind::IO, format!("{what} {}: {e}", path.display()))
+        .hint(format!("check the permissions of {}", path.parent().unwrap_or(path).display()))
+}
+
+fn name_error(e: &NameError, source: name::NameSource) -> Error {
+    let mut message = e.to_string();
+    if let Some(d) = e.detail() {
+        message.push_str(&format!(" ({})", d.to_lowercase().trim_end_matches('.')));
+    }
+    let hint = match source {
+        name::NameSource::Flag => "pass another name with --env-name NAME".to_string(),
+        name::NameSource::Config => {
+            "change `env_name` under `micromamba:` in .pyve/config, or pass --env-name NAME".into()
+        }
+        name::NameSource::EnvironmentYml => "change `name:` in environment.yml, or pass --env-name NAME".into(),
+        name::NameSource::Directory => {
+            "the name comes from the project directory's name; pass --env-name NAME or set `name:` in environment.yml"
+                .into()
+        }
+    };
+    Error::new("invalid-env-name", format!("{message} (from {source})")).hint(hint)
+}
+
+/// A conda environment: it has `conda-meta/` and no marker of an unfinished build.
+fn is_env(path: &Path) -> bool {
+    path.join("conda-meta").is_dir() && !incomplete_marker(path).exists()
+}
+
+/// The marker of a build in place (micromamba engine) that has not finished.
+fn incomplete_marker(env: &Path) -> PathBuf {
+    let name = env.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    env.with_file_name(format!(".{name}.incomplete"))
+}
+
+/// Remove what crashed or cancelled runs left in `.pyve/envs`: temporary build directories,
+/// unfinished in-place builds, environments moved aside.
+fn tidy(cx: &Context<'_>, root: &Path) {
+    let dir = envs_dir(root);
+    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    for e in entries.filter_map(std::result::Result::ok) {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let p = e.path();
+        if n.starts_with('.') && (n.contains(".tmp-") || n.contains(".old-")) {
+            let _ = std::fs::remove_dir_all(&p);
+            cx.debug(format!("removed {}, left by an interrupted run", p.display()));
+        } else if let Some(env) = n.strip_prefix('.').and_then(|n| n.strip_suffix(".incomplete")) {
+            let _ = std::fs::remove_dir_all(dir.join(env));
+            let _ = std::fs::remove_file(&p);
+            cx.debug(format!("removed the unfinished environment {env}"));
+        }
+    }
+}
+
+/// The Python version recorded in `conda-meta/python-*.json`.
+fn python_version(env: &Path) -> Option<String> {
+    let dir = std::fs::read_dir(env.join("conda-meta")).ok()?;
+    for e in dir.filter_map(std::result::Result::ok) {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with("python-") && n.ends_with(".json") && n[7..].starts_with(|c: char| c.is_ascii_digit()) {
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
+            return v.get("version").and_then(Value::as_str).map(str::to_owned);
+        }
+    }
+    None
+}
+
+fn interpreter(env: &Path) -> Option<PathBuf> {
+    let p = env.join("bin").join("python");
+    p.is_file().then_some(p)
+}
+
+/// The name from environment.yml, if it has one and can be read (the lock may be what is used).
+fn yml_name(root: &Path) -> Option<String> {
+    EnvFile::read(&root.join(ENVIRONMENT_YML)).ok().and_then(|f| f.name)
+}
+
+/// The environment's name for requests after creation: the recorded/configured one, else as
+/// `env/create` resolves it.
+fn recorded_name(root: &Path, s: &MambaSettings) -> Result<String> {
+    let dir = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (n, source) = name::resolve(s.env_name.as_deref(), None, yml_name(root).as_deref(), &dir);
+    let n = n.unwrap_or_default();
+    name::validate(&n).map_err(|e| name_error(&e, source))?;
+    Ok(n)
+}
+
+/// Check the lock file as the reference did; warnings by default, errors with `--strict`.
+fn check_lock(cx: &Context<'_>, state: &LockState, strict: bool) -> Result<()> {
+    let hint = lock::regenerate_hint();
+    match state {
+        LockState::Fresh { .. } => Ok(()),
+        LockState::Stale { env, lock } if strict => Err(Error::new(
+            "lock-stale",
+            format!(
+                "Lock file is stale (strict mode): environment.yml was modified after conda-lock.yml \
+                 (environment.yml: {env}, conda-lock.yml: {lock})"
+            ),
+        )
+        .hint(format!("regenerate the lock file: {hint}"))),
+        LockState::Stale { env, lock } => {
+            cx.warn("Lock file may be stale");
+            cx.warn(format!("  environment.yml:  modified {env}"));
+            cx.warn(format!("  conda-lock.yml:   modified {lock}"));
+            cx.info(format!("Using conda-lock.yml for reproducibility; to update it: {hint}"));
+            Ok(())
+        }
+        LockState::Missing if strict => Err(Error::new("lock-missing", "Lock file missing (strict mode)")
+            .hint(format!("generate a lock file for reproducible builds: {hint}"))),
+        LockState::Missing => {
+            cx.info("Using environment.yml without lock file");
+            cx.info(format!("For reproducible builds, consider generating a lock file: {hint}"));
+            Ok(())
+        }
+        LockState::LockOnly if strict => Err(Error::new(
+            "lock-without-source",
+            "environment.yml missing but conda-lock.yml exists (strict mode): a lock file without its source \
+             environment file is invalid",
+        )
+        .hint("add the environment.yml the lock was made from, or drop --strict")),
+        LockState::LockOnly => {
+            cx.warn("conda-lock.yml has no environment.yml beside it; installing it as locked");
+            Ok(())
+        }
+        LockState::Neither => Err(Error::new(
+            "no-environment-file",
+            format!(
+                "No environment file found{}: the micromamba backend requires conda-lock.yml (for reproducible \
+                 builds) or environment.yml (for flexible dependencies)",
+                if strict { " (strict mode)" } else { "" }
+            ),
+        )
+        .hint("create environment.yml with:\n  name: myproject\n  channels:\n    - conda-forge\n  dependencies:\n    - python=3.11")),
+    }
+}
+
+/// The engine for this request, with the binary found (if any).
+fn choose_engine(cx: &Context<'_>, root: &Path, s: &MambaSettings) -> Result<(Box<dyn Engine>, Option<Found>)> {
+    let (found, skipped) = discovery::find_from_env(root);
+    for not_exec in skipped.iter().map(|s| &s.0) {
+        cx.warn(format!("{} is not executable; skipped (chmod +x {})", not_exec.display(), not_exec.display()));
+    }
+    let choice = if s.auto_bootstrap { EngineChoice::Micromamba } else { s.engine };
+    match engine::pick(choice, found.as_ref()) {
+        Some(e) => Ok((e, found)),
+        None => {
+            let why = if s.auto_bootstrap {
+                format!(
+                    "--auto-bootstrap asks for a micromamba binary, and this version of pyve-micromamba cannot \
+                     download one yet (to the {} sandbox)",
+                    s.bootstrap_to.as_deref().unwrap_or("user")
+                )
+            } else {
+                format!("the micromamba engine is chosen ({})", s.engine_source)
+            };
+            Err(Error::new(
+                "micromamba-not-found",
+                format!(
+                    "Micromamba not found: {why}, and none is at .pyve/bin/micromamba, ~/.pyve/bin/micromamba or on PATH"
+                ),
+            )
+            .hint(format!(
+                "install micromamba (https://mamba.readthedocs.io/en/latest/installation.html) into ~/.pyve/bin or PATH, \
+                 or use the built-in engine: drop --auto-bootstrap and set {ENGINE_VAR}=builtin (or `engine: builtin` \
+                 under `micromamba:` in .pyve/config)"
+            )))
+        }
+    }
+}
+
+fn engine_error(e: engine::EngineError, name: &str, file: &str) -> Error {
+    Error::new("micromamba-create-failed", format!("Failed to create micromamba environment '{name}' from {file}: {e}"))
+        .hint("check that all channels are accessible, all packages are available and the environment file is valid")
+}
+
+/// What the backend records about an environment (kept out of `.pyve/config`: nested).
+fn created_with(engine: &dyn Engine, file: &str) -> Value {
+    let mut v = json!({"engine": engine.name(), "version": engine.version(), "file": file});
+    if let Some(b) = engine.binary() {
+        v["binary"] = Value::String(b.display().to_string());
+    }
+    v
+}
+
+impl MicromambaBackend {
+    fn result(&self, env_path: &Path, name: &str, created: bool, with: Value) -> CreateResult {
+        let mut settings = Settings::new();
+        settings.insert("env_name".into(), Value::String(name.to_string()));
+        settings.insert("created_with".into(), with);
+        CreateResult {
+            env_path: env_path.to_path_buf(),
+            created,
+            interpreter: interpreter(env_path),
+            python_version: python_version(env_path),
+            activation: activation_for(env_path, name),
+            settings,
+            gitignore: vec![ENVS_DIR.into()],
+            created_files: Vec::new(),
+        }
+    }
+}
+
+/// Put `aside` back at `env_path` (a failed replacement).
+fn restore(cx: &Context<'_>, aside: Option<&PathBuf>, env_path: &Path) {
+    if let Some(a) = aside
+        && let Err(e) = std::fs::rename(a, env_path)
+    {
+        cx.warn(format!(
+            "could not put the previous environment back from {} to {}: {e}; move it back by hand",
+            a.display(),
+            env_path.display()
+        ));
+    }
+}
+
+impl Backend for MicromambaBackend {
+    fn create(&self, cx: &mut Context<'_>, p: CreateParams) -> Result<CreateResult> {
+        let root = project_root(&p.project_root)?;
+        let s = MambaSettings::parse(&p.settings, std::env::var(ENGINE_VAR).ok().as_deref())?;
+        if p.python_version.is_some() {
+            cx.warn("--python-version does not apply to the micromamba backend (the Python comes from environment.yml); ignored");
+        }
+        tidy(cx, &root);
+        let state = lock::lock_state(&root);
+        check_lock(cx, &state, s.strict)?;
+
+        // The file and the name.
+        let env_yml = root.join(ENVIRONMENT_YML);
+        let (source, yml_name) = if state.file() == Some(CONDA_LOCK_YML) {
+            let lock = LockFile::read(&root.join(CONDA_LOCK_YML)).map_err(|e| {
+                Error::new("bad-lock-file", e.to_string()).hint(format!("regenerate it: {}", lock::regenerate_hint()))
+            })?;
+            (Source::Lock(lock), yml_name(&root))
+        } else {
+            let f = EnvFile::read(&env_yml).map_err(|e| {
+                Error::new("bad-environment-file", e.to_string()).hint("fix environment.yml (see https://docs.conda.io/projects/conda/en/latest/user-guide/tasks/manage-environments.html#create-env-file-manually)")
+            })?;
+            for w in &f.warnings {
+                for line in w {
+                    cx.warn(line.clone());
+                }
+            }
+            let n = f.name.clone();
+            (Source::EnvFile(f), n)
+        };
+        let file = source.path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let (n, name_source) = name::resolve(s.env_name.as_deref(), None, yml_name.as_deref(), &dir);
+        let n = n.unwrap_or_default();
+        name::validate(&n).map_err(|e| name_error(&e, name_source))?;
+        cx.info(format!("Environment name: {n}"));
+        cx.info(format!("Using file: {file}"));
+
+        let env_path = envs_dir(&root).join(&n);
+        let exists = is_env(&env_path);
+        if env_path.exists() && !exists {
+            return Err(Error::new(
+                "not-an-environment",
+                format!(
+                    "{} exists but is not a conda environment (it has no conda-meta/); pyve will not replace it",
+                    env_path.display()
+                ),
+            )
+            .hint(format!("move {}/{n} out of the way yourself, or choose another name with --env-name", ENVS_DIR)));
+        }
+        if exists && !p.replace {
+            cx.info(format!("Micromamba environment '{n}' already exists, skipping creation"));
+            let with = p.settings.get("created_with").cloned().unwrap_or(Value::Null);
+            return Ok(self.result(&env_path, &n, false, with));
+        }
+        let (engine, _found) = choose_engine(cx, &root, &s)?;
+        match engine.binary() {
+            Some(b) => cx.info(format!("Engine: micromamba {} ({})", engine.version(), b.display())),
+            None => cx.info(format!("Engine: built-in ({})", engine.version())),
+        }
+        cx.check_cancelled()?;
+
+        let envs = envs_dir(&root);
+        std::fs::create_dir_all(&envs).map_err(|e| io_error("cannot create".into(), &envs, &e))?;
+        let pid = std::process::id();
+        let aside = if exists {
+            cx.info(format!("Replacing micromamba environment '{n}'..."));
+            let a = envs.join(format!(".{n}.old-{pid}"));
+            std::fs::rename(&env_path, &a).map_err(|e| io_error(format!("cannot move '{n}' aside:"), &env_path, &e))?;
+            Some(a)
+        } else {
+            cx.info(format!("Creating micromamba environment '{n}' from {file}..."));
+            None
+        };
+        let build_dir = envs.join(format!(".{n}.tmp-{pid}"));
+        let in_place = engine.binary().is_some();
+        let marker = incomplete_marker(&env_path);
+        if in_place {
+            let _ = std::fs::write(&marker, b"");
+        }
+        let req = CreateRequest {
+            source: &source,
+            target: &env_path,
+            build_dir: if in_place { &env_path } else { &build_dir },
+            root: &root,
+            cache_dir: cache_dir(),
+        };
+        let progress = cx.progress(format!("Creating micromamba environment '{n}'"), None);
+        let result = engine.create(&req);
+        progress.end();
+        let discard = |cx: &Context<'_>| {
+            for d in [&build_dir, &env_path] {
+                if d.exists()
+                    && let Err(e) = std::fs::remove_dir_all(d)
+                {
+                    cx.warn(format!("could not remove the half-made environment {}: {e}", d.display()));
+                }
+            }
+            let _ = std::fs::remove_file(&marker);
+            restore(cx, aside.as_ref(), &env_path);
+        };
+        let created = match result {
+            Ok(c) => c,
+            Err(e) => {
+                discard(cx);
+                return Err(engine_error(e, &n, &file));
+            }
+        };
+        if cx.is_cancelled() {
+            discard(cx);
+            return Err(cancelled("the environment was not created"));
+        }
+        if !created.built_in_place
+            && let Err(e) = std::fs::rename(&build_dir, &env_path)
+        {
+            discard(cx);
+            return Err(io_error(
+                format!("cannot move the new environment into place from {}:", build_dir.display()),
+                &env_path,
+                &e,
+            ));
+        }
+        // pip requirements, with the environment's own pip, in its final place (pip writes
+        // absolute script shebangs).
+        let pip: Vec<String> = match &source {
+            Source::EnvFile(f) if !engine.installs_pip() => f.pip.clone(),
+            Source::Lock(l) if !engine.installs_pip() => l.pip_urls(lock::platform()),
+            _ => Vec::new(),
+        };
+        if !pip.is_empty() {
+            cx.info(format!("Installing {} pip requirement(s) with the environment's pip...", pip.len()));
+            if let Err(e) = engine::install_pip(&env_path, &pip, matches!(source, Source::Lock(_))) {
+                discard(cx);
+                return Err(engine_error(e, &n, &file));
+            }
+        }
+        let _ = std::fs::remove_file(&marker);
+        if let Some(a) = &aside
+            && let Err(e) = std::fs::remove_dir_all(a)
+        {
+            cx.warn(format!("could not delete the previous environment at {}: {e}", a.display()));
+        }
+        cx.debug(format!("{} packages installed", created.packages));
+        cx.success(format!("Micromamba environment '{n}' created successfully"));
+        if interpreter(&env_path).is_none() {
+            cx.warn("Python executable not found in environment");
+            cx.warn("This may be expected if Python is not in dependencies");
+        }
+        Ok(self.result(&env_path, &n, true, created_with(engine.as_ref(), &file)))
+    }
+
+    fn describe(&self, cx: &mut Context<'_>, p: EnvParams) -> Result<EnvDescription> {
+        let root = project_root(&p.project_root)?;
+        let s = MambaSettings::parse(&p.settings, None)?;
+        tidy(cx, &root);
+        let n = recorded_name(&root, &s)?;
+        let env_path = envs_dir(&root).join(&n);
+        let lock = Some(lock_status(&lock::lock_state(&root)));
+        if !is_env(&env_path) {
+            return Ok(EnvDescription { exists: false, env_path: Some(env_path), lock, ..EnvDescription::default() });
+        }
+        Ok(EnvDescription {
+            exists: true,
+            interpreter: interpreter(&env_path),
+            python_version: python_version(&env_path),
+            package_count: engine::count_packages(&env_path),
+            env_path: Some(env_path),
+            lock,
+        })
+    }
+
+    fn activation(&self, _cx: &mut Context<'_>, p: EnvParams) -> Result<Activation> {
+        let root = project_root(&p.project_root)?;
+        let s = MambaSettings::parse(&p.settings, None)?;
+        let n = recorded_name(&root, &s)?;
+        let env_path = envs_dir(&root).join(&n);
+        if !is_env(&env_path) {
+            return Err(Error::not_found(format!("there is no micromamba environment '{n}' ({})", env_path.display()))
+                .hint("create it with `pyve --init`"));
+        }
+        Ok(activation_for(&env_path, &n))
+    }
+
+    fn remove(&self, cx: &mut Context<'_>, p: EnvParams) -> Result<RemoveResult> {
+        let root = project_root(&p.project_root)?;
+        let s = MambaSettings::parse(&p.settings, None)?;
+        tidy(cx, &root);
+        let n = recorded_name(&root, &s)?;
+        let envs = envs_dir(&root);
+        let env_path = envs.join(&n);
+        let mut result = RemoveResult::default();
+        if env_path.exists() && !is_env(&env_path) {
+            return Err(Error::new(
+                "not-an-environment",
+                format!(
+                    "{} is not a conda environment (it has no conda-meta/); pyve will not delete it",
+                    env_path.display()
+                ),
+            )
+            .hint(format!("delete {ENVS_DIR}/{n} yourself if you do not need it")));
+        }
+        cx.check_cancelled()?;
+        if env_path.exists() {
+            std::fs::remove_dir_all(&env_path).map_err(|e| io_error(format!("cannot remove '{n}':"), &env_path, &e))?;
+            cx.success(format!("Removed {ENVS_DIR}/{n}"));
+            result.removed.push(env_path);
+        } else {
+            cx.info(format!("No micromamba environment found at {ENVS_DIR}/{n}"));
+        }
+        // .pyve/envs itself, when nothing else is in it.
+        if std::fs::read_dir(&envs).is_ok_and(|mut d| d.next().is_none()) && std::fs::remove_dir(&envs).is_ok() {
+            result.removed.push(envs.clone());
+        } else if envs.exists() {
+            result.kept.push(KeptPath { path: envs, reason: "holds other environments".into() });
+        }
+        for f in [ENVIRONMENT_YML, CONDA_LOCK_YML] {
+            if root.join(f).exists() {
+                result.kept.push(KeptPath { path: root.join(f), reason: "the project's own file".into() });
+            }
+        }
+        Ok(result)
+    }
+
+    fn doctor(&self, cx: &mut Context<'_>, p: EnvParams) -> Result<DoctorReport> {
+        let root = project_root(&p.project_root)?;
+        let s = MambaSettings::parse(&p.settings, std::env::var(ENGINE_VAR).ok().as_deref())?;
+        tidy(cx, &root);
+        Ok(DoctorReport { checks: doctor_checks(&root, &s, &p.settings) })
+    }
+}
+
+fn lock_status(state: &LockState) -> LockStatus {
+    let detail = match state {
+        LockState::Fresh { env, lock } => Some(format!("up to date (environment.yml: {env}, conda-lock.yml: {lock})")),
+        LockState::Stale { env, lock } => {
+            Some(format!("environment.yml ({env}) is newer than conda-lock.yml ({lock})"))
+        }
+        LockState::Missing => Some(format!("no conda-lock.yml; generate it with: {}", lock::regenerate_hint())),
+        LockState::LockOnly => Some("conda-lock.yml without environment.yml".into()),
+        LockState::Neither => Some("neither environment.yml nor conda-lock.yml".into()),
+    };
+    LockStatus { state: state.as_str().into(), file: state.file().map(PathBuf::from), detail }
+}
+
+fn check(status: CheckStatus, label: &str, detail: impl Into<String>, hint: Option<String>) -> Check {
+    Check { status, label: label.into(), detail: Some(detail.into()), hint }
+}
+
+fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
+    let mut checks = Vec::new();
+    // The engine, and the binary.
+    let (found, skipped) = discovery::find_from_env(root);
+    let recorded = raw.get("created_with");
+    let made_by = recorded.and_then(|v| v.get("engine")).and_then(Value::as_str);
+    let now = engine::pick(s.engine, found.as_ref()).map(|e| e.name()).unwrap_or("micromamba");
+    checks.push(check(
+        CheckStatus::Info,
+        "Engine",
+        match made_by {
+            Some(m) => format!("{m} made the environment; {now} would be used now ({} policy)", engine_label(s)),
+            None => format!("{now} ({} policy)", engine_label(s)),
+        },
+        None,
+    ));
+    match &found {
+        Some(f) => {
+            let v = discovery::version(&f.path);
+            checks.push(match v {
+                Ok(v) => check(
+                    CheckStatus::Ok,
+                    "Micromamba",
+                    format!("{} ({}) v{v}", f.path.display(), f.location.as_str()),
+                    None,
+                ),
+                Err(e) => check(
+                    CheckStatus::Error,
+                    "Micromamba",
+                    e,
+                    Some(format!("reinstall micromamba at {}", f.path.display())),
+                ),
+            });
+        }
+        None => {
+            let (status, hint) = if s.engine == EngineChoice::Micromamba {
+                (
+                    CheckStatus::Error,
+                    Some("install micromamba, or set `engine: builtin` under `micromamba:` in .pyve/config".into()),
+                )
+            } else {
+                (CheckStatus::Info, None)
+            };
+            let mut detail = "not found (the built-in engine needs none)".to_string();
+            if let Some(not_exec) = skipped.first() {
+                detail =
+                    format!("{} is not executable (fix with: chmod +x {})", not_exec.0.display(), not_exec.0.display());
+            }
+            checks.push(check(status, "Micromamba", detail, hint));
+        }
+    }
+    // The environment.
+    match recorded_name(root, s) {
+        Err(e) => {
+            let o = e.into_object();
+            checks.push(check(
+                CheckStatus::Error,
+                "Environment",
+                o.message,
+                o.data.and_then(|d| d.get("hint").and_then(Value::as_str).map(str::to_owned)),
+            ));
+        }
+        Ok(n) => {
+            let env_path = envs_dir(root).join(&n);
+            if is_env(&env_path) {
+                checks.push(check(CheckStatus::Ok, "Environment", format!("{ENVS_DIR}/{n}"), None));
+                checks.push(check(CheckStatus::Info, "Name", n.clone(), None));
+                match (interpreter(&env_path), python_version(&env_path)) {
+                    (Some(_), Some(v)) => checks.push(check(CheckStatus::Ok, "Python", v, None)),
+                    (Some(p), None) => checks.push(check(CheckStatus::Ok, "Python", p.display().to_string(), None)),
+                    _ => checks.push(check(CheckStatus::Warn, "Python", "not found in environment", None)),
+                }
+                if let Some(c) = engine::count_packages(&env_path) {
+                    checks.push(check(CheckStatus::Info, "Packages", format!("{c} installed"), None));
+                }
+            } else {
+                checks.push(check(
+                    CheckStatus::Error,
+                    "Environment",
+                    format!("not found: {ENVS_DIR}/{n}"),
+                    Some("create it with `pyve --init`".into()),
+                ));
+            }
+        }
+    }
+    // The files.
+    let state = lock::lock_state(root);
+    match state.file() {
+        Some(f) => checks.push(check(CheckStatus::Ok, "Environment file", f, None)),
+        None => checks.push(check(
+            CheckStatus::Warn,
+            "Environment file",
+            "not found",
+            Some("create environment.yml".into()),
+        )),
+    }
+    checks.push(match &state {
+        LockState::Fresh { .. } | LockState::LockOnly => {
+            check(CheckStatus::Ok, "Lock file", "conda-lock.yml (up to date)", None)
+        }
+        LockState::Stale { env, lock } => check(
+            CheckStatus::Warn,
+            "Lock file",
+            format!("conda-lock.yml (stale): environment.yml {env}, conda-lock.yml {lock}"),
+            Some(format!("regenerate it: {}", lock::regenerate_hint())),
+        ),
+        LockState::Missing => check(
+            CheckStatus::Warn,
+            "Lock file",
+            "missing",
+            Some(format!("generate with: {}", lock::regenerate_hint())),
+        ),
+        LockState::Neither => check(CheckStatus::Warn, "Lock file", "missing (no environment.yml either)", None),
+    });
+    checks
+}
+
+fn engine_label(s: &MambaSettings) -> String {
+    let c = match s.engine {
+        EngineChoice::Auto => "auto",
+        EngineChoice::Builtin => "builtin",
+        EngineChoice::Micromamba => "micromamba",
+    };
+    format!("{c}, from {}", s.engine_source)
+}

@@ -1,0 +1,157 @@
+//! Finding a micromamba binary (reference 3.2): `.pyve/bin/micromamba`, then
+//! `~/.pyve/bin/micromamba`, then `PATH`; its version from `--version`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Where a binary was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// `<project>/.pyve/bin/micromamba`.
+    Project,
+    /// `~/.pyve/bin/micromamba`.
+    User,
+    /// On `PATH`.
+    System,
+}
+
+impl Location {
+    /// `project`, `user` or `system`, as the reference's doctor prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Location::Project => "project",
+            Location::User => "user",
+            Location::System => "system",
+        }
+    }
+}
+
+/// A found binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Its absolute path.
+    pub path: PathBuf,
+    /// Where.
+    pub location: Location,
+}
+
+/// A file there that is not executable (doctor reports it with a `chmod` fix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotExecutable(pub PathBuf);
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The project sandbox's binary path.
+pub fn project_binary(root: &Path) -> PathBuf {
+    root.join(".pyve").join("bin").join("micromamba")
+}
+
+/// The user sandbox's binary path (`$HOME/.pyve/bin/micromamba`).
+pub fn user_binary(home: Option<&Path>) -> Option<PathBuf> {
+    home.map(|h| h.join(".pyve").join("bin").join("micromamba"))
+}
+
+/// Find micromamba for the project at `root`; `home` and `path` are `$HOME` and `$PATH`.
+pub fn find(root: &Path, home: Option<&Path>, path: Option<&std::ffi::OsStr>) -> (Option<Found>, Vec<NotExecutable>) {
+    let mut skipped = Vec::new();
+    let mut candidates = vec![(project_binary(root), Location::Project)];
+    if let Some(u) = user_binary(home) {
+        candidates.push((u, Location::User));
+    }
+    for (p, location) in candidates {
+        if is_executable(&p) {
+            return (Some(Found { path: p, location }), skipped);
+        }
+        if p.is_file() {
+            skipped.push(NotExecutable(p));
+        }
+    }
+    if let Some(path) = path {
+        for dir in std::env::split_paths(path) {
+            // Relative and empty entries are skipped: the current directory is never searched.
+            if !dir.is_absolute() {
+                continue;
+            }
+            let p = dir.join("micromamba");
+            if is_executable(&p) {
+                return (Some(Found { path: p, location: Location::System }), skipped);
+            }
+        }
+    }
+    (None, skipped)
+}
+
+/// Find micromamba with this process's `HOME` and `PATH`.
+pub fn find_from_env(root: &Path) -> (Option<Found>, Vec<NotExecutable>) {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    find(root, home.as_deref(), std::env::var_os("PATH").as_deref())
+}
+
+/// The first `X.Y.Z` in `text`.
+pub fn parse_version(text: &str) -> Option<String> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.')).find_map(|w| {
+        let parts: Vec<&str> = w.split('.').collect();
+        (parts.len() >= 3 && parts[..3].iter().all(|p| !p.is_empty())).then(|| parts[..3].join("."))
+    })
+}
+
+/// Run `<binary> --version`: the version, or why it failed.
+pub fn version(binary: &Path) -> Result<String, String> {
+    let out = Command::new(binary)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {} --version: {e}", binary.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("{} --version failed ({})", binary.display(), out.status));
+    }
+    parse_version(&text).ok_or_else(|| format!("{} --version printed no version: {:?}", binary.display(), text.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(p: &Path, body: &str, mode: u32) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn versions_in_both_formats() {
+        assert_eq!(parse_version("micromamba 1.5.3\n").as_deref(), Some("1.5.3"));
+        assert_eq!(parse_version("2.0.5").as_deref(), Some("2.0.5"));
+        assert_eq!(parse_version("libmamba 2.0.5.1").as_deref(), Some("2.0.5"));
+        assert_eq!(parse_version("version 2.0"), None);
+    }
+
+    #[test]
+    fn project_then_user_then_path() {
+        let d = tempfile::tempdir().unwrap();
+        let (root, home, bin) = (d.path().join("p"), d.path().join("h"), d.path().join("bin"));
+        std::fs::create_dir_all(&root).unwrap();
+        let path = std::env::join_paths([Path::new("relative"), &bin]).unwrap();
+        assert_eq!(find(&root, Some(&home), Some(&path)).0, None);
+        script(&bin.join("micromamba"), "echo 1.0.0", 0o755);
+        assert_eq!(find(&root, Some(&home), Some(&path)).0.unwrap().location, Location::System);
+        script(&user_binary(Some(&home)).unwrap(), "echo 1.0.1", 0o644);
+        let (found, skipped) = find(&root, Some(&home), Some(&path));
+        assert_eq!(found.unwrap().location, Location::System);
+        assert_eq!(skipped, [NotExecutable(user_binary(Some(&home)).unwrap())]);
+        script(&user_binary(Some(&home)).unwrap(), "echo 1.0.1", 0o755);
+        assert_eq!(find(&root, Some(&home), Some(&path)).0.unwrap().location, Location::User);
+        script(&project_binary(&root), "echo micromamba 2.0.5", 0o755);
+        let f = find(&root, Some(&home), Some(&path)).0.unwrap();
+        assert_eq!((f.location, f.path.clone()), (Location::Project, project_binary(&root)));
+        assert_eq!(version(&f.path).unwrap(), "2.0.5");
+        script(&f.path, "exit 3", 0o755);
+        assert!(version(&f.path).unwrap_err().contains("--version failed"));
+    }
+}

@@ -1,0 +1,145 @@
+//! The built-in engine: rattler's gateway, resolvo and installer, in-process.
+
+use std::path::Path;
+
+use rattler::install::Installer;
+use rattler_cache::package_cache::PackageCache;
+use rattler_conda_types::{Channel, ChannelConfig, GenericVirtualPackage, NamedChannelOrUrl, RepoDataRecord, Subdir};
+use rattler_repodata_gateway::Gateway;
+use rattler_solve::{SolverImpl, SolverTask, resolvo};
+use rattler_virtual_packages::{VirtualPackage, VirtualPackageOverrides};
+
+use super::{CreateRequest, Created, Engine, EngineError, Package, Source};
+use crate::lock::platform;
+
+/// The built-in engine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Builtin;
+
+/// The rattler release this engine is built on.
+pub const RATTLER_VERSION: &str = "0.55.5";
+
+fn runtime() -> Result<tokio::runtime::Runtime, EngineError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| EngineError::Install(format!("cannot start the async runtime: {e}")))
+}
+
+fn subdir() -> Subdir {
+    Subdir::current().unwrap_or(Subdir::NoArch)
+}
+
+impl Builtin {
+    /// Solve environment.yml's specs against its channels.
+    async fn solve(
+        &self,
+        env: &crate::envfile::EnvFile,
+        root: &Path,
+        cache: &Path,
+    ) -> Result<Vec<RepoDataRecord>, EngineError> {
+        let config = ChannelConfig::default_with_root_dir(root.to_path_buf());
+        let named = if env.channels.is_empty() {
+            vec![NamedChannelOrUrl::Name("conda-forge".into())]
+        } else {
+            env.channels.clone()
+        };
+        let channels: Vec<Channel> = named
+            .into_iter()
+            .map(|c| {
+                let shown = c.to_string();
+                c.into_channel(&config).map_err(|e| EngineError::Channels(format!("channel '{shown}': {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let gateway = Gateway::builder()
+            .with_cache_dir(cache.join("repodata"))
+            .with_package_cache(PackageCache::new(cache.join("pkgs")))
+            .finish();
+        let repodata = gateway
+            .query(channels, [subdir(), Subdir::NoArch], env.specs.clone())
+            .recursive(true)
+            .execute()
+            .await
+            .map_err(|e| EngineError::Channels(error_chain(&e)))?;
+        let virtual_packages: Vec<GenericVirtualPackage> =
+            VirtualPackage::detect(&VirtualPackageOverrides::default(), None)
+                .map_err(|e| EngineError::Solve(format!("cannot detect this system's virtual packages: {e}")))?
+                .into_iter()
+                .map(GenericVirtualPackage::from)
+                .collect();
+        let task = SolverTask {
+            specs: env.specs.clone(),
+            virtual_packages,
+            ..SolverTask::from_iter(repodata.repodata.iter())
+        };
+        let solved = resolvo::Solver.solve(task).map_err(|e| EngineError::Solve(e.to_string()))?;
+        Ok(solved.records)
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+impl Engine for Builtin {
+    fn name(&self) -> &'static str {
+        "builtin"
+    }
+
+    fn version(&self) -> String {
+        format!("rattler {RATTLER_VERSION}")
+    }
+
+    fn create(&self, req: &CreateRequest<'_>) -> Result<Created, EngineError> {
+        let rt = runtime()?;
+        rt.block_on(async {
+            let records = match req.source {
+                Source::EnvFile(env) => self.solve(env, req.root, &req.cache_dir).await?,
+                Source::Lock(lock) => {
+                    lock.conda_records(platform()).map_err(|e| EngineError::Install(e.to_string()))?
+                }
+            };
+            let packages = records.len();
+            let mut installer = Installer::new()
+                .with_package_cache(PackageCache::new(req.cache_dir.join("pkgs")))
+                .with_target_platform(subdir())
+                .with_execute_link_scripts(false);
+            let in_place = req.build_dir == req.target;
+            if !in_place {
+                installer = installer.with_alternative_target_prefix(req.target);
+            }
+            installer.install(req.build_dir, records).await.map_err(|e| EngineError::Install(error_chain(&e)))?;
+            Ok(Created { packages, built_in_place: in_place })
+        })
+    }
+
+    fn list(&self, prefix: &Path) -> Result<Vec<Package>, EngineError> {
+        let dir = prefix.join("conda-meta");
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| EngineError::Install(format!("cannot read {}: {e}", dir.display())))?;
+        let mut out = Vec::new();
+        for e in entries.filter_map(Result::ok) {
+            let p = e.path();
+            if p.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&p) else { continue };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+            let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+            out.push(Package { name: s("name"), version: s("version"), build: s("build"), channel: s("channel") });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}
