@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod env;
 pub mod error;
+pub mod json;
 pub mod plugins;
 pub mod project;
 pub mod rpc;

@@ -265,8 +265,12 @@ fn header(choice: &Choice, args: &InitArgs, settings: &Settings) {
     } else {
         ui::status(&format!("Initializing {} environment...", choice.name));
         ui::status(&format!("  Backend:        {}{why}", choice.name));
-        for (k, v) in settings {
-            ui::status(&format!("  {k}: {}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())));
+        // The backend names what it resolves (environment name, file, engine) itself; the
+        // plain settings are shown here, machine records (nested objects) are not.
+        if choice.name != "micromamba" {
+            for (k, v) in settings.iter().filter(|(_, v)| !v.is_object()) {
+                ui::status(&format!("  {k}: {}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())));
+            }
         }
     }
     ui::debug(&format!(

@@ -62,7 +62,7 @@ pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> R
     if as_json {
         let array: Vec<Value> = inventory.entries.iter().map(entry_json).collect();
         let mut out = std::io::stdout().lock();
-        let text = serde_json::to_string_pretty(&array).expect("JSON values serialize");
+        let text = crate::json::pretty(&array);
         let _ = writeln!(out, "{text}");
         return Ok(0);
     }
@@ -253,7 +253,7 @@ pub fn info(env: &HostEnv, builtins: &[&str], name: &str, as_json: bool) -> Resu
         let mut v = serde_json::to_value(&manifest).expect("manifests serialize");
         v["path"] = json!(candidate.path);
         v["kind"] = json!(candidate.kind);
-        println!("{}", serde_json::to_string_pretty(&v).expect("JSON values serialize"));
+        println!("{}", crate::json::pretty(&v));
         return Ok(0);
     }
     let mut out = String::new();

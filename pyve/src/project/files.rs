@@ -164,13 +164,21 @@ pub fn envrc_text(root: &Path, backend: &str, activation: &Activation, env_path:
     for dir in activation.path_prepend.iter().rev() {
         t.push_str(&format!("PATH_add {}\n", envrc_path(root, dir)));
     }
-    t.push_str(&format!("export PYVE_BACKEND={}\n", shell_quote(backend)));
-    t.push_str(&format!("export PYVE_ENV_NAME={}\n", shell_quote(&project)));
-    if backend != "venv" {
+    if !activation.set.contains_key("PYVE_BACKEND") {
+        t.push_str(&format!("export PYVE_BACKEND={}\n", shell_quote(backend)));
+    }
+    // venv: the project's name (as the original); other backends: the environment's own name.
+    let name_var = if backend == "venv" { &project } else { &env_name };
+    if !activation.set.contains_key("PYVE_ENV_NAME") {
+        t.push_str(&format!("export PYVE_ENV_NAME={}\n", shell_quote(name_var)));
+    }
+    if backend != "venv" && !activation.set.contains_key("PYVE_ENV_PATH") {
         t.push_str(&format!("export PYVE_ENV_PATH={}\n", envrc_path(root, env_path)));
     }
     let label = if backend == "venv" { project.clone() } else { env_name };
-    t.push_str(&format!("export PYVE_PROMPT_PREFIX={}\n", shell_quote(&format!("({backend}:{label}) "))));
+    if !activation.set.contains_key("PYVE_PROMPT_PREFIX") {
+        t.push_str(&format!("export PYVE_PROMPT_PREFIX={}\n", shell_quote(&format!("({backend}:{label}) "))));
+    }
     t.push_str("dotenv_if_exists .env\n");
     t
 }

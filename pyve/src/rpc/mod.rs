@@ -99,8 +99,9 @@ pub enum Failure {
     },
     /// Its manifest is wrong (another name than its file's).
     BadManifest(String),
-    /// It answered with an error of its own.
-    Remote(ErrorObject),
+    /// It answered with an error of its own (boxed: its JSON details are large when
+    /// `serde_json` preserves order, as it does in a workspace build with rattler).
+    Remote(Box<ErrorObject>),
     /// Its answer does not fit the method's result type.
     BadResult {
         /// The method.
@@ -397,7 +398,7 @@ impl Client {
         match response.result::<M>() {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(e)) => Err(self.fail(Failure::BadResult { method: M::METHOD.into(), why: e.to_string() })),
-            Err(e) => Err(self.fail(Failure::Remote(e.clone()))),
+            Err(e) => Err(self.fail(Failure::Remote(Box::new(e.clone())))),
         }
     }
 

@@ -36,6 +36,8 @@ pub fn activation_for(env: &Path, name: &str) -> Activation {
             ("CONDA_DEFAULT_ENV".to_string(), name.to_string()),
             ("PYVE_ENV_NAME".to_string(), name.to_string()),
             ("PYVE_ENV_PATH".to_string(), env.display().to_string()),
+            ("PYVE_BACKEND".to_string(), "micromamba".to_string()),
+            ("PYVE_PROMPT_PREFIX".to_string(), format!("(micromamba:{name}) ")),
         ]),
         unset: vec!["PYTHONHOME".into()],
         path_prepend: vec![env.join("bin")],
@@ -361,6 +363,8 @@ impl Backend for MicromambaBackend {
             }
             let _ = std::fs::remove_file(&marker);
             restore(cx, aside.as_ref(), &env_path);
+            // .pyve/envs itself when this run created it and nothing else is in it.
+            let _ = std::fs::remove_dir(&envs);
         };
         let created = match result {
             Ok(c) => c,

@@ -1,0 +1,244 @@
+//! The micromamba backend end to end through pyve, offline: conda channels written at run time,
+//! `pyve --init` from environment.yml and from conda-lock.yml through the built-in engine and
+//! through a micromamba binary (`micromamba-compat`), `pyve run`, direnv, `--purge`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pyve_micromamba::channel::{Format, Package, lock_yml, write_channel};
+use pyve_micromamba::lock::platform;
+use pyve_tests::{Outcome, Sandbox, place, run, target_dir};
+
+fn packages() -> Vec<Package> {
+    let mut hello = Package::with_command("hello", "1.0", "hello", "hello from conda", Format::TarBz2);
+    hello.depends = vec!["greet".into()];
+    vec![hello, Package::with_command("greet", "2.1", "greet", "greet 2", Format::Conda)]
+}
+
+struct World {
+    sb: Sandbox,
+    channel: PathBuf,
+    written: Vec<(PathBuf, String, String)>,
+}
+
+fn world() -> World {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-micromamba"]);
+    let channel = sb.path().join("channel");
+    let written = write_channel(&channel, platform(), &packages()).unwrap();
+    World { sb, channel, written }
+}
+
+impl World {
+    fn env_yml(&self, name: Option<&str>) {
+        let name = name.map(|n| format!("name: {n}\n")).unwrap_or_default();
+        let text = format!("{name}channels:\n  - {}\ndependencies:\n  - hello\n", self.channel.display());
+        std::fs::write(self.sb.project().join("environment.yml"), text).unwrap();
+    }
+    fn cmd(&self) -> Command {
+        let mut c = self.sb.pyve_cmd();
+        c.env("MAMBA_ROOT_PREFIX", self.sb.path().join("mamba-root"))
+            .env("RATTLER_CACHE_DIR", self.sb.cache().join("rattler"))
+            .env("PYVE_DISABLE_DISTUTILS_SHIM", "1");
+        c
+    }
+    fn pyve(&self, args: &[&str]) -> Outcome {
+        run(self.cmd().args(args))
+    }
+    fn env(&self, name: &str) -> PathBuf {
+        self.sb.project().join(".pyve/envs").join(name)
+    }
+}
+
+fn ok(out: &Outcome, what: &str) {
+    assert_eq!(out.code, Some(0), "{what} failed:\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+}
+
+fn all(out: &Outcome) -> String {
+    format!("{}{}", out.stdout, out.stderr)
+}
+
+#[test]
+fn init_run_purge_from_environment_yml_with_the_builtin_engine() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    ok(&out, "init");
+    let text = all(&out);
+    for want in [
+        "Initializing micromamba environment...",
+        "INFO: Environment name: demo",
+        "INFO: Using file: environment.yml",
+        "INFO: Engine: built-in (rattler ",
+        "INFO: Creating micromamba environment 'demo' from environment.yml...",
+        "✓ Micromamba environment 'demo' created successfully",
+        "Micromamba environment initialized successfully!",
+        "Environment location: .pyve/envs/demo",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(!text.contains("created_with"), "machine records stay out of the output:\n{text}");
+    let env = w.env("demo");
+    assert!(env.join("conda-meta").is_dir());
+    let leftovers: Vec<_> = std::fs::read_dir(env.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers, ["demo"], "nothing but the environment in .pyve/envs");
+    let config = std::fs::read_to_string(w.sb.project().join(".pyve/config")).unwrap();
+    assert!(config.contains("backend: micromamba"), "{config}");
+    assert!(config.contains("env_name: demo"), "{config}");
+    assert!(!config.contains("created_with"), "{config}");
+    let gitignore = std::fs::read_to_string(w.sb.project().join(".gitignore")).unwrap();
+    assert!(gitignore.lines().any(|l| l == ".pyve/envs"), "{gitignore}");
+    assert!(!gitignore.contains("conda-lock.yml"), "{gitignore}");
+
+    // pyve run: the installed command, with the prefix the files were written for.
+    let out = w.pyve(&["run", "hello"]);
+    ok(&out, "run hello");
+    assert_eq!(out.stdout, format!("hello from conda\nprefix={}\n", env.display()));
+    let out = w.pyve(&["run", "sh", "-c", "echo $CONDA_PREFIX $PYVE_BACKEND $PYVE_ENV_NAME"]);
+    ok(&out, "run sh");
+    assert_eq!(out.stdout.trim(), format!("{} micromamba demo", env.display()));
+
+    // Re-init without flags keeps it; --update keeps it.
+    let out = w.pyve(&["--init", "--update"]);
+    ok(&out, "update");
+    assert!(env.join("bin/hello").is_file());
+
+    // --force rebuilds it (the same name, a fresh build swapped in).
+    let marker = env.join("marker");
+    std::fs::write(&marker, "old").unwrap();
+    let mut c = w.cmd();
+    let out = run(c.args(["--init", "--force", "--no-direnv"]).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "force");
+    assert!(all(&out).contains("Replacing micromamba environment 'demo'"), "{}", all(&out));
+    assert!(!marker.exists(), "the old environment was replaced");
+    assert!(env.join("bin/hello").is_file());
+
+    // --purge removes it and only it.
+    std::fs::write(w.sb.project().join("keep.txt"), "mine").unwrap();
+    let out = w.pyve(&["--purge"]);
+    ok(&out, "purge");
+    assert!(!w.sb.project().join(".pyve/envs").exists(), "{}", all(&out));
+    assert!(w.sb.project().join("environment.yml").is_file());
+    assert!(w.sb.project().join("keep.txt").is_file());
+}
+
+#[test]
+fn init_from_a_lock_file_installs_it_as_locked() {
+    let w = world();
+    w.env_yml(None);
+    std::fs::write(w.sb.project().join("conda-lock.yml"), lock_yml(&w.channel, platform(), &packages(), &w.written))
+        .unwrap();
+    let out = w.pyve(&["--init", "--no-direnv", "--env-name", "locked", "--strict"]);
+    ok(&out, "init");
+    let text = all(&out);
+    assert!(text.contains("INFO: Using file: conda-lock.yml"), "{text}");
+    let out = w.pyve(&["run", "greet"]);
+    ok(&out, "run greet");
+    assert!(out.stdout.starts_with("greet 2\n"), "{}", out.stdout);
+    assert!(w.env("locked").is_dir());
+}
+
+#[test]
+fn lock_status_warns_by_default_and_fails_with_strict() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    let text = all(&out);
+    assert!(text.contains("Lock file missing (strict mode)"), "{text}");
+    assert!(text.contains(&format!("conda-lock -f environment.yml -p {}", platform())), "{text}");
+    assert!(!w.sb.project().join(".pyve/envs").exists(), "nothing made");
+
+    // Stale: environment.yml newer than the lock.
+    let lock = w.sb.project().join("conda-lock.yml");
+    std::fs::write(&lock, lock_yml(&w.channel, platform(), &packages(), &w.written)).unwrap();
+    let f = std::fs::File::options().write(true).open(&lock).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).unwrap();
+    let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(all(&out).contains("Lock file is stale (strict mode)"), "{}", all(&out));
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    ok(&out, "init with a stale lock");
+    assert!(out.stderr.contains("WARNING: Lock file may be stale"), "{}", all(&out));
+}
+
+#[test]
+fn bad_names_and_files_are_clear_errors() {
+    let w = world();
+    w.env_yml(Some("base"));
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("Environment name 'base' is reserved"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+
+    std::fs::write(w.sb.project().join("environment.yml"), "name: x\nchannels: [a]\n").unwrap();
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("environment.yml missing required 'dependencies:' field"), "{}", out.stderr);
+
+    std::fs::write(w.sb.project().join("environment.yml"), "name: x\ndependencies:\n  - a\n  b: [\n").unwrap();
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("environment.yml:"), "the file and line: {}", out.stderr);
+    assert!(!w.sb.project().join(".pyve/config").exists());
+}
+
+#[test]
+fn the_micromamba_engine_drives_a_binary_on_path() {
+    let w = world();
+    w.env_yml(None);
+    let bin = w.sb.path().join("mmbin");
+    place(&target_dir().join("micromamba-compat"), &bin.join("micromamba"));
+    let mut c = w.cmd();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+    let out = run(c.args(["--init", "--no-direnv"]).env("PATH", &path));
+    ok(&out, "init");
+    let text = all(&out);
+    let dir = w.sb.project().file_name().unwrap().to_string_lossy().to_lowercase();
+    assert!(text.contains(&format!("INFO: Environment name: {dir}")), "{text}");
+    assert!(text.contains("WARNING: environment.yml missing 'name:' field"), "{text}");
+    assert!(text.contains(&format!("INFO: Engine: micromamba 2.0.5 ({})", bin.join("micromamba").display())), "{text}");
+    let out = w.pyve(&["run", "hello"]);
+    ok(&out, "run");
+    assert_eq!(out.stdout, format!("hello from conda\nprefix={}\n", w.env(&dir).display()));
+    // PYVE_MICROMAMBA_ENGINE=micromamba without a binary: a clear error.
+    let mut c = w.cmd();
+    let out = run(c
+        .args(["--init", "--force", "--no-direnv"])
+        .env("PYVE_FORCE_YES", "1")
+        .env("PYVE_MICROMAMBA_ENGINE", "micromamba"));
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("Micromamba not found"), "{}", out.stderr);
+    assert!(w.env(&dir).join("bin/hello").is_file(), "a failed rebuild keeps the environment");
+}
+
+#[test]
+fn envrc_activates_under_direnv() {
+    let Some(direnv) = pyve::commands::run::find_on_path("direnv") else {
+        panic!("direnv is not installed: .ci/run installs it (apt-get install direnv)");
+    };
+    let w = world();
+    w.env_yml(Some("demo"));
+    ok(&w.pyve(&["--init"]), "init");
+    let envrc = std::fs::read_to_string(w.sb.project().join(".envrc")).unwrap();
+    assert!(envrc.contains("PATH_add \"$PWD/.pyve/envs/demo/bin\""), "{envrc}");
+    assert_eq!(envrc.matches("PYVE_ENV_NAME").count(), 1, "{envrc}");
+    let direnv_cmd = |args: &[&str]| {
+        let mut c = Command::new(&direnv);
+        w.sb.isolate(&mut c);
+        c.args(args)
+            .env("XDG_CONFIG_HOME", w.sb.home().join(".config"))
+            .env("XDG_DATA_HOME", w.sb.home().join(".local/share"));
+        c
+    };
+    ok(&run(&mut direnv_cmd(&["allow", "."])), "direnv allow");
+    // From a subdirectory too: the PATH entry is absolute once direnv evaluates it.
+    let sub = w.sb.project().join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let mut c = direnv_cmd(&["exec", ".", "sh", "-c", "cd sub && hello && echo $PYVE_ENV_NAME $PYVE_PROMPT_PREFIX"]);
+    let out = run(&mut c);
+    ok(&out, "direnv exec");
+    let env = w.env("demo");
+    assert_eq!(out.stdout, format!("hello from conda\nprefix={}\ndemo (micromamba:demo)\n", env.display()));
+    assert!(Path::new(&env).is_absolute());
+}
