@@ -181,6 +181,17 @@ fn bad_names_and_files_are_clear_errors() {
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("environment.yml:"), "the file and line: {}", out.stderr);
     assert!(!w.sb.project().join(".pyve/config").exists());
+
+    // A package no channel has: the engine's error, and nothing left that looks made.
+    let text = format!("name: x\nchannels: [{}]\ndependencies:\n  - no-such-package\n", w.channel.display());
+    std::fs::write(w.sb.project().join("environment.yml"), text).unwrap();
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("Failed to create micromamba environment 'x'"), "{}", out.stderr);
+    assert!(out.stderr.contains("no-such-package"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+    assert!(!w.sb.project().join(".pyve/envs").exists(), "no half-made environment");
+    assert!(!w.sb.project().join(".pyve/config").exists());
 }
 
 #[test]

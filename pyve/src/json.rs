@@ -11,19 +11,8 @@ use serde_json::Value;
 
 /// Sort every object's keys, recursively.
 pub fn sorted(mut v: Value) -> Value {
-    sort(&mut v);
+    pyve_protocol::sort_keys(&mut v);
     v
-}
-
-fn sort(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.sort_keys();
-            m.values_mut().for_each(sort);
-        }
-        Value::Array(a) => a.iter_mut().for_each(sort),
-        _ => {}
-    }
 }
 
 /// `value` as pretty-printed JSON with sorted keys.

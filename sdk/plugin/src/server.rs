@@ -337,7 +337,9 @@ fn initialize(plugin: &Plugin, req: &Request) -> Result<Value, ErrorObject> {
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).expect("protocol types serialize")
+    let mut v = serde_json::to_value(v).expect("protocol types serialize");
+    pyve_protocol::sort_keys(&mut v);
+    v
 }
 
 /// Decode the params of `M`, run `f`, encode its result.

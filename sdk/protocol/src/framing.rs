@@ -84,7 +84,10 @@ pub fn from_json(value: Value) -> Result<Message, DecodeError> {
 
     match obj.remove("jsonrpc") {
         Some(Value::String(v)) if v == JSONRPC => {}
-        Some(other) => return Err(invalid(format!("`jsonrpc` must be \"2.0\", found {other}"))),
+        Some(mut other) => {
+            crate::sort_keys(&mut other);
+            return Err(invalid(format!("`jsonrpc` must be \"2.0\", found {other}")));
+        }
         None => return Err(invalid("the `jsonrpc` member is missing".into())),
     }
 

@@ -30,7 +30,7 @@ pub mod types;
 pub mod version;
 
 pub use error::{ErrorData, ErrorObject};
-pub use message::{Id, Message, Notification, Request, Response};
+pub use message::{Id, Message, Notification, Request, Response, sort_keys};
 pub use methods::{NotificationMethod, RequestMethod};
 pub use version::{PROTOCOL_VERSION, ProtocolVersion};
 

@@ -125,7 +125,23 @@ impl Response {
 /// Serialize a wire type. Wire types hold only strings, numbers, maps and sequences with string
 /// keys, so this cannot fail; a failure would be a bug in this crate.
 pub(crate) fn to_value<T: Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).expect("protocol types always serialize to JSON")
+    let mut v = serde_json::to_value(value).expect("protocol types always serialize to JSON");
+    sort_keys(&mut v);
+    v
+}
+
+/// Sort every object's keys, recursively, so that a message's bytes do not depend on how
+/// `serde_json` was built: its `preserve_order` feature (which cargo turns on for the whole
+/// build when any package asks, as rattler does) keeps insertion order instead.
+pub fn sort_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.sort_keys();
+            m.values_mut().for_each(sort_keys);
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// Deserialize from a borrowed value. `null` means absent, everywhere: `null` parameters are
@@ -144,7 +160,13 @@ pub(crate) fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, serde_
     }
     match value {
         Value::Null => T::deserialize(Value::Object(Default::default())).or_else(|_| T::deserialize(Value::Null)),
-        v => T::deserialize(strip(v)),
+        v => {
+            // Sorted, so that which bad field is reported first does not depend on the order
+            // the peer sent them in (with `preserve_order`) or not.
+            let mut v = strip(v);
+            sort_keys(&mut v);
+            T::deserialize(v)
+        }
     }
 }
 

@@ -76,9 +76,11 @@ pub fn protocol_schema() -> Value {
     })
 }
 
-/// The schema document as committed: pretty-printed, with a final newline.
+/// The schema document as committed: pretty-printed with sorted keys, with a final newline.
 pub fn protocol_schema_text() -> String {
-    let mut text = serde_json::to_string_pretty(&protocol_schema()).expect("a schema is JSON");
+    let mut schema = protocol_schema();
+    crate::sort_keys(&mut schema);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema is JSON");
     text.push('\n');
     text
 }
