@@ -54,8 +54,19 @@ fn not_initialized(hint: &str) -> Failure {
     Failure::new("Dev/test runner environment not initialized").hint(hint)
 }
 
+/// The test environment's place must stay inside the project: `.pyve` and `.pyve/testenv`
+/// may not be symbolic links leading out of it (a clone could point them anywhere), or
+/// building, installing and purging would change files elsewhere.
+fn inside(paths: &Paths, path: &Path) -> Result<(), Failure> {
+    pyve_fs::inspect(&paths.root, path).map(drop).map_err(|r| {
+        let hint = r.hint();
+        Failure::new(r.to_string()).hint(hint)
+    })
+}
+
 /// The environment must exist and work.
 fn ready(paths: &Paths, hint: &str) -> Result<(), Failure> {
+    inside(paths, &paths.env)?;
     match project::env_state(&paths.env) {
         EnvState::Ready => Ok(()),
         EnvState::Missing => Err(not_initialized(hint)),
@@ -132,6 +143,7 @@ fn init(ui: &Ui, host: &Host, paths: &Paths) -> Result<(), Failure> {
         return Err(Failure::new(format!("the project directory {} does not exist", paths.root.display()))
             .hint("run it from inside the project"));
     }
+    inside(paths, &paths.env)?;
     match project::env_state(&paths.env) {
         EnvState::Missing => {}
         state @ (EnvState::Ready | EnvState::Broken(_)) => {
@@ -415,6 +427,9 @@ fn describe_status(status: ExitStatus) -> String {
 // --purge
 
 fn purge(ui: &Ui, paths: &Paths) -> Result<(), Failure> {
+    // `.pyve/testenv` itself may be a link (it is removed, not what it points to); `.pyve`
+    // leading out of the project may not.
+    inside(paths, &paths.testenv)?;
     let meta = match fs::symlink_metadata(&paths.testenv) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

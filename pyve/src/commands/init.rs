@@ -112,7 +112,7 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
         }
     };
     if args.update {
-        return update(&config, &args);
+        return update(&root, &config, &args);
     }
     if args.force {
         return force(env, &root, &args, &config, state.as_ref(), true);
@@ -140,7 +140,7 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
         ("3".to_owned(), "Cancel".to_owned()),
     ];
     match ui::ask("Choose", &choices, None) {
-        Ok(a) if a == "1" => update(&config, &args),
+        Ok(a) if a == "1" => update(&root, &config, &args),
         Ok(a) if a == "2" => force(env, &root, &args, &config, state.as_ref(), false),
         Ok(_) => {
             ui::info("Initialization cancelled");
@@ -172,7 +172,7 @@ fn choose(
 }
 
 /// `--update`: keep the environment, record the current pyve version.
-fn update(config: &Config, args: &InitArgs) -> Result<u8> {
+fn update(root: &Path, config: &Config, args: &InitArgs) -> Result<u8> {
     ui::info("Updating existing pyve installation...");
     let Some(recorded) = &config.backend else {
         return Err(Error::new(format!("cannot update in place: {} records no backend", config.path.display()))
@@ -187,7 +187,7 @@ fn update(config: &Config, args: &InitArgs) -> Result<u8> {
     }
     let old = config.pyve_version.clone();
     if old.as_deref() != Some(VERSION) {
-        files::write_atomic(&config.path, config.with_version(VERSION).as_bytes(), None)?;
+        files::write_own(root, &config.path, config.with_version(VERSION).as_bytes())?;
     }
     ui::success("Configuration updated");
     ui::status(&format!("  Version: {} → {VERSION}", old.as_deref().unwrap_or("(not recorded)")));
@@ -396,10 +396,10 @@ fn build(
     write_dotenv(root, args, env, &mut state)?;
     write_gitignore(root, args, &created, &mut state)?;
 
-    files::write_atomic(&root.join(STATE_FILE), state.to_text().as_bytes(), None)?;
+    files::write_own(root, &root.join(STATE_FILE), state.to_text().as_bytes())?;
     let keep = old_config.map(|c| c.root.clone()).unwrap_or_default();
     let config_text = project::config::render(&choice.name, &created.settings, &keep);
-    files::write_atomic(&root.join(CONFIG_FILE), config_text.as_bytes(), None)?;
+    files::write_own(root, &root.join(CONFIG_FILE), config_text.as_bytes())?;
     ui::success(&format!("{} {CONFIG_FILE}", if old_config.is_some() { "Updated" } else { "Created" }));
 
     ui::status("");
@@ -450,7 +450,13 @@ fn write_envrc(root: &Path, args: &InitArgs, choice: &Choice, created: &CreateRe
         return Ok(());
     }
     let text = files::envrc_text(root, &choice.name, &created.activation, &created.env_path);
-    if path.exists() {
+    if let Some(link) = files::inspect(root, &path)?.link() {
+        // pyve writes only regular files: a link is the user's, whatever it points to.
+        ui::info(&format!(
+            "Kept .envrc as it is: {} (pyve writes only its own regular .envrc)",
+            files::describe_link(root, &path, link)
+        ));
+    } else if path.exists() {
         if files::envrc_is_ours(&path) {
             if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
                 files::write_atomic(&path, text.as_bytes(), None)?;
@@ -475,6 +481,10 @@ fn write_envrc(root: &Path, args: &InitArgs, choice: &Choice, created: &CreateRe
 
 fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State) -> Result<()> {
     let path = root.join(".env");
+    if let Some(link) = files::inspect(root, &path)?.link() {
+        ui::info(&format!(".env already exists, skipping: {}", files::describe_link(root, &path, link)));
+        return Ok(());
+    }
     if path.exists() {
         ui::info(".env already exists, skipping");
         #[cfg(unix)]
@@ -510,8 +520,8 @@ fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State) 
     Ok(())
 }
 
-fn write_gitignore(root: &Path, args: &InitArgs, created: &CreateResult, state: &mut State) -> Result<()> {
-    let path = root.join(".gitignore");
+/// The lines `.gitignore` should hold for what `--init` made.
+fn wanted_gitignore(args: &InitArgs, created: &CreateResult, state: &State) -> Vec<String> {
     let mut wanted: Vec<String> = created.gitignore.clone();
     wanted.push(".env".into());
     if !args.no_direnv || state.managed.envrc {
@@ -519,6 +529,18 @@ fn write_gitignore(root: &Path, args: &InitArgs, created: &CreateResult, state: 
     }
     wanted.push(STATE_FILE.into());
     wanted.push(".pyve/lock".into());
+    wanted
+}
+
+fn write_gitignore(root: &Path, args: &InitArgs, created: &CreateResult, state: &mut State) -> Result<()> {
+    let Some(path) = files::gitignore_path(root)? else {
+        ui::warn(&format!(
+            "  Add these lines to it yourself to keep them out of git: {}",
+            wanted_gitignore(args, created, state).join(", ")
+        ));
+        return Ok(());
+    };
+    let wanted = wanted_gitignore(args, created, state);
     // Lines pyve added before for something no longer wanted (an old venv directory) go.
     let stale: Vec<String> = state.managed.gitignore_lines.iter().filter(|l| !wanted.contains(l)).cloned().collect();
     if !stale.is_empty() {

@@ -29,7 +29,7 @@ pub fn run(env: &HostEnv, version: &str) -> Result<u8> {
     {
         let text = config.with_python_version(version);
         if text != config.text {
-            files::write_atomic(&config.path, text.as_bytes(), None)?;
+            files::write_own(&root, &config.path, text.as_bytes())?;
             ui::success(&format!("Recorded Python {version} in .pyve/config"));
         }
     }

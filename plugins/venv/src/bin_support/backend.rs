@@ -221,6 +221,9 @@ impl Backend for VenvBackend {
         let applied: Option<AppliedPin> = match &resolved.pin {
             Some(action) => {
                 let applied = apply_pin(&root, action).map_err(policy_error)?;
+                if let Some(link) = &applied.replaced_link {
+                    cx.warn(super::command::replaced_link_message(&applied.path, link));
+                }
                 cx.log(LogLevel::Success, action.message());
                 Some(applied)
             }

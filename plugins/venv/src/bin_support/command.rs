@@ -81,7 +81,10 @@ fn pin(ui: &TerminalUi, root: PathBuf, version: String) -> Result<(), Error> {
     let file = manager.kind.pin_file();
     let mut before = None;
     if let Some(action) = &resolved.pin {
-        apply_pin(&root, action).map_err(policy_error)?;
+        let applied = apply_pin(&root, action).map_err(policy_error)?;
+        if let Some(link) = &applied.replaced_link {
+            ui.log(LogLevel::Warn, &replaced_link_message(&applied.path, link));
+        }
         before = previous_pin(&action.change).map(str::to_string);
     }
     ui.log(LogLevel::Success, &format!("Set Python {} in {file}", resolved.version));
@@ -89,4 +92,14 @@ fn pin(ui: &TerminalUi, root: PathBuf, version: String) -> Result<(), Error> {
         ui.log(LogLevel::Info, &format!("{file} pinned {from} before"));
     }
     Ok(())
+}
+
+/// The warning when a pin replaced a link leading out of the project.
+pub fn replaced_link_message(path: &std::path::Path, link: &std::path::Path) -> String {
+    format!(
+        "{} was a symbolic link to {}, outside the project: replaced by a regular file (pyve does not write \
+         outside the project; the link's target is unchanged)",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        link.display()
+    )
 }

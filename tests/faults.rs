@@ -1,0 +1,274 @@
+//! Fault classes of issue 11, end to end with the real host, the real plugins and real
+//! interpreters. Class 1: nothing is written or deleted through a symbolic link that leads out
+//! of the project. Each test points one of the project's paths at a directory or file outside
+//! the project, runs the commands that write or remove that path, and checks that what is
+//! outside is byte for byte what it was.
+//!
+//! Messages are matched on stdout and stderr together: which stream a status line uses is
+//! decided elsewhere (issue 8).
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use pyve_tests::{Outcome, Sandbox, python, run};
+
+fn sandbox() -> Sandbox {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv", "pyve-testenv"]);
+    sb
+}
+
+#[track_caller]
+fn code(out: &Outcome, want: i32, what: &str) {
+    assert_eq!(out.code, Some(want), "{what}: exit {:?}\nstdout:\n{}\nstderr:\n{}", out.code, out.stdout, out.stderr);
+}
+
+#[track_caller]
+fn has(out: &Outcome, needle: &str) {
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains(needle), "`{needle}` missing from:\n{all}");
+}
+
+fn pyve(sb: &Sandbox, args: &[&str]) -> Outcome {
+    run(sb.e2e().args(args))
+}
+
+/// Everything under `p` (a file or a directory): paths, kinds, contents, permissions.
+fn snapshot(p: &Path) -> BTreeMap<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = BTreeMap::new();
+    let mut todo = vec![p.to_path_buf()];
+    while let Some(at) = todo.pop() {
+        let meta = std::fs::symlink_metadata(&at).unwrap();
+        let mode = meta.permissions().mode();
+        let what = if meta.file_type().is_symlink() {
+            format!("link {}", std::fs::read_link(&at).unwrap().display())
+        } else if meta.is_dir() {
+            for e in std::fs::read_dir(&at).unwrap() {
+                todo.push(e.unwrap().path());
+            }
+            format!("dir {mode:o}")
+        } else {
+            format!("file {mode:o} {:?}", std::fs::read(&at).unwrap())
+        };
+        out.insert(at, what);
+    }
+    out
+}
+
+/// An outside directory with a user's file in it.
+fn outside_dir(sb: &Sandbox, name: &str) -> PathBuf {
+    let d = sb.path().join("outside").join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("notes.txt"), "the user's notes\n").unwrap();
+    d
+}
+
+/// An outside file with `text`.
+fn outside_file(sb: &Sandbox, name: &str, text: &str) -> PathBuf {
+    let d = sb.path().join("outside");
+    std::fs::create_dir_all(&d).unwrap();
+    let f = d.join(name);
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
+fn is_link(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+#[test]
+fn pyve_dir_linking_out_is_refused_by_every_write_command_before_anything_changes() {
+    let sb = sandbox();
+    let p = sb.project();
+    let out = outside_dir(&sb, "elsewhere");
+    // A config there too, as a clone could bring: the project is "initialised" through it.
+    std::fs::write(out.join("config"), "backend: venv\n").unwrap();
+    symlink(&out, p.join(".pyve")).unwrap();
+    let before = snapshot(&out);
+
+    let r = pyve(&sb, &["--init", "--no-direnv"]);
+    code(&r, 1, "--init");
+    has(&r, "is a symbolic link to");
+    has(&r, "outside the project");
+    has(&r, "hint: remove the link");
+    let r = pyve(&sb, &["--purge"]);
+    code(&r, 1, "--purge");
+    has(&r, "outside the project");
+    let r = pyve(&sb, &["testenv", "--init"]);
+    code(&r, 1, "testenv --init");
+    has(&r, "outside the project");
+    let r = pyve(&sb, &["testenv", "--purge"]);
+    code(&r, 1, "testenv --purge");
+
+    assert_eq!(snapshot(&out), before, "nothing outside the project changed");
+    let left: Vec<_> = std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, [".pyve"], "nothing was created in the project either");
+}
+
+#[test]
+fn pyve_files_that_are_links_are_replaced_never_written_through() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::create_dir(p.join(".pyve")).unwrap();
+    let config = outside_file(&sb, "config", "");
+    let state = outside_file(&sb, "state.json", "{}");
+    let lock = outside_file(&sb, "lock", "precious\n");
+    symlink(&config, p.join(".pyve/config")).unwrap();
+    symlink(&state, p.join(".pyve/state.json")).unwrap();
+    symlink(&lock, p.join(".pyve/lock")).unwrap();
+    let before = snapshot(&sb.path().join("outside"));
+
+    let v = python("3.12");
+    let r = run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--python-version", &v, "--no-direnv"]));
+    code(&r, 0, "--init --force over an empty config");
+    has(&r, "replaced by a regular file");
+    for f in ["config", "state.json", "lock"] {
+        assert!(!is_link(&p.join(".pyve").join(f)), ".pyve/{f} is a regular file now");
+    }
+    assert!(std::fs::read_to_string(p.join(".pyve/config")).unwrap().contains("backend: venv"));
+    code(&pyve(&sb, &["--purge"]), 0, "--purge");
+    assert_eq!(snapshot(&sb.path().join("outside")), before, "nothing outside the project changed");
+}
+
+#[test]
+fn venv_dir_linking_out_is_neither_used_nor_emptied() {
+    let sb = sandbox();
+    let p = sb.project();
+    let out = outside_dir(&sb, "venv");
+    symlink(&out, p.join(".venv")).unwrap();
+    let before = snapshot(&out);
+    let r = pyve(&sb, &["--init", "--no-direnv"]);
+    code(&r, 1, "--init onto a linked .venv");
+    has(&r, "it is a symbolic link");
+    assert!(!p.join(".pyve/config").exists() && !p.join(".env").exists(), "nothing else was made");
+
+    // Initialised, then the environment replaced by a link: purge refuses to delete it.
+    std::fs::remove_file(p.join(".venv")).unwrap();
+    code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init");
+    std::fs::remove_dir_all(p.join(".venv")).unwrap();
+    symlink(&out, p.join(".venv")).unwrap();
+    let r = pyve(&sb, &["--purge"]);
+    code(&r, 1, "--purge of a linked .venv");
+    has(&r, "pyve will not delete it");
+    // A positional directory is the same path under another name.
+    let r = pyve(&sb, &["--init", "--force", ".venv"]);
+    assert_ne!(r.code, Some(0), "--force onto a linked .venv:\n{}{}", r.stdout, r.stderr);
+    assert_eq!(snapshot(&out), before, "nothing outside the project changed");
+    assert!(is_link(&p.join(".venv")));
+}
+
+#[test]
+fn dotenv_envrc_and_gitignore_linking_out_are_kept_and_never_changed() {
+    let sb = sandbox();
+    let p = sb.project();
+    let dotenv = outside_file(&sb, "secrets.env", "TOKEN=abc\n");
+    let empty_env = outside_file(&sb, "empty.env", "");
+    let envrc = outside_file(&sb, "envrc", "# pyve-managed .envrc (forged)\nexport X=1\n");
+    let gitignore = outside_file(&sb, "gitignore", "secret-key-material\n");
+    symlink(&dotenv, p.join(".env")).unwrap();
+    symlink(&envrc, p.join(".envrc")).unwrap();
+    symlink(&gitignore, p.join(".gitignore")).unwrap();
+    let before = snapshot(&sb.path().join("outside"));
+
+    let r = pyve(&sb, &["--init", "--python-version", &python("3.12")]);
+    code(&r, 0, "--init");
+    has(&r, "Kept .envrc as it is: .envrc is a symbolic link to");
+    has(&r, ".env already exists, skipping: .env is a symbolic link to");
+    has(&r, ".gitignore is a symbolic link to");
+    has(&r, "pyve does not change it");
+    has(&r, "Add these lines to it yourself");
+    for f in [".env", ".envrc", ".gitignore"] {
+        assert!(is_link(&p.join(f)), "{f} is still the user's link");
+    }
+    code(&pyve(&sb, &["--init", "--update"]), 0, "--update");
+
+    let r = pyve(&sb, &["--purge"]);
+    code(&r, 0, "--purge");
+    has(&r, "Kept .envrc");
+    has(&r, "Kept .env");
+    for f in [".env", ".envrc", ".gitignore"] {
+        assert!(is_link(&p.join(f)), "{f} is still the user's link after purge");
+    }
+    // A link to an empty file outside is not "an empty .env pyve made".
+    std::fs::remove_file(p.join(".env")).unwrap();
+    symlink(&empty_env, p.join(".env")).unwrap();
+    code(&pyve(&sb, &["--init", "--no-direnv"]), 0, "--init");
+    code(&pyve(&sb, &["--purge"]), 0, "--purge");
+    assert!(is_link(&p.join(".env")));
+    assert_eq!(snapshot(&sb.path().join("outside")), before, "nothing outside the project changed");
+}
+
+#[test]
+fn a_gitignore_link_inside_the_project_is_followed_and_stays_a_link() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::create_dir(p.join("config")).unwrap();
+    std::fs::write(p.join("config/gitignore"), "target\n").unwrap();
+    symlink("config/gitignore", p.join(".gitignore")).unwrap();
+    code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init");
+    assert!(is_link(&p.join(".gitignore")));
+    let text = std::fs::read_to_string(p.join("config/gitignore")).unwrap();
+    assert!(text.starts_with("target\n.venv\n"), "{text}");
+    code(&pyve(&sb, &["--purge"]), 0, "--purge");
+    assert_eq!(std::fs::read_to_string(p.join("config/gitignore")).unwrap(), "target\n");
+    assert!(is_link(&p.join(".gitignore")));
+}
+
+#[test]
+fn a_version_pin_linking_out_is_replaced_by_a_regular_file() {
+    let sb = sandbox();
+    let p = sb.project();
+    let old = python("3.11");
+    let new = python("3.12");
+    let shared = outside_file(&sb, "python-version", &format!("{old}\n"));
+    symlink(&shared, p.join(".python-version")).unwrap();
+    let before = snapshot(&sb.path().join("outside"));
+
+    let r = pyve(&sb, &["--init", "--no-direnv", "--python-version", &new]);
+    code(&r, 0, "--init");
+    has(&r, ".python-version was a symbolic link to");
+    has(&r, "replaced by a regular file");
+    assert!(!is_link(&p.join(".python-version")));
+    assert_eq!(std::fs::read_to_string(p.join(".python-version")).unwrap().trim(), new);
+
+    // --python-version: the same rule.
+    std::fs::remove_file(p.join(".python-version")).unwrap();
+    symlink(&shared, p.join(".python-version")).unwrap();
+    let r = pyve(&sb, &["--python-version", &new]);
+    code(&r, 0, "--python-version");
+    has(&r, "replaced by a regular file");
+    assert!(!is_link(&p.join(".python-version")));
+
+    // A link pyve did not write is never removed by purge.
+    std::fs::remove_file(p.join(".python-version")).unwrap();
+    symlink(&shared, p.join(".python-version")).unwrap();
+    code(&pyve(&sb, &["--purge"]), 0, "--purge");
+    assert!(is_link(&p.join(".python-version")));
+    assert_eq!(snapshot(&sb.path().join("outside")), before, "nothing outside the project changed");
+}
+
+#[test]
+fn testenv_dir_linking_out_is_refused_and_purge_removes_only_the_link() {
+    let sb = sandbox();
+    let p = sb.project();
+    let out = outside_dir(&sb, "testenv");
+    std::fs::create_dir(p.join(".pyve")).unwrap();
+    symlink(&out, p.join(".pyve/testenv")).unwrap();
+    let before = snapshot(&out);
+    for args in [&["testenv", "--init"][..], &["testenv", "--install"], &["test"]] {
+        let r = pyve(&sb, args);
+        assert_ne!(r.code, Some(0), "{args:?}:\n{}{}", r.stdout, r.stderr);
+        has(&r, "outside the project");
+    }
+    assert_eq!(snapshot(&out), before);
+    // --init --purge of the project keep .pyve/testenv (its link) as they keep the directory.
+    code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init");
+    code(&pyve(&sb, &["--purge"]), 0, "--purge");
+    assert!(is_link(&p.join(".pyve/testenv")));
+    let r = pyve(&sb, &["testenv", "--purge"]);
+    code(&r, 0, "testenv --purge");
+    assert!(std::fs::symlink_metadata(p.join(".pyve/testenv")).is_err(), "the link is gone");
+    assert_eq!(snapshot(&out), before, "nothing outside the project changed");
+}
