@@ -268,8 +268,10 @@ pub struct ConfigJson {
 #[cfg(feature = "schema")]
 pub fn schemas() -> Vec<(&'static str, String)> {
     fn one<T: schemars::JsonSchema>(title: &str) -> String {
-        let mut schema =
-            schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>();
+        let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+            .for_serialize()
+            .into_generator()
+            .into_root_schema_for::<T>();
         schema.insert("title".into(), title.into());
         let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
         text.push('\n');

@@ -503,17 +503,23 @@ fn plugin_use(e: &Entry, role: &str) -> PluginUse {
 fn host_checks(env: &HostEnv, inventory: &Inventory, r: &mut Report) {
     let exe = env.exe.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default();
     r.host(CheckStatus::Ok, "Pyve", format!("{VERSION}{exe}"));
-    let mut seen = Vec::new();
-    for e in inventory.active().filter(|e| e.serves.contains(&"rpc") || e.serves.contains(&"passthrough")) {
-        if seen.contains(&e.candidate.name) {
+    // One line per plugin: a library and an executable of one name share it (`dylib+exec`,
+    // the path of the file serving the protocol), as in `pyve plugin list`.
+    let mut seen: Vec<&str> = Vec::new();
+    for e in inventory.active() {
+        let name = e.candidate.name.as_str();
+        if seen.contains(&name) {
             continue;
         }
-        seen.push(e.candidate.name.clone());
-        let version = e.manifest.as_ref().map(|m| m.version.as_str()).unwrap_or("?");
+        seen.push(name);
+        let files: Vec<&Entry> = inventory.active().filter(|f| f.candidate.name == name).collect();
+        let kinds: Vec<String> = files.iter().map(|f| f.candidate.kind.to_string()).collect();
+        let main = files.iter().find(|f| f.serves.contains(&"rpc")).unwrap_or(&files[0]);
+        let version = main.manifest.as_ref().map(|m| m.version.as_str()).unwrap_or("?");
         r.host(
             CheckStatus::Info,
             "Plugin",
-            format!("{} {version} ({}, {})", e.candidate.name, e.candidate.kind, e.candidate.path.display()),
+            format!("{name} {version} ({}, {})", kinds.join("+"), main.candidate.path.display()),
         );
     }
     for e in &inventory.entries {
