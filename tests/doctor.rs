@@ -269,3 +269,29 @@ fn direnv_and_dotenv_are_checked() {
     assert!(has_line(&out, "⚠ Environment file: .env (configured, mode 644: others can read it)"), "{}", out.stdout);
     assert!(has_line(&out, "  Run 'chmod 600 .env'"), "{}", out.stdout);
 }
+
+#[test]
+fn relative_and_empty_path_entries_are_warnings() {
+    let sb = Sandbox::new();
+    let out = run(sb.pyve_cmd().env("PATH", "bin::/usr/bin:/bin").arg("doctor"));
+    assert_eq!(out.code, Some(1), "no project: {}", out.stdout);
+    assert!(
+        has_line(
+            &out,
+            "⚠ PATH: relative entry 'bin': your shell resolves it against the current directory (pyve never searches it)"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        has_line(
+            &out,
+            "⚠ PATH: an empty entry: your shell searches the current directory for it (pyve never searches it)"
+        ),
+        "{}",
+        out.stdout
+    );
+    let json = run(sb.pyve_cmd().env("PATH", "bin:/usr/bin:/bin").args(["doctor", "--json"]));
+    let v = assert_matches_schema("doctor.schema.json", &json.stdout);
+    assert_eq!(v["counts"]["warn"], 1, "{v:#}");
+}

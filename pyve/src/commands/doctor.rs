@@ -400,13 +400,16 @@ fn direnv_allowed(direnv: &Path, root: &Path) -> Option<bool> {
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let envrc = root.join(".envrc");
+    direnv_status_allows(&String::from_utf8_lossy(&out.stdout), &root.join(".envrc"))
+}
+
+/// Parse `direnv status`: whether it allows `envrc` (`None` when it does not say).
+fn direnv_status_allows(text: &str, envrc: &Path) -> Option<bool> {
     let mut in_ours = false;
     for line in text.lines() {
         if let Some(p) = line.strip_prefix("Found RC path ") {
             in_ours = Path::new(p.trim()) == envrc
-                || std::fs::canonicalize(p.trim()).ok() == std::fs::canonicalize(&envrc).ok();
+                || std::fs::canonicalize(p.trim()).is_ok_and(|c| std::fs::canonicalize(envrc).ok() == Some(c));
         } else if let Some(v) = line.strip_prefix("Found RC allowed ")
             && in_ours
         {
@@ -545,12 +548,17 @@ fn host_checks(env: &HostEnv, inventory: &Inventory, r: &mut Report) {
             ),
         }
     }
-    for (entry, why) in &inventory.search.skipped {
+    for (entry, _) in &inventory.search.skipped {
+        let what = if entry.is_empty() {
+            "an empty entry: your shell searches the current directory for it".to_owned()
+        } else {
+            format!("relative entry '{entry}': your shell resolves it against the current directory")
+        };
         r.host_hint(
             CheckStatus::Warn,
             "PATH",
-            format!("entry '{entry}': {why}"),
-            "put absolute directories on PATH: a relative one means something else in every directory",
+            format!("{what} (pyve never searches it)"),
+            "put only absolute directories on PATH: a relative one means something else in every directory",
         );
     }
 }
@@ -565,5 +573,27 @@ mod tests {
         assert_eq!(compare_versions("1.0", "1.0.0"), Ordering::Equal);
         assert_eq!(compare_versions("99.0.0", "0.1.0"), Ordering::Greater);
         assert_eq!(compare_versions("1.0.0rc1", "1.0.0"), Ordering::Greater);
+    }
+
+    #[test]
+    fn direnv_status_is_read_in_both_formats() {
+        let envrc = Path::new("/p/.envrc");
+        let old = "direnv exec path /usr/bin/direnv\nFound RC path /p/.envrc\nFound watch: \"/p/.envrc\"\nFound RC allowed false\nFound RC allowPath /x\n";
+        assert_eq!(direnv_status_allows(old, envrc), Some(false));
+        assert_eq!(direnv_status_allows(&old.replace("allowed false", "allowed true"), envrc), Some(true));
+        let new = "Found RC path /p/.envrc\nFound RC allowed 0\n";
+        assert_eq!(direnv_status_allows(new, envrc), Some(true));
+        assert_eq!(direnv_status_allows(&new.replace("allowed 0", "allowed 2"), envrc), Some(false));
+        // Another directory's .envrc (a parent's) says nothing about ours.
+        assert_eq!(direnv_status_allows("Found RC path /other/.envrc\nFound RC allowed true\n", envrc), None);
+        assert_eq!(direnv_status_allows("No .envrc or .env found\n", envrc), None);
+    }
+
+    #[test]
+    fn config_errors_name_file_and_line() {
+        let root = Path::new("/p");
+        let e = Config::parse(root.join(".pyve/config"), "invalid: yaml: [[[".into()).unwrap_err();
+        let text = config_problem(root, &e);
+        assert!(text.starts_with(".pyve/config:1: not valid YAML"), "{text}");
     }
 }
