@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use pyve_protocol::methods::request;
 use pyve_protocol::types::{Activation, EnvDescription, EnvParams, Settings};
@@ -393,13 +394,9 @@ fn direnv_check(root: &Path, r: &mut Report) {
 /// denied), `None` when it cannot tell. direnv 2.32 prints `Found RC allowed true|false`,
 /// later ones `Found RC allowed 0|1|2` (0 = allowed).
 fn direnv_allowed(direnv: &Path, root: &Path) -> Option<bool> {
-    let out = std::process::Command::new(direnv)
-        .arg("status")
-        .current_dir(root)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
+    let out =
+        output_within(std::process::Command::new(direnv).arg("status").current_dir(root), Duration::from_secs(10))
+            .ok()?;
     direnv_status_allows(&String::from_utf8_lossy(&out.stdout), &root.join(".envrc"))
 }
 
@@ -563,6 +560,40 @@ fn host_checks(env: &HostEnv, inventory: &Inventory, r: &mut Report) {
     }
 }
 
+/// Run `cmd` to completion with its output captured, killing it after `limit` (a check must
+/// never hang the report). Its output is small, so it is read after it exits.
+pub fn output_within(
+    cmd: &mut std::process::Command,
+    limit: std::time::Duration,
+) -> std::io::Result<std::process::Output> {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("it did not finish within {} s", limit.as_secs()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    if let Some(mut o) = child.stdout.take() {
+        o.read_to_end(&mut stdout)?;
+    }
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_end(&mut stderr)?;
+    }
+    Ok(std::process::Output { status, stdout, stderr })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,6 +618,21 @@ mod tests {
         // Another directory's .envrc (a parent's) says nothing about ours.
         assert_eq!(direnv_status_allows("Found RC path /other/.envrc\nFound RC allowed true\n", envrc), None);
         assert_eq!(direnv_status_allows("No .envrc or .env found\n", envrc), None);
+    }
+
+    #[test]
+    fn a_check_that_hangs_is_cut_short() {
+        let e = output_within(std::process::Command::new("sleep").arg("5"), Duration::from_millis(100)).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        let out = output_within(
+            std::process::Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(
+            (out.status.code(), out.stdout.as_slice(), out.stderr.as_slice()),
+            (Some(3), &b"out\n"[..], &b"err\n"[..])
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::Path;
 use pyve_protocol::methods::request;
 use pyve_protocol::types::EnvParams;
 
-use super::doctor::{compare_versions, recorded};
+use super::doctor::{compare_versions, output_within, recorded};
 use crate::backend::{self, Session};
 use crate::env::{HostEnv, VERSION};
 use crate::error::Result;
@@ -195,11 +195,12 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
 /// The interpreter starts and says its version.
 fn interpreter_check(root: &Path, python: &Path, r: &mut Report) {
     let shown = project::display_in(root, python);
-    let out = std::process::Command::new(python)
-        .args(["-I", "-c", "import sys; print(sys.version.split()[0])"])
-        .env_remove("PYTHONHOME")
-        .stdin(std::process::Stdio::null())
-        .output();
+    let out = output_within(
+        std::process::Command::new(python)
+            .args(["-I", "-c", "import sys; print(sys.version.split()[0])"])
+            .env_remove("PYTHONHOME"),
+        std::time::Duration::from_secs(30),
+    );
     match out {
         Ok(o) if o.status.success() => {
             let v = String::from_utf8_lossy(&o.stdout).trim().to_owned();

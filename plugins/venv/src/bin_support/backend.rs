@@ -435,13 +435,14 @@ struct Probe {
 fn probe_python(env_path: &Path) -> std::result::Result<Probe, String> {
     const SCRIPT: &str = "import sys\nprint(sys.version.split()[0])\nprint(sys.prefix)\ntry:\n    import pip\n    print(pip.__version__)\nexcept Exception:\n    print('')\n";
     let python = env_path.join("bin").join("python");
-    let out = std::process::Command::new(&python)
-        .args(["-I", "-c", SCRIPT])
-        .env_remove("PYTHONHOME")
-        .env_remove("PYTHONPATH")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| e.to_string())?;
+    let out = output_within(
+        std::process::Command::new(&python)
+            .args(["-I", "-c", SCRIPT])
+            .env_remove("PYTHONHOME")
+            .env_remove("PYTHONPATH"),
+        std::time::Duration::from_secs(30),
+    )
+    .map_err(|e| e.to_string())?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_owned();
@@ -456,6 +457,37 @@ fn probe_python(env_path: &Path) -> std::result::Result<Probe, String> {
         return Err("it printed no version".into());
     }
     Ok(Probe { version, prefix, pip })
+}
+
+/// Run `cmd` to completion with its output captured, killing it after `limit` (a check must
+/// never hang the report). Its output is small, so it is read after it exits.
+fn output_within(cmd: &mut std::process::Command, limit: std::time::Duration) -> std::io::Result<std::process::Output> {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("it did not finish within {} s", limit.as_secs()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    if let Some(mut o) = child.stdout.take() {
+        o.read_to_end(&mut stdout)?;
+    }
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_end(&mut stderr)?;
+    }
+    Ok(std::process::Output { status, stdout, stderr })
 }
 
 /// The interpreter a script's first lines name: `#!/path/python`, or pip's long-path form
