@@ -295,3 +295,20 @@ fn relative_and_empty_path_entries_are_warnings() {
     let v = assert_matches_schema("doctor.schema.json", &json.stdout);
     assert_eq!(v["counts"]["warn"], 1, "{v:#}");
 }
+
+#[test]
+fn a_pin_no_installed_plugin_matches_is_an_error_naming_what_was_found() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::create_dir_all(p.join(".pyve")).unwrap();
+    std::fs::write(p.join(".pyve/config"), "backend: venv\nplugins:\n  venv: \"^9\"\n").unwrap();
+    let out = doctor(&sb, &p);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let line =
+        out.stdout.lines().find(|l| l.starts_with("✗ Backend plugin: ")).unwrap_or_else(|| panic!("{}", out.stdout));
+    assert!(line.contains("matches the version .pyve/config asks for (^9)"), "{line}");
+    assert!(line.contains("found: venv "), "the version found is named: {line}");
+    let val = validate(&sb, &p);
+    assert_eq!(val.code, Some(1), "{}", val.stdout);
+    assert!(val.stdout.contains("✗ Backend plugin: no installed pyve-venv matches"), "{}", val.stdout);
+}

@@ -87,7 +87,7 @@ pub fn recorded(root: &Path, r: &mut Report) -> Recorded {
         Ok(s) => s,
         Err(e) => {
             state_unusable = true;
-            r.push(CheckStatus::Error, "Project", Some(e.message().to_owned()), e.hint_text().map(str::to_owned), HOST);
+            r.push(CheckStatus::Error, "Project", Some(e.to_string()), e.hint_text().map(str::to_owned), HOST);
             None
         }
     };
@@ -188,24 +188,18 @@ fn project_checks(env: &HostEnv, inventory: &Inventory, root: &Path, r: &mut Rep
     }
     r.host(CheckStatus::Ok, "Backend", name.clone());
     let pins = rec.config.as_ref().map(|c| c.plugins.clone()).unwrap_or_default();
-    let asked = match backend::plugin_for(inventory, &name, &pins) {
+    let (asked, plugin) = match backend::plugin_for(inventory, &name, &pins) {
         Ok(entry) => {
             out.plugins.push(plugin_use(&entry, "backend"));
-            ask_backend(env, &entry, root, &name, rec.settings.clone(), r)
+            (ask_backend(env, &entry, root, &name, rec.settings.clone(), r), entry.candidate.name.clone())
         }
         Err(e) => {
-            r.push(
-                CheckStatus::Error,
-                "Backend plugin",
-                Some(e.message().to_owned()),
-                e.hint_text().map(str::to_owned),
-                HOST,
-            );
-            Asked::default()
+            r.push(CheckStatus::Error, "Backend plugin", Some(e.to_string()), e.hint_text().map(str::to_owned), HOST);
+            (Asked::default(), String::new())
         }
     };
     for c in &asked.checks {
-        r.push(c.status, c.label.clone(), c.detail.clone(), c.hint.clone(), &name);
+        r.push(c.status, c.label.clone(), c.detail.clone(), c.hint.clone(), &plugin);
     }
     if let Some(d) = &asked.description {
         out.environment = Some(EnvironmentJson {

@@ -134,7 +134,7 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
             r.push(
                 CheckStatus::Error,
                 "Backend plugin",
-                Some(e.message().to_owned()),
+                Some(e.to_string()),
                 e.hint_text().map(str::to_owned),
                 crate::report::HOST,
             );
