@@ -10,6 +10,7 @@ pub mod env;
 pub mod error;
 pub mod plugins;
 pub mod project;
+pub mod report;
 pub mod rpc;
 pub mod signals;
 pub mod ui;
@@ -89,7 +90,9 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         Some(Cmd::Purge { dir }) => commands::purge::run(&env, dir.as_deref()),
         Some(Cmd::PythonVersion { version }) => commands::python_version::run(&env, &version),
         Some(Cmd::Run { command }) => commands::run::run(&env, &command),
-        Some(Cmd::Config) => commands::config_report::run(&env),
+        Some(Cmd::Config { json }) => commands::config_report::run(&env, json),
+        Some(Cmd::Doctor { json }) => commands::doctor::run(&env, json),
+        Some(Cmd::Validate { json }) => commands::validate::run(&env, json),
         Some(Cmd::Plugin(p)) => match p.command {
             PluginCmd::List { json, verbose } => commands::plugin::list(&env, BUILTINS, json, verbose),
             PluginCmd::Which { name } => commands::plugin::which(&env, BUILTINS, &name),

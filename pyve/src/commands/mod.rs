@@ -1,12 +1,14 @@
 //! The host's commands.
 
 pub mod config_report;
+pub mod doctor;
 pub mod external;
 pub mod init;
 pub mod plugin;
 pub mod purge;
 pub mod python_version;
 pub mod run;
+pub mod validate;
 
 use std::ffi::OsString;
 use std::path::Path;
