@@ -625,7 +625,7 @@ mod tests {
             testenv_hint("use one (for example --python-version 3.13.0); or `pyve --python-version 3.12`"),
             "use one (for example pyve --python-version 3.13.0); or `pyve --python-version 3.12`"
         );
-        assert_eq!(testenv_hint("set PYVE_TEST_PIN_PYTHON"), "set PYVE_TEST_PIN_PYTHON");
+        assert_eq!(testenv_hint("set PYVE_FORCE_YES=1"), "set PYVE_FORCE_YES=1");
     }
 
     #[test]

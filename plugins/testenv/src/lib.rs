@@ -86,7 +86,7 @@ Notes:
     It survives `pyve --init --force` and `pyve --purge`; only `pyve testenv --purge`
     removes it. --init adds .pyve/testenv to .gitignore when missing (--purge takes it out).
   - Python: the version the project pins when --init runs, chosen like the project's own
-    environment: PYVE_TEST_PIN_PYTHON, .tool-versions / .python-version, python.version in
+    environment: .tool-versions / .python-version, python.version in
     .pyve/config, PYVE_DEFAULT_PYTHON_VERSION, else the newest installed; from asdf, pyenv
     or PATH, by path, never through a pyenv shim. It is recorded in
     .pyve/testenv/testenv.json and never changed silently: when the project pins another

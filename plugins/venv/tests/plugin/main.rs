@@ -123,11 +123,12 @@ fn create_describe_activation_doctor_remove_on_312() {
 }
 
 #[test]
-fn minor_requests_test_pin_and_newest_choice() {
+fn minor_requests_and_newest_choice_and_pyve_test_pin_python_is_not_read() {
     let (v311, _) = real("3.11");
-    let (v313, _) = real("3.13");
     let (newest, _) = newest_real();
-    // (name, --python-version, PYVE_TEST_PIN_PYTHON, expected version, why it was chosen)
+    // (name, --python-version, PYVE_TEST_PIN_PYTHON, expected version, why it was chosen).
+    // PYVE_TEST_PIN_PYTHON belongs to the original tool's test harness (which always sets it
+    // to 1): pyve never reads it, whatever it holds.
     let cases = [
         (
             "minor",
@@ -136,8 +137,10 @@ fn minor_requests_test_pin_and_newest_choice() {
             v311.as_str(),
             "the newest installed 3.11 (requested with --python-version 3.11)",
         ),
-        ("test-pin", None, Some(v313.as_str()), v313.as_str(), "(from PYVE_TEST_PIN_PYTHON)"),
         ("newest", None, None, newest.as_str(), "the newest installed (pass --python-version to choose)"),
+        ("harness-pin", None, Some("1"), newest.as_str(), "the newest installed (pass --python-version to choose)"),
+        ("harness-version", None, Some(v311.as_str()), newest.as_str(), "the newest installed"),
+        ("flag-wins", Some("3.11"), Some("1"), v311.as_str(), "(requested with --python-version 3.11)"),
     ];
     for (name, flag, test_pin, expected, why) in cases {
         let mut sb = Sandbox::new();
