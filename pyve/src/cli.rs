@@ -67,6 +67,9 @@ pub enum Cmd {
         /// The environment's directory (must be the project's own)
         #[arg(value_name = "DIR")]
         dir: Option<String>,
+        /// Another spelling of DIR
+        #[arg(long = "venv-dir", value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        venv_dir: Option<String>,
     },
     /// Pin the project's Python version (asdf or pyenv) without creating an environment
     #[command(long_flag = "python-version", name = "python-version")]
