@@ -8,7 +8,8 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::ui::ColorChoice;
 
 /// Names pyve serves itself; plugins never shadow them.
-pub const BUILTINS: &[&str] = &["config", "help", "init", "plugin", "purge", "python-version", "run"];
+pub const BUILTINS: &[&str] =
+    &["config", "help", "init", "install", "plugin", "purge", "python-version", "run", "uninstall"];
 
 /// pyve - Python environments in one command
 #[derive(Parser, Debug)]
@@ -83,6 +84,12 @@ pub enum Cmd {
     Config,
     /// Inspect plugins: list, which, info
     Plugin(PluginArgs),
+    /// Install pyve and its bundled plugins into ~/.local/bin and put it on PATH
+    #[command(long_flag = "install")]
+    Install,
+    /// Remove what `pyve --install` installed (keeps a non-empty ~/.local/.env)
+    #[command(long_flag = "uninstall")]
+    Uninstall,
     /// A plugin command: `pyve NAME ARGS...` runs the executable pyve-NAME
     #[command(external_subcommand)]
     External(Vec<OsString>),

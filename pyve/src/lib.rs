@@ -93,6 +93,8 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         Some(Cmd::PythonVersion { version }) => commands::python_version::run(&env, &version),
         Some(Cmd::Run { command }) => commands::run::run(&env, &command),
         Some(Cmd::Config) => commands::config_report::run(&env),
+        Some(Cmd::Install) => commands::install::install(&env),
+        Some(Cmd::Uninstall) => commands::install::uninstall(&env),
         Some(Cmd::Plugin(p)) => match p.command {
             PluginCmd::List { json, verbose } => commands::plugin::list(&env, BUILTINS, json, verbose),
             PluginCmd::Which { name } => commands::plugin::which(&env, BUILTINS, &name),
