@@ -280,6 +280,13 @@ fn force_on_projects_without_an_environment() {
     let out = harness_init(&sb, &["--backend", "venv"]);
     ok(&out, "force from micromamba to venv");
     assert!(out.stderr.contains("WARNING:   New backend:     venv"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "INFO: Nothing purged through the micromamba backend: backend 'micromamba' needs the plugin pyve-micromamba, which is not installed"
+        ),
+        "{}",
+        out.stdout
+    );
     assert!(p.join(".venv/pyvenv.cfg").exists());
     assert!(read(&p.join(".pyve/config")).contains("backend: venv"));
 }

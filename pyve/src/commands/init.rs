@@ -401,9 +401,14 @@ fn build(
         ui::warn(&format!("the environment is outside the project: {}", created.env_path.display()));
     }
 
+    // A project without `.pyve/state.json` whose config names another backend.
+    let configured_other =
+        old_state.is_none().then(|| old_config.and_then(|c| c.backend.clone()).filter(|b| *b != choice.name)).flatten();
     match old_state {
         // A backend change: the old environment goes, through its own backend.
-        Some(old) if old.backend != choice.name => remove_old(env, inventory, root, old),
+        Some(old) if old.backend != choice.name => {
+            remove_old(env, inventory, root, &old.backend, &old.settings, Some(&old.env_path))
+        }
         Some(old) if old.env_path != created.env_path && old.env_path.exists() => {
             // Same backend, another place: the old environment may share files with the new
             // one (a pin), so its backend is not asked to remove it; it is kept and named.
@@ -413,6 +418,10 @@ fn build(
                 project::display_in(root, &created.env_path)
             ));
             ui::warn(&format!("  Delete it when you no longer need it: rm -rf {old_dir}"));
+        }
+        None if configured_other.is_some() => {
+            let (b, c) = (configured_other.as_deref().unwrap_or_default(), old_config.expect("a config"));
+            remove_old(env, inventory, root, b, &c.backend_settings(b), None)
         }
         _ if replaced_existed => ui::info("✓ Environment purged"),
         _ if old_config.is_some() => ui::info("No previous environment to purge"),
@@ -475,17 +484,25 @@ fn capitalize(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-fn remove_old(env: &HostEnv, inventory: &Inventory, root: &Path, old: &State) {
-    let where_ = project::display_in(root, &old.env_path);
-    let entry = match backend::plugin_for(inventory, &old.backend, &Default::default()) {
+/// Remove the environment of another backend through that backend: the one `.pyve/state.json`
+/// records (`env_path` known), or, for a project without it, the one its `.pyve/config` names.
+fn remove_old(
+    env: &HostEnv,
+    inventory: &Inventory,
+    root: &Path,
+    backend_name: &str,
+    settings: &Settings,
+    env_path: Option<&Path>,
+) {
+    let where_ = env_path.map(|p| format!(" {}", project::display_in(root, p))).unwrap_or_default();
+    let entry = match backend::plugin_for(inventory, backend_name, &Default::default()) {
         Ok(entry) => entry,
         Err(e) => {
             // Nothing can be purged through a plugin that is not there: say so, carry on.
-            ui::info(&format!("Nothing purged through the {} backend: {}", old.backend, e.message()));
-            if old.env_path.exists() {
+            ui::info(&format!("Nothing purged through the {backend_name} backend: {}", e.message()));
+            if env_path.is_some_and(Path::exists) {
                 ui::warn(&format!(
-                    "the old {} environment {where_} is left as it is; delete it when you no longer need it",
-                    old.backend
+                    "the old {backend_name} environment{where_} is left as it is; delete it when you no longer need it"
                 ));
             }
             return;
@@ -495,8 +512,8 @@ fn remove_old(env: &HostEnv, inventory: &Inventory, root: &Path, old: &State) {
         let r = s
             .call::<request::EnvRemove>(&EnvParams {
                 project_root: root.to_path_buf(),
-                backend: old.backend.clone(),
-                settings: old.settings.clone(),
+                backend: backend_name.to_owned(),
+                settings: settings.clone(),
             })
             .map_err(|e| e.to_error());
         if r.is_ok() {
@@ -505,8 +522,9 @@ fn remove_old(env: &HostEnv, inventory: &Inventory, root: &Path, old: &State) {
         r
     });
     match result {
+        Ok(r) if r.removed.is_empty() => ui::info("No previous environment to purge"),
         Ok(_) => ui::info("✓ Environment purged"),
-        Err(e) => ui::warn(&format!("could not remove the old {} environment {where_}: {e}", old.backend)),
+        Err(e) => ui::warn(&format!("could not remove the old {backend_name} environment{where_}: {e}")),
     }
 }
 
