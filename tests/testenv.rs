@@ -70,12 +70,12 @@ fn seed_plan_survives_reinit_and_purge_and_run_never_uses_it() {
     // (1) init, install pytest, a passing test, `pyve test`.
     let out = pyve(&sb, &["testenv", "--init"]);
     ok(&out, "testenv --init");
-    has(&out.stderr, "INFO: Creating dev/test runner environment in '.pyve/testenv/venv'...");
-    has(&out.stderr, "✓ Created dev/test runner environment");
-    assert!(out.stdout.is_empty(), "status goes to stderr: {}", out.stdout);
+    has(&out.stdout, "INFO: Creating dev/test runner environment in '.pyve/testenv/venv'...");
+    has(&out.stdout, "✓ Created dev/test runner environment");
+    assert!(out.stderr.is_empty(), "status lines go to stdout: {}", out.stderr);
     let out = pyve(&sb, &["testenv", "--install"]);
     ok(&out, "testenv --install");
-    has(&out.stderr, "✓ Dev/test dependencies installed");
+    has(&out.stdout, "✓ Dev/test dependencies installed");
     write(&p.join("tests/test_ok.py"), "def test_ok():\n    assert 1 + 1 == 2\n");
     let out = pyve(&sb, &["test"]);
     ok(&out, "pyve test");
@@ -116,7 +116,7 @@ fn seed_plan_survives_reinit_and_purge_and_run_never_uses_it() {
     // `pyve --purge` keeps it, and `pyve test` still works outside an initialised project.
     let out = pyve(&sb, &["--purge"]);
     ok(&out, "pyve --purge");
-    has(&out.stderr, "preserved .pyve/testenv");
+    has(&out.stdout, "preserved .pyve/testenv");
     assert!(!p.join(".pyve/config").exists() && !p.join(".venv").exists());
     assert_eq!(read(&p.join(".pyve/testenv/venv/marker")), "keep", "--purge never touches .pyve/testenv");
     let out = pyve(&sb, &["test"]);
@@ -127,7 +127,7 @@ fn seed_plan_survives_reinit_and_purge_and_run_never_uses_it() {
     init_project(&sb, "3.12");
     let out = pyve(&sb, &["testenv", "--purge"]);
     ok(&out, "testenv --purge");
-    has(&out.stderr, "✓ Removed .pyve/testenv");
+    has(&out.stdout, "✓ Removed .pyve/testenv");
     assert!(!p.join(".pyve/testenv").exists());
     assert!(p.join(".pyve/config").exists(), "the project stays initialised");
     ok(&pyve(&sb, &["run", "python", "-c", "pass"]), "pyve run without the test environment");
@@ -211,8 +211,8 @@ fn requirements_files_and_the_uv_installer() {
     let out = pyve(&sb, &["testenv", "--install", "-r", "requirements-dev.txt"]);
     let pip_time = start.elapsed();
     ok(&out, "install -r requirements-dev.txt");
-    has(&out.stderr, "with pip (uv is not on PATH)");
-    has(&out.stderr, "✓ Dev/test dependencies installed");
+    has(&out.stdout, "with pip (uv is not on PATH)");
+    has(&out.stdout, "✓ Dev/test dependencies installed");
     ok(&pyve(&sb, &["testenv", "run", "python", "-c", "import iniconfig"]), "iniconfig is installed");
     let out = pyve(&sb, &["run", "python", "-c", "pass"]);
     code(&out, 1, "no project environment: pyve run does not fall back on the test environment");
@@ -255,8 +255,8 @@ fn requirements_files_and_the_uv_installer() {
     let out = with_uv(&["testenv", "--install"]);
     let uv_time = start.elapsed();
     ok(&out, "install pytest with uv");
-    has(&out.stderr, &format!("with uv ({})", uv_bin.join("uv").display()));
-    has(&out.stderr, "✓ Dev/test dependencies installed");
+    has(&out.stdout, &format!("with uv ({})", uv_bin.join("uv").display()));
+    has(&out.stdout, "✓ Dev/test dependencies installed");
     write(&p.join("test_x.py"), "def test_x():\n    pass\n");
     let out = with_uv(&["test", "-q"]);
     ok(&out, "pytest installed by uv runs");
@@ -280,7 +280,7 @@ fn interpreter_record_pin_drift_and_gitignore() {
 
     let out = pyve(&sb, &["testenv", "--init"]);
     ok(&out, "testenv --init");
-    has(&out.stderr, &format!("INFO: Using Python {v311} (pinned in .python-version): "));
+    has(&out.stdout, &format!("INFO: Using Python {v311} (pinned in .python-version): "));
     let out = run(Command::new(p.join(".pyve/testenv/venv/bin/python"))
         .args(["-c", "import sys; print(sys.version.split()[0], sys.prefix != sys.base_prefix)"]));
     assert_eq!(out.stdout.trim(), format!("{v311} True"));
@@ -306,7 +306,7 @@ fn interpreter_record_pin_drift_and_gitignore() {
     let out = pyve(&sb, &["testenv", "--init"]);
     ok(&out, "second testenv --init");
     assert_eq!(
-        out.stderr.trim(),
+        out.stdout.trim(),
         format!("INFO: Dev/test runner environment already exists: .pyve/testenv/venv (Python {v311})")
     );
     assert_eq!(std::fs::metadata(p.join(".pyve/testenv/venv/pyvenv.cfg")).unwrap().ino(), inode);
@@ -344,7 +344,7 @@ fn interpreter_record_pin_drift_and_gitignore() {
     assert!(!p.join(".pyve").exists(), ".pyve held only the test environment");
     let out = pyve(&sb, &["testenv", "--purge"]);
     ok(&out, "second testenv --purge");
-    has(&out.stderr, "INFO: No dev/test runner environment found at '.pyve/testenv'");
+    has(&out.stdout, "INFO: No dev/test runner environment found at '.pyve/testenv'");
     ok(&pyve(&sb, &["testenv", "--init"]), "testenv --init");
     assert_eq!(record(&p)["python_version"], v312.as_str());
 
@@ -366,7 +366,7 @@ fn interpreter_record_pin_drift_and_gitignore() {
     std::fs::remove_file(p.join(".python-version")).unwrap();
     let out = pyve(&sb, &["testenv", "--init"]);
     ok(&out, "init without a pin");
-    has(&out.stderr, "the newest installed (the project pins no version)");
+    has(&out.stdout, "the newest installed (the project pins no version)");
     assert!(!p.join(".python-version").exists(), "testenv never pins");
     // The project's recorded version (.pyve/config) counts as its pin.
     write(&p.join(".pyve/config"), &format!("backend: venv\npython:\n  version: {v311}\n"));
@@ -388,5 +388,5 @@ fn not_initialised() {
     }
     let out = pyve(&sb, &["testenv", "--purge"]);
     ok(&out, "purge with nothing to purge");
-    has(&out.stderr, "INFO: No dev/test runner environment found at '.pyve/testenv'");
+    has(&out.stdout, "INFO: No dev/test runner environment found at '.pyve/testenv'");
 }

@@ -274,7 +274,16 @@ impl Handler for UiHandler {
         let choices: Vec<(String, String)> = p.choices.iter().map(|c| (c.key.clone(), c.label.clone())).collect();
         match ui::ask(&p.message, &choices, p.default.as_deref()) {
             Ok(answer) => Ok(PromptResult { answer }),
-            Err(why) => Err(ErrorObject::failed(kind::NOT_INTERACTIVE, why)),
+            Err(why) => {
+                let mut e = ErrorObject::failed(
+                    kind::NOT_INTERACTIVE,
+                    format!("plugin '{}' asked \"{}\" and got no answer: {why}", plugin.name, p.message),
+                );
+                if let Some(h) = p.non_interactive_hint {
+                    e = e.with_hint(h);
+                }
+                Err(e)
+            }
         }
     }
 }
@@ -297,7 +306,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Start the plugin of `entry` for the project at `root`.
     pub fn open(env: &HostEnv, entry: &Entry, root: &Path) -> Result<Session> {
-        let interactive = ui::stdin_is_interactive();
+        let interactive = ui::can_prompt();
         let u = ui::get();
         let info = SessionInfo {
             project_root: Some(root.to_path_buf()),
@@ -356,7 +365,7 @@ pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &Post
                 ));
                 ui::warn(&e.to_string());
                 if let Some(h) = e.hint_text() {
-                    ui::status(&format!("hint: {h}"));
+                    ui::hint(h);
                 }
             }
         }

@@ -8,8 +8,19 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::ui::ColorChoice;
 
 /// Names pyve serves itself; plugins never shadow them.
-pub const BUILTINS: &[&str] =
-    &["config", "doctor", "help", "init", "plugin", "purge", "python-version", "run", "validate"];
+pub const BUILTINS: &[&str] = &[
+    "config",
+    "doctor",
+    "help",
+    "init",
+    "install",
+    "plugin",
+    "purge",
+    "python-version",
+    "run",
+    "uninstall",
+    "validate",
+];
 
 /// pyve - Python environments in one command
 #[derive(Parser, Debug)]
@@ -68,6 +79,9 @@ pub enum Cmd {
         /// The environment's directory (must be the project's own)
         #[arg(value_name = "DIR")]
         dir: Option<String>,
+        /// Another spelling of DIR
+        #[arg(long = "venv-dir", value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        venv_dir: Option<String>,
     },
     /// Pin the project's Python version (asdf or pyenv) without creating an environment
     #[command(long_flag = "python-version", name = "python-version")]
@@ -102,6 +116,12 @@ pub enum Cmd {
     },
     /// Inspect plugins: list, which, info
     Plugin(PluginArgs),
+    /// Install pyve and its bundled plugins into ~/.local/bin and put it on PATH
+    #[command(long_flag = "install")]
+    Install,
+    /// Remove what `pyve --install` installed (keeps a non-empty ~/.local/.env)
+    #[command(long_flag = "uninstall")]
+    Uninstall,
     /// A plugin command: `pyve NAME ARGS...` runs the executable pyve-NAME
     #[command(external_subcommand)]
     External(Vec<OsString>),

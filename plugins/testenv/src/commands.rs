@@ -2,7 +2,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -262,13 +261,12 @@ fn resolve(ui: &Ui, req: &Request) -> Result<Resolved, Failure> {
             ui.info(&format!("Python {v} is not installed but is available via {manager}."));
             if plan.auto_approved() {
                 ui.info("Auto-installing (CI or PYVE_FORCE_YES is set)...");
-            } else if !std::io::stdin().is_terminal() {
-                return Err(Failure::new(format!(
-                    "Python {v} is not installed; {manager} can install it, but standard input is not a \
-                     terminal, so pyve cannot ask whether to"
+            } else if !ui.confirm(&format!("Install Python {v} now with {manager}?")).map_err(|why| {
+                Failure::new(format!(
+                    "Python {v} is not installed; {manager} can install it, but nobody answered whether to: {why}"
                 ))
-                .hint(format!("install it first (`{command}`), or set PYVE_FORCE_YES=1 to let pyve install it")));
-            } else if !confirm(&format!("Install Python {v} now with {manager}?")) {
+                .hint(format!("install it first (`{command}`), or set PYVE_FORCE_YES=1 to let pyve install it"))
+            })? {
                 ui.info("Installation cancelled.");
                 return Err(Failure::new(format!(
                     "Python {v} is not installed, and installing it with {manager} was declined"
@@ -287,26 +285,6 @@ fn resolve(ui: &Ui, req: &Request) -> Result<Resolved, Failure> {
         ui.warn(note);
     }
     Ok(resolved)
-}
-
-/// Ask a yes/no question on the terminal (default no; end of input is no; at most 3 tries).
-fn confirm(question: &str) -> bool {
-    let stdin = std::io::stdin();
-    for _ in 0..3 {
-        eprint!("{question} [y/N]: ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
-            eprintln!();
-            return false;
-        }
-        match line.trim().to_ascii_lowercase().as_str() {
-            "y" | "yes" => return true,
-            "" | "n" | "no" => return false,
-            _ => eprintln!("Please answer yes or no."),
-        }
-    }
-    false
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,7 +618,7 @@ mod tests {
             testenv_hint("use one (for example --python-version 3.13.0); or `pyve --python-version 3.12`"),
             "use one (for example pyve --python-version 3.13.0); or `pyve --python-version 3.12`"
         );
-        assert_eq!(testenv_hint("set PYVE_TEST_PIN_PYTHON"), "set PYVE_TEST_PIN_PYTHON");
+        assert_eq!(testenv_hint("set PYVE_FORCE_YES=1"), "set PYVE_FORCE_YES=1");
     }
 
     #[test]

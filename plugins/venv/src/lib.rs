@@ -10,8 +10,8 @@
 //!   an optional cache of unpacked wheels (hard links).
 //! - Where the interpreter's `venv` is not one whose behaviour was verified, [`create`]
 //!   falls back to running `python -m venv` and says so in [`Created::method`].
-//! - [`policy`] chooses the interpreter: the requested version (flag, `PYVE_TEST_PIN_PYTHON`,
-//!   the project's pin, the configured version, `PYVE_DEFAULT_PYTHON_VERSION`) from asdf,
+//! - [`policy`] chooses the interpreter: the requested version (flag, the project's pin,
+//!   the configured version, `PYVE_DEFAULT_PYTHON_VERSION`) from asdf,
 //!   pyenv or `PATH`, by path and never through a shim; installs it when it is missing and
 //!   allowed; and pins it in `.python-version` / `.tool-versions` (see
 //!   `docs/venv-backend.md`). `pyve-testenv` uses it with `default-features = false`.

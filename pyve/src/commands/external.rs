@@ -70,7 +70,7 @@ pub fn exit_code(status: ExitStatus) -> u8 {
     status.code().map(|c| (c & 0xff) as u8).unwrap_or(1)
 }
 
-/// `unknown command`, with a suggestion when something close exists (exit 2).
+/// `Unknown command: NAME`, with a suggestion when something close exists (exit 1, as the original).
 fn unknown(env: &HostEnv, name: &str, builtins: &[&str], inventory: Option<&plugins::Inventory>) -> Error {
     let owned;
     let inventory = match inventory {
@@ -88,7 +88,7 @@ fn unknown(env: &HostEnv, name: &str, builtins: &[&str], inventory: Option<&plug
         .map(|k| (strsim::damerau_levenshtein(name, k), k))
         .filter(|(d, k)| *d <= (name.len().max(k.len()) / 3).max(1))
         .min();
-    let err = Error::usage(format!("unknown command '{name}'"));
+    let err = Error::usage(format!("Unknown command: {name}"));
     match best {
         Some((_, k)) => err.hint(format!("did you mean `pyve {k}`? (`pyve --help` lists commands, `pyve --list` plugins)")),
         None => err.hint(format!(

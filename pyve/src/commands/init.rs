@@ -26,6 +26,9 @@ pub struct InitArgs {
     /// The virtual environment's directory, relative to the project (venv backend) [default: .venv]
     #[arg(value_name = "DIR")]
     pub dir: Option<String>,
+    /// Another spelling of DIR (the original tool's test harness passes it)
+    #[arg(long = "venv-dir", value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub venv_dir: Option<String>,
     /// Python version for the environment: X.Y.Z or X.Y (pinned through asdf or pyenv)
     #[arg(long, value_name = "VERSION", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub python_version: Option<String>,
@@ -58,6 +61,17 @@ pub struct InitArgs {
     pub bootstrap_to: Option<String>,
 }
 
+/// The venv directory given as `DIR` or `--venv-dir DIR` (one of them, or both the same).
+pub fn venv_dir(positional: Option<String>, flag: Option<String>, command: &str) -> Result<Option<String>> {
+    match (positional, flag) {
+        (Some(p), Some(f)) if p != f => {
+            Err(Error::usage(format!("two venv directories given: '{p}' (DIR) and '{f}' (--venv-dir)"))
+                .hint(format!("give one: pyve {command} --venv-dir {f}, or pyve {command} {f}")))
+        }
+        (p, f) => Ok(p.or(f)),
+    }
+}
+
 /// Check the arguments that pyve itself understands, before anything is touched.
 fn validate(args: &InitArgs) -> Result<()> {
     if let Some(v) = &args.python_version {
@@ -84,7 +98,8 @@ fn force_yes() -> bool {
 }
 
 /// `pyve --init`.
-pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
+pub fn run(env: &HostEnv, mut args: InitArgs) -> Result<u8> {
+    args.dir = venv_dir(args.dir.take(), args.venv_dir.take(), "--init")?;
     validate(&args)?;
     let cwd = project::current_dir()?;
     let root = match env.project_root(&cwd) {
@@ -112,44 +127,55 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
         }
     };
     if args.update {
-        return update(&root, &config, &args);
+        ui::info("Updating existing Pyve installation...");
+        return update(&root, &config, &args, Conflict::Update);
     }
     if args.force {
         return force(env, &root, &args, &config, state.as_ref(), true);
     }
-    // Neither flag: ask.
-    let recorded = config.backend.clone().unwrap_or_else(|| "(none)".into());
-    if !ui::stdin_is_interactive() {
-        return Err(Error::new(format!(
-            "this project is already initialised with pyve (backend: {recorded}, config: {})",
+    menu(env, &root, &args, &config, state.as_ref())
+}
+
+/// Neither `--update` nor `--force`: the original's menu (shown even with `PYVE_FORCE_YES`/`CI`,
+/// which only skip confirmations). Warnings on stderr, the menu and its prompt on stdout.
+fn menu(env: &HostEnv, root: &Path, args: &InitArgs, config: &Config, state: Option<&State>) -> Result<u8> {
+    let recorded = config.backend.clone().unwrap_or_default();
+    let not_asked = |why: ui::NoAnswer| {
+        Error::new(format!(
+            "this project is already initialised with pyve (backend: {}, config: {}); no choice was made: {why}",
+            if recorded.is_empty() { "(none)" } else { &recorded },
             config.path.display()
         ))
-        .hint("pass --update to keep the environment and update the config, or --force to rebuild it (stdin is not a terminal, so pyve cannot ask)"));
+        .hint("pass --update to keep the environment and update the config, or --force to rebuild it (with PYVE_FORCE_YES=1 to skip its confirmation); or answer the menu: echo 1 | pyve --init")
+    };
+    if !ui::can_prompt() {
+        return Err(not_asked(ui::NoAnswer::Unreadable));
     }
-    ui::warn("Project already initialized with pyve");
+    ui::warn("Project already initialized with Pyve");
     if let Some(v) = &config.pyve_version {
         ui::warn(&format!("  Recorded version: {v}"));
     }
     ui::warn(&format!("  Current version: {VERSION}"));
     ui::warn(&format!("  Backend: {recorded}"));
     ui::status("");
+    // The versions on stdout too (later releases of the original moved them into the menu).
+    ui::status(&format!("  Recorded version: {}", config.pyve_version.as_deref().unwrap_or("(not recorded)")));
+    ui::status(&format!("  Current version:  {VERSION}"));
+    ui::status(&format!("  Backend:          {recorded}"));
+    ui::status("");
     ui::status("What would you like to do?");
-    let choices = [
-        ("1".to_owned(), "Update in-place (preserves environment, updates config)".to_owned()),
-        ("2".to_owned(), "Purge and re-initialize (clean slate)".to_owned()),
-        ("3".to_owned(), "Cancel".to_owned()),
-    ];
-    match ui::ask("Choose", &choices, None) {
-        Ok(a) if a == "1" => update(&root, &config, &args),
-        Ok(a) if a == "2" => force(env, &root, &args, &config, state.as_ref(), false),
-        Ok(_) => {
+    ui::status("  1. Update in-place (preserves environment, updates config)");
+    ui::status("  2. Purge and re-initialize (clean slate)");
+    ui::status("  3. Cancel");
+    ui::status("");
+    match ui::prompt("Choose [1/2/3]: ").map_err(not_asked)?.as_str() {
+        "1" => update(root, config, args, Conflict::Menu),
+        "2" => force(env, root, args, config, state, false),
+        "3" => {
             ui::info("Initialization cancelled");
             Ok(0)
         }
-        Err(why) => {
-            ui::info(&format!("Initialization cancelled ({why})"));
-            Ok(1)
-        }
+        other => Err(Error::new(format!("Invalid choice: {other}")).hint("run pyve --init again and answer 1, 2 or 3")),
     }
 }
 
@@ -171,29 +197,45 @@ fn choose(
     backend::choose(inventory, root, args.backend.as_deref(), configured, pins)
 }
 
-/// `--update`: keep the environment, record the current pyve version.
-fn update(root: &Path, config: &Config, args: &InitArgs) -> Result<u8> {
-    ui::info("Updating existing pyve installation...");
-    let Some(recorded) = &config.backend else {
+/// Where a backend change was asked for, for its refusal's next step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Conflict {
+    Update,
+    Menu,
+}
+
+/// `--update` (and menu choice 1): keep the environment, record the current pyve version.
+/// Nothing else is checked or touched, as the original (a venv directory that is not a real
+/// environment is left as it is, and so is the rest of the config).
+fn update(root: &Path, config: &Config, args: &InitArgs, conflict: Conflict) -> Result<u8> {
+    let recorded = config.backend.as_deref();
+    let Some(recorded) = recorded else {
         return Err(Error::new(format!("cannot update in place: {} records no backend", config.path.display()))
             .hint("re-initialise the project: pyve --init --force"));
     };
     if let Some(requested) = args.backend.as_deref().filter(|b| *b != "auto")
         && requested != recorded
     {
-        return Err(Error::new("Cannot update in-place: Backend change detected")
-            .because(format!("current: {recorded}, requested: {requested}"))
-            .hint("Backend changes require a clean re-initialization. Run: pyve --init --force"));
+        let e = Error::new("Cannot update in-place: Backend change detected")
+            .detail(format!("  Current: {recorded}"))
+            .detail(format!("  Requested: {requested}"))
+            .detail("Backend changes require a clean re-initialization.");
+        return Err(match conflict {
+            Conflict::Update => e.hint("Run: pyve --init --force"),
+            Conflict::Menu => {
+                e.hint("Use option 2 to purge and re-initialize with new backend (or run: pyve --init --force)")
+            }
+        });
     }
     let old = config.pyve_version.clone();
     if old.as_deref() != Some(VERSION) {
         files::write_own(root, &config.path, config.with_version(VERSION).as_bytes())?;
     }
-    ui::success("Configuration updated");
-    ui::status(&format!("  Version: {} → {VERSION}", old.as_deref().unwrap_or("(not recorded)")));
-    ui::status(&format!("  Backend: {recorded} (unchanged)"));
+    ui::info("✓ Configuration updated");
+    ui::info(&format!("  Version: {} → {VERSION}", old.as_deref().unwrap_or("(not recorded)")));
+    ui::info(&format!("  Backend: {recorded} (unchanged)"));
     ui::status("");
-    ui::info(&format!("Project updated to pyve v{VERSION}"));
+    ui::info(&format!("Project updated to Pyve v{VERSION}"));
     Ok(0)
 }
 
@@ -211,32 +253,28 @@ fn force(
     // Validate first: the backend, its plugin, the arguments. Nothing is touched yet.
     let choice = choose(&inventory, root, args, config.backend.as_deref(), &config.plugins)?;
     if confirm {
-        ui::warn("Force re-initialization: this will purge the existing environment and build a new one");
+        ui::warn("Force re-initialization: This will purge the existing environment");
         ui::warn(&format!("  Current backend: {}", config.backend.as_deref().unwrap_or("(none)")));
         if choice.name != config.backend.as_deref().unwrap_or("") {
             ui::warn(&format!("  New backend:     {}", choice.name));
         }
         if !force_yes() {
-            if !ui::stdin_is_interactive() {
-                return Err(Error::new(
-                    "refusing to rebuild the environment without confirmation: stdin is not a terminal",
-                )
-                .hint("set PYVE_FORCE_YES=1 to confirm (CI=true does too)"));
+            let not_confirmed = |why: ui::NoAnswer| {
+                Error::new(format!("refusing to rebuild the environment without confirmation: {why}"))
+                    .hint("set PYVE_FORCE_YES=1 to confirm (a non-empty CI does too), or answer: echo y | pyve --init --force")
+            };
+            if !ui::can_prompt() {
+                return Err(not_confirmed(ui::NoAnswer::Unreadable));
             }
-            match ui::ask("Continue?", &[("y".into(), "yes".into()), ("n".into(), "no".into())], Some("n")) {
-                Ok(a) if a == "y" => {}
-                Ok(_) => {
-                    ui::info("Re-initialization cancelled");
-                    return Ok(0);
-                }
-                Err(why) => {
-                    ui::info(&format!("Re-initialization cancelled ({why})"));
-                    return Ok(1);
-                }
+            let answer = ui::prompt("\nContinue? [y/N]: ").map_err(not_confirmed)?;
+            if !matches!(answer.as_str(), "y" | "Y" | "yes" | "Yes" | "YES") {
+                ui::info("Re-initialization cancelled");
+                return Ok(0);
             }
         }
     }
-    ui::info("Rebuilding the environment...");
+    ui::info("Purging existing environment...");
+    ui::info("Proceeding with fresh initialization...");
     build(env, &inventory, root, args, &choice, Some(config), state)?;
     Ok(0)
 }
@@ -337,6 +375,16 @@ fn build(
     let settings = settings_for(choice, args, old_config, old_state);
     header(choice, args, &settings);
     let replace = old_config.is_some() && old_state.is_none_or(|s| s.backend == choice.name);
+    // What a re-initialisation replaces: the environment pyve recorded, else (a project
+    // without `.pyve/state.json`) the directory the settings name.
+    let replaced_existed = replace
+        && match old_state {
+            Some(s) => s.env_path.exists(),
+            None => {
+                settings.get("directory").and_then(Value::as_str).is_some_and(|d| root.join(d).exists())
+                    || (choice.name == "venv" && !settings.contains_key("directory") && root.join(".venv").exists())
+            }
+        };
 
     let mut session = Session::open(env, &choice.plugin, root)?;
     let params = CreateParams {
@@ -353,18 +401,31 @@ fn build(
         ui::warn(&format!("the environment is outside the project: {}", created.env_path.display()));
     }
 
-    // A backend change: the old environment goes, through its own backend.
-    if let Some(old) = old_state.filter(|s| s.backend != choice.name) {
-        remove_old(env, inventory, root, old);
-    } else if let Some(old) = old_state.filter(|s| s.env_path != created.env_path && s.env_path.exists()) {
-        // Same backend, another place: the old environment may share files with the new one
-        // (a pin), so its backend is not asked to remove it; it is kept and named.
-        let old_dir = project::display_in(root, &old.env_path);
-        ui::warn(&format!(
-            "the previous environment {old_dir} is kept: the project now uses {}",
-            project::display_in(root, &created.env_path)
-        ));
-        ui::warn(&format!("  Delete it when you no longer need it: rm -rf {old_dir}"));
+    // A project without `.pyve/state.json` whose config names another backend.
+    let configured_other =
+        old_state.is_none().then(|| old_config.and_then(|c| c.backend.clone()).filter(|b| *b != choice.name)).flatten();
+    match old_state {
+        // A backend change: the old environment goes, through its own backend.
+        Some(old) if old.backend != choice.name => {
+            remove_old(env, inventory, root, &old.backend, &old.settings, Some(&old.env_path))
+        }
+        Some(old) if old.env_path != created.env_path && old.env_path.exists() => {
+            // Same backend, another place: the old environment may share files with the new
+            // one (a pin), so its backend is not asked to remove it; it is kept and named.
+            let old_dir = project::display_in(root, &old.env_path);
+            ui::warn(&format!(
+                "the previous environment {old_dir} is kept: the project now uses {}",
+                project::display_in(root, &created.env_path)
+            ));
+            ui::warn(&format!("  Delete it when you no longer need it: rm -rf {old_dir}"));
+        }
+        None if configured_other.is_some() => {
+            let (b, c) = (configured_other.as_deref().unwrap_or_default(), old_config.expect("a config"));
+            remove_old(env, inventory, root, b, &c.backend_settings(b), None)
+        }
+        _ if replaced_existed => ui::info("✓ Environment purged"),
+        _ if old_config.is_some() => ui::info("No previous environment to purge"),
+        _ => {}
     }
 
     backend::run_post_create_hooks(
@@ -423,14 +484,36 @@ fn capitalize(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-fn remove_old(env: &HostEnv, inventory: &Inventory, root: &Path, old: &State) {
-    let result = backend::plugin_for(inventory, &old.backend, &Default::default()).and_then(|entry| {
-        let mut s = Session::open(env, &entry, root)?;
+/// Remove the environment of another backend through that backend: the one `.pyve/state.json`
+/// records (`env_path` known), or, for a project without it, the one its `.pyve/config` names.
+fn remove_old(
+    env: &HostEnv,
+    inventory: &Inventory,
+    root: &Path,
+    backend_name: &str,
+    settings: &Settings,
+    env_path: Option<&Path>,
+) {
+    let where_ = env_path.map(|p| format!(" {}", project::display_in(root, p))).unwrap_or_default();
+    let entry = match backend::plugin_for(inventory, backend_name, &Default::default()) {
+        Ok(entry) => entry,
+        Err(e) => {
+            // Nothing can be purged through a plugin that is not there: say so, carry on.
+            ui::info(&format!("Nothing purged through the {backend_name} backend: {}", e.message()));
+            if env_path.is_some_and(Path::exists) {
+                ui::warn(&format!(
+                    "the old {backend_name} environment{where_} is left as it is; delete it when you no longer need it"
+                ));
+            }
+            return;
+        }
+    };
+    let result = Session::open(env, &entry, root).and_then(|mut s| {
         let r = s
             .call::<request::EnvRemove>(&EnvParams {
                 project_root: root.to_path_buf(),
-                backend: old.backend.clone(),
-                settings: old.settings.clone(),
+                backend: backend_name.to_owned(),
+                settings: settings.clone(),
             })
             .map_err(|e| e.to_error());
         if r.is_ok() {
@@ -438,8 +521,10 @@ fn remove_old(env: &HostEnv, inventory: &Inventory, root: &Path, old: &State) {
         }
         r
     });
-    if let Err(e) = result {
-        ui::warn(&format!("could not remove the old {} environment {}: {e}", old.backend, old.env_path.display()));
+    match result {
+        Ok(r) if r.removed.is_empty() => ui::info("No previous environment to purge"),
+        Ok(_) => ui::info("✓ Environment purged"),
+        Err(e) => ui::warn(&format!("could not remove the old {backend_name} environment{where_}: {e}")),
     }
 }
 

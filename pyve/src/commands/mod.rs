@@ -4,6 +4,7 @@ pub mod config_report;
 pub mod doctor;
 pub mod external;
 pub mod init;
+pub mod install;
 pub mod plugin;
 pub mod purge;
 pub mod python_version;

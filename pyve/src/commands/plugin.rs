@@ -68,7 +68,7 @@ pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> R
     }
     if inventory.entries.is_empty() {
         ui::status("No plugins found.");
-        ui::status(&format!("hint: pyve looks in {}", search_summary(&inventory)));
+        ui::hint(&format!("pyve looks in {}", search_summary(&inventory)));
         return Ok(0);
     }
     print_table(&inventory, verbose);
@@ -83,7 +83,7 @@ pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> R
                 let e = err.to_error();
                 ui::warn(&format!("{e}"));
                 if let Some(h) = e.hint_text() {
-                    ui::status(&format!("hint: {h}"));
+                    ui::hint(h);
                 }
             }
             _ => {}

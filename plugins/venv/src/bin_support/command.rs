@@ -24,7 +24,8 @@ version first when it is missing (asking, unless CI or PYVE_FORCE_YES is set).
 
 /// Run the command; the result is the exit code.
 pub fn python_version(inv: Invocation) -> i32 {
-    let ui = TerminalUi { verbosity: inv.host.verbosity };
+    let ui = TerminalUi { out: pyve_sdk::output::Output::from_host(&inv.host) };
+    let out = ui.out;
     let args: Vec<String> = inv.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let version = match args.first().map(String::as_str) {
         Some("--help" | "-h") => {
@@ -36,15 +37,18 @@ pub fn python_version(inv: Invocation) -> i32 {
             return 0;
         }
         None | Some("") => {
-            eprintln!("ERROR: --python-version requires a version argument");
-            eprintln!("ERROR: Usage: pyve --python-version <version>");
-            eprintln!("ERROR: Example: pyve --python-version 3.13.7");
+            out.error("--python-version requires a version argument", None);
+            out.error("Usage: pyve --python-version <version>", None);
+            out.error("Example: pyve --python-version 3.13.7", None);
             return 1;
         }
         Some(v) => v.to_string(),
     };
     if pyve_venv::policy::VersionRequest::parse(&version).is_none() {
-        eprintln!("ERROR: Invalid Python version format '{version}'. Expected format: #.#.# or #.# (e.g., 3.13.7)");
+        out.error(
+            &format!("Invalid Python version format '{version}'. Expected format: #.#.# or #.# (e.g., 3.13.7)"),
+            None,
+        );
         return 1;
     }
     if args.len() > 1 {
@@ -54,7 +58,7 @@ pub fn python_version(inv: Invocation) -> i32 {
         Ok(r) if r.is_absolute() => r,
         Ok(r) => std::env::current_dir().map(|d| d.join(r)).unwrap_or_default(),
         Err(e) => {
-            eprintln!("ERROR: cannot tell the current directory: {e}");
+            out.error(&format!("cannot tell the current directory: {e}"), None);
             return 1;
         }
     };
