@@ -324,3 +324,58 @@ pub fn uninstall(env: &HostEnv) -> Result<u8> {
     ui::success("pyve uninstalled.");
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_comes_out_exactly_wherever_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".bash_profile");
+        std::fs::write(&p, "a\nb").unwrap();
+        let edit = add_block(&p).unwrap().expect("added");
+        assert!(edit.added_newline && !edit.created);
+        assert!(add_block(&p).unwrap().is_none(), "once");
+        // The user appended a line after pyve's block.
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text.push_str("c\n");
+        std::fs::write(&p, &text).unwrap();
+        assert!(remove_block(&p, Some(&edit)).unwrap());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\nb\nc\n", "the newline is the user's line's now");
+        assert!(!remove_block(&p, Some(&edit)).unwrap(), "nothing left to remove");
+    }
+
+    #[test]
+    fn a_block_without_its_end_is_left_alone_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".zprofile");
+        let text = format!("x\n{BLOCK_BEGIN}\n{PATH_LINE}\n");
+        std::fs::write(&p, &text).unwrap();
+        let e = remove_block(&p, None).unwrap_err();
+        assert!(e.to_string().contains("has pyve's block start"), "{e}");
+        assert!(e.hint_text().unwrap().contains("by hand"));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
+    }
+
+    #[test]
+    fn only_pyve_and_its_plugins_are_bundled() {
+        let dir = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for (name, mode) in [
+            ("pyve-venv", 0o755),
+            ("pyve-venv.d", 0o644),
+            ("pyve-noexec", 0o644),
+            ("pyve-Bad", 0o755),
+            ("libpyve_distutils_shim.so", 0o644),
+            ("libpyve.rlib", 0o644),
+            ("libpyve_sdk.rlib", 0o644),
+            ("other", 0o755),
+        ] {
+            let f = dir.path().join(name);
+            std::fs::write(&f, "x").unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        assert_eq!(bundled(dir.path()).unwrap(), ["pyve", "libpyve_distutils_shim.so", "pyve-venv"]);
+    }
+}
