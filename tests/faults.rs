@@ -272,3 +272,122 @@ fn testenv_dir_linking_out_is_refused_and_purge_removes_only_the_link() {
     assert!(std::fs::symlink_metadata(p.join(".pyve/testenv")).is_err(), "the link is gone");
     assert_eq!(snapshot(&out), before, "nothing outside the project changed");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Class 2: no setting, environment value or project file makes pyve panic.
+
+#[track_caller]
+fn no_panic(out: &Outcome, what: &str) {
+    assert!(
+        out.code.is_some_and(|c| c < 100) && !out.stderr.contains("panicked"),
+        "{what}: exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.code,
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[test]
+fn timeouts_of_any_size_are_capped_with_a_warning() {
+    let sb = sandbox();
+    code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init");
+    for var in ["PYVE_RPC_TIMEOUT", "PYVE_HANDSHAKE_TIMEOUT"] {
+        for value in ["1e300", "1e19", "18446744073709551616"] {
+            let r = run(sb.e2e().env(var, value).args(["--init", "--update"]));
+            code(&r, 0, &format!("{var}={value} pyve --init --update"));
+            has(&r, &format!("{var}={value} is more than a week; using 604800 seconds"));
+        }
+        let r = run(sb.e2e().env(var, "soon").args(["--init", "--update"]));
+        code(&r, 0, "a malformed timeout");
+        has(&r, &format!("ignoring {var}=soon: expected a positive number of seconds"));
+    }
+    let r = run(sb.e2e().env("PYVE_RPC_TIMEOUT", "1e300").arg("--purge"));
+    code(&r, 0, "--purge with a huge timeout");
+}
+
+#[test]
+fn hostile_environment_values_never_panic() {
+    let sb = sandbox();
+    code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init");
+    let big = "99999999999999999999999";
+    let values = [
+        String::new(),
+        "relative/dir".into(),
+        "/nonexistent/x".into(),
+        "/etc/passwd".into(),
+        big.into(),
+        format!("3.{big}"),
+        format!("3.12.{big}"),
+        "-1".into(),
+        "1e300".into(),
+        "3.12\u{1}".into(),
+        "x".repeat(10_000),
+    ];
+    let vars = [
+        "PYVE_HOME",
+        "PYVE_PLUGIN_PATH",
+        "HOME",
+        "XDG_CACHE_HOME",
+        "PYENV_ROOT",
+        "ASDF_DATA_DIR",
+        "PYVE_DEFAULT_PYTHON_VERSION",
+        "PYVE_TEST_PIN_PYTHON",
+        "PYVE_VERBOSITY",
+        "PYVE_COLOR",
+        "PYVE_PROJECT_ROOT",
+        "NO_COLOR",
+        "PATH",
+    ];
+    for var in vars {
+        for value in &values {
+            for args in [&["--config"][..], &["--list"], &["run", "python", "-c", "pass"], &["testenv", "--status"]] {
+                let r = run(sb.e2e().env(var, value).args(args));
+                no_panic(&r, &format!("{var}={value:.40} pyve {args:?}"));
+            }
+        }
+    }
+    for v in [format!("3.{big}"), format!("3.12.{big}"), format!("{big}.1")] {
+        let r = pyve(&sb, &["--python-version", &v]);
+        no_panic(&r, &format!("--python-version {v}"));
+        assert_ne!(r.code, Some(0));
+        let r = pyve(&sb, &["--init", "--force", "--python-version", &v]);
+        no_panic(&r, &format!("--init --python-version {v}"));
+        assert_ne!(r.code, Some(0));
+    }
+}
+
+#[test]
+fn hostile_configs_are_refused_quickly_and_change_nothing() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::create_dir(p.join(".pyve")).unwrap();
+    let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 0..12 {
+        let prev = if i == 0 { "a".to_owned() } else { format!("b{}", i - 1) };
+        laughs.push_str(&format!("b{i}: &b{i} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
+    }
+    for (text, why) in [
+        (format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)), "larger than 64 KiB"),
+        (format!("a: {}{}\n", "{a: ".repeat(5_000), "}".repeat(5_000)), "nests deeper than 32 levels"),
+        (laughs, "more than 16 YAML aliases"),
+    ] {
+        std::fs::write(p.join(".pyve/config"), &text).unwrap();
+        for args in [&["--init", "--update"][..], &["--init", "--no-direnv"], &["--purge"], &["--config"]] {
+            let r = pyve(&sb, args);
+            no_panic(&r, &format!("{why}: {args:?}"));
+            code(&r, 1, &format!("{why}: {args:?}"));
+            has(&r, why);
+            has(&r, "pyve changed nothing");
+        }
+        assert_eq!(std::fs::read_to_string(p.join(".pyve/config")).unwrap(), text);
+        assert!(!p.join(".venv").exists());
+    }
+
+    // A state file far beyond what pyve writes.
+    std::fs::remove_dir_all(p.join(".pyve")).unwrap();
+    code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init");
+    std::fs::write(p.join(".pyve/state.json"), format!("{{\"x\": \"{}\"}}", "y".repeat(2 << 20))).unwrap();
+    let r = pyve(&sb, &["run", "python", "-c", "pass"]);
+    no_panic(&r, "huge state.json");
+    has(&r, "larger than 1 MiB");
+}
