@@ -391,3 +391,65 @@ fn hostile_configs_are_refused_quickly_and_change_nothing() {
     no_panic(&r, "huge state.json");
     has(&r, "larger than 1 MiB");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Class 6: one lock for every command that writes.
+
+/// Take the project's lock from this process, as a running pyve holds it.
+fn hold_lock(p: &Path) -> std::fs::File {
+    std::fs::create_dir_all(p.join(".pyve")).unwrap();
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(p.join(".pyve/lock")).unwrap();
+    f.lock().unwrap();
+    std::fs::write(p.join(".pyve/lock"), "424242").unwrap();
+    f
+}
+
+#[test]
+fn every_write_command_waits_for_the_project_lock() {
+    let sb = sandbox();
+    let p = sb.project();
+    let v = python("3.12");
+    code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &v]), 0, "--init");
+    code(&pyve(&sb, &["testenv", "--init"]), 0, "testenv --init");
+    let before = snapshot(&p);
+    let lock = hold_lock(&p);
+    let before_lock = {
+        let mut b = before.clone();
+        b.insert(p.join(".pyve/lock"), snapshot(&p.join(".pyve/lock")).into_values().next().unwrap());
+        b
+    };
+    for args in [
+        &["--python-version", v.as_str()][..],
+        &["--init", "--update"],
+        &["--init", "--force"],
+        &["--purge"],
+        &["testenv", "--init"],
+        &["testenv", "--install"],
+        &["testenv", "--purge"],
+    ] {
+        let r = run(sb.e2e().env("PYVE_FORCE_YES", "1").args(args));
+        code(&r, 1, &format!("{args:?} while another pyve holds the lock"));
+        has(&r, "another pyve (pid 424242) is changing this project");
+        has(&r, "hint: let it finish");
+        assert_eq!(snapshot(&p), before_lock, "{args:?} changed the project while it was locked");
+    }
+    drop(lock);
+    code(&pyve(&sb, &["--python-version", &v]), 0, "--python-version once the lock is free");
+    code(&pyve(&sb, &["testenv", "--purge"]), 0, "testenv --purge once the lock is free");
+}
+
+#[test]
+fn python_version_outside_a_project_locks_the_directory_and_leaves_no_trace() {
+    let sb = sandbox();
+    let p = sb.project();
+    let v = python("3.12");
+    let lock = hold_lock(&p);
+    let r = pyve(&sb, &["--python-version", &v]);
+    code(&r, 1, "--python-version while an --init holds the directory");
+    assert!(!p.join(".python-version").exists());
+    drop(lock);
+    std::fs::remove_dir_all(p.join(".pyve")).unwrap();
+    code(&pyve(&sb, &["--python-version", &v]), 0, "--python-version");
+    assert!(p.join(".python-version").exists());
+    assert!(!p.join(".pyve").exists(), "the lock's directory is not left behind");
+}
