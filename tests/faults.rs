@@ -453,3 +453,129 @@ fn python_version_outside_a_project_locks_the_directory_and_leaves_no_trace() {
     assert!(p.join(".python-version").exists());
     assert!(!p.join(".pyve").exists(), "the lock's directory is not left behind");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Class 4 (everything validated before the first change; a failed first init is undone) and
+// class 3 (an interrupted hook ends the init).
+
+/// What is in the project directory, by name.
+fn names(p: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(p).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_wrong_target_is_found_before_anything_is_made() {
+    let sb = sandbox();
+    let p = sb.project();
+    let v = python("3.12");
+    for (target, args) in [
+        (".gitignore", &["--no-direnv"][..]),
+        (".env", &["--no-direnv"]),
+        (".envrc", &[]),
+        (".pyve/config", &["--no-direnv"]),
+        (".pyve/state.json", &["--no-direnv"]),
+    ] {
+        std::fs::create_dir_all(p.join(target)).unwrap();
+        let before = names(&p);
+        let r = run(sb.e2e().args(["--init", "--python-version", &v]).args(args));
+        code(&r, 1, &format!("--init with a directory at {target}"));
+        if target == ".pyve/config" {
+            has(&r, "cannot read");
+            has(&r, "pyve changed nothing");
+        } else {
+            has(&r, &format!("{target} is a directory; pyve needs to write a file there"));
+            has(&r, "nothing was changed");
+        }
+        assert_eq!(names(&p), before, "{target}: something was made before the check");
+        assert!(!p.join(".venv").exists() && !p.join(".python-version").exists());
+        std::fs::remove_dir_all(p.join(target.split('/').next().unwrap())).unwrap();
+    }
+    // A fifo where .env goes: not a regular file.
+    let fifo = std::ffi::CString::new(p.join(".env").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let r = pyve(&sb, &["--init", "--no-direnv", "--python-version", &v]);
+    code(&r, 1, "--init with a fifo at .env");
+    has(&r, ".env is not a regular file");
+    assert_eq!(names(&p), [".env"]);
+}
+
+#[test]
+fn an_unwritable_project_is_refused_before_anything_is_made() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        eprintln!("skipped: running as root, for whom every directory is writable");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let r = pyve(&sb, &["--init", "--no-direnv"]);
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    code(&r, 1, "--init in a read-only project");
+    has(&r, "cannot");
+    assert!(names(&p).is_empty());
+}
+
+#[test]
+fn an_interrupted_post_create_hook_ends_the_init_and_leaves_nothing() {
+    use std::io::BufRead;
+    let sb = sandbox();
+    sb.install(&["pyve-distutils-shim"]);
+    let p = sb.project();
+    std::fs::write(p.join(".gitignore"), "target\n").unwrap();
+    let mut cmd = sb.e2e();
+    // The shim's installer waits on an index that never answers: the hook is certainly
+    // running when the interrupt comes.
+    cmd.env_remove("PYVE_DISABLE_DISTUTILS_SHIM")
+        .env("PIP_INDEX_URL", "http://10.255.255.1/simple")
+        .env("UV_INDEX_URL", "http://10.255.255.1/simple")
+        .env("UV_DEFAULT_INDEX", "http://10.255.255.1/simple")
+        .env("PIP_DEFAULT_TIMEOUT", "60")
+        .args(["--init", "--no-direnv", "--python-version", &python("3.12")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(tx);
+    let mut seen = String::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(120)) {
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("installing distutils compatibility shim") {
+            break;
+        }
+    }
+    assert!(seen.contains("installing distutils compatibility shim"), "the hook never started:\n{seen}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert_eq!(status.code(), Some(130), "an interrupted hook ends the init with 130:\n{seen}");
+    assert!(!seen.contains("initialized successfully"), "{seen}");
+    assert_eq!(names(&p), [".gitignore"], "nothing half-made is left:\n{seen}");
+    assert_eq!(std::fs::read_to_string(p.join(".gitignore")).unwrap(), "target\n");
+    // And the next init works.
+    code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init after the interrupt");
+}

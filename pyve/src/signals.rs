@@ -27,6 +27,15 @@ pub fn interrupted() -> bool {
     FLAG.get().is_some_and(|f| f.load(Ordering::SeqCst))
 }
 
+/// Forget an interrupt that was handled, so that the clean-up after it (a plugin call that
+/// removes what the interrupted step made) is not cancelled in turn. A new interrupt sets the
+/// flag again.
+pub fn reset() {
+    if let Some(f) = FLAG.get() {
+        f.store(false, Ordering::SeqCst);
+    }
+}
+
 /// Spawn `cmd` and wait for it with the user's stdio, as `system(3)` does: pyve ignores
 /// SIGINT and SIGQUIT while the child runs (the child, in the terminal's process group, gets
 /// them and decides), and the child starts with the default dispositions (they are changed

@@ -132,7 +132,11 @@ impl Config {
             }
             Ok(bytes) => String::from_utf8(bytes).map_err(|_| at(&path, None, "is not UTF-8 text"))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::new(format!("cannot read {}", path.display())).because(e)),
+            Err(e) => {
+                return Err(Error::new(format!("cannot read {}", path.display()))
+                    .because(e)
+                    .hint(format!("pyve keeps its config in that file: make it a readable file (or move it aside to start over); pyve changed nothing: {}", path.display())));
+            }
         };
         Self::parse(path, text).map(Some)
     }
