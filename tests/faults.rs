@@ -579,3 +579,100 @@ fn an_interrupted_post_create_hook_ends_the_init_and_leaves_nothing() {
     // And the next init works.
     code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init after the interrupt");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Class 9 (messages that send users the right way) and class 3 (`pyve run` is the command).
+
+#[test]
+fn run_in_an_environment_whose_python_was_removed_says_to_rebuild_it() {
+    let sb = sandbox();
+    let p = sb.project();
+    code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init");
+    // What removing the base interpreter does to the environment: its links dangle.
+    for e in std::fs::read_dir(p.join(".venv/bin")).unwrap() {
+        let path = e.unwrap().path();
+        if is_link(&path) && std::fs::read_link(&path).unwrap().is_absolute() {
+            std::fs::remove_file(&path).unwrap();
+            symlink(sb.path().join("removed/bin/python3.12"), &path).unwrap();
+        }
+    }
+    let r = pyve(&sb, &["run", "python", "-c", "pass"]);
+    code(&r, 127, "run python");
+    has(&r, "the environment's python is broken");
+    has(&r, "which does not exist");
+    has(&r, "hint: rebuild the environment: pyve --init --force");
+    assert!(!r.stderr.contains("pip install python"), "{}", r.stderr);
+    // A script of the environment whose interpreter is gone.
+    let r = pyve(&sb, &["run", "pip", "--version"]);
+    code(&r, 126, "run pip");
+    has(&r, "its interpreter");
+    has(&r, "does not exist");
+    has(&r, "pyve --init --force");
+    // A command that is nowhere: no advice to pip-install a Python.
+    std::fs::remove_dir_all(p.join(".venv/bin")).unwrap();
+    std::fs::create_dir(p.join(".venv/bin")).unwrap();
+    let r = pyve(&sb, &["run", "python3.12", "-c", "pass"]);
+    code(&r, 127, "run python3.12 with no python at all");
+    has(&r, "the environment should have python3.12");
+    let r = pyve(&sb, &["run", "no-such-tool"]);
+    code(&r, 127, "run no-such-tool");
+    has(&r, "if it is a Python package, install it into the environment (pyve run pip install no-such-tool)");
+}
+
+#[test]
+fn bad_versions_fail_alike_in_every_command() {
+    let sb = sandbox();
+    for v in ["3.x", "3.12.1.1", "abc", "3", "3.99999999999999999999"] {
+        let a = pyve(&sb, &["--init", "--no-direnv", "--python-version", v]);
+        let b = pyve(&sb, &["--python-version", v]);
+        code(&a, 1, &format!("--init --python-version {v}"));
+        code(&b, 1, &format!("--python-version {v}"));
+        let msg = format!("Invalid Python version format '{v}'. Expected format: #.#.# or #.# (e.g., 3.13.7)");
+        has(&a, &msg);
+        has(&b, &msg);
+    }
+    assert!(names(&sb.project()).is_empty(), "nothing was made");
+}
+
+#[test]
+fn a_bad_configured_venv_directory_says_where_it_is_set() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::create_dir(p.join(".pyve")).unwrap();
+    std::fs::write(p.join(".pyve/config"), "backend: venv\nvenv:\n  directory: ../elsewhere\n").unwrap();
+    let r = pyve(&sb, &["--purge"]);
+    code(&r, 1, "--purge with a directory outside the project");
+    has(&r, "choose a plain directory name");
+    has(&r, "`directory:` under `venv:` in .pyve/config");
+}
+
+#[test]
+fn run_replaces_itself_with_the_command() {
+    let sb = sandbox();
+    code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init");
+    // The command runs as pyve's own process: same pid, no parent left waiting.
+    let mut cmd = sb.e2e();
+    cmd.args(["run", "sh", "-c", "echo $$; exec sleep 30"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line.trim(), child.id().to_string(), "the command has pyve's pid");
+    // SIGTERM to "pyve" is SIGTERM to the command: nothing is left running.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "the caller sees the command's own death by signal");
+    // Not found and not executable keep pyve's messages and the shell's codes.
+    let r = pyve(&sb, &["run", "no-such-command"]);
+    code(&r, 127, "not found");
+    std::fs::write(sb.project().join("script.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    let r = pyve(&sb, &["run", "./script.sh"]);
+    code(&r, 126, "not executable");
+    has(&r, "chmod +x");
+    let r = pyve(&sb, &["run", "sh", "-c", "exit 7"]);
+    code(&r, 7, "the exit code passes through");
+}

@@ -61,13 +61,7 @@ pub struct InitArgs {
 /// Check the arguments that pyve itself understands, before anything is touched.
 fn validate(args: &InitArgs) -> Result<()> {
     if let Some(v) = &args.python_version {
-        let parts: Vec<&str> = v.split('.').collect();
-        let ok = (parts.len() == 2 || parts.len() == 3)
-            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        if !ok {
-            return Err(Error::usage(format!("invalid Python version '{v}': expected X.Y.Z (such as 3.12.1) or X.Y"))
-                .hint("pyve --init --python-version 3.12.1"));
-        }
+        check_python_version(v, "pyve --init --python-version")?;
     }
     if let Some(b) = &args.backend
         && b != "auto"
@@ -76,6 +70,20 @@ fn validate(args: &InitArgs) -> Result<()> {
         return Err(Error::usage(format!("invalid backend '{b}'")).hint("valid backends: venv, micromamba, auto"));
     }
     Ok(())
+}
+
+/// Check a requested Python version: `X.Y.Z` or `X.Y`, numbers only. The one check (and
+/// message: the original's) for every command that takes a version; a bad version is a
+/// failure the user can act on, exit 1, whichever command it was given to.
+pub fn check_python_version(v: &str, command: &str) -> Result<()> {
+    let parts: Vec<&str> = v.split('.').collect();
+    let ok = (parts.len() == 2 || parts.len() == 3)
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok());
+    if ok {
+        return Ok(());
+    }
+    Err(Error::new(format!("Invalid Python version format '{v}'. Expected format: #.#.# or #.# (e.g., 3.13.7)"))
+        .hint(format!("{command} 3.12.1 (or 3.12: the newest installed 3.12)")))
 }
 
 /// Whether the user said yes to something dangerous without being asked.

@@ -14,6 +14,7 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `pyve --python-version V`.
 pub fn run(env: &HostEnv, version: &str) -> Result<u8> {
+    super::init::check_python_version(version, "pyve --python-version")?;
     let inventory = crate::plugins::inventory(env, crate::cli::BUILTINS);
     let Some(provider) = inventory.command_provider("python-version") else {
         return Err(Error::new(
