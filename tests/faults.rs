@@ -676,3 +676,139 @@ fn run_replaces_itself_with_the_command() {
     let r = pyve(&sb, &["run", "sh", "-c", "exit 7"]);
     code(&r, 7, "the exit code passes through");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Class 3: SIGINT and SIGTERM end pyve at any moment, and children never outlive it.
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        // `pid (comm) state ppid ...`: comm may hold spaces, so split after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.to_owned()) else { continue };
+        if rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// Whether `pid` is running (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| !r.trim_start().starts_with('Z')))
+}
+
+#[track_caller]
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_plugin_hung_in_its_handshake_never_outlives_pyve() {
+    for signal in [libc::SIGKILL, libc::SIGTERM, libc::SIGINT] {
+        let sb = Sandbox::new();
+        sb.add_plugin(&pyve_tests::example("pyve-misbehave"), "pyve-misbehave");
+        let log = sb.path().join("started.log");
+        let mut cmd = sb.pyve_cmd();
+        cmd.args(["plugin", "info", "misbehave"])
+            .env("PYVE_MISBEHAVE", "hang")
+            .env("PYVE_MISBEHAVE_LOG", &log)
+            .env("PYVE_HANDSHAKE_TIMEOUT", "3600")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
+        wait_until("the plugin to start", || log.exists());
+        let plugins = children_of(child.id());
+        assert_eq!(plugins.len(), 1, "one plugin process");
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        child.wait().unwrap();
+        wait_until(&format!("the plugin to end after pyve got signal {signal}"), || !alive(plugins[0]));
+    }
+}
+
+#[test]
+fn sigterm_to_pyve_during_a_passthrough_command_reaches_the_plugin() {
+    let sb = Sandbox::new();
+    let pidfile = sb.path().join("plugin.pid");
+    let script = sb.path().join("pyve-sleeper");
+    std::fs::write(&script, format!("#!/bin/sh\necho $$ > '{}'\nexec sleep 30\n", pidfile.display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    sb.add_plugin(&script, "pyve-sleeper");
+    let mut cmd = sb.pyve_cmd();
+    cmd.arg("sleeper").stdin(std::process::Stdio::null());
+    let mut child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
+    wait_until("the plugin to start", || std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n')));
+    let plugin: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "pyve reports the plugin's death by SIGTERM as 128+15");
+    wait_until("the plugin to end", || !alive(plugin));
+}
+
+#[test]
+fn ctrl_c_during_a_call_says_what_happens_and_a_second_one_stops_the_plugin() {
+    use std::io::BufRead;
+    let sb = Sandbox::new();
+    sb.add_plugin(&pyve_tests::example("pyve-misbehave"), "pyve-misbehave");
+    let log = sb.path().join("plugin.log");
+    let mut cmd = sb.pyve_cmd();
+    cmd.args(["--init", "--backend", "stuck", "--no-direnv"])
+        .env("PYVE_MISBEHAVE", "stuck-create")
+        .env("PYVE_MISBEHAVE_LOG", &log)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(tx);
+    wait_until("the backend to be creating", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.lines().count() >= 1) && children_of(child.id()).len() == 1
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let mut seen = String::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("press Ctrl-C again") {
+            break;
+        }
+    }
+    assert!(seen.contains("Interrupted: asking plugin 'misbehave' to stop and clean up"), "{seen}");
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("Interrupted again: stopping plugin 'misbehave' (SIGTERM, then SIGKILL)"), "{seen}");
+    // The plugin got SIGTERM, so its own clean-up ran.
+    wait_until("the plugin's clean-up", || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("terminated")));
+    assert!(!sb.project().join(".pyve").exists(), "nothing of the failed init is left");
+}

@@ -40,13 +40,40 @@ pub fn reset() {
 /// SIGINT and SIGQUIT while the child runs (the child, in the terminal's process group, gets
 /// them and decides), and the child starts with the default dispositions (they are changed
 /// only after it is started; no handler is installed, which would make every spawn slower).
+///
+/// SIGTERM and SIGHUP sent to pyve are passed on to the child as they are (unlike Ctrl-C, they
+/// are not sent to the whole terminal group), so that pyve's end never leaves the child
+/// running; pyve then exits with the child's status.
 pub fn run_foreground(cmd: &mut std::process::Command) -> std::io::Result<std::process::ExitStatus> {
     let mut child = cmd.spawn()?;
     #[cfg(unix)]
-    // SAFETY: setting the dispositions of two signals to "ignore" has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    {
+        // SAFETY: setting the dispositions of two signals to "ignore" has no preconditions.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        }
+        let pid = child.id() as libc::pid_t;
+        let ids: Vec<_> = [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP]
+            .into_iter()
+            .filter_map(|sig| {
+                // SAFETY: the handler only calls kill(2), which is async-signal-safe. It is
+                // unregistered right after the wait (a signal in that instant would reach a
+                // pid that is free; one reused that fast is not a practical concern).
+                unsafe {
+                    signal_hook::low_level::register(sig, move || {
+                        libc::kill(pid, sig);
+                    })
+                }
+                .ok()
+            })
+            .collect();
+        let status = child.wait();
+        for id in ids {
+            signal_hook::low_level::unregister(id);
+        }
+        status
     }
+    #[cfg(not(unix))]
     child.wait()
 }

@@ -43,7 +43,9 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
     Err(unknown(env, name, builtins, Some(&inventory)))
 }
 
-/// Run a plugin executable with the user's stdio; pyve survives Ctrl-C while it runs.
+/// Run a plugin executable with the user's stdio; pyve survives Ctrl-C while it runs (the
+/// plugin, in the terminal's group, gets it and decides) and passes SIGTERM and SIGHUP on to
+/// it, so that a pyve that is told to end never leaves the plugin running.
 pub fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
     let cwd = std::env::current_dir().ok();
     let root = cwd.as_deref().and_then(|c| env.project_root(c));
