@@ -309,12 +309,14 @@ fn timeouts_of_any_size_are_capped_with_a_warning() {
 fn hostile_environment_values_never_panic() {
     let sb = sandbox();
     code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &python("3.12")]), 0, "--init");
+    std::fs::write(sb.path().join("a-file"), "not a directory\n").unwrap();
     let big = "99999999999999999999999";
+    // Paths stay inside the sandbox: pyve creates its cache directory wherever it is told.
     let values = [
         String::new(),
         "relative/dir".into(),
-        "/nonexistent/x".into(),
-        "/etc/passwd".into(),
+        sb.path().join("missing/x").display().to_string(),
+        sb.path().join("a-file").display().to_string(),
         big.into(),
         format!("3.{big}"),
         format!("3.12.{big}"),
@@ -811,4 +813,45 @@ fn ctrl_c_during_a_call_says_what_happens_and_a_second_one_stops_the_plugin() {
     // The plugin got SIGTERM, so its own clean-up ran.
     wait_until("the plugin's clean-up", || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("terminated")));
     assert!(!sb.project().join(".pyve").exists(), "nothing of the failed init is left");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classes 7 and 8: the manifest cache notices any replacement; refusals judge the real file.
+
+#[test]
+fn the_manifest_cache_notices_a_replacement_with_the_same_size_and_time() {
+    let sb = Sandbox::new();
+    let plugin = sb.add_plugin(&pyve_tests::example("pyve-misbehave"), "pyve-misbehave");
+    let log = sb.path().join("starts.log");
+    let starts = || std::fs::read_to_string(&log).unwrap_or_default().lines().count();
+    let list = || run(sb.pyve_cmd().arg("--list").env("PYVE_MISBEHAVE_LOG", &log));
+    code(&list(), 0, "--list");
+    code(&list(), 0, "--list");
+    assert_eq!(starts(), 1, "a warm cache starts nothing");
+    // Replaced by a copy with the same size and modification time (as `cp -p` would).
+    let mtime = std::fs::metadata(&plugin).unwrap().modified().unwrap();
+    let copy = sb.path().join("copy");
+    std::fs::copy(&plugin, &copy).unwrap();
+    std::fs::File::options().write(true).open(&copy).unwrap().set_modified(mtime).unwrap();
+    std::fs::rename(&copy, &plugin).unwrap();
+    assert_eq!(std::fs::metadata(&plugin).unwrap().modified().unwrap(), mtime);
+    code(&list(), 0, "--list");
+    assert_eq!(starts(), 2, "the replaced plugin is asked again");
+}
+
+#[test]
+fn a_library_linked_from_a_safe_directory_into_a_world_writable_one_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let open = sb.path().join("world-writable");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let real = open.join("libpyve_misbehave_lib.so");
+    pyve_tests::place(&pyve_tests::example_dylib("misbehave_lib"), &real);
+    symlink(&real, sb.plugins().join("libpyve_misbehave_lib.so")).unwrap();
+    let r = run(sb.pyve_cmd().args(["--list"]));
+    has(&r, "world-writable");
+    has(&r, &open.display().to_string());
+    let r = run(sb.pyve_cmd().args(["plugin", "info", "misbehave-lib"]));
+    assert_ne!(r.code, Some(0), "the library is not loaded:\n{}{}", r.stdout, r.stderr);
 }

@@ -178,6 +178,10 @@ pub struct Candidate {
     pub size: u64,
     /// Modification time in nanoseconds since the epoch, for the manifest cache key.
     pub mtime_ns: i128,
+    /// Inode and status-change time (nanoseconds), for the manifest cache key: a file replaced
+    /// by one of the same size and modification time (`cp -p`, `touch -r`) still differs in
+    /// these.
+    pub identity: (u64, i128),
     /// Why it cannot be used, if it cannot.
     pub problem: Option<Problem>,
 }
@@ -194,6 +198,7 @@ impl Candidate {
             dir_index: 0,
             size: meta.len(),
             mtime_ns: mtime_ns(&meta),
+            identity: identity(&meta),
             problem: None,
             path,
         })
@@ -260,6 +265,7 @@ pub fn candidate_at(path: PathBuf, name: String, kind: Kind, dir: &SearchDir, di
         dir_index,
         size: meta.len(),
         mtime_ns: mtime_ns(&meta),
+        identity: identity(&meta),
         problem,
         path,
     })
@@ -276,16 +282,34 @@ fn is_executable(_: &std::fs::Metadata) -> bool {
     true
 }
 
-/// The library file or its directory, when either is writable by anyone.
+/// The library file or a directory that decides what is loaded, when one is writable by
+/// anyone: the file really loaded (links resolved) and its directory, and the directory of the
+/// link pyve found (anyone could replace the link there).
 #[cfg(unix)]
 fn world_writable(path: &Path, meta: &std::fs::Metadata) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
+    let open = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o002 != 0);
     if meta.permissions().mode() & 0o002 != 0 {
         return Some(path.to_path_buf());
     }
-    let dir = path.parent()?;
-    let dmeta = std::fs::metadata(dir).ok()?;
-    (dmeta.permissions().mode() & 0o002 != 0).then(|| dir.to_path_buf())
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let dirs = [path.parent(), real.parent()];
+    if real != path && open(&real) {
+        return Some(real);
+    }
+    dirs.into_iter().flatten().find(|d| open(d)).map(Path::to_path_buf)
+}
+
+/// Inode and status-change time of a file (zeros where the platform has none).
+#[cfg(unix)]
+pub fn identity(meta: &std::fs::Metadata) -> (u64, i128) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.ino(), i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()))
+}
+
+#[cfg(not(unix))]
+pub fn identity(_: &std::fs::Metadata) -> (u64, i128) {
+    (0, 0)
 }
 
 #[cfg(not(unix))]
