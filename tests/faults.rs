@@ -855,3 +855,20 @@ fn a_library_linked_from_a_safe_directory_into_a_world_writable_one_is_refused()
     let r = run(sb.pyve_cmd().args(["plugin", "info", "misbehave-lib"]));
     assert_ne!(r.code, Some(0), "the library is not loaded:\n{}{}", r.stdout, r.stderr);
 }
+
+#[test]
+fn a_misnamed_plugin_is_reported_by_verbose_listing_and_never_suggested() {
+    let sb = Sandbox::new();
+    let script = sb.plugins().join("pyve-Upper");
+    std::fs::write(&script, "#!/bin/sh\necho upper\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = run(sb.pyve_cmd().args(["plugin", "list", "-v"]));
+    has(&r, &format!("{} is ignored: not a plugin name", script.display()));
+    has(&r, "rename it to pyve-upper");
+    let r = run(sb.pyve_cmd().arg("Upper"));
+    assert_ne!(r.code, Some(0));
+    has(&r, "unknown command 'Upper'");
+    has(&r, "plugin names are lowercase");
+    assert!(!r.stderr.contains("named pyve-Upper"), "{}", r.stderr);
+}

@@ -91,6 +91,13 @@ fn unknown(env: &HostEnv, name: &str, builtins: &[&str], inventory: Option<&plug
         .filter(|(d, k)| *d <= (name.len().max(k.len()) / 3).max(1))
         .min();
     let err = Error::usage(format!("unknown command '{name}'"));
+    if !pyve_protocol::is_valid_plugin_name(name) && best.is_none() {
+        // `pyve-Upper` on PATH would be ignored: never suggest a file name that cannot work.
+        return err.hint(
+            "`pyve --help` lists commands and `pyve --list` installed plugins; plugin names are lowercase \
+             letters, digits and dashes (an executable named pyve-NAME on PATH)",
+        );
+    }
     match best {
         Some((_, k)) => err.hint(format!("did you mean `pyve {k}`? (`pyve --help` lists commands, `pyve --list` plugins)")),
         None => err.hint(format!(

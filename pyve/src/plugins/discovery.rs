@@ -411,9 +411,58 @@ pub fn read_plugin_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Files of `dir` that look like plugins (`pyve-*`, `libpyve_*`) but whose name is not a valid
+/// plugin name, so they are never used (`pyve-Upper`, `pyve-my_tool`): shown by `-v` listing,
+/// with the name that would work.
+pub fn misnamed_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<(PathBuf, String)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let file = e.file_name().into_string().ok()?;
+            if parse_file_name(OsStr::new(&file)).is_some() {
+                return None;
+            }
+            let rest = file.strip_prefix(EXEC_PREFIX)?;
+            if rest.is_empty() || rest.contains('.') {
+                return None; // `pyve-venv.d` and other build by-products
+            }
+            let fixed: String = rest.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
+            let suggestion = if pyve_protocol::is_valid_plugin_name(&fixed) {
+                format!(
+                    "plugin names are lowercase letters, digits and dashes: rename it to {}",
+                    exec_file_name(&fixed)
+                )
+            } else {
+                "plugin names are lowercase letters, digits and dashes, starting with a letter".to_owned()
+            };
+            Some((e.path(), suggestion))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn misnamed_plugins_are_found_with_the_name_that_works() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["pyve-Upper", "pyve-my_tool", "pyve-ok", "pyve-ok.d", "pyve-9x", "other"] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        let found = misnamed_files(dir.path());
+        let names: Vec<_> = found.iter().map(|(p, s)| (p.file_name().unwrap().to_str().unwrap(), s.as_str())).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(names.contains(&(
+            "pyve-Upper",
+            "plugin names are lowercase letters, digits and dashes: rename it to pyve-upper"
+        )));
+        assert!(names.iter().any(|(n, s)| *n == "pyve-my_tool" && s.ends_with("pyve-my-tool")));
+        assert!(names.iter().any(|(n, s)| *n == "pyve-9x" && s.ends_with("starting with a letter")));
+    }
 
     #[test]
     fn file_names() {
