@@ -125,13 +125,26 @@ fn run_passes_exit_codes_signals_and_reports_unknown_commands() {
     let sb = sandbox();
     ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
     assert_eq!(pyve_run(&sb, &["python", "-c", "raise SystemExit(42)"]).code, Some(42));
-    assert_eq!(pyve_run(&sb, &["bash", "-c", "kill -TERM $$"]).code, Some(143));
-    assert_eq!(pyve_run(&sb, &["bash", "-c", "kill -KILL $$"]).code, Some(137));
+    // pyve replaces itself with the command: a shell sees the command's own death by signal
+    // (and reports 128+n, as for any command).
+    let shell = |inner: &str| {
+        let mut cmd = sb.e2e();
+        cmd.arg("run").args(["bash", "-c", inner]);
+        let mut sh = Command::new("sh");
+        sh.arg("-c").arg("\"$@\"; echo \"status $?\"").arg("sh").arg(cmd.get_program()).args(cmd.get_args());
+        sb.isolate(&mut sh);
+        sh.env("PYENV_ROOT", pyve_tests::pyenv_root()).env("PYVE_DISABLE_DISTUTILS_SHIM", "1");
+        run(&mut sh).stdout
+    };
+    assert_eq!(shell("kill -TERM $$").trim(), "status 143");
+    assert_eq!(shell("kill -KILL $$").trim(), "status 137");
     let out = pyve_run(&sb, &["no-such-tool", "--flag"]);
     assert_eq!(out.code, Some(127));
     assert!(out.stderr.contains("ERROR: command not found: no-such-tool"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("hint: install it into the environment, for example: pyve run pip install no-such-tool"),
+        out.stderr.contains(
+            "hint: if it is a Python package, install it into the environment (pyve run pip install no-such-tool)"
+        ),
         "{}",
         out.stderr
     );

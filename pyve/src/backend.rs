@@ -335,7 +335,11 @@ impl Session {
 
 /// Run the `post-create` hooks of every plugin that declares one. A failing hook is a warning:
 /// the environment is made.
-pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &PostCreateParams) {
+///
+/// A hook that fails is reported and the environment stands without it; a hook that is
+/// interrupted (Ctrl-C, SIGTERM) ends the init: its error (exit 130) is returned, so that
+/// nothing half-made is reported as initialised.
+pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &PostCreateParams) -> Result<()> {
     let hooks: Vec<&Entry> = inventory
         .active()
         .filter(|e| e.serves.contains(&"rpc"))
@@ -357,6 +361,7 @@ pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &Post
             }
             Err(e) if e.code() == 130 => {
                 ui::warn(&format!("post-create hook of {} interrupted", entry.candidate.name));
+                return Err(e);
             }
             Err(e) => {
                 ui::warn(&format!(
@@ -370,4 +375,5 @@ pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &Post
             }
         }
     }
+    Ok(())
 }

@@ -30,9 +30,9 @@ pub fn run(ui: &Ui, host: &Host, action: Action) -> i32 {
     let result = Paths::discover(host.project_root.as_deref())
         .map_err(|e| Failure::new(format!("cannot tell the current directory: {e}")))
         .and_then(|paths| match action {
-            Action::Init => init(ui, host, &paths),
-            Action::Install { requirements } => install(ui, &paths, &requirements),
-            Action::Purge => purge(ui, &paths),
+            Action::Init => lock(&paths).and_then(|_lock| init(ui, host, &paths)),
+            Action::Install { requirements } => lock(&paths).and_then(|_lock| install(ui, &paths, &requirements)),
+            Action::Purge => lock(&paths).and_then(|_lock| purge(ui, &paths)),
             Action::Status => status(&paths),
             Action::Run { program, args } => Err(run_tool(&paths, &program, &args)),
             Action::Help | Action::Version => Ok(()),
@@ -61,6 +61,72 @@ fn inside(paths: &Paths, path: &Path) -> Result<(), Failure> {
         let hint = r.hint();
         Failure::new(r.to_string()).hint(hint)
     })
+}
+
+/// The project's lock, `.pyve/lock`: the one every pyve command that writes takes (the host
+/// for `--init`, `--purge`, `--python-version`; this plugin for `--init`, `--install` and
+/// `--purge`), so that two of them never change one project at once. Held until dropped;
+/// a `.pyve` that holds nothing but the lock is removed again.
+struct ProjectLock {
+    file: fs::File,
+    dir: PathBuf,
+}
+
+/// How long a command waits for another pyve working on the same project.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn lock(paths: &Paths) -> Result<ProjectLock, Failure> {
+    if !paths.root.is_dir() {
+        return Err(Failure::new(format!("the project directory {} does not exist", paths.root.display()))
+            .hint("run it from inside the project"));
+    }
+    let dir = paths.root.join(".pyve");
+    let path = dir.join("lock");
+    inside(paths, &path)?;
+    if let Err(e) = fs::create_dir(&dir)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(Failure::new(format!("cannot create {}: {e}", dir.display()))
+            .hint(format!("check the permissions of {}", paths.root.display())));
+    }
+    let file = pyve_fs::open_own_file(&paths.root, &path).map_err(|r| Failure::new(r.to_string()).hint(r.hint()))?;
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                let who = holder.trim().parse::<u32>().map(|p| format!(" (pid {p})")).unwrap_or_default();
+                return Err(Failure::new(format!(
+                    "another pyve{who} is changing this project ({}); waited {} s",
+                    paths.root.display(),
+                    LOCK_WAIT.as_secs()
+                ))
+                .hint("let it finish, then run the command again"));
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(Failure::new(format!("cannot lock {}: {e}", path.display())));
+            }
+        }
+    }
+    let _ = file.set_len(0);
+    let _ = std::io::Write::write_all(&mut &file, std::process::id().to_string().as_bytes());
+    Ok(ProjectLock { file, dir })
+}
+
+impl Drop for ProjectLock {
+    fn drop(&mut self) {
+        let only_the_lock = fs::read_dir(&self.dir)
+            .is_ok_and(|entries| entries.filter_map(Result::ok).all(|e| e.file_name() == "lock"));
+        if only_the_lock {
+            let _ = fs::remove_file(self.dir.join("lock"));
+            let _ = fs::remove_dir(&self.dir);
+        }
+        let _ = self.file.unlock();
+    }
 }
 
 /// The environment must exist and work.

@@ -43,7 +43,9 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
     Err(unknown(env, name, builtins, Some(&inventory)))
 }
 
-/// Run a plugin executable with the user's stdio; pyve survives Ctrl-C while it runs.
+/// Run a plugin executable with the user's stdio; pyve survives Ctrl-C while it runs (the
+/// plugin, in the terminal's group, gets it and decides) and passes SIGTERM and SIGHUP on to
+/// it, so that a pyve that is told to end never leaves the plugin running.
 pub fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
     let cwd = std::env::current_dir().ok();
     let root = cwd.as_deref().and_then(|c| env.project_root(c));
@@ -89,6 +91,13 @@ fn unknown(env: &HostEnv, name: &str, builtins: &[&str], inventory: Option<&plug
         .filter(|(d, k)| *d <= (name.len().max(k.len()) / 3).max(1))
         .min();
     let err = Error::usage(format!("Unknown command: {name}"));
+    if !pyve_protocol::is_valid_plugin_name(name) && best.is_none() {
+        // `pyve-Upper` on PATH would be ignored: never suggest a file name that cannot work.
+        return err.hint(
+            "`pyve --help` lists commands and `pyve --list` installed plugins; plugin names are lowercase \
+             letters, digits and dashes (an executable named pyve-NAME on PATH)",
+        );
+    }
     match best {
         Some((_, k)) => err.hint(format!("did you mean `pyve {k}`? (`pyve --help` lists commands, `pyve --list` plugins)")),
         None => err.hint(format!(

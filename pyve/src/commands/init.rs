@@ -75,13 +75,7 @@ pub fn venv_dir(positional: Option<String>, flag: Option<String>, command: &str)
 /// Check the arguments that pyve itself understands, before anything is touched.
 fn validate(args: &InitArgs) -> Result<()> {
     if let Some(v) = &args.python_version {
-        let parts: Vec<&str> = v.split('.').collect();
-        let ok = (parts.len() == 2 || parts.len() == 3)
-            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        if !ok {
-            return Err(Error::usage(format!("invalid Python version '{v}': expected X.Y.Z (such as 3.12.1) or X.Y"))
-                .hint("pyve --init --python-version 3.12.1"));
-        }
+        check_python_version(v, "pyve --init --python-version")?;
     }
     if let Some(b) = &args.backend
         && b != "auto"
@@ -90,6 +84,20 @@ fn validate(args: &InitArgs) -> Result<()> {
         return Err(Error::usage(format!("invalid backend '{b}'")).hint("valid backends: venv, micromamba, auto"));
     }
     Ok(())
+}
+
+/// Check a requested Python version: `X.Y.Z` or `X.Y`, numbers only. The one check (and
+/// message: the original's) for every command that takes a version; a bad version is a
+/// failure the user can act on, exit 1, whichever command it was given to.
+pub fn check_python_version(v: &str, command: &str) -> Result<()> {
+    let parts: Vec<&str> = v.split('.').collect();
+    let ok = (parts.len() == 2 || parts.len() == 3)
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok());
+    if ok {
+        return Ok(());
+    }
+    Err(Error::new(format!("Invalid Python version format '{v}'. Expected format: #.#.# or #.# (e.g., 3.13.7)"))
+        .hint(format!("{command} 3.12.1 (or 3.12: the newest installed 3.12)")))
 }
 
 /// Whether the user said yes to something dangerous without being asked.
@@ -372,6 +380,7 @@ fn build(
     old_config: Option<&Config>,
     old_state: Option<&State>,
 ) -> Result<()> {
+    preflight(root, args)?;
     let settings = settings_for(choice, args, old_config, old_state);
     header(choice, args, &settings);
     let replace = old_config.is_some() && old_state.is_none_or(|s| s.backend == choice.name);
@@ -428,19 +437,6 @@ fn build(
         _ => {}
     }
 
-    backend::run_post_create_hooks(
-        env,
-        inventory,
-        &PostCreateParams {
-            project_root: root.to_path_buf(),
-            backend: choice.name.clone(),
-            env_path: created.env_path.clone(),
-            interpreter: created.interpreter.clone(),
-            python_version: created.python_version.clone(),
-            created: created.created,
-        },
-    );
-
     let mut state = State::new(root);
     state.backend = choice.name.clone();
     state.plugin = choice.plugin.candidate.name.clone();
@@ -452,15 +448,50 @@ fn build(
     state.settings = created.settings.clone();
     state.created_files = created.created_files.clone();
     state.managed = old_state.map(|s| s.managed.clone()).unwrap_or_default();
-
-    write_envrc(root, args, choice, &created, &mut state)?;
-    write_dotenv(root, args, env, &mut state)?;
-    write_gitignore(root, args, &created, &mut state)?;
-
-    files::write_own(root, &root.join(STATE_FILE), state.to_text().as_bytes())?;
     let keep = old_config.map(|c| c.root.clone()).unwrap_or_default();
     let config_text = project::config::render(&choice.name, &created.settings, &keep);
-    files::write_own(root, &root.join(CONFIG_FILE), config_text.as_bytes())?;
+
+    let mut wrote = Written::default();
+    let finished = (|| -> Result<()> {
+        backend::run_post_create_hooks(
+            env,
+            inventory,
+            &PostCreateParams {
+                project_root: root.to_path_buf(),
+                backend: choice.name.clone(),
+                env_path: created.env_path.clone(),
+                interpreter: created.interpreter.clone(),
+                python_version: created.python_version.clone(),
+                created: created.created,
+            },
+        )?;
+        write_envrc(root, args, choice, &created, &mut state, &mut wrote)?;
+        write_dotenv(root, args, env, &mut state, &mut wrote)?;
+        write_gitignore(root, args, &created, &mut state, &mut wrote)?;
+        wrote.state = true;
+        files::write_own(root, &root.join(STATE_FILE), state.to_text().as_bytes())?;
+        files::write_own(root, &root.join(CONFIG_FILE), config_text.as_bytes())?;
+        Ok(())
+    })();
+    if let Err(e) = finished {
+        if old_config.is_none() {
+            // A first init that failed leaves nothing: what this run made goes again.
+            undo(env, choice, root, &created, &wrote);
+        } else {
+            // The backend already swapped the new environment in: the record must describe
+            // it, whatever failed (best effort: the disk may be full).
+            let recorded = files::write_own(root, &root.join(STATE_FILE), state.to_text().as_bytes())
+                .and_then(|()| files::write_own(root, &root.join(CONFIG_FILE), config_text.as_bytes()));
+            if recorded.is_ok() {
+                ui::warn(&format!(
+                    "the new environment {} is in place and recorded, but the set-up did not finish: \
+                     run `pyve --init --force` again",
+                    project::display_in(root, &created.env_path)
+                ));
+            }
+        }
+        return Err(e);
+    }
     ui::success(&format!("{} {CONFIG_FILE}", if old_config.is_some() { "Updated" } else { "Created" }));
 
     ui::status("");
@@ -477,6 +508,114 @@ fn build(
         ui::status("Next step: Run 'direnv allow' to activate the environment (or use 'pyve run <command>').");
     }
     Ok(())
+}
+
+/// Check every file `--init` writes before anything changes: the project directory must be
+/// writable, and where pyve writes a file there must not be a directory or a special file
+/// (found only after the environment was built, it failed the init halfway). Links are
+/// checked by [`files::inspect`] (none may lead `.pyve` out of the project).
+fn preflight(root: &Path, args: &InitArgs) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(root.as_os_str().as_bytes()).ok();
+        // SAFETY: `access` reads a NUL-terminated path and has no other preconditions.
+        if c.is_some_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0) {
+            let e = std::io::Error::last_os_error();
+            return Err(Error::new(format!("cannot write in the project directory {}", root.display()))
+                .because(e)
+                .hint("check its permissions (pyve writes .venv, .env, .gitignore and .pyve there), or run pyve in a directory you own"));
+        }
+    }
+    let mut targets = vec![".env", ".gitignore", CONFIG_FILE, STATE_FILE];
+    if !args.no_direnv {
+        targets.push(".envrc");
+    }
+    for rel in targets {
+        let path = root.join(rel);
+        let what = match files::inspect(root, &path)? {
+            pyve_fs::Entry::Dir => "a directory",
+            pyve_fs::Entry::Other => "not a regular file",
+            _ => continue,
+        };
+        return Err(Error::new(format!("{} is {what}; pyve needs to write a file there", path.display()))
+            .hint("move it out of the way (or rename it), then run `pyve --init` again; nothing was changed"));
+    }
+    let gitignore = match files::inspect(root, &root.join(".gitignore"))? {
+        pyve_fs::Entry::Link(l) if l.inside => l.resolved,
+        pyve_fs::Entry::File => Some(root.join(".gitignore")),
+        _ => None,
+    };
+    if let Some(gitignore) = gitignore
+        && let Err(e) = std::fs::read(&gitignore)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(Error::new(format!("cannot read {}", gitignore.display())).because(e).hint(
+            "pyve adds its lines to .gitignore: make it readable, then run `pyve --init` again; nothing was changed",
+        ));
+    }
+    Ok(())
+}
+
+/// What one `--init` run wrote of the host's files (to undo a failed first init exactly).
+#[derive(Debug, Default)]
+struct Written {
+    envrc: bool,
+    dotenv: bool,
+    gitignore_lines: Vec<String>,
+    gitignore_created: bool,
+    /// The state (and then the config) were about to be written.
+    state: bool,
+}
+
+/// Take back what a failed first `--init` made: the host's files it created, then the
+/// environment (and the pin), through the backend. The project is left as it was before.
+fn undo(env: &HostEnv, choice: &Choice, root: &Path, created: &CreateResult, wrote: &Written) {
+    // The interrupt that may have ended the run must not cancel the clean-up too.
+    crate::signals::reset();
+    if wrote.state {
+        for f in [CONFIG_FILE, STATE_FILE] {
+            let _ = std::fs::remove_file(root.join(f));
+        }
+    }
+    if !wrote.gitignore_lines.is_empty()
+        && let Ok(Some(path)) = files::gitignore_path(root)
+    {
+        let _ = files::gitignore_remove(&path, &wrote.gitignore_lines, wrote.gitignore_created);
+    }
+    let dotenv = root.join(".env");
+    if wrote.dotenv && std::fs::symlink_metadata(&dotenv).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        let _ = std::fs::remove_file(&dotenv);
+    }
+    let envrc = root.join(".envrc");
+    if wrote.envrc && files::envrc_is_ours(&envrc) {
+        let _ = std::fs::remove_file(&envrc);
+    }
+    let mut settings = created.settings.clone();
+    settings.insert("created_files".into(), serde_json::to_value(&created.created_files).unwrap_or(Value::Null));
+    let removed = Session::open(env, &choice.plugin, root).and_then(|mut s| {
+        let r = s
+            .call::<request::EnvRemove>(&EnvParams {
+                project_root: root.to_path_buf(),
+                backend: choice.name.clone(),
+                settings,
+            })
+            .map_err(|e| e.to_error());
+        if r.is_ok() {
+            s.close();
+        }
+        r
+    });
+    match removed {
+        Ok(_) => ui::info("Nothing was left behind: the environment and the files this run created were removed"),
+        Err(e) => {
+            ui::warn(&format!(
+                "could not remove the environment {} after the failure: {e}",
+                project::display_in(root, &created.env_path)
+            ));
+            ui::warn("  Remove it by hand (rm -rf it), then run `pyve --init` again");
+        }
+    }
 }
 
 fn capitalize(s: &str) -> String {
@@ -528,7 +667,14 @@ fn remove_old(
     }
 }
 
-fn write_envrc(root: &Path, args: &InitArgs, choice: &Choice, created: &CreateResult, state: &mut State) -> Result<()> {
+fn write_envrc(
+    root: &Path,
+    args: &InitArgs,
+    choice: &Choice,
+    created: &CreateResult,
+    state: &mut State,
+    wrote: &mut Written,
+) -> Result<()> {
     let path = root.join(".envrc");
     if args.no_direnv {
         ui::info("Skipping .envrc creation (--no-direnv)");
@@ -554,6 +700,7 @@ fn write_envrc(root: &Path, args: &InitArgs, choice: &Choice, created: &CreateRe
     } else if files::create_new(&path, text.as_bytes(), None)? {
         ui::success("Created .envrc");
         state.managed.envrc = true;
+        wrote.envrc = true;
     }
     if crate::commands::run::find_on_path("direnv").is_none() {
         ui::warn(
@@ -564,7 +711,7 @@ fn write_envrc(root: &Path, args: &InitArgs, choice: &Choice, created: &CreateRe
     Ok(())
 }
 
-fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State) -> Result<()> {
+fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State, wrote: &mut Written) -> Result<()> {
     let path = root.join(".env");
     if let Some(link) = files::inspect(root, &path)?.link() {
         ui::info(&format!(".env already exists, skipping: {}", files::describe_link(root, &path, link)));
@@ -596,6 +743,7 @@ fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State) 
     let copied = contents.is_some();
     if files::create_new(&path, &contents.unwrap_or_default(), Some(0o600))? {
         state.managed.dotenv = true;
+        wrote.dotenv = true;
         match (copied, args.local_env, template) {
             (true, _, Some(t)) => ui::success(&format!("Copied {} to .env", t.display())),
             (false, true, Some(t)) => ui::warn(&format!("{} not found, created empty .env", t.display())),
@@ -617,7 +765,13 @@ fn wanted_gitignore(args: &InitArgs, created: &CreateResult, state: &State) -> V
     wanted
 }
 
-fn write_gitignore(root: &Path, args: &InitArgs, created: &CreateResult, state: &mut State) -> Result<()> {
+fn write_gitignore(
+    root: &Path,
+    args: &InitArgs,
+    created: &CreateResult,
+    state: &mut State,
+    wrote: &mut Written,
+) -> Result<()> {
     let Some(path) = files::gitignore_path(root)? else {
         ui::warn(&format!(
             "  Add these lines to it yourself to keep them out of git: {}",
@@ -637,6 +791,8 @@ fn write_gitignore(root: &Path, args: &InitArgs, created: &CreateResult, state: 
         ui::success(&format!("Updated .gitignore ({})", added.join(", ")));
     }
     state.managed.gitignore_created |= created_file;
+    wrote.gitignore_created = created_file;
+    wrote.gitignore_lines = added.clone();
     for l in added {
         if !state.managed.gitignore_lines.contains(&l) {
             state.managed.gitignore_lines.push(l);

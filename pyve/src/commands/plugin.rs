@@ -66,6 +66,13 @@ pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> R
         let _ = writeln!(out, "{text}");
         return Ok(0);
     }
+    if verbose {
+        for dir in &inventory.search.dirs {
+            for (path, why) in discovery::misnamed_files(&dir.path) {
+                ui::warn(&format!("{} is ignored: not a plugin name; {why}", path.display()));
+            }
+        }
+    }
     if inventory.entries.is_empty() {
         ui::status("No plugins found.");
         ui::hint(&format!("pyve looks in {}", search_summary(&inventory)));

@@ -101,7 +101,7 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
 }
 
 /// Remove what an interrupted pyve left of its atomic writes in `dir`: files named
-/// `.NAME.pyve-tmp-PID` whose process is gone. (The file they were to replace is intact.)
+/// `.NAME.pyve-tmp-PID` (or `-PID-N`) whose process is gone. (The file they were to replace is intact.)
 pub fn remove_stale_temps(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
@@ -111,23 +111,17 @@ pub fn remove_stale_temps(dir: &Path) {
         if !name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
-        let Ok(pid) = pid.parse::<i32>() else { continue };
+        // `PID` (the host's) or `PID-N` (the plugins': a version pin written by the venv
+        // backend, killed with pyve).
+        let Ok(pid) = pid.split('-').next().unwrap_or_default().parse::<i32>() else { continue };
         if pid != std::process::id() as i32 && !process_alive(pid) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
-#[cfg(unix)]
 fn process_alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks whether the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-#[cfg(not(unix))]
-fn process_alive(_: i32) -> bool {
-    true
+    u32::try_from(pid).is_ok_and(pyve_fs::process_alive)
 }
 
 /// Create `path` with `contents` only if it does not exist (no overwrite, even in a race).
@@ -372,6 +366,21 @@ mod tests {
         assert!(created);
         gitignore_remove(&q, &added, true).unwrap();
         assert!(!q.exists(), "a file pyve created and emptied is removed");
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_processes_go_live_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = ["..python-version.pyve-tmp-999999999-0", "..envrc.pyve-tmp-999999999"];
+        let mine = format!("..env.pyve-tmp-{}", std::process::id());
+        for f in dead.iter().copied().chain([mine.as_str(), "not-ours.pyve-tmp-999999999"]) {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        remove_stale_temps(dir.path());
+        for f in dead {
+            assert!(!dir.path().join(f).exists(), "{f}");
+        }
+        assert!(dir.path().join(&mine).exists() && dir.path().join("not-ours.pyve-tmp-999999999").exists());
     }
 
     #[test]

@@ -228,6 +228,35 @@ pub fn open_own_file(root: &Path, path: &Path) -> Result<fs::File, Refused> {
     options.open(path).map_err(io)
 }
 
+/// Whether process `pid` still runs: it exists and is not a zombie (a process killed while its
+/// parent was gone may stay a zombie for long where nothing reaps orphans, as in a container,
+/// yet it will never finish the temporary files it left). Decides whether another pyve's
+/// leftovers (`.NAME.pyve-tmp-PID...`) may be removed.
+pub fn process_alive(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // `pid (comm) state ...`: the state follows the last ')'.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| !matches!(rest.trim_start().chars().next(), Some('Z' | 'X'))),
+            Err(_) => false,
+        }
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
@@ -318,6 +347,22 @@ mod tests {
         symlink(&out, root.join(".pyve")).unwrap();
         assert!(remove(&root, &root.join(".pyve/keep")).is_err());
         assert!(out.join("keep").exists());
+    }
+
+    #[test]
+    fn zombies_are_not_alive() {
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(u32::MAX - 1));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Not reaped yet: a zombie once it has exited.
+        let start = std::time::Instant::now();
+        while process_alive(pid) && start.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        #[cfg(target_os = "linux")]
+        assert!(!process_alive(pid), "an exited, unreaped child counts as gone");
+        child.wait().unwrap();
     }
 
     #[test]
