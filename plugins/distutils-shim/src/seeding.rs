@@ -25,7 +25,7 @@ pub(crate) fn install(
     let bin_dir = opts.env_path.join("bin");
     let target = Target { site_packages, bin_dir: &bin_dir, python: &python, major, minor };
 
-    let found: Option<Vec<_>> = wheels::lookup(cache, major, minor, missing).into_iter().collect();
+    let found = wheels::lookup(cache, major, minor, missing);
     let mut missing = missing.to_vec();
     if let Some(found) = found {
         reporter.log(Level::Debug, &format!("linking {} from {}", missing.join(", "), cache.display()));

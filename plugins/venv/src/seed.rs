@@ -80,6 +80,9 @@ pub(crate) struct SeedTarget<'a> {
     pub minor: u32,
     /// An optional cache root.
     pub cache_dir: Option<&'a Path>,
+    /// Whether the wheels were asked for (pip writes `REQUESTED`), rather than installed as
+    /// a dependency of one that was.
+    pub requested: bool,
 }
 
 /// Install `wheels` into the environment.
@@ -148,9 +151,11 @@ fn seed_one(wheel: &BundledWheel, target: &SeedTarget<'_>) -> Result<SeededWheel
     let installer = info_dir.join("INSTALLER");
     write_new(&installer, b"pip\n")?;
     generated.push((format!("{}/INSTALLER", manifest.dist_info), record_hash(b"pip\n"), 4));
-    let requested = info_dir.join("REQUESTED");
-    write_new(&requested, b"")?;
-    generated.push((format!("{}/REQUESTED", manifest.dist_info), record_hash(b""), 0));
+    if target.requested {
+        let requested = info_dir.join("REQUESTED");
+        write_new(&requested, b"")?;
+        generated.push((format!("{}/REQUESTED", manifest.dist_info), record_hash(b""), 0));
+    }
 
     // RECORD: the wheel's rows (hash and size as the wheel states them), the generated
     // files, then files the wheel's RECORD forgot, sorted as pip sorts them.

@@ -6,14 +6,18 @@
 //! Layout, under the cache root ([`crate::policy::default_cache_dir`]):
 //!
 //! ```text
-//! downloaded-wheels-v1/index-py3.12.txt          which wheel to use for each project on 3.12
+//! downloaded-wheels-v1/index-py3.12-setuptools+wheel.txt   the wheels that `setuptools wheel`
+//!                                                           resolved to on 3.12 (with their
+//!                                                           dependencies: wheel 0.46+ needs
+//!                                                           packaging)
 //! downloaded-wheels-v1/<sha256>/<file>.whl       the wheels, content-addressed, never changed
 //! unpacked-wheels-v2/<file>.whl-<size>-<mtime>/  their unpacked files (see seed.rs)
 //! ```
 //!
-//! The fetch runs `python -m pip download --only-binary=:all: --no-deps` with the
+//! The fetch runs `python -m pip download --only-binary=:all:` with the
 //! environment's own pip ([`Fetch::command`]), which picks the newest release whose
-//! `Requires-Python` admits that interpreter and honours the user's index configuration
+//! `Requires-Python` admits that interpreter (and their dependencies, resolved for it, as
+//! `pip install` would) and honours the user's index configuration
 //! (`PIP_INDEX_URL`, `PIP_FIND_LINKS`, `pip.conf`, proxies, certificates). It downloads into
 //! a temporary directory inside the cache; [`Fetch::finish`] hashes each wheel, renames it into
 //! its `<sha256>/` directory (a directory that exists already holds the same bytes: rename
@@ -54,10 +58,16 @@ pub struct CachedWheel {
     pub size: u64,
     /// The file's sha256, in hex (as in `pip hash` and `--hash=sha256:`).
     pub sha256: String,
+    /// Asked for (`setuptools`), rather than a dependency of what was (`packaging`).
+    pub requested: bool,
 }
 
-fn index_path(cache: &Path, major: u32, minor: u32) -> PathBuf {
-    cache.join(DOWNLOADS_SUBDIR).join(format!("index-py{major}.{minor}.txt"))
+/// The index of what `requested` resolved to on `X.Y`.
+fn index_path(cache: &Path, major: u32, minor: u32, requested: &[&str]) -> PathBuf {
+    let mut names: Vec<String> = requested.iter().map(|r| normalize(r)).collect();
+    names.sort();
+    names.dedup();
+    cache.join(DOWNLOADS_SUBDIR).join(format!("index-py{major}.{minor}-{}.txt", names.join("+")))
 }
 
 /// PEP 503 normalization: lower case, runs of `-`, `_`, `.` as one `-`.
@@ -75,10 +85,9 @@ pub fn normalize(name: &str) -> String {
     out
 }
 
-/// Read the index of `X.Y`; a missing or unreadable index is empty.
-fn read_index(cache: &Path, major: u32, minor: u32) -> Vec<CachedWheel> {
-    let root = cache.join(DOWNLOADS_SUBDIR);
-    let Ok(text) = fs::read_to_string(index_path(cache, major, minor)) else { return Vec::new() };
+/// Read an index; a missing or unreadable index is empty.
+fn read_index(index: &Path, root: &Path) -> Vec<CachedWheel> {
+    let Ok(text) = fs::read_to_string(index) else { return Vec::new() };
     let mut lines = text.lines();
     if lines.next() != Some(INDEX_HEADER) {
         return Vec::new();
@@ -86,7 +95,8 @@ fn read_index(cache: &Path, major: u32, minor: u32) -> Vec<CachedWheel> {
     lines
         .filter_map(|line| {
             let mut f = line.split('\t');
-            let (project, version, size, sha256, rel) = (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
+            let (project, version, size, sha256, rel, kind) =
+                (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
             // The relative path is `<sha256>/<file>.whl`: nothing else is accepted.
             let (dir, file) = rel.split_once('/')?;
             if dir != sha256 || file.contains('/') || !file.ends_with(".whl") || file.starts_with('.') {
@@ -98,35 +108,34 @@ fn read_index(cache: &Path, major: u32, minor: u32) -> Vec<CachedWheel> {
                 path: root.join(rel),
                 size: size.parse().ok()?,
                 sha256: sha256.to_string(),
+                requested: match kind {
+                    "requested" => true,
+                    "dependency" => false,
+                    _ => return None,
+                },
             })
         })
         .collect()
 }
 
-/// The cached wheel of each of `projects` for Python `X.Y`, `None` where the cache has none
-/// (or its file is missing or of the wrong size: such an entry is fetched again). One read
-/// of a small file and one `stat` per wheel; no hashing (the unpacked entry is checked
-/// against the wheel's `RECORD` hashes when it is built, and by size on every use).
-pub fn lookup(cache: &Path, major: u32, minor: u32, projects: &[&str]) -> Vec<Option<CachedWheel>> {
-    let index = read_index(cache, major, minor);
-    projects
-        .iter()
-        .map(|p| {
-            let p = normalize(p);
-            index
-                .iter()
-                .find(|w| w.project == p)
-                .filter(|w| fs::metadata(&w.path).is_ok_and(|m| m.is_file() && m.len() == w.size))
-                .cloned()
-        })
-        .collect()
+/// The cached wheels `requested` resolved to for Python `X.Y` (them and their
+/// dependencies), or `None` when the cache has no complete set (a file missing or of the
+/// wrong size: the set is fetched again). One read of a small file and one `stat` per
+/// wheel; no hashing (the unpacked entry is checked against the wheel's `RECORD` hashes when
+/// it is built, and by size on every use).
+pub fn lookup(cache: &Path, major: u32, minor: u32, requested: &[&str]) -> Option<Vec<CachedWheel>> {
+    let root = cache.join(DOWNLOADS_SUBDIR);
+    let wheels = read_index(&index_path(cache, major, minor, requested), &root);
+    let complete = requested.iter().all(|r| wheels.iter().any(|w| w.requested && w.project == normalize(r)))
+        && wheels.iter().all(|w| fs::metadata(&w.path).is_ok_and(|m| m.is_file() && m.len() == w.size));
+    complete.then_some(wheels)
 }
 
 /// A fetch into the cache: a temporary download directory inside it.
 pub struct Fetch {
     tmp: TempDir,
     root: PathBuf,
-    index: PathBuf,
+    cache: PathBuf,
     major: u32,
     minor: u32,
 }
@@ -138,7 +147,7 @@ impl Fetch {
         fs::create_dir_all(&root).ctx("create the cache directory", &root)?;
         let _ = crate::layout::cleanup_stale_temps(&root);
         let tmp = TempDir::create(&root, &format!("download-py{major}.{minor}"))?;
-        Ok(Fetch { tmp, root, index: index_path(cache, major, minor), major, minor })
+        Ok(Fetch { tmp, root, cache: cache.to_path_buf(), major, minor })
     }
 
     /// Where the wheels are downloaded to.
@@ -147,8 +156,8 @@ impl Fetch {
     }
 
     /// `<python> -m pip download` of `projects` into [`Fetch::download_dir`]: binary wheels
-    /// only, no dependencies, the newest each interpreter supports, through the user's index
-    /// configuration.
+    /// only, with their dependencies, the newest the interpreter supports, through the
+    /// user's index configuration.
     pub fn command(&self, python: &Path, projects: &[&str]) -> Command {
         let mut cmd = Command::new(python);
         cmd.args([
@@ -159,7 +168,6 @@ impl Fetch {
             "--no-input",
             "-q",
             "--only-binary=:all:",
-            "--no-deps",
             "--dest",
         ])
         .arg(self.tmp.path())
@@ -167,8 +175,9 @@ impl Fetch {
         cmd
     }
 
-    /// Move the downloaded wheels of `projects` into the cache and record them in the index
-    /// of this `X.Y`. Fails when one of them was not downloaded.
+    /// Move the downloaded wheels (`projects` and their dependencies) into the cache and
+    /// record them in the index of `projects` on this `X.Y`. Fails when one of `projects`
+    /// was not downloaded.
     pub fn finish(self, projects: &[&str]) -> Result<Vec<CachedWheel>, Error> {
         let dir = self.tmp.path();
         let mut found: Vec<CachedWheel> = Vec::new();
@@ -180,25 +189,32 @@ impl Fetch {
             let mut parts = name.split('-');
             let (Some(dist), Some(version)) = (parts.next(), parts.next()) else { continue };
             let project = normalize(dist);
-            if !projects.iter().any(|p| normalize(p) == project) {
-                continue;
-            }
+            let requested = projects.iter().any(|p| normalize(p) == project);
             let (sha256, size) = hash_file(&entry.path())?;
             let final_dir = self.root.join(&sha256);
             let final_path = final_dir.join(name);
-            if !fs::metadata(&final_path).is_ok_and(|m| m.len() == size) {
+            // What is already there must hold these very bytes (a damaged copy is replaced).
+            let whole = |p: &Path| hash_file(p).is_ok_and(|h| h == (sha256.clone(), size));
+            if !whole(&final_path) {
                 let holder = TempDir::create(&self.root, &sha256)?;
                 fs::rename(entry.path(), holder.path().join(name)).ctx("move into the cache", &entry.path())?;
                 if fs::rename(holder.path(), &final_dir).is_ok() {
                     holder.disarm();
-                } else if !fs::metadata(&final_path).is_ok_and(|m| m.len() == size) {
+                } else if !whole(&final_path) {
                     // A damaged directory of that name: replace it.
                     let _ = fs::remove_dir_all(&final_dir);
                     fs::rename(holder.path(), &final_dir).ctx("move into place", &final_dir)?;
                     holder.disarm();
                 }
             }
-            found.push(CachedWheel { project, version: version.to_string(), path: final_path, size, sha256 });
+            found.push(CachedWheel {
+                project,
+                version: version.to_string(),
+                path: final_path,
+                size,
+                sha256,
+                requested,
+            });
         }
         let missing: Vec<&str> =
             projects.iter().copied().filter(|p| !found.iter().any(|w| w.project == normalize(p))).collect();
@@ -208,20 +224,20 @@ impl Fetch {
                 reason: format!("pip download did not download a wheel of {}", missing.join(", ")),
             });
         }
-        // The new index: the other projects' lines of the old one, then these.
-        let mut wheels: Vec<CachedWheel> = read_index(self.root.parent().unwrap_or(&self.root), self.major, self.minor)
-            .into_iter()
-            .filter(|w| !found.iter().any(|f| f.project == w.project))
-            .collect();
-        wheels.extend(found.iter().cloned());
+        found.sort_by(|a, b| (!a.requested, &a.project).cmp(&(!b.requested, &b.project)));
         let mut text = format!("{INDEX_HEADER}\n");
-        for w in &wheels {
+        for w in &found {
             let file = w.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            text.push_str(&format!("{}\t{}\t{}\t{}\t{}/{file}\n", w.project, w.version, w.size, w.sha256, w.sha256));
+            let kind = if w.requested { "requested" } else { "dependency" };
+            text.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{}/{file}\t{kind}\n",
+                w.project, w.version, w.size, w.sha256, w.sha256
+            ));
         }
         let tmp_index = self.tmp.path().join("index.txt");
         fs::write(&tmp_index, text).ctx("write", &tmp_index)?;
-        fs::rename(&tmp_index, &self.index).ctx("move into place", &self.index)?;
+        let index = index_path(&self.cache, self.major, self.minor, projects);
+        fs::rename(&tmp_index, &index).ctx("move into place", &index)?;
         Ok(found)
     }
 }
@@ -266,21 +282,42 @@ pub struct Target<'a> {
 /// ([`crate::SeedSource::CacheRebuilt`]); a wheel that fails its `RECORD` check is an
 /// error (fetch it again).
 pub fn install(wheels: &[CachedWheel], target: &Target<'_>, cache: &Path) -> Result<Vec<SeededWheel>, Error> {
-    let bundled: Vec<BundledWheel> = wheels
-        .iter()
-        .map(|w| BundledWheel { project: w.project.clone(), version: w.version.clone(), path: w.path.clone() })
-        .collect();
-    seed::seed(
-        &bundled,
-        &SeedTarget {
+    let installed = installed_projects(target.site_packages);
+    let mut seeded = Vec::new();
+    for w in wheels {
+        // A dependency the environment already has is kept (pip keeps one that satisfies
+        // the requirement; a conda environment usually has `packaging`).
+        if !w.requested && installed.contains(&w.project) {
+            continue;
+        }
+        let bundled = BundledWheel { project: w.project.clone(), version: w.version.clone(), path: w.path.clone() };
+        let target = SeedTarget {
             site_packages: target.site_packages,
             bin_dir: target.bin_dir,
             final_python: target.python,
             major: target.major,
             minor: target.minor,
             cache_dir: Some(cache),
-        },
-    )
+            requested: w.requested,
+        };
+        seeded.extend(seed::seed(std::slice::from_ref(&bundled), &target)?);
+    }
+    Ok(seeded)
+}
+
+/// The normalized names of the distributions installed in `site_packages`
+/// (`<name>-<version>.dist-info` / `.egg-info`).
+fn installed_projects(site_packages: &Path) -> Vec<String> {
+    fs::read_dir(site_packages)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let stem = name.strip_suffix(".dist-info").or_else(|| name.strip_suffix(".egg-info"))?;
+            Some(normalize(stem.split('-').next()?))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -298,28 +335,29 @@ mod tests {
     fn the_index_round_trips_and_rejects_what_it_did_not_write() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = tmp.path();
-        assert_eq!(lookup(cache, 3, 12, &["wheel"]), [None]);
+        let req = ["wheel"];
+        assert_eq!(lookup(cache, 3, 12, &req), None);
         let fetch = Fetch::prepare(cache, 3, 12).unwrap();
-        let whl = fetch.download_dir().join("wheel-0.45.1-py3-none-any.whl");
-        fs::write(&whl, b"not really a wheel").unwrap();
-        fs::write(fetch.download_dir().join("other-1.0-py3-none-any.whl"), b"x").unwrap();
-        let err = Fetch::prepare(cache, 3, 12).unwrap().finish(&["wheel"]).unwrap_err();
+        fs::write(fetch.download_dir().join("wheel-0.48.0-py3-none-any.whl"), b"not really a wheel").unwrap();
+        fs::write(fetch.download_dir().join("packaging-25.0-py3-none-any.whl"), b"x").unwrap();
+        let err = Fetch::prepare(cache, 3, 12).unwrap().finish(&req).unwrap_err();
         assert!(err.to_string().contains("did not download a wheel of wheel"), "{err}");
-        let got = fetch.finish(&["wheel"]).unwrap();
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].version, "0.45.1");
+        let got = fetch.finish(&req).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].project.as_str(), got[0].version.as_str(), got[0].requested), ("wheel", "0.48.0", true));
+        assert_eq!((got[1].project.as_str(), got[1].requested), ("packaging", false));
         assert_eq!(got[0].size, 18);
         assert_eq!(got[0].sha256.len(), 64);
-        let found = lookup(cache, 3, 12, &["setuptools", "Wheel"]);
-        assert_eq!(found, [None, Some(got[0].clone())]);
-        assert_eq!(lookup(cache, 3, 13, &["wheel"]), [None], "per X.Y");
-        // A truncated file is not found (it is fetched again).
-        fs::write(&got[0].path, b"short").unwrap();
-        assert_eq!(lookup(cache, 3, 12, &["wheel"]), [None]);
+        assert_eq!(lookup(cache, 3, 12, &["Wheel"]).as_deref(), Some(&got[..]));
+        assert_eq!(lookup(cache, 3, 12, &["setuptools", "wheel"]), None, "per set of requested projects");
+        assert_eq!(lookup(cache, 3, 13, &req), None, "per X.Y");
+        // A truncated dependency makes the set incomplete (it is fetched again).
+        fs::write(&got[1].path, b"").unwrap();
+        assert_eq!(lookup(cache, 3, 12, &req), None);
         // An index pointing outside its directory is ignored.
-        let index = index_path(cache, 3, 12);
-        fs::write(&index, format!("{INDEX_HEADER}\nwheel\t1\t5\tabc\t../../x.whl\n")).unwrap();
-        assert_eq!(lookup(cache, 3, 12, &["wheel"]), [None]);
+        let index = index_path(cache, 3, 12, &req);
+        fs::write(&index, format!("{INDEX_HEADER}\nwheel\t1\t5\tabc\t../../x.whl\trequested\n")).unwrap();
+        assert_eq!(lookup(cache, 3, 12, &req), None);
         // No temporary directories are left behind.
         let left: Vec<_> = fs::read_dir(cache.join(DOWNLOADS_SUBDIR))
             .unwrap()
