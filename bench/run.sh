@@ -153,6 +153,12 @@ echo "pyve's row includes everything \`pyve --init\` does: resolving the interpr
 echo
 } >> "$out"
 
+# 4b. pyve --init on every interpreter (the default first) against uv venv --seed --offline, and
+# the cold first run on 3.12+ against pip install setuptools wheel (bench/init.sh).
+cd "$ROOT"
+bash bench/init.sh "$I" "$W/tools/bin/uv" "${INIT_ALL_RUNS:-20}" >> "$out"
+cd "$P"
+
 # 5. pyve run against the direct call.
 "$I/pyve" --init --no-direnv --python-version "$PYV" -q
 hyperfine -N --warmup 10 --runs "$RUNS" --export-json "$W/run.json" \

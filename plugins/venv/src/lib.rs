@@ -40,6 +40,7 @@ pub mod layout;
 pub mod policy;
 pub mod seed;
 mod util;
+pub mod uv;
 pub mod wheels;
 
 pub use error::Error;
