@@ -132,6 +132,9 @@ pub struct Report {
     pub installed: Vec<String>,
     /// Distributions that were missing and could not be installed.
     pub not_installed: Vec<String>,
+    /// Whether `installed` were linked from pyve's wheel cache (its files checked against
+    /// the wheels' `RECORD`), rather than installed by pip or uv.
+    pub from_cache: bool,
     /// The shim's file, when it is in place (written now or before).
     pub sitecustomize: Option<PathBuf>,
     /// What the probe saw, when it ran.
@@ -161,7 +164,14 @@ pub enum Status {
 
 impl Report {
     fn new(status: Status) -> Self {
-        Report { status, installed: Vec::new(), not_installed: Vec::new(), sitecustomize: None, probe: None }
+        Report {
+            status,
+            installed: Vec::new(),
+            not_installed: Vec::new(),
+            from_cache: false,
+            sitecustomize: None,
+            probe: None,
+        }
     }
 
     /// Whether the environment was changed (a file written, a package installed).
@@ -306,7 +316,11 @@ pub fn apply(opts: &Options, reporter: &dyn Reporter) -> Result<Report, Cancelle
     // Compile the file when it is new or its compiled copy is missing (see probe.rs).
     let compiled = info.cache_tag.as_deref().and_then(|tag| sitecustomize::compiled_path(&shim, tag));
     let compile = written || compiled.is_none_or(|pyc| !pyc.is_file());
-    match probe::probe(python, cwd, compile.then_some(shim.as_path()), &cancelled) {
+    let quick = report.from_cache && report.installed.iter().any(|p| p == "setuptools");
+    if quick {
+        reporter.log(Level::Debug, "setuptools came from pyve's wheel cache: probing without importing it");
+    }
+    match probe::probe(python, cwd, compile.then_some(shim.as_path()), quick, &cancelled) {
         Ok(probe) => {
             report_probe(&probe, &shim, &report, reporter);
             report.probe = Some(probe);
@@ -347,6 +361,7 @@ fn install_missing(
             Ok(how) => {
                 reporter.log(Level::Success, &format!("Installed {list} {how}"));
                 report.installed = missing.iter().map(|s| (*s).to_owned()).collect();
+                report.from_cache = true;
                 return Ok(());
             }
             Err(e) => fetch_error = Some(e),
