@@ -5,7 +5,8 @@
 # Needs hyperfine (apt-get install hyperfine), GNU time, python3 and pyenv's CPython
 # (PYENV_ROOT, default ~/.pyenv; BENCH_PYTHON picks the version, default the newest 3.11).
 # uv and virtualenv are installed from PyPI into bench/.work/tools. Everything happens under
-# bench/.work with HOME, the cache and the plugin path isolated there.
+# bench/.work with HOME, the cache and the plugin path isolated there. bench/init.sh (called here)
+# adds pyve --init on every interpreter 3.8-3.13, the default first (INIT_ALL_RUNS, COLD_RUNS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-200}
