@@ -5,7 +5,8 @@
 # Needs hyperfine (apt-get install hyperfine), GNU time, python3 and pyenv's CPython
 # (PYENV_ROOT, default ~/.pyenv; BENCH_PYTHON picks the version, default the newest 3.11).
 # uv and virtualenv are installed from PyPI into bench/.work/tools. Everything happens under
-# bench/.work with HOME, the cache and the plugin path isolated there.
+# bench/.work with HOME, the cache and the plugin path isolated there. bench/init.sh (called here)
+# adds pyve --init on every interpreter 3.8-3.13, the default first (INIT_ALL_RUNS, COLD_RUNS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-200}
@@ -152,6 +153,12 @@ echo
 echo "pyve's row includes everything \`pyve --init\` does: resolving the interpreter and pinning it (\`.python-version\`), the venv with pip (and setuptools on 3.11), the post-create hooks, \`.env\`, \`.gitignore\`, \`.pyve/config\`."
 echo
 } >> "$out"
+
+# 4b. pyve --init on every interpreter (the default first) against uv venv --seed --offline, and
+# the cold first run on 3.12+ against pip install setuptools wheel (bench/init.sh).
+cd "$ROOT"
+bash bench/init.sh "$I" "$W/tools/bin/uv" "${INIT_ALL_RUNS:-20}" >> "$out"
+cd "$P"
 
 # 5. pyve run against the direct call.
 "$I/pyve" --init --no-direnv --python-version "$PYV" -q

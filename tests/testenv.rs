@@ -211,7 +211,7 @@ fn requirements_files_and_the_uv_installer() {
     let out = pyve(&sb, &["testenv", "--install", "-r", "requirements-dev.txt"]);
     let pip_time = start.elapsed();
     ok(&out, "install -r requirements-dev.txt");
-    has(&out.stdout, "with pip (uv is not on PATH)");
+    has(&out.stdout, "with pip (PYVE_NO_UV=1)");
     has(&out.stdout, "✓ Dev/test dependencies installed");
     ok(&pyve(&sb, &["testenv", "run", "python", "-c", "import iniconfig"]), "iniconfig is installed");
     let out = pyve(&sb, &["run", "python", "-c", "pass"]);
@@ -242,7 +242,7 @@ fn requirements_files_and_the_uv_installer() {
     // proxy with its own certificate authority), as a user would have them.
     let with_uv = |args: &[&str]| {
         let mut cmd = sb.e2e();
-        cmd.env("PATH", &path).args(args);
+        cmd.env("PATH", &path).env_remove("PYVE_NO_UV").args(args);
         for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
             if let Some(v) = std::env::var_os(var) {
                 cmd.env(var, v);
@@ -389,4 +389,69 @@ fn not_initialised() {
     let out = pyve(&sb, &["testenv", "--purge"]);
     ok(&out, "purge with nothing to purge");
     has(&out.stdout, "INFO: No dev/test runner environment found at '.pyve/testenv'");
+}
+
+/// Without uv on `PATH`, pyve provisions uv once into its cache (`pip download uv`), checks it
+/// runs, and installs with it; a second project then installs offline from uv's cache.
+#[test]
+fn uv_is_provisioned_once_then_a_second_project_installs_offline() {
+    let sb = sandbox();
+    let p = sb.project();
+    let v = python("3.12");
+    write(&p.join(".python-version"), &format!("{v}\n"));
+    let with_env = |dir: &Path, args: &[&str], cut: bool| {
+        let mut inner = sb.e2e();
+        inner.env_remove("PYVE_NO_UV").current_dir(dir).args(args);
+        for var in ["SSL_CERT_FILE", "SSL_CERT_DIR", "PIP_CERT", "PIP_INDEX_URL"] {
+            if let Some(val) = std::env::var_os(var) {
+                inner.env(var, val);
+            }
+        }
+        if !cut {
+            return run(&mut inner);
+        }
+        let can_unshare = Command::new("unshare").args(["-rn", "true"]).output().is_ok_and(|o| o.status.success());
+        if can_unshare {
+            let mut cmd = Command::new("unshare");
+            cmd.arg("-rn").arg(inner.get_program()).args(inner.get_args()).env_clear().current_dir(dir);
+            for (k, val) in inner.get_envs() {
+                if let Some(val) = val {
+                    cmd.env(k, val);
+                }
+            }
+            run(&mut cmd)
+        } else {
+            run(inner
+                .env("UV_INDEX_URL", "http://127.0.0.1:9/simple")
+                .env("PIP_INDEX_URL", "http://127.0.0.1:9/simple"))
+        }
+    };
+    ok(&with_env(&p, &["testenv", "--init"], false), "testenv --init");
+    let out = with_env(&p, &["testenv", "--install"], false);
+    ok(&out, "testenv --install, provisioning uv");
+    has(&out.stdout, "uv is not on PATH; fetching it once into pyve's cache (set PYVE_NO_UV=1 to keep pip)");
+    let uv = sb.cache().join("pyve/wheels/uv");
+    has(&out.stdout, "✓ Provisioned uv ");
+    has(&out.stdout, &format!("with uv (pyve's copy, {}", uv.display()));
+    ok(&with_env(&p, &["testenv", "run", "python", "-c", "import pytest"], false), "pytest installed");
+    assert!(
+        std::fs::read_dir(&uv).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().starts_with('.')),
+        "no temporary directories left in {}",
+        uv.display()
+    );
+
+    // A second project, the network cut: uv is reused, pytest comes from uv's cache.
+    let second = sb.path().join("second");
+    write(&second.join(".python-version"), &format!("{v}\n"));
+    ok(&with_env(&second, &["testenv", "--init"], true), "testenv --init offline");
+    let out = with_env(&second, &["testenv", "--install"], true);
+    ok(&out, "testenv --install offline");
+    assert!(!out.stdout.contains("fetching it once"), "{}", out.stdout);
+    has(&out.stdout, "✓ Dev/test dependencies installed (from uv's cache, offline)");
+    ok(&with_env(&second, &["testenv", "run", "python", "-c", "import pytest"], true), "pytest installed offline");
+
+    // PYVE_NO_UV=1 keeps plain pip.
+    write(&second.join("empty.txt"), "");
+    let out = run(sb.e2e().current_dir(&second).args(["testenv", "--install", "-r", "empty.txt"]));
+    has(&out.stdout, "with pip (PYVE_NO_UV=1)");
 }

@@ -145,11 +145,12 @@ impl Sandbox {
     }
 
     /// A pyve command for end-to-end tests with real interpreters: the sandbox's environment,
-    /// plus the pyenv root (read only), the distutils shim off (tests of the shim turn it on)
-    /// and no `CI` or `PYVE_FORCE_YES` unless a test sets them.
+    /// plus the pyenv root (read only), the distutils shim off and no provisioning of uv
+    /// (`PYVE_NO_UV=1`; the tests of each turn it on), and no `CI` or `PYVE_FORCE_YES` unless
+    /// a test sets them.
     pub fn e2e(&self) -> Command {
         let mut cmd = self.pyve_cmd();
-        cmd.env("PYENV_ROOT", pyenv_root()).env("PYVE_DISABLE_DISTUTILS_SHIM", "1");
+        cmd.env("PYENV_ROOT", pyenv_root()).env("PYVE_DISABLE_DISTUTILS_SHIM", "1").env("PYVE_NO_UV", "1");
         cmd
     }
 

@@ -380,17 +380,16 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
         }
     }
     let python = paths.python();
-    let (mut cmd, installer) = match find_uv() {
-        Some(uv) => {
+    let (mut cmd, installer, uv) = match choose_uv(ui, &python) {
+        Ok((uv, shown)) => {
             let mut cmd = Command::new(&uv);
             cmd.args(["pip", "install", "--python"]).arg(&python);
-            let shown = format!("uv ({})", uv.display());
-            (cmd, shown)
+            (cmd, shown, true)
         }
-        None => {
+        Err(why) => {
             let mut cmd = Command::new(&python);
             cmd.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-compile"]);
-            (cmd, "pip (uv is not on PATH)".to_string())
+            (cmd, format!("pip ({why})"), false)
         }
     };
     let what = if requirements.is_empty() {
@@ -407,6 +406,26 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
     cmd.env("VIRTUAL_ENV", &paths.env).env_remove("PYTHONHOME");
     ui.info(&format!("Installing dev/test dependencies ({what}) into '{ENV_DIR}' with {installer}..."));
     let line = command_line(&cmd);
+    if uv {
+        // uv's cache first, without the network (a second project installs in a fraction of
+        // the time, and offline); its output is shown only if the real run is needed.
+        let mut offline = Command::new(cmd.get_program());
+        offline
+            .args(cmd.get_args())
+            .arg("--offline")
+            .arg("--quiet")
+            .env("VIRTUAL_ENV", &paths.env)
+            .env_remove("PYTHONHOME");
+        offline
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        ui.debug(&format!("running {} --offline --quiet", line));
+        if offline.status().is_ok_and(|s| s.success()) {
+            ui.success("Dev/test dependencies installed (from uv's cache, offline)");
+            return Ok(());
+        }
+    }
     ui.debug(&format!("running {line}"));
     let status = wait_ignoring_interrupts(&mut cmd).map_err(|e| {
         Failure::new(format!("cannot run the installer `{line}`: {e}"))
@@ -431,6 +450,49 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
     }
     ui.success("Dev/test dependencies installed");
     Ok(())
+}
+
+/// The uv to install with and how to name it, or why pip is used: `PYVE_NO_UV=1` keeps pip;
+/// else uv on `PATH`; else the copy pyve provisioned into its cache; else one provisioned now
+/// (`pip download uv` with the environment's pip, checked to run), pip when that fails.
+fn choose_uv(ui: &Ui, python: &Path) -> Result<(PathBuf, String), String> {
+    if pyve_venv::uv::disabled() {
+        return Err(format!("{}=1", pyve_venv::uv::NO_UV_VAR));
+    }
+    if let Some(uv) = find_uv() {
+        return Ok((uv.clone(), format!("uv ({})", uv.display())));
+    }
+    let Some(cache) = default_cache_dir() else { return Err("uv is not on PATH".into()) };
+    if let Some(uv) = pyve_venv::uv::cached(&cache) {
+        return Ok((uv.clone(), format!("uv (pyve's copy, {})", uv.display())));
+    }
+    ui.info(&format!(
+        "uv is not on PATH; fetching it once into pyve's cache (set {}=1 to keep pip)",
+        pyve_venv::uv::NO_UV_VAR
+    ));
+    let provisioned = pyve_venv::uv::Provision::prepare(&cache).map_err(|e| e.to_string()).and_then(|p| {
+        let out = p
+            .command(python)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run pip download: {e}"))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no error output").trim().to_owned();
+            return Err(format!("pip download uv failed ({}): {last}", describe_status(out.status)));
+        }
+        p.finish().map_err(|e| e.to_string())
+    });
+    match provisioned {
+        Ok((uv, version)) => {
+            ui.success(&format!("Provisioned {version} into {}", uv.display()));
+            Ok((uv.clone(), format!("uv (pyve's copy, {})", uv.display())))
+        }
+        Err(e) => {
+            ui.warn(&format!("Could not provision uv ({e}); installing with pip"));
+            Err("uv could not be provisioned".into())
+        }
+    }
 }
 
 /// Run the child and wait for it; meanwhile Ctrl-C and Ctrl-\ go to the child (in the

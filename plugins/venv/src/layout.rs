@@ -274,6 +274,7 @@ fn build_native(
             major: v.major,
             minor: v.minor,
             cache_dir: opts.cache_dir.as_deref(),
+            requested: true,
         };
         seeded = seed::seed(wheels, &target)?;
     }

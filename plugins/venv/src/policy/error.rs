@@ -16,7 +16,7 @@ pub enum PolicyError {
     InvalidVersion {
         /// The text given.
         value: String,
-        /// Where it came from ("--python-version", "PYVE_TEST_PIN_PYTHON", ...).
+        /// Where it came from ("--python-version", "pinned in .python-version", ...).
         origin: String,
         /// What to do.
         hint: String,
