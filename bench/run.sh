@@ -5,7 +5,8 @@
 # Needs hyperfine (apt-get install hyperfine), GNU time, python3 and pyenv's CPython
 # (PYENV_ROOT, default ~/.pyenv; BENCH_PYTHON picks the version, default the newest 3.11).
 # uv and virtualenv are installed from PyPI into bench/.work/tools. Everything happens under
-# bench/.work with HOME, the cache and the plugin path isolated there.
+# bench/.work with HOME, the cache and the plugin path isolated there. bench/init.sh (called here)
+# adds pyve --init on every interpreter 3.8-3.13, the default first (INIT_ALL_RUNS, COLD_RUNS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-200}
@@ -153,6 +154,12 @@ echo "pyve's row includes everything \`pyve --init\` does: resolving the interpr
 echo
 } >> "$out"
 
+# 4b. pyve --init on every interpreter (the default first) against uv venv --seed --offline, and
+# the cold first run on 3.12+ against pip install setuptools wheel (bench/init.sh).
+cd "$ROOT"
+bash bench/init.sh "$I" "$W/tools/bin/uv" "${INIT_ALL_RUNS:-20}" >> "$out"
+cd "$P"
+
 # 5. pyve run against the direct call.
 "$I/pyve" --init --no-direnv --python-version "$PYV" -q
 hyperfine -N --warmup 10 --runs "$RUNS" --export-json "$W/run.json" \
@@ -170,6 +177,45 @@ echo "|---|---|---|---|"
 echo "| \`.venv/bin/python -c pass\` | $py_med | $py_mean ± $py_sd | $(python3 -c "print('%.1f' % ($mem_py / 1024))") |"
 echo "| \`pyve run python -c pass\` | $run_med | $run_mean ± $run_sd | $(python3 -c "print('%.1f' % ($mem_run / 1024))") |"
 echo "| **ratio** | **$(python3 -c "print('%.3f' % ($run_med / $py_med))")x** | | |"
+echo
+} >> "$out"
+
+# 5b. pyve doctor: the host's part (outside a project: no plugin is started; manifests come
+# from the cache) and the whole diagnosis of the venv project, whose backend part (a session
+# with pyve-venv: env/describe, env/activation, doctor/checks, which starts the environment's
+# python) is also measured alone.
+doctor_rpc=$W/doctor-rpc.jsonl
+{
+printf '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocol_versions":["1.0"],"host":{"name":"pyve","version":"0"},"project":{"root":"%s"},"settings":{"interactive":false,"color":false}}}\n' "$P"
+printf '{"jsonrpc":"2.0","id":2,"method":"doctor/checks","params":{"project_root":"%s","backend":"venv","settings":{"directory":".venv"}}}\n' "$P"
+printf '{"jsonrpc":"2.0","id":3,"method":"shutdown"}\n'
+} > "$doctor_rpc"
+mkdir -p "$W/outside"
+"$I/pyve" doctor >/dev/null    # warm the manifest cache; the project is healthy (exit 0)
+hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$W/doctor.json" "$I/pyve doctor" >&2
+# Outside a project doctor exits 1 (no environment): -i accepts that.
+(cd "$W/outside" && hyperfine -N -i --warmup 5 --runs "$RUNS" --export-json "$W/doctor-outside.json" \
+    "$I/pyve doctor" >&2)
+# The host's part in the project: the same project, an installation without the backend's
+# plugin (every host check runs; doctor exits 1 for the missing plugin).
+I2=$W/install-no-backend
+mkdir -p "$I2" && cp "$I/pyve" "$I2/"
+hyperfine -N -i --warmup 5 --runs "$RUNS" --export-json "$W/doctor-host.json" "$I2/pyve doctor" >&2
+hyperfine --shell=bash --warmup 3 --runs "$RUNS" --export-json "$W/doctor-plugin.json" \
+    "$I/pyve-venv --pyve-rpc < $doctor_rpc > /dev/null" >&2
+read -r dout_med dout_mean dout_sd < <(medians "$W/doctor-outside.json" | sed -n 1p)
+read -r dproj_med dproj_mean dproj_sd < <(medians "$W/doctor.json" | sed -n 1p)
+read -r dplug_med dplug_mean dplug_sd < <(medians "$W/doctor-plugin.json" | sed -n 1p)
+read -r dhost_med dhost_mean dhost_sd < <(medians "$W/doctor-host.json" | sed -n 1p)
+{
+echo "### \`pyve doctor\` (target: the host's part under 5 ms)"
+echo
+echo "| command | median (ms) | mean ± σ (ms) |"
+echo "|---|---|---|"
+echo "| \`pyve doctor\` outside a project (the host alone: no plugin started) | $dout_med | $dout_mean ± $dout_sd |"
+echo "| \`pyve doctor\` in the venv project, the host's part (no backend plugin installed) | $dhost_med | $dhost_mean ± $dhost_sd |"
+echo "| \`pyve doctor\` in the venv project (host and backend) | $dproj_med | $dproj_mean ± $dproj_sd |"
+echo "| a \`pyve-venv --pyve-rpc\` session: \`doctor/checks\` alone (through bash) | $dplug_med | $dplug_mean ± $dplug_sd |"
 echo
 } >> "$out"
 

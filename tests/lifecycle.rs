@@ -49,9 +49,9 @@ fn init_run_purge_on_every_supported_python() {
             "✓ Created .pyve/config",
             "✓ Python environment initialized successfully!",
         ] {
-            assert!(out.stderr.contains(expected), "{minor}: `{expected}` missing from:\n{}", out.stderr);
+            assert!(out.stdout.contains(expected), "{minor}: `{expected}` missing from:\n{}", out.stdout);
         }
-        assert!(out.stdout.is_empty(), "status goes to stderr: {}", out.stdout);
+        assert_eq!(out.stderr, "", "status lines go to stdout; nothing went wrong");
 
         // The files.
         assert!(p.join(".venv/pyvenv.cfg").is_file());
@@ -125,13 +125,26 @@ fn run_passes_exit_codes_signals_and_reports_unknown_commands() {
     let sb = sandbox();
     ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
     assert_eq!(pyve_run(&sb, &["python", "-c", "raise SystemExit(42)"]).code, Some(42));
-    assert_eq!(pyve_run(&sb, &["bash", "-c", "kill -TERM $$"]).code, Some(143));
-    assert_eq!(pyve_run(&sb, &["bash", "-c", "kill -KILL $$"]).code, Some(137));
+    // pyve replaces itself with the command: a shell sees the command's own death by signal
+    // (and reports 128+n, as for any command).
+    let shell = |inner: &str| {
+        let mut cmd = sb.e2e();
+        cmd.arg("run").args(["bash", "-c", inner]);
+        let mut sh = Command::new("sh");
+        sh.arg("-c").arg("\"$@\"; echo \"status $?\"").arg("sh").arg(cmd.get_program()).args(cmd.get_args());
+        sb.isolate(&mut sh);
+        sh.env("PYENV_ROOT", pyve_tests::pyenv_root()).env("PYVE_DISABLE_DISTUTILS_SHIM", "1");
+        run(&mut sh).stdout
+    };
+    assert_eq!(shell("kill -TERM $$").trim(), "status 143");
+    assert_eq!(shell("kill -KILL $$").trim(), "status 137");
     let out = pyve_run(&sb, &["no-such-tool", "--flag"]);
     assert_eq!(out.code, Some(127));
     assert!(out.stderr.contains("ERROR: command not found: no-such-tool"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("hint: install it into the environment, for example: pyve run pip install no-such-tool"),
+        out.stderr.contains(
+            "hint: if it is a Python package, install it into the environment (pyve run pip install no-such-tool)"
+        ),
         "{}",
         out.stderr
     );
@@ -165,7 +178,7 @@ fn a_custom_environment_directory_is_honoured_everywhere() {
     let sb = sandbox();
     let out = init(&sb, &["envs-here", "--python-version", &python("3.11"), "--no-direnv"]);
     ok(&out, "init");
-    assert!(out.stderr.contains("  Venv directory: envs-here"), "{}", out.stderr);
+    assert!(out.stdout.contains("  Venv directory: envs-here"), "{}", out.stdout);
     let p = sb.project();
     assert!(p.join("envs-here/pyvenv.cfg").is_file());
     assert!(read(&p.join(".pyve/config")).contains("venv:\n  directory: envs-here\n"));
@@ -193,8 +206,8 @@ fn existing_files_are_never_overwritten() {
     std::fs::write(p.join(".python-version"), format!("{}\n", python("3.11"))).unwrap();
     let out = init(&sb, &[]);
     ok(&out, "init");
-    assert!(out.stderr.contains("INFO: .envrc already exists, skipping"), "{}", out.stderr);
-    assert!(out.stderr.contains("INFO: .env already exists, skipping"), "{}", out.stderr);
+    assert!(out.stdout.contains("INFO: .envrc already exists, skipping"), "{}", out.stdout);
+    assert!(out.stdout.contains("INFO: .env already exists, skipping"), "{}", out.stdout);
     assert!(out.stderr.contains("WARNING: .env can be read by other users (mode 644)"), "{}", out.stderr);
     assert_eq!(read(&p.join(".envrc")), "export MINE=1\n");
     assert_eq!(read(&p.join(".env")), "SECRET=1\n");
@@ -215,7 +228,7 @@ fn local_env_copies_the_template() {
     std::fs::write(&template, "TOKEN=abc\n").unwrap();
     let out = init(&sb, &["--local-env", "--python-version", &python("3.11"), "--no-direnv"]);
     ok(&out, "init");
-    assert!(out.stderr.contains(&format!("✓ Copied {} to .env", template.display())), "{}", out.stderr);
+    assert!(out.stdout.contains(&format!("✓ Copied {} to .env", template.display())), "{}", out.stdout);
     let env = sb.project().join(".env");
     assert_eq!(read(&env), "TOKEN=abc\n");
     assert_eq!(std::fs::metadata(&env).unwrap().permissions().mode() & 0o777, 0o600);
@@ -283,7 +296,9 @@ fn update_keeps_the_environment_and_refuses_a_backend_change() {
     let out = init(&sb, &["--update", "--backend", "micromamba"]);
     assert_eq!(out.code, Some(1));
     assert!(
-        out.stderr.contains("Cannot update in-place: Backend change detected: current: venv, requested: micromamba"),
+        out.stderr.contains(
+            "ERROR: Cannot update in-place: Backend change detected\nERROR:   Current: venv\nERROR:   Requested: micromamba\n"
+        ),
         "{}",
         out.stderr
     );
@@ -291,7 +306,7 @@ fn update_keeps_the_environment_and_refuses_a_backend_change() {
 
     let out = init(&sb, &["--update", "--backend", "auto"]);
     ok(&out, "update --backend auto (not a change)");
-    assert!(out.stderr.contains(&format!("  Version: 0.9.2 → {}", pyve::env::VERSION)), "{}", out.stderr);
+    assert!(out.stdout.contains(&format!("INFO:   Version: 0.9.2 → {}", pyve::env::VERSION)), "{}", out.stdout);
     let text = read(&config);
     assert!(text.starts_with(&format!("pyve_version: \"{}\"\n", pyve::env::VERSION)));
     assert!(text.ends_with("# mine\n"), "the rest of the file is kept");
@@ -379,10 +394,10 @@ fn the_reinit_menu_on_a_terminal() {
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     assert!(out.stdout.contains("Configuration updated"), "{}", out.stdout);
     assert_eq!(inode(), before);
-    // End of input at the menu cancels, it never picks an answer.
+    // End of input at the menu is no answer: it never picks one.
     let out = on_terminal(&sb, "--init", "");
     assert_ne!(out.code, Some(0));
-    assert!(out.stdout.contains("Initialization cancelled"), "{}", out.stdout);
+    assert!(out.stdout.contains("no choice was made"), "{}", out.stdout);
     assert_eq!(inode(), before);
 }
 
@@ -598,7 +613,7 @@ fn the_distutils_shim_runs_in_process_as_a_library() {
     let out =
         run(sb.e2e().env_remove("PYVE_DISABLE_DISTUTILS_SHIM").args(["--init", "--no-direnv", "--python-version", &v]));
     ok(&out, "init with the shim");
-    assert!(out.stderr.contains("Python >= 3.12 detected; installing distutils compatibility shim"), "{}", out.stderr);
+    assert!(out.stdout.contains("Python >= 3.12 detected; installing distutils compatibility shim"), "{}", out.stdout);
     let site = sb.project().join(format!(".venv/lib/python{}/site-packages", &v[..4]));
     let shim_file = read(&site.join("sitecustomize.py"));
     assert!(shim_file.starts_with("# pyve-managed: distutils shim"), "{shim_file}");
@@ -630,7 +645,7 @@ fn force_into_another_directory_moves_pyves_files_and_keeps_the_old_environment(
     assert!(read(&p.join(".envrc")).contains("\"$PWD/.venv\""));
     let out = run(sb.e2e().env("CI", "1").args(["--init", "--force", "envs2"]));
     ok(&out, "force into envs2");
-    assert!(out.stderr.contains("✓ Updated .envrc"), "{}", out.stderr);
+    assert!(out.stdout.contains("✓ Updated .envrc"), "{}", out.stdout);
     assert!(
         out.stderr.contains("WARNING: the previous environment .venv is kept: the project now uses envs2"),
         "{}",

@@ -70,12 +70,12 @@ fn seed_plan_survives_reinit_and_purge_and_run_never_uses_it() {
     // (1) init, install pytest, a passing test, `pyve test`.
     let out = pyve(&sb, &["testenv", "--init"]);
     ok(&out, "testenv --init");
-    has(&out.stderr, "INFO: Creating dev/test runner environment in '.pyve/testenv/venv'...");
-    has(&out.stderr, "✓ Created dev/test runner environment");
-    assert!(out.stdout.is_empty(), "status goes to stderr: {}", out.stdout);
+    has(&out.stdout, "INFO: Creating dev/test runner environment in '.pyve/testenv/venv'...");
+    has(&out.stdout, "✓ Created dev/test runner environment");
+    assert!(out.stderr.is_empty(), "status lines go to stdout: {}", out.stderr);
     let out = pyve(&sb, &["testenv", "--install"]);
     ok(&out, "testenv --install");
-    has(&out.stderr, "✓ Dev/test dependencies installed");
+    has(&out.stdout, "✓ Dev/test dependencies installed");
     write(&p.join("tests/test_ok.py"), "def test_ok():\n    assert 1 + 1 == 2\n");
     let out = pyve(&sb, &["test"]);
     ok(&out, "pyve test");
@@ -116,7 +116,7 @@ fn seed_plan_survives_reinit_and_purge_and_run_never_uses_it() {
     // `pyve --purge` keeps it, and `pyve test` still works outside an initialised project.
     let out = pyve(&sb, &["--purge"]);
     ok(&out, "pyve --purge");
-    has(&out.stderr, "preserved .pyve/testenv");
+    has(&out.stdout, "preserved .pyve/testenv");
     assert!(!p.join(".pyve/config").exists() && !p.join(".venv").exists());
     assert_eq!(read(&p.join(".pyve/testenv/venv/marker")), "keep", "--purge never touches .pyve/testenv");
     let out = pyve(&sb, &["test"]);
@@ -127,7 +127,7 @@ fn seed_plan_survives_reinit_and_purge_and_run_never_uses_it() {
     init_project(&sb, "3.12");
     let out = pyve(&sb, &["testenv", "--purge"]);
     ok(&out, "testenv --purge");
-    has(&out.stderr, "✓ Removed .pyve/testenv");
+    has(&out.stdout, "✓ Removed .pyve/testenv");
     assert!(!p.join(".pyve/testenv").exists());
     assert!(p.join(".pyve/config").exists(), "the project stays initialised");
     ok(&pyve(&sb, &["run", "python", "-c", "pass"]), "pyve run without the test environment");
@@ -211,8 +211,8 @@ fn requirements_files_and_the_uv_installer() {
     let out = pyve(&sb, &["testenv", "--install", "-r", "requirements-dev.txt"]);
     let pip_time = start.elapsed();
     ok(&out, "install -r requirements-dev.txt");
-    has(&out.stderr, "with pip (uv is not on PATH)");
-    has(&out.stderr, "✓ Dev/test dependencies installed");
+    has(&out.stdout, "with pip (PYVE_NO_UV=1)");
+    has(&out.stdout, "✓ Dev/test dependencies installed");
     ok(&pyve(&sb, &["testenv", "run", "python", "-c", "import iniconfig"]), "iniconfig is installed");
     let out = pyve(&sb, &["run", "python", "-c", "pass"]);
     code(&out, 1, "no project environment: pyve run does not fall back on the test environment");
@@ -242,7 +242,7 @@ fn requirements_files_and_the_uv_installer() {
     // proxy with its own certificate authority), as a user would have them.
     let with_uv = |args: &[&str]| {
         let mut cmd = sb.e2e();
-        cmd.env("PATH", &path).args(args);
+        cmd.env("PATH", &path).env_remove("PYVE_NO_UV").args(args);
         for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
             if let Some(v) = std::env::var_os(var) {
                 cmd.env(var, v);
@@ -255,8 +255,8 @@ fn requirements_files_and_the_uv_installer() {
     let out = with_uv(&["testenv", "--install"]);
     let uv_time = start.elapsed();
     ok(&out, "install pytest with uv");
-    has(&out.stderr, &format!("with uv ({})", uv_bin.join("uv").display()));
-    has(&out.stderr, "✓ Dev/test dependencies installed");
+    has(&out.stdout, &format!("with uv ({})", uv_bin.join("uv").display()));
+    has(&out.stdout, "✓ Dev/test dependencies installed");
     write(&p.join("test_x.py"), "def test_x():\n    pass\n");
     let out = with_uv(&["test", "-q"]);
     ok(&out, "pytest installed by uv runs");
@@ -280,7 +280,7 @@ fn interpreter_record_pin_drift_and_gitignore() {
 
     let out = pyve(&sb, &["testenv", "--init"]);
     ok(&out, "testenv --init");
-    has(&out.stderr, &format!("INFO: Using Python {v311} (pinned in .python-version): "));
+    has(&out.stdout, &format!("INFO: Using Python {v311} (pinned in .python-version): "));
     let out = run(Command::new(p.join(".pyve/testenv/venv/bin/python"))
         .args(["-c", "import sys; print(sys.version.split()[0], sys.prefix != sys.base_prefix)"]));
     assert_eq!(out.stdout.trim(), format!("{v311} True"));
@@ -306,7 +306,7 @@ fn interpreter_record_pin_drift_and_gitignore() {
     let out = pyve(&sb, &["testenv", "--init"]);
     ok(&out, "second testenv --init");
     assert_eq!(
-        out.stderr.trim(),
+        out.stdout.trim(),
         format!("INFO: Dev/test runner environment already exists: .pyve/testenv/venv (Python {v311})")
     );
     assert_eq!(std::fs::metadata(p.join(".pyve/testenv/venv/pyvenv.cfg")).unwrap().ino(), inode);
@@ -344,7 +344,7 @@ fn interpreter_record_pin_drift_and_gitignore() {
     assert!(!p.join(".pyve").exists(), ".pyve held only the test environment");
     let out = pyve(&sb, &["testenv", "--purge"]);
     ok(&out, "second testenv --purge");
-    has(&out.stderr, "INFO: No dev/test runner environment found at '.pyve/testenv'");
+    has(&out.stdout, "INFO: No dev/test runner environment found at '.pyve/testenv'");
     ok(&pyve(&sb, &["testenv", "--init"]), "testenv --init");
     assert_eq!(record(&p)["python_version"], v312.as_str());
 
@@ -366,7 +366,7 @@ fn interpreter_record_pin_drift_and_gitignore() {
     std::fs::remove_file(p.join(".python-version")).unwrap();
     let out = pyve(&sb, &["testenv", "--init"]);
     ok(&out, "init without a pin");
-    has(&out.stderr, "the newest installed (the project pins no version)");
+    has(&out.stdout, "the newest installed (the project pins no version)");
     assert!(!p.join(".python-version").exists(), "testenv never pins");
     // The project's recorded version (.pyve/config) counts as its pin.
     write(&p.join(".pyve/config"), &format!("backend: venv\npython:\n  version: {v311}\n"));
@@ -388,5 +388,70 @@ fn not_initialised() {
     }
     let out = pyve(&sb, &["testenv", "--purge"]);
     ok(&out, "purge with nothing to purge");
-    has(&out.stderr, "INFO: No dev/test runner environment found at '.pyve/testenv'");
+    has(&out.stdout, "INFO: No dev/test runner environment found at '.pyve/testenv'");
+}
+
+/// Without uv on `PATH`, pyve provisions uv once into its cache (`pip download uv`), checks it
+/// runs, and installs with it; a second project then installs offline from uv's cache.
+#[test]
+fn uv_is_provisioned_once_then_a_second_project_installs_offline() {
+    let sb = sandbox();
+    let p = sb.project();
+    let v = python("3.12");
+    write(&p.join(".python-version"), &format!("{v}\n"));
+    let with_env = |dir: &Path, args: &[&str], cut: bool| {
+        let mut inner = sb.e2e();
+        inner.env_remove("PYVE_NO_UV").current_dir(dir).args(args);
+        for var in ["SSL_CERT_FILE", "SSL_CERT_DIR", "PIP_CERT", "PIP_INDEX_URL"] {
+            if let Some(val) = std::env::var_os(var) {
+                inner.env(var, val);
+            }
+        }
+        if !cut {
+            return run(&mut inner);
+        }
+        let can_unshare = Command::new("unshare").args(["-rn", "true"]).output().is_ok_and(|o| o.status.success());
+        if can_unshare {
+            let mut cmd = Command::new("unshare");
+            cmd.arg("-rn").arg(inner.get_program()).args(inner.get_args()).env_clear().current_dir(dir);
+            for (k, val) in inner.get_envs() {
+                if let Some(val) = val {
+                    cmd.env(k, val);
+                }
+            }
+            run(&mut cmd)
+        } else {
+            run(inner
+                .env("UV_INDEX_URL", "http://127.0.0.1:9/simple")
+                .env("PIP_INDEX_URL", "http://127.0.0.1:9/simple"))
+        }
+    };
+    ok(&with_env(&p, &["testenv", "--init"], false), "testenv --init");
+    let out = with_env(&p, &["testenv", "--install"], false);
+    ok(&out, "testenv --install, provisioning uv");
+    has(&out.stdout, "uv is not on PATH; fetching it once into pyve's cache (set PYVE_NO_UV=1 to keep pip)");
+    let uv = sb.cache().join("pyve/wheels/uv");
+    has(&out.stdout, "✓ Provisioned uv ");
+    has(&out.stdout, &format!("with uv (pyve's copy, {}", uv.display()));
+    ok(&with_env(&p, &["testenv", "run", "python", "-c", "import pytest"], false), "pytest installed");
+    assert!(
+        std::fs::read_dir(&uv).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().starts_with('.')),
+        "no temporary directories left in {}",
+        uv.display()
+    );
+
+    // A second project, the network cut: uv is reused, pytest comes from uv's cache.
+    let second = sb.path().join("second");
+    write(&second.join(".python-version"), &format!("{v}\n"));
+    ok(&with_env(&second, &["testenv", "--init"], true), "testenv --init offline");
+    let out = with_env(&second, &["testenv", "--install"], true);
+    ok(&out, "testenv --install offline");
+    assert!(!out.stdout.contains("fetching it once"), "{}", out.stdout);
+    has(&out.stdout, "✓ Dev/test dependencies installed (from uv's cache, offline)");
+    ok(&with_env(&second, &["testenv", "run", "python", "-c", "import pytest"], true), "pytest installed offline");
+
+    // PYVE_NO_UV=1 keeps plain pip.
+    write(&second.join("empty.txt"), "");
+    let out = run(sb.e2e().current_dir(&second).args(["testenv", "--install", "-r", "empty.txt"]));
+    has(&out.stdout, "with pip (PYVE_NO_UV=1)");
 }

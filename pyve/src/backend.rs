@@ -274,7 +274,16 @@ impl Handler for UiHandler {
         let choices: Vec<(String, String)> = p.choices.iter().map(|c| (c.key.clone(), c.label.clone())).collect();
         match ui::ask(&p.message, &choices, p.default.as_deref()) {
             Ok(answer) => Ok(PromptResult { answer }),
-            Err(why) => Err(ErrorObject::failed(kind::NOT_INTERACTIVE, why)),
+            Err(why) => {
+                let mut e = ErrorObject::failed(
+                    kind::NOT_INTERACTIVE,
+                    format!("plugin '{}' asked \"{}\" and got no answer: {why}", plugin.name, p.message),
+                );
+                if let Some(h) = p.non_interactive_hint {
+                    e = e.with_hint(h);
+                }
+                Err(e)
+            }
         }
     }
 }
@@ -297,7 +306,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Start the plugin of `entry` for the project at `root`.
     pub fn open(env: &HostEnv, entry: &Entry, root: &Path) -> Result<Session> {
-        let interactive = ui::stdin_is_interactive();
+        let interactive = ui::can_prompt();
         let u = ui::get();
         let info = SessionInfo {
             project_root: Some(root.to_path_buf()),
@@ -326,7 +335,11 @@ impl Session {
 
 /// Run the `post-create` hooks of every plugin that declares one. A failing hook is a warning:
 /// the environment is made.
-pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &PostCreateParams) {
+///
+/// A hook that fails is reported and the environment stands without it; a hook that is
+/// interrupted (Ctrl-C, SIGTERM) ends the init: its error (exit 130) is returned, so that
+/// nothing half-made is reported as initialised.
+pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &PostCreateParams) -> Result<()> {
     let hooks: Vec<&Entry> = inventory
         .active()
         .filter(|e| e.serves.contains(&"rpc"))
@@ -348,6 +361,7 @@ pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &Post
             }
             Err(e) if e.code() == 130 => {
                 ui::warn(&format!("post-create hook of {} interrupted", entry.candidate.name));
+                return Err(e);
             }
             Err(e) => {
                 ui::warn(&format!(
@@ -356,9 +370,10 @@ pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &Post
                 ));
                 ui::warn(&e.to_string());
                 if let Some(h) = e.hint_text() {
-                    ui::status(&format!("hint: {h}"));
+                    ui::hint(h);
                 }
             }
         }
     }
+    Ok(())
 }

@@ -8,7 +8,19 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::ui::ColorChoice;
 
 /// Names pyve serves itself; plugins never shadow them.
-pub const BUILTINS: &[&str] = &["config", "help", "init", "plugin", "purge", "python-version", "run"];
+pub const BUILTINS: &[&str] = &[
+    "config",
+    "doctor",
+    "help",
+    "init",
+    "install",
+    "plugin",
+    "purge",
+    "python-version",
+    "run",
+    "uninstall",
+    "validate",
+];
 
 /// pyve - Python environments in one command
 #[derive(Parser, Debug)]
@@ -67,6 +79,9 @@ pub enum Cmd {
         /// The environment's directory (must be the project's own)
         #[arg(value_name = "DIR")]
         dir: Option<String>,
+        /// Another spelling of DIR
+        #[arg(long = "venv-dir", value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        venv_dir: Option<String>,
     },
     /// Pin the project's Python version (asdf or pyenv) without creating an environment
     #[command(long_flag = "python-version", name = "python-version")]
@@ -77,9 +92,36 @@ pub enum Cmd {
     },
     /// Show the configuration: defaults, the project's config, backends and plugins
     #[command(long_flag = "config", short_flag = 'c')]
-    Config,
+    Config {
+        /// Print one JSON object (schema: docs/schemas/config.schema.json)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Diagnose the project: backend, environment, interpreter, pip, direnv, .env, plugins
+    #[command(after_help = "Exit code: 1 when any check fails (✗), else 0 (warnings alone exit 0).")]
+    Doctor {
+        /// Print one JSON object (schema: docs/schemas/doctor.schema.json)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the project's set-up against this pyve
+    #[command(
+        long_flag = "validate",
+        after_help = "Exit code: 0 when everything passes, 1 when any check is an error, 2 for warnings only."
+    )]
+    Validate {
+        /// Print one JSON object (schema: docs/schemas/validate.schema.json)
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect plugins: list, which, info
     Plugin(PluginArgs),
+    /// Install pyve and its bundled plugins into ~/.local/bin and put it on PATH
+    #[command(long_flag = "install")]
+    Install,
+    /// Remove what `pyve --install` installed (keeps a non-empty ~/.local/.env)
+    #[command(long_flag = "uninstall")]
+    Uninstall,
     /// A plugin command: `pyve NAME ARGS...` runs the executable pyve-NAME
     #[command(external_subcommand)]
     External(Vec<OsString>),

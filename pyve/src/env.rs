@@ -33,16 +33,32 @@ fn nonempty(key: &str) -> Option<OsString> {
     std::env::var_os(key).filter(|v| !v.is_empty())
 }
 
-/// Seconds from a variable; a malformed value is reported and ignored.
+/// The longest timeout a variable may set: a week. Longer values are taken as "as long as
+/// possible" and capped (a deadline beyond what the clock can represent would overflow).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The shortest: a millisecond (a smaller positive value would round to no time at all).
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// Seconds from a variable; a malformed value is reported and ignored, one outside
+/// [`MIN_TIMEOUT`]..=[`MAX_TIMEOUT`] is reported and brought inside.
 fn seconds(key: &str) -> Option<Duration> {
     let raw = nonempty(key)?;
-    match raw.to_str().and_then(|s| s.trim().parse::<f64>().ok()).filter(|s| s.is_finite() && *s > 0.0) {
+    parse_seconds(key, &raw.to_string_lossy())
+}
+
+fn parse_seconds(key: &str, raw: &str) -> Option<Duration> {
+    match raw.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0) {
+        Some(secs) if secs > MAX_TIMEOUT.as_secs_f64() => {
+            crate::ui::warn(&format!("{key}={raw} is more than a week; using {} seconds", MAX_TIMEOUT.as_secs()));
+            Some(MAX_TIMEOUT)
+        }
+        Some(secs) if secs < MIN_TIMEOUT.as_secs_f64() => {
+            crate::ui::warn(&format!("{key}={raw} is less than a millisecond; using 0.001 seconds"));
+            Some(MIN_TIMEOUT)
+        }
         Some(secs) => Some(Duration::from_secs_f64(secs)),
         None => {
-            crate::ui::warn(&format!(
-                "ignoring {key}={}: expected a positive number of seconds",
-                raw.to_string_lossy()
-            ));
+            crate::ui::warn(&format!("ignoring {key}={raw}: expected a positive number of seconds"));
             None
         }
     }
@@ -91,6 +107,21 @@ impl HostEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_from_any_text_never_panic() {
+        let s = |raw| parse_seconds("PYVE_RPC_TIMEOUT", raw);
+        assert_eq!(s("2.5"), Some(Duration::from_millis(2500)));
+        for huge in ["1e300", "1e20", "1e19", "18446744073709551616", "604801"] {
+            assert_eq!(s(huge), Some(MAX_TIMEOUT), "{huge}");
+        }
+        assert_eq!(s("1e-300"), Some(MIN_TIMEOUT));
+        for bad in ["", "abc", "-1", "0", "inf", "NaN", "-inf", "1s"] {
+            assert_eq!(s(bad), None, "{bad}");
+        }
+        // The cap leaves room for a deadline.
+        assert!(std::time::Instant::now().checked_add(MAX_TIMEOUT).is_some());
+    }
 
     #[test]
     fn the_project_root_is_found_upwards_but_never_at_pyves_home() {

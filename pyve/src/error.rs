@@ -5,14 +5,15 @@ use std::fmt;
 
 /// Exit code of a failure the user can act on.
 pub const EXIT_FAILURE: u8 = 1;
-/// Exit code of a usage error.
-pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a usage error: 1, as the original tool (its users' scripts test for it).
+pub const EXIT_USAGE: u8 = 1;
 
 /// A user-facing error.
 #[derive(Debug)]
 pub struct Error {
     message: String,
     causes: Vec<String>,
+    details: Vec<String>,
     hint: Option<String>,
     exit: u8,
 }
@@ -23,10 +24,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A failure (exit 1).
     pub fn new(message: impl Into<String>) -> Self {
-        Error { message: message.into(), causes: Vec::new(), hint: None, exit: EXIT_FAILURE }
+        Error { message: message.into(), causes: Vec::new(), details: Vec::new(), hint: None, exit: EXIT_FAILURE }
     }
 
-    /// A usage error (exit 2).
+    /// A usage error (exit 1, as the original; see [`EXIT_USAGE`]).
     pub fn usage(message: impl Into<String>) -> Self {
         Error { exit: EXIT_USAGE, ..Error::new(message) }
     }
@@ -35,6 +36,17 @@ impl Error {
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
+    }
+
+    /// Attach a detail line, shown as its own `ERROR:` line after the message.
+    pub fn detail(mut self, line: impl Into<String>) -> Self {
+        self.details.push(line.into());
+        self
+    }
+
+    /// The detail lines.
+    pub fn details(&self) -> &[String] {
+        &self.details
     }
 
     /// Attach a cause, shown after the message.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod json;
 pub mod plugins;
 pub mod project;
+pub mod report;
 pub mod rpc;
 pub mod signals;
 pub mod ui;
@@ -87,10 +88,17 @@ fn run(args: Vec<OsString>) -> Result<u8> {
     }
     match cli.command {
         Some(Cmd::Init(args)) => commands::init::run(&env, args),
-        Some(Cmd::Purge { dir }) => commands::purge::run(&env, dir.as_deref()),
+        Some(Cmd::Purge { dir, venv_dir }) => {
+            let dir = commands::init::venv_dir(dir, venv_dir, "--purge")?;
+            commands::purge::run(&env, dir.as_deref())
+        }
         Some(Cmd::PythonVersion { version }) => commands::python_version::run(&env, &version),
         Some(Cmd::Run { command }) => commands::run::run(&env, &command),
-        Some(Cmd::Config) => commands::config_report::run(&env),
+        Some(Cmd::Config { json }) => commands::config_report::run(&env, json),
+        Some(Cmd::Doctor { json }) => commands::doctor::run(&env, json),
+        Some(Cmd::Validate { json }) => commands::validate::run(&env, json),
+        Some(Cmd::Install) => commands::install::install(&env),
+        Some(Cmd::Uninstall) => commands::install::uninstall(&env),
         Some(Cmd::Plugin(p)) => match p.command {
             PluginCmd::List { json, verbose } => commands::plugin::list(&env, BUILTINS, json, verbose),
             PluginCmd::Which { name } => commands::plugin::which(&env, BUILTINS, &name),
@@ -99,15 +107,17 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         Some(Cmd::External(mut argv)) => {
             let name = argv.remove(0);
             let name = name.to_str().ok_or_else(|| {
-                Error::usage(format!("unknown command '{}'", name.to_string_lossy()))
+                Error::usage(format!("Unknown command: {}", name.to_string_lossy()))
                     .hint("command names are plain words: `pyve --help` lists them")
             })?;
             commands::external::run(&env, name, &argv, BUILTINS)
         }
         None => {
-            Err(Error::usage("no command given").hint(
-                "set up a project with `pyve --init`, then run commands in it with `pyve run CMD`; `pyve --help` lists everything",
-            ))
+            // As the original: the error on stderr, the whole help on stdout, exit 1.
+            let mut help = Cli::command().after_help(help_epilogue(&env));
+            print!("{}", help.render_help());
+            Err(Error::usage("No command provided.")
+                .hint("set up a project with `pyve --init`, then run commands in it with `pyve run CMD`"))
         }
     }
 }

@@ -27,17 +27,84 @@ pub fn interrupted() -> bool {
     FLAG.get().is_some_and(|f| f.load(Ordering::SeqCst))
 }
 
+/// Forget an interrupt that was handled, so that the clean-up after it (a plugin call that
+/// removes what the interrupted step made) is not cancelled in turn. A new interrupt sets the
+/// flag again.
+pub fn reset() {
+    if let Some(f) = FLAG.get() {
+        f.store(false, Ordering::SeqCst);
+    }
+}
+
 /// Spawn `cmd` and wait for it with the user's stdio, as `system(3)` does: pyve ignores
 /// SIGINT and SIGQUIT while the child runs (the child, in the terminal's process group, gets
-/// them and decides), and the child starts with the default dispositions (they are changed
-/// only after it is started; no handler is installed, which would make every spawn slower).
+/// them and decides), and the child starts with the default dispositions (SIGINT and SIGQUIT are ignored only
+/// after it is started).
+///
+/// SIGTERM and SIGHUP sent to pyve are passed on to the child as they are (unlike Ctrl-C, they
+/// are not sent to the whole terminal group), so that pyve's end never leaves the child
+/// running; pyve then exits with the child's status.
 pub fn run_foreground(cmd: &mut std::process::Command) -> std::io::Result<std::process::ExitStatus> {
-    let mut child = cmd.spawn()?;
     #[cfg(unix)]
-    // SAFETY: setting the dispositions of two signals to "ignore" has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicI32, Ordering};
+        // The handlers are in place before the spawn, so that a SIGTERM arriving while the
+        // child starts is not lost: it is kept as pending until the child's pid is known, then
+        // passed on. A caught signal's disposition is reset to the default by exec, so the child
+        // still starts with the default dispositions.
+        let child_pid = Arc::new(AtomicI32::new(0));
+        let pending = Arc::new(AtomicI32::new(0));
+        let ids: Vec<_> = [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP]
+            .into_iter()
+            .filter_map(|sig| {
+                let (pid, pending) = (Arc::clone(&child_pid), Arc::clone(&pending));
+                // SAFETY: the handler only touches atomics and calls kill(2), both
+                // async-signal-safe. It is unregistered right after the wait (a signal in that
+                // instant would reach a pid that is free; one reused that fast is not a
+                // practical concern).
+                unsafe {
+                    signal_hook::low_level::register(sig, move || {
+                        // Pending first, then the pid: whichever side comes second sees the
+                        // other's write, so the signal is passed on at least once.
+                        pending.store(sig, Ordering::SeqCst);
+                        let p = pid.load(Ordering::SeqCst);
+                        if p != 0 {
+                            libc::kill(p, sig);
+                        }
+                    })
+                }
+                .ok()
+            })
+            .collect();
+        let unregister = |ids: Vec<signal_hook::SigId>| {
+            for id in ids {
+                signal_hook::low_level::unregister(id);
+            }
+        };
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                unregister(ids);
+                return Err(e);
+            }
+        };
+        // SAFETY: setting the dispositions of two signals to "ignore" has no preconditions.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        }
+        let pid = child.id() as libc::pid_t;
+        child_pid.store(pid, Ordering::SeqCst);
+        let early = pending.swap(0, Ordering::SeqCst);
+        if early != 0 {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, early) };
+        }
+        let status = child.wait();
+        unregister(ids);
+        status
     }
-    child.wait()
+    #[cfg(not(unix))]
+    cmd.spawn()?.wait()
 }

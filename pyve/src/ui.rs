@@ -1,12 +1,15 @@
-//! The terminal: status lines, warnings and errors on stderr (stdout is for data), colours only
-//! on a terminal and never with `NO_COLOR`, and the verbosity chosen by the user.
+//! The terminal: status lines on stdout, warnings and errors on stderr (the original tool's
+//! streams, see `pyve_protocol::output`), prompts, a spinner on stderr, colours only on a
+//! terminal and never with `NO_COLOR`, and the verbosity chosen by the user.
 //!
 //! Line prefixes are the original tool's: `ERROR: `, `WARNING: `, `INFO: `, `✓ `.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+pub use pyve_protocol::output::{Line, Stream};
 
 use crate::error::Error;
 
@@ -25,8 +28,10 @@ pub enum ColorChoice {
 /// Output settings, fixed once at start-up.
 #[derive(Clone, Copy, Debug)]
 pub struct Ui {
-    /// Colours on stderr.
+    /// Colours on stderr (also what plugins are told).
     pub color: bool,
+    /// Colours on stdout (a captured stdout never gets escape codes from `auto`).
+    pub color_stdout: bool,
     /// -1 quiet, 0 normal, 1 verbose, 2 debug.
     pub verbosity: i8,
 }
@@ -35,19 +40,19 @@ static UI: OnceLock<Ui> = OnceLock::new();
 
 /// Fix the output settings (the first call wins).
 pub fn init(choice: ColorChoice, verbosity: i8) {
-    let color = match choice {
+    let auto = |terminal: bool| match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
-        }
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal,
     };
-    let _ = UI.set(Ui { color, verbosity });
+    let color = auto(std::io::stderr().is_terminal());
+    let color_stdout = auto(std::io::stdout().is_terminal());
+    let _ = UI.set(Ui { color, color_stdout, verbosity });
 }
 
 /// The output settings.
 pub fn get() -> Ui {
-    *UI.get().unwrap_or(&Ui { color: false, verbosity: 0 })
+    *UI.get().unwrap_or(&Ui { color: false, color_stdout: false, verbosity: 0 })
 }
 
 fn paint(code: &str, text: &str) -> String {
@@ -57,109 +62,210 @@ fn paint(code: &str, text: &str) -> String {
 /// Whether a spinner is drawn on the current stderr line (it is cleared before any output).
 static SPINNER_LINE: Mutex<bool> = Mutex::new(false);
 
-fn line(text: &str) {
+/// Write to `stream` with the spinner line cleared first (it is on stderr, and a line on
+/// stdout would otherwise be drawn after it on a terminal showing both).
+fn write_to(stream: Stream, text: &str) {
     let mut drawn = SPINNER_LINE.lock().unwrap_or_else(|e| e.into_inner());
-    let mut err = std::io::stderr().lock();
     if *drawn {
+        let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r\x1b[2K");
+        let _ = err.flush();
         *drawn = false;
     }
-    let _ = writeln!(err, "{text}");
+    match stream {
+        Stream::Stdout => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+        Stream::Stderr => {
+            // What was printed on stdout comes first.
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
+    }
 }
 
-/// `ERROR: message` and `hint: ...` on stderr.
+/// One status line of `kind`: its prefix, its stream (`pyve_protocol::output`, shared with
+/// the plugins' SDK), shown at the current verbosity.
+pub fn line(kind: Line, message: &str) {
+    let ui = get();
+    if kind.shown_at(ui.verbosity) {
+        let color = if kind.stream() == Stream::Stdout { ui.color_stdout } else { ui.color };
+        write_to(kind.stream(), &format!("{}\n", kind.render(message, color)));
+    }
+}
+
+/// `ERROR: message`, its details, and `hint: ...` on stderr.
 pub fn error(e: &Error) {
-    line(&format!("{} {e}", paint("1;31", "ERROR:")));
-    if let Some(hint) = e.hint_text() {
-        line(&format!("{} {hint}", paint("1;36", "hint:")));
+    line(Line::Error, &e.to_string());
+    for d in e.details() {
+        line(Line::Error, d);
+    }
+    if let Some(h) = e.hint_text() {
+        hint(h);
     }
 }
 
 /// `ERROR: message` on stderr, for a message that is not a pyve error (a plugin's log).
 pub fn error_line(message: &str) {
-    line(&format!("{} {message}", paint("1;31", "ERROR:")));
+    line(Line::Error, message);
+}
+
+/// `hint: message` on stderr.
+pub fn hint(message: &str) {
+    line(Line::Hint, message);
 }
 
 /// `WARNING: message` on stderr.
 pub fn warn(message: &str) {
-    line(&format!("{} {message}", paint("1;33", "WARNING:")));
+    line(Line::Warning, message);
 }
 
-/// `INFO: message` on stderr (not in quiet mode).
+/// `INFO: message` on stdout (not in quiet mode).
 pub fn info(message: &str) {
-    if get().verbosity >= 0 {
-        line(&format!("{} {message}", paint("1;34", "INFO:")));
-    }
+    line(Line::Info, message);
 }
 
-/// `✓ message` on stderr (not in quiet mode).
+/// `✓ message` on stdout (not in quiet mode).
 pub fn success(message: &str) {
-    if get().verbosity >= 0 {
-        line(&format!("{} {message}", paint("1;32", "✓")));
-    }
+    line(Line::Success, message);
 }
 
-/// A plain status line on stderr (not in quiet mode).
+/// A plain status line on stdout: headers, menus, summaries (not in quiet mode).
 pub fn status(message: &str) {
-    if get().verbosity >= 0 {
-        line(message);
-    }
+    line(Line::Plain, message);
 }
 
-/// A detail shown with `--verbose`.
+/// A detail shown with `--verbose`, on stderr.
 pub fn debug(message: &str) {
-    if get().verbosity >= 1 {
-        line(&paint("2", message));
-    }
+    line(Line::Debug, message);
 }
 
-/// A detail shown with `--verbose --verbose`.
+/// A detail shown with `--verbose --verbose`, on stderr.
 pub fn trace(message: &str) {
-    if get().verbosity >= 2 {
-        line(&paint("2", message));
+    line(Line::Trace, message);
+}
+
+/// Why a prompt got no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// The input ended (`</dev/null`, a closed pipe, the end of a file).
+    EndOfInput,
+    /// Standard input is not a terminal and nothing came within the wait.
+    Silent(Duration),
+    /// Standard input cannot be read.
+    Unreadable,
+}
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoAnswer::EndOfInput => f.write_str("the input ended before an answer"),
+            NoAnswer::Silent(d) => {
+                write!(f, "standard input is not a terminal and gave no answer within {} s", d.as_secs())
+            }
+            NoAnswer::Unreadable => f.write_str("standard input cannot be read"),
+        }
     }
 }
 
-/// Whether stdin is a terminal the user can answer prompts on.
-pub fn stdin_is_interactive() -> bool {
-    std::io::stdin().is_terminal()
+/// How long a prompt waits for an answer that does not come from a person at a terminal
+/// (`PYVE_PROMPT_TIMEOUT` seconds, default 10).
+pub fn prompt_wait() -> Duration {
+    let secs = std::env::var("PYVE_PROMPT_TIMEOUT").ok().and_then(|v| v.trim().parse::<f64>().ok());
+    Duration::from_secs_f64(secs.filter(|s| s.is_finite() && *s >= 0.0).unwrap_or(10.0))
 }
 
-/// Ask a question on stderr and read one line from stdin. `choices` are `(key, label)`; an
-/// empty answer takes `default`. An answer that is not a choice is asked again (three times at
-/// most). End of input is an error, never an answer.
+/// Whether a prompt can be answered: stdin is not known to be closed. A terminal, a pipe or a
+/// file may deliver an answer ([`prompt`] then decides, with a bounded wait); only a stdin
+/// that is not open counts as "cannot ask" before asking.
+pub fn can_prompt() -> bool {
+    // SAFETY: F_GETFD on fd 0 only reads its flags.
+    unsafe { libc::fcntl(0, libc::F_GETFD) != -1 }
+}
+
+/// Print `prompt` on stdout (no newline) and read one line of answer from stdin.
+///
+/// A person at a terminal (stdin and stdout both terminals) is waited for. Any other stdin — a
+/// pipe, a file, a terminal whose output goes elsewhere — answers only with a line that arrives
+/// within [`prompt_wait`]: `echo 1 | pyve --init` answers, `</dev/null` (end of input) never
+/// does, and a pipe that stays silent does not hang pyve. The answer is trimmed.
+pub fn prompt(prompt: &str) -> Result<String, NoAnswer> {
+    write_to(Stream::Stdout, prompt);
+    let person = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let answer = read_answer(if person { None } else { Some(prompt_wait()) });
+    if answer.is_err() {
+        // End the prompt's line.
+        write_to(Stream::Stdout, "\n");
+    } else if !std::io::stdin().is_terminal() {
+        // Show the piped answer after the prompt, as a terminal would have echoed it.
+        if let Ok(a) = &answer {
+            write_to(Stream::Stdout, &format!("{a}\n"));
+        }
+    }
+    answer
+}
+
+/// Read one line from fd 0, byte by byte (nothing beyond the line is consumed: a second prompt
+/// reads the next line), waiting at most `wait` in all when given.
+fn read_answer(wait: Option<Duration>) -> Result<String, NoAnswer> {
+    let deadline = wait.map(|w| std::time::Instant::now() + w);
+    let mut bytes = Vec::new();
+    loop {
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut fds = libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 };
+            let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+            // SAFETY: one valid pollfd, for the duration of the call.
+            let n = unsafe { libc::poll(&mut fds, 1, ms) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(NoAnswer::Unreadable);
+            }
+            if n == 0 {
+                return Err(NoAnswer::Silent(wait.unwrap_or_default()));
+            }
+        }
+        let mut b = 0u8;
+        // SAFETY: reading one byte into a valid, writable byte.
+        let r = unsafe { libc::read(0, (&raw mut b).cast(), 1) };
+        match r {
+            1 if b == b'\n' => break,
+            1 => bytes.push(b),
+            0 if bytes.is_empty() => return Err(NoAnswer::EndOfInput),
+            0 => break,
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return Err(NoAnswer::Unreadable),
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
+}
+
+/// Ask a question with `choices` (`(key, label)`) and return the key chosen; an empty answer
+/// takes `default`. An answer that is not a choice is asked again (three times at most). No
+/// answer (see [`prompt`]) is an error, never an answer.
 pub fn ask(question: &str, choices: &[(String, String)], default: Option<&str>) -> Result<String, String> {
     let keys: Vec<&str> = choices.iter().map(|(k, _)| k.as_str()).collect();
     let yes_no = keys == ["y", "n"];
-    let mut prompt = question.to_owned();
+    let mut text = question.to_owned();
     if yes_no {
-        prompt.push_str(if default == Some("y") { " [Y/n]: " } else { " [y/N]: " });
+        text.push_str(if default == Some("y") { " [Y/n]: " } else { " [y/N]: " });
     } else if !choices.is_empty() {
         for (k, label) in choices {
             status(&format!("  {k}. {label}"));
         }
-        prompt = format!("\n{question} [{}]: ", keys.join("/"));
+        text = format!("\n{question} [{}]: ", keys.join("/"));
     } else if let Some(d) = default {
-        prompt.push_str(&format!(" [{d}]: "));
+        text.push_str(&format!(" [{d}]: "));
     } else {
-        prompt.push_str(": ");
+        text.push_str(": ");
     }
     for _ in 0..3 {
-        {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "{prompt}");
-            let _ = err.flush();
-        }
-        let mut answer = String::new();
-        match std::io::stdin().lock().read_line(&mut answer) {
-            Ok(0) | Err(_) => {
-                line("");
-                return Err("no answer: the input ended".into());
-            }
-            Ok(_) => {}
-        }
-        let answer = answer.trim();
-        let answer = if answer.is_empty() { default.unwrap_or("") } else { answer };
+        let answer = prompt(&text).map_err(|e| e.to_string())?;
+        let answer = if answer.is_empty() { default.unwrap_or("") } else { answer.as_str() };
         if choices.is_empty() {
             return Ok(answer.to_owned());
         }
@@ -171,7 +277,7 @@ pub fn ask(question: &str, choices: &[(String, String)], default: Option<&str>) 
         if let Some(k) = keys.iter().find(|k| k.eq_ignore_ascii_case(&normalized)) {
             return Ok((*k).to_owned());
         }
-        line(&format!("Please answer {}.", keys.join(", ")));
+        status(&format!("Please answer {}.", keys.join(", ")));
     }
     Err("no valid answer after three tries".into())
 }

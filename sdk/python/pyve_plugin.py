@@ -2291,7 +2291,7 @@ class Invocation:
 def run_passthrough(plugin: "Plugin", args: Sequence[str], environ: Optional[Dict[str, str]] = None) -> int:
     """Pick the command and run it; returns its exit code. ``PYVE_COMMAND`` names it when pyve
     routed a command to this plugin through its manifest; otherwise the command named like the
-    plugin, or its only one. Without one, explains on stderr and returns 2."""
+    plugin, or its only one. Without one, explains on stderr and returns 1 (a usage error, as pyve's own)."""
     env = os.environ if environ is None else environ
     wanted = as_text(env.get("PYVE_COMMAND")) or None
     found = None
@@ -2317,7 +2317,7 @@ def run_passthrough(plugin: "Plugin", args: Sequence[str], environ: Optional[Dic
     else:
         sys.stderr.write("hint: run one of its commands through pyve: pyve %s\n" % " | pyve ".join(commands))
     sys.stderr.flush()
-    return 2
+    return 1
 
 
 # =============================================================================================

@@ -145,11 +145,12 @@ impl Sandbox {
     }
 
     /// A pyve command for end-to-end tests with real interpreters: the sandbox's environment,
-    /// plus the pyenv root (read only), the distutils shim off (tests of the shim turn it on)
-    /// and no `CI` or `PYVE_FORCE_YES` unless a test sets them.
+    /// plus the pyenv root (read only), the distutils shim off and no provisioning of uv
+    /// (`PYVE_NO_UV=1`; the tests of each turn it on), and no `CI` or `PYVE_FORCE_YES` unless
+    /// a test sets them.
     pub fn e2e(&self) -> Command {
         let mut cmd = self.pyve_cmd();
-        cmd.env("PYENV_ROOT", pyenv_root()).env("PYVE_DISABLE_DISTUTILS_SHIM", "1");
+        cmd.env("PYENV_ROOT", pyenv_root()).env("PYVE_DISABLE_DISTUTILS_SHIM", "1").env("PYVE_NO_UV", "1");
         cmd
     }
 
@@ -243,4 +244,140 @@ pub fn run(cmd: &mut Command) -> Outcome {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         elapsed: start.elapsed(),
     }
+}
+
+/// Where `instance` breaks `schema`: the subset of JSON Schema (draft 2020-12) that schemars
+/// generates — `type` (one or several), `enum`, `const`, `properties`, `required`,
+/// `additionalProperties: false`, `items`, `$ref` into `$defs`, `oneOf`/`anyOf`/`allOf`,
+/// `minimum`, `maximum`. Returns one message per violation, with its JSON pointer; empty when valid.
+pub fn schema_errors(schema: &serde_json::Value, instance: &serde_json::Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    check_schema(schema, schema, instance, "", &mut errors);
+    errors
+}
+
+fn check_schema(
+    root: &serde_json::Value,
+    schema: &serde_json::Value,
+    v: &serde_json::Value,
+    at: &str,
+    errors: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    let Some(s) = schema.as_object() else {
+        if schema == &Value::Bool(false) {
+            errors.push(format!("{at}: no value is allowed here"));
+        }
+        return;
+    };
+    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        let target = r.strip_prefix('#').and_then(|p| root.pointer(p));
+        match target {
+            Some(t) => check_schema(root, t, v, at, errors),
+            None => errors.push(format!("{at}: unresolvable $ref {r}")),
+        }
+    }
+    if let Some(t) = s.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let fits = |ty: &str| match ty {
+            "null" => v.is_null(),
+            "boolean" => v.is_boolean(),
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "number" => v.is_number(),
+            "integer" => v.is_i64() || v.is_u64(),
+            _ => false,
+        };
+        if !types.iter().any(|ty| fits(ty)) {
+            errors.push(format!("{at}: {v} is not of type {types:?}"));
+            return;
+        }
+    }
+    if let Some(e) = s.get("enum").and_then(Value::as_array)
+        && !e.contains(v)
+    {
+        errors.push(format!("{at}: {v} is not one of {e:?}"));
+    }
+    if let Some(c) = s.get("const")
+        && c != v
+    {
+        errors.push(format!("{at}: {v} is not {c}"));
+    }
+    if let (Some(min), Some(n)) = (s.get("minimum").and_then(Value::as_f64), v.as_f64())
+        && n < min
+    {
+        errors.push(format!("{at}: {n} is below {min}"));
+    }
+    if let (Some(max), Some(n)) = (s.get("maximum").and_then(Value::as_f64), v.as_f64())
+        && n > max
+    {
+        errors.push(format!("{at}: {n} is above {max}"));
+    }
+    if let Some(obj) = v.as_object() {
+        let props = s.get("properties").and_then(Value::as_object);
+        for req in s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+            if !obj.contains_key(req) {
+                errors.push(format!("{at}: `{req}` is required"));
+            }
+        }
+        for (k, val) in obj {
+            match props.and_then(|p| p.get(k)) {
+                Some(ps) => check_schema(root, ps, val, &format!("{at}/{k}"), errors),
+                None if s.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    errors.push(format!("{at}: `{k}` is not allowed"))
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (s.get("items"), v.as_array()) {
+        for (i, item) in arr.iter().enumerate() {
+            check_schema(root, items, item, &format!("{at}/{i}"), errors);
+        }
+    }
+    for (key, need) in [("oneOf", Some(1)), ("anyOf", None)] {
+        if let Some(alts) = s.get(key).and_then(Value::as_array) {
+            let fitting = alts.iter().filter(|a| schema_fits(root, a, v)).count();
+            let ok = match need {
+                Some(n) => fitting == n,
+                None => fitting > 0,
+            };
+            if !ok {
+                errors.push(format!("{at}: {v} fits {fitting} of the {key} alternatives"));
+            }
+        }
+    }
+    for a in s.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        check_schema(root, a, v, at, errors);
+    }
+}
+
+fn schema_fits(root: &serde_json::Value, schema: &serde_json::Value, v: &serde_json::Value) -> bool {
+    let mut errors = Vec::new();
+    check_schema(root, schema, v, "", &mut errors);
+    errors.is_empty()
+}
+
+/// The committed schema `docs/schemas/NAME`.
+pub fn committed_schema(name: &str) -> serde_json::Value {
+    let path = repo_root().join("docs/schemas").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Parse `text` as JSON and check it against the committed schema `docs/schemas/NAME`.
+///
+/// # Panics
+/// When the text is not JSON or breaks the schema.
+pub fn assert_matches_schema(name: &str, text: &str) -> serde_json::Value {
+    let value: serde_json::Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{text}"));
+    let errors = schema_errors(&committed_schema(name), &value);
+    assert!(errors.is_empty(), "output breaks {name}:\n{}\n{text}", errors.join("\n"));
+    value
 }

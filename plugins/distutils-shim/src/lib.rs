@@ -42,6 +42,7 @@ pub mod interpreter;
 pub mod packages;
 pub mod probe;
 mod process;
+mod seeding;
 pub mod sitecustomize;
 
 #[cfg(feature = "plugin")]
@@ -96,15 +97,20 @@ pub struct Options {
     pub env_path: PathBuf,
     /// `PYVE_DISABLE_DISTUTILS_SHIM=1`: do nothing.
     pub disabled: bool,
-    /// What installs setuptools and wheel when they are missing.
+    /// What installs setuptools and wheel when they are missing and pyve's wheel cache
+    /// cannot provide them.
     pub installer: Installer,
+    /// pyve's seeding cache (`$XDG_CACHE_HOME/pyve/wheels`): setuptools and wheel are linked
+    /// from it, and fetched into it once per Python `X.Y`. `None`: always use `installer`.
+    pub cache_dir: Option<PathBuf>,
     /// The environment's Python version as its backend reported it (`X.Y.Z`), when known: a
     /// version below 3.12 needs no shim, and then the interpreter is not even started.
     pub known_version: Option<String>,
 }
 
 impl Options {
-    /// Options from the process environment: [`DISABLE_VAR`], and `uv` on `PATH`.
+    /// Options from the process environment: [`DISABLE_VAR`], `uv` on `PATH`, and the
+    /// seeding cache of the venv backend.
     pub fn from_env(interpreter: PathBuf, env_path: PathBuf) -> Self {
         Options {
             interpreter,
@@ -112,6 +118,7 @@ impl Options {
             disabled: std::env::var_os(DISABLE_VAR).is_some_and(|v| v == "1"),
             installer: Installer::detect(),
             known_version: None,
+            cache_dir: pyve_venv::policy::default_cache_dir(),
         }
     }
 }
@@ -125,6 +132,9 @@ pub struct Report {
     pub installed: Vec<String>,
     /// Distributions that were missing and could not be installed.
     pub not_installed: Vec<String>,
+    /// Whether `installed` were linked from pyve's wheel cache (its files checked against
+    /// the wheels' `RECORD`), rather than installed by pip or uv.
+    pub from_cache: bool,
     /// The shim's file, when it is in place (written now or before).
     pub sitecustomize: Option<PathBuf>,
     /// What the probe saw, when it ran.
@@ -154,7 +164,14 @@ pub enum Status {
 
 impl Report {
     fn new(status: Status) -> Self {
-        Report { status, installed: Vec::new(), not_installed: Vec::new(), sitecustomize: None, probe: None }
+        Report {
+            status,
+            installed: Vec::new(),
+            not_installed: Vec::new(),
+            from_cache: false,
+            sitecustomize: None,
+            probe: None,
+        }
     }
 
     /// Whether the environment was changed (a file written, a package installed).
@@ -274,7 +291,7 @@ pub fn apply(opts: &Options, reporter: &dyn Reporter) -> Result<Report, Cancelle
 
     reporter.log(Level::Info, "Python >= 3.12 detected; installing distutils compatibility shim");
     let mut report = Report::new(Status::Unchanged);
-    install_missing(opts, &site_packages, cwd, reporter, &mut report)?;
+    install_missing(opts, &info, &site_packages, cwd, reporter, &mut report)?;
 
     let written = match existing {
         Existing::Current => false,
@@ -299,7 +316,11 @@ pub fn apply(opts: &Options, reporter: &dyn Reporter) -> Result<Report, Cancelle
     // Compile the file when it is new or its compiled copy is missing (see probe.rs).
     let compiled = info.cache_tag.as_deref().and_then(|tag| sitecustomize::compiled_path(&shim, tag));
     let compile = written || compiled.is_none_or(|pyc| !pyc.is_file());
-    match probe::probe(python, cwd, compile.then_some(shim.as_path()), &cancelled) {
+    let quick = report.from_cache && report.installed.iter().any(|p| p == "setuptools");
+    if quick {
+        reporter.log(Level::Debug, "setuptools came from pyve's wheel cache: probing without importing it");
+    }
+    match probe::probe(python, cwd, compile.then_some(shim.as_path()), quick, &cancelled) {
         Ok(probe) => {
             report_probe(&probe, &shim, &report, reporter);
             report.probe = Some(probe);
@@ -312,6 +333,7 @@ pub fn apply(opts: &Options, reporter: &dyn Reporter) -> Result<Report, Cancelle
 
 fn install_missing(
     opts: &Options,
+    info: &PythonInfo,
     site_packages: &Path,
     cwd: &Path,
     reporter: &dyn Reporter,
@@ -333,11 +355,31 @@ fn install_missing(
         return Ok(());
     }
     let list = missing.join(", ");
+    let mut fetch_error = None;
+    if let Some(cache) = &opts.cache_dir {
+        match seeding::install(opts, info, site_packages, cache, &missing, reporter)? {
+            Ok(how) => {
+                reporter.log(Level::Success, &format!("Installed {list} {how}"));
+                report.installed = missing.iter().map(|s| (*s).to_owned()).collect();
+                report.from_cache = true;
+                return Ok(());
+            }
+            Err(e) => fetch_error = Some(e),
+        }
+    }
+    // The cache could not provide them (no cache directory, or the fetch failed): with uv,
+    // its own cache may still have them; with pip, installing would fail as the download did.
     let installer = &opts.installer;
-    reporter.log(Level::Debug, &format!("installing {list} with {}", installer.name()));
-    reporter.begin(&format!("Installing {list} (distutils shim)"));
-    let result = packages::install(installer, python, &missing, cwd, &|| reporter.is_cancelled());
-    reporter.end();
+    let result = match (&fetch_error, installer) {
+        (Some(e), Installer::Pip) => Err(packages::InstallError::Run(e.clone())),
+        _ => {
+            reporter.log(Level::Debug, &format!("installing {list} with {}", installer.name()));
+            reporter.begin(&format!("Installing {list} (distutils shim)"));
+            let result = packages::install(installer, python, &missing, cwd, &|| reporter.is_cancelled());
+            reporter.end();
+            result
+        }
+    };
     match result {
         Ok(()) => {
             reporter.log(Level::Success, &format!("Installed {list} with {}", installer.name()));
@@ -445,6 +487,7 @@ mod tests {
             env_path: "/nonexistent".into(),
             disabled: true,
             installer: Installer::Pip,
+            cache_dir: None,
             known_version: None,
         };
         let report = apply(&opts, &log).unwrap();
@@ -464,6 +507,7 @@ mod tests {
             env_path: "/nonexistent".into(),
             disabled: false,
             installer: Installer::Pip,
+            cache_dir: None,
             known_version: Some("3.11.7".into()),
         };
         let report = apply(&opts, &log).unwrap();
@@ -480,6 +524,7 @@ mod tests {
             env_path: tmp.path().into(),
             disabled: false,
             installer: Installer::Pip,
+            cache_dir: None,
             known_version: None,
         };
         let report = apply(&opts, &log).unwrap();

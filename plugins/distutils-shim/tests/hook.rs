@@ -3,8 +3,9 @@
 //! (`pyve_sdk::testing::TestClient`), the executable (`pyve-distutils-shim --pyve-rpc`) and
 //! the dynamic library (`libpyve_distutils_shim.so`, loaded with `libloading`).
 //!
-//! setuptools and wheel come from PyPI through the environment's pip (the offline cases make
-//! pip fail on purpose). This test has its own `main` (`harness = false`): before any thread
+//! setuptools and wheel come from PyPI through the environment's `pip download` into pyve's
+//! wheel cache (one per test process, in the temporary home; the offline cases use empty
+//! caches of their own and make pip fail on purpose). This test has its own `main` (`harness = false`): before any thread
 //! exists it points `HOME` and the XDG directories at a temporary directory, so nothing a
 //! test runs (pip's cache, above all) writes to the real home, including what the in-process
 //! transports start, which inherit this process's environment. A small runner at the end
@@ -569,18 +570,24 @@ fn py312_in_process(base: &Path) {
     let visible: Vec<(LogLevel, &str)> =
         run.logs.iter().filter(|l| l.level != LogLevel::Debug).map(|l| (l.level, l.message.as_str())).collect();
     let installed = format!("Installed distutils compatibility shim: {}", shim.display());
-    let installed_with = format!("Installed setuptools, wheel with {}", Installer::detect().name());
+    // From pyve's wheel cache (shared by the tests of this process): downloaded by whichever
+    // test came first, linked for the others.
+    let (level, how) = visible[1];
+    assert_eq!(level, LogLevel::Success);
+    let downloaded = how
+        == "Installed setuptools, wheel (downloaded with pip into pyve's wheel cache; later environments reuse it offline)";
+    assert!(downloaded || how == "Installed setuptools, wheel from pyve's wheel cache", "{how}");
     assert_eq!(
         visible,
         [
             (LogLevel::Info, "Python >= 3.12 detected; installing distutils compatibility shim"),
-            (LogLevel::Success, installed_with.as_str()),
+            (LogLevel::Success, how),
             (LogLevel::Success, installed.as_str()),
             (LogLevel::Info, "Disable with: PYVE_DISABLE_DISTUTILS_SHIM=1"),
             (LogLevel::Success, "Distutils shim probe: SETUPTOOLS_USE_DISTUTILS=local; import distutils works"),
         ]
     );
-    assert_eq!(run.progress, 2, "a spinner (begin, end) while pip runs");
+    assert_eq!(run.progress, if downloaded { 2 } else { 0 }, "a spinner (begin, end) while pip downloads");
     assert!(shim.is_absolute());
     assert!(std::fs::read_to_string(&shim).unwrap().starts_with(MARKER));
     assert_shim_works(&env);
@@ -683,7 +690,16 @@ fn foreign_sitecustomize(base: &Path) {
 /// pip (and uv) cannot reach any index: the hook warns, still succeeds, and python works.
 fn offline(base: &Path, settings: &[(&str, &str)]) {
     let env = Env::new(base);
-    let mut set = vec![("PIP_RETRIES", "0"), ("PIP_TIMEOUT", "5"), ("PIP_NO_CACHE_DIR", "1"), ("UV_NO_CACHE", "1")];
+    // An empty wheel cache of its own (the process's one may be filled by other tests).
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().to_str().unwrap();
+    let mut set = vec![
+        ("PIP_RETRIES", "0"),
+        ("PIP_TIMEOUT", "5"),
+        ("PIP_NO_CACHE_DIR", "1"),
+        ("UV_NO_CACHE", "1"),
+        ("XDG_CACHE_HOME", cache_dir),
+    ];
     set.extend_from_slice(settings);
     let started = Instant::now();
     let run = executable(&env.params(), &set, &["PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_DEFAULT_TIMEOUT"]);
@@ -706,7 +722,7 @@ fn offline(base: &Path, settings: &[(&str, &str)]) {
             && w.contains("setuptools and wheel could not be installed")),
         "{warnings:#?}"
     );
-    run.assert_has(LogLevel::Debug, &format!("{} said:", installer.name()));
+    run.assert_has(LogLevel::Debug, if installer == Installer::Pip { "pip download said:" } else { "uv said:" });
     assert!(env.shim().is_file());
     assert!(!env.has_dist("setuptools"));
     assert_python_still_starts(&env);
@@ -728,7 +744,9 @@ fn cancel_stops_install(base: &Path) {
             held.push(conn); // never answered, closed when the test process ends
         }
     });
+    let cache = tempfile::tempdir().unwrap();
     let set = [
+        ("XDG_CACHE_HOME", cache.path().to_str().unwrap()),
         ("PIP_INDEX_URL", url.as_str()),
         ("PIP_TIMEOUT", "300"),
         ("PIP_RETRIES", "0"),
@@ -772,7 +790,14 @@ fn with_uv(base: &Path) {
     let env = Env::new(base);
     let run = in_process(&env.params());
     assert!(run.ok().changed);
-    run.assert_has(LogLevel::Success, "Installed setuptools, wheel with uv");
+    // pyve's wheel cache comes first; uv installs only what it cannot provide.
+    assert!(
+        run.has(LogLevel::Success, "Installed setuptools, wheel with uv")
+            || run.has(LogLevel::Success, "Installed setuptools, wheel from pyve's wheel cache")
+            || run.has(LogLevel::Success, "Installed setuptools, wheel (downloaded"),
+        "{:#?}",
+        run.logs
+    );
     assert_shim_works(&env);
 }
 

@@ -13,7 +13,7 @@
 //! The actions are also accepted without dashes (`pyve testenv init`), like `run`. Exactly one
 //! action is required; `-r FILE` (`--requirements FILE`, `--requirements=FILE`, `-rFILE`) may be
 //! repeated and belongs to `--install`. Everything after `run CMD` belongs to `CMD`. Anything
-//! else is a [`UsageError`] (exit 2).
+//! else is a [`UsageError`] (exit 1, as the original).
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
@@ -62,7 +62,7 @@ impl Action {
     }
 }
 
-/// A command line that cannot be understood (exit 2, with the usage).
+/// A command line that cannot be understood (exit 1, with the usage).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);

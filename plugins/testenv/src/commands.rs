@@ -2,7 +2,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -31,9 +30,9 @@ pub fn run(ui: &Ui, host: &Host, action: Action) -> i32 {
     let result = Paths::discover(host.project_root.as_deref())
         .map_err(|e| Failure::new(format!("cannot tell the current directory: {e}")))
         .and_then(|paths| match action {
-            Action::Init => init(ui, host, &paths),
-            Action::Install { requirements } => install(ui, &paths, &requirements),
-            Action::Purge => purge(ui, &paths),
+            Action::Init => lock(&paths).and_then(|_lock| init(ui, host, &paths)),
+            Action::Install { requirements } => lock(&paths).and_then(|_lock| install(ui, &paths, &requirements)),
+            Action::Purge => lock(&paths).and_then(|_lock| purge(ui, &paths)),
             Action::Status => status(&paths),
             Action::Run { program, args } => Err(run_tool(&paths, &program, &args)),
             Action::Help | Action::Version => Ok(()),
@@ -54,8 +53,85 @@ fn not_initialized(hint: &str) -> Failure {
     Failure::new("Dev/test runner environment not initialized").hint(hint)
 }
 
+/// The test environment's place must stay inside the project: `.pyve` and `.pyve/testenv`
+/// may not be symbolic links leading out of it (a clone could point them anywhere), or
+/// building, installing and purging would change files elsewhere.
+fn inside(paths: &Paths, path: &Path) -> Result<(), Failure> {
+    pyve_fs::inspect(&paths.root, path).map(drop).map_err(|r| {
+        let hint = r.hint();
+        Failure::new(r.to_string()).hint(hint)
+    })
+}
+
+/// The project's lock, `.pyve/lock`: the one every pyve command that writes takes (the host
+/// for `--init`, `--purge`, `--python-version`; this plugin for `--init`, `--install` and
+/// `--purge`), so that two of them never change one project at once. Held until dropped;
+/// a `.pyve` that holds nothing but the lock is removed again.
+struct ProjectLock {
+    file: fs::File,
+    dir: PathBuf,
+}
+
+/// How long a command waits for another pyve working on the same project.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn lock(paths: &Paths) -> Result<ProjectLock, Failure> {
+    if !paths.root.is_dir() {
+        return Err(Failure::new(format!("the project directory {} does not exist", paths.root.display()))
+            .hint("run it from inside the project"));
+    }
+    let dir = paths.root.join(".pyve");
+    let path = dir.join("lock");
+    inside(paths, &path)?;
+    if let Err(e) = fs::create_dir(&dir)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(Failure::new(format!("cannot create {}: {e}", dir.display()))
+            .hint(format!("check the permissions of {}", paths.root.display())));
+    }
+    let file = pyve_fs::open_own_file(&paths.root, &path).map_err(|r| Failure::new(r.to_string()).hint(r.hint()))?;
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                let who = holder.trim().parse::<u32>().map(|p| format!(" (pid {p})")).unwrap_or_default();
+                return Err(Failure::new(format!(
+                    "another pyve{who} is changing this project ({}); waited {} s",
+                    paths.root.display(),
+                    LOCK_WAIT.as_secs()
+                ))
+                .hint("let it finish, then run the command again"));
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(Failure::new(format!("cannot lock {}: {e}", path.display())));
+            }
+        }
+    }
+    let _ = file.set_len(0);
+    let _ = std::io::Write::write_all(&mut &file, std::process::id().to_string().as_bytes());
+    Ok(ProjectLock { file, dir })
+}
+
+impl Drop for ProjectLock {
+    fn drop(&mut self) {
+        let only_the_lock = fs::read_dir(&self.dir)
+            .is_ok_and(|entries| entries.filter_map(Result::ok).all(|e| e.file_name() == "lock"));
+        if only_the_lock {
+            let _ = fs::remove_file(self.dir.join("lock"));
+            let _ = fs::remove_dir(&self.dir);
+        }
+        let _ = self.file.unlock();
+    }
+}
+
 /// The environment must exist and work.
 fn ready(paths: &Paths, hint: &str) -> Result<(), Failure> {
+    inside(paths, &paths.env)?;
     match project::env_state(&paths.env) {
         EnvState::Ready => Ok(()),
         EnvState::Missing => Err(not_initialized(hint)),
@@ -132,6 +208,7 @@ fn init(ui: &Ui, host: &Host, paths: &Paths) -> Result<(), Failure> {
         return Err(Failure::new(format!("the project directory {} does not exist", paths.root.display()))
             .hint("run it from inside the project"));
     }
+    inside(paths, &paths.env)?;
     match project::env_state(&paths.env) {
         EnvState::Missing => {}
         state @ (EnvState::Ready | EnvState::Broken(_)) => {
@@ -250,13 +327,12 @@ fn resolve(ui: &Ui, req: &Request) -> Result<Resolved, Failure> {
             ui.info(&format!("Python {v} is not installed but is available via {manager}."));
             if plan.auto_approved() {
                 ui.info("Auto-installing (CI or PYVE_FORCE_YES is set)...");
-            } else if !std::io::stdin().is_terminal() {
-                return Err(Failure::new(format!(
-                    "Python {v} is not installed; {manager} can install it, but standard input is not a \
-                     terminal, so pyve cannot ask whether to"
+            } else if !ui.confirm(&format!("Install Python {v} now with {manager}?")).map_err(|why| {
+                Failure::new(format!(
+                    "Python {v} is not installed; {manager} can install it, but nobody answered whether to: {why}"
                 ))
-                .hint(format!("install it first (`{command}`), or set PYVE_FORCE_YES=1 to let pyve install it")));
-            } else if !confirm(&format!("Install Python {v} now with {manager}?")) {
+                .hint(format!("install it first (`{command}`), or set PYVE_FORCE_YES=1 to let pyve install it"))
+            })? {
                 ui.info("Installation cancelled.");
                 return Err(Failure::new(format!(
                     "Python {v} is not installed, and installing it with {manager} was declined"
@@ -275,26 +351,6 @@ fn resolve(ui: &Ui, req: &Request) -> Result<Resolved, Failure> {
         ui.warn(note);
     }
     Ok(resolved)
-}
-
-/// Ask a yes/no question on the terminal (default no; end of input is no; at most 3 tries).
-fn confirm(question: &str) -> bool {
-    let stdin = std::io::stdin();
-    for _ in 0..3 {
-        eprint!("{question} [y/N]: ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
-            eprintln!();
-            return false;
-        }
-        match line.trim().to_ascii_lowercase().as_str() {
-            "y" | "yes" => return true,
-            "" | "n" | "no" => return false,
-            _ => eprintln!("Please answer yes or no."),
-        }
-    }
-    false
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,17 +380,16 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
         }
     }
     let python = paths.python();
-    let (mut cmd, installer) = match find_uv() {
-        Some(uv) => {
+    let (mut cmd, installer, uv) = match choose_uv(ui, &python) {
+        Ok((uv, shown)) => {
             let mut cmd = Command::new(&uv);
             cmd.args(["pip", "install", "--python"]).arg(&python);
-            let shown = format!("uv ({})", uv.display());
-            (cmd, shown)
+            (cmd, shown, true)
         }
-        None => {
+        Err(why) => {
             let mut cmd = Command::new(&python);
             cmd.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-compile"]);
-            (cmd, "pip (uv is not on PATH)".to_string())
+            (cmd, format!("pip ({why})"), false)
         }
     };
     let what = if requirements.is_empty() {
@@ -351,6 +406,26 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
     cmd.env("VIRTUAL_ENV", &paths.env).env_remove("PYTHONHOME");
     ui.info(&format!("Installing dev/test dependencies ({what}) into '{ENV_DIR}' with {installer}..."));
     let line = command_line(&cmd);
+    if uv {
+        // uv's cache first, without the network (a second project installs in a fraction of
+        // the time, and offline); its output is shown only if the real run is needed.
+        let mut offline = Command::new(cmd.get_program());
+        offline
+            .args(cmd.get_args())
+            .arg("--offline")
+            .arg("--quiet")
+            .env("VIRTUAL_ENV", &paths.env)
+            .env_remove("PYTHONHOME");
+        offline
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        ui.debug(&format!("running {} --offline --quiet", line));
+        if offline.status().is_ok_and(|s| s.success()) {
+            ui.success("Dev/test dependencies installed (from uv's cache, offline)");
+            return Ok(());
+        }
+    }
     ui.debug(&format!("running {line}"));
     let status = wait_ignoring_interrupts(&mut cmd).map_err(|e| {
         Failure::new(format!("cannot run the installer `{line}`: {e}"))
@@ -375,6 +450,49 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
     }
     ui.success("Dev/test dependencies installed");
     Ok(())
+}
+
+/// The uv to install with and how to name it, or why pip is used: `PYVE_NO_UV=1` keeps pip;
+/// else uv on `PATH`; else the copy pyve provisioned into its cache; else one provisioned now
+/// (`pip download uv` with the environment's pip, checked to run), pip when that fails.
+fn choose_uv(ui: &Ui, python: &Path) -> Result<(PathBuf, String), String> {
+    if pyve_venv::uv::disabled() {
+        return Err(format!("{}=1", pyve_venv::uv::NO_UV_VAR));
+    }
+    if let Some(uv) = find_uv() {
+        return Ok((uv.clone(), format!("uv ({})", uv.display())));
+    }
+    let Some(cache) = default_cache_dir() else { return Err("uv is not on PATH".into()) };
+    if let Some(uv) = pyve_venv::uv::cached(&cache) {
+        return Ok((uv.clone(), format!("uv (pyve's copy, {})", uv.display())));
+    }
+    ui.info(&format!(
+        "uv is not on PATH; fetching it once into pyve's cache (set {}=1 to keep pip)",
+        pyve_venv::uv::NO_UV_VAR
+    ));
+    let provisioned = pyve_venv::uv::Provision::prepare(&cache).map_err(|e| e.to_string()).and_then(|p| {
+        let out = p
+            .command(python)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run pip download: {e}"))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no error output").trim().to_owned();
+            return Err(format!("pip download uv failed ({}): {last}", describe_status(out.status)));
+        }
+        p.finish().map_err(|e| e.to_string())
+    });
+    match provisioned {
+        Ok((uv, version)) => {
+            ui.success(&format!("Provisioned {version} into {}", uv.display()));
+            Ok((uv.clone(), format!("uv (pyve's copy, {})", uv.display())))
+        }
+        Err(e) => {
+            ui.warn(&format!("Could not provision uv ({e}); installing with pip"));
+            Err("uv could not be provisioned".into())
+        }
+    }
 }
 
 /// Run the child and wait for it; meanwhile Ctrl-C and Ctrl-\ go to the child (in the
@@ -415,6 +533,9 @@ fn describe_status(status: ExitStatus) -> String {
 // --purge
 
 fn purge(ui: &Ui, paths: &Paths) -> Result<(), Failure> {
+    // `.pyve/testenv` itself may be a link (it is removed, not what it points to); `.pyve`
+    // leading out of the project may not.
+    inside(paths, &paths.testenv)?;
     let meta = match fs::symlink_metadata(&paths.testenv) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -625,7 +746,7 @@ mod tests {
             testenv_hint("use one (for example --python-version 3.13.0); or `pyve --python-version 3.12`"),
             "use one (for example pyve --python-version 3.13.0); or `pyve --python-version 3.12`"
         );
-        assert_eq!(testenv_hint("set PYVE_TEST_PIN_PYTHON"), "set PYVE_TEST_PIN_PYTHON");
+        assert_eq!(testenv_hint("set PYVE_FORCE_YES=1"), "set PYVE_FORCE_YES=1");
     }
 
     #[test]

@@ -66,9 +66,24 @@ pub fn without_line(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// The `.gitignore` to change: the file, or where a link inside the project leads. A link
+/// leading out of the project is an error: pyve neither writes there nor copies that file
+/// into the project.
+fn target(root: &Path) -> io::Result<std::path::PathBuf> {
+    let path = root.join(".gitignore");
+    match pyve_fs::inspect(root, &path).map_err(io::Error::other)? {
+        pyve_fs::Entry::Link(l) if l.inside => Ok(l.resolved.unwrap_or(path)),
+        pyve_fs::Entry::Link(l) => Err(io::Error::other(format!(
+            "it is a symbolic link to {}, outside the project, and pyve does not write outside the project",
+            l.target.display()
+        ))),
+        _ => Ok(path),
+    }
+}
+
 /// Add [`LINE`] to `<root>/.gitignore` unless the test environment is ignored already.
 pub fn add(root: &Path) -> io::Result<Added> {
-    let path = root.join(".gitignore");
+    let path = target(root)?;
     let text = read(&path)?;
     if text.as_deref().is_some_and(covers) {
         return Ok(Added::default());
@@ -92,7 +107,8 @@ pub enum Removed {
 /// Remove the line [`add`] added; delete `.gitignore` too when [`add`] created it and nothing
 /// else is left in it.
 pub fn remove(root: &Path, created: bool) -> io::Result<Removed> {
-    let path = root.join(".gitignore");
+    let path = target(root)?;
+    let created = created && path == root.join(".gitignore");
     let Some(text) = read(&path)? else { return Ok(Removed::Nothing) };
     let Some(rest) = without_line(&text) else { return Ok(Removed::Nothing) };
     if created && rest.trim().is_empty() {
@@ -152,5 +168,28 @@ mod tests {
         fs::write(&gi, ".pyve/\n").unwrap();
         assert_eq!(add(root).unwrap(), Added::default());
         assert_eq!(fs::read_to_string(&gi).unwrap(), ".pyve/\n");
+    }
+
+    #[test]
+    fn links_out_of_the_project_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("p");
+        fs::create_dir(&root).unwrap();
+        let outside = dir.path().join("shared-gitignore");
+        fs::write(&outside, "secret\n").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join(".gitignore")).unwrap();
+        let e = add(&root).unwrap_err();
+        assert!(e.to_string().contains("outside the project"), "{e}");
+        assert!(remove(&root, true).is_err());
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "secret\n");
+        assert!(fs::symlink_metadata(root.join(".gitignore")).unwrap().file_type().is_symlink());
+        // A link inside the project is followed, and stays a link.
+        fs::remove_file(root.join(".gitignore")).unwrap();
+        fs::write(root.join("gi"), "target\n").unwrap();
+        std::os::unix::fs::symlink("gi", root.join(".gitignore")).unwrap();
+        assert!(add(&root).unwrap().added);
+        assert_eq!(fs::read_to_string(root.join("gi")).unwrap(), "target\n.pyve/testenv\n");
+        assert_eq!(remove(&root, true).unwrap(), Removed::Line);
+        assert!(root.join("gi").exists());
     }
 }

@@ -2,8 +2,9 @@
 //! `.pyve/testenv/venv` that holds pytest and the project's dev tools, so that re-initialising
 //! the project (`pyve --init --force`) or purging it (`pyve --purge`) never destroys them.
 //!
-//! This is the domain library (no SDK in scope); the `pyve-testenv` executable (feature
-//! `plugin`) serves its two passthrough commands on the SDK:
+//! Without the feature `plugin` this is the domain library (no SDK in scope); with it (the
+//! default) it also holds the two passthrough commands the `pyve-testenv` executable serves,
+//! which print through the SDK's output helper:
 //!
 //! - [`testenv`]: `pyve testenv --init | --install [-r FILE] | --purge | --status | run CMD`
 //!   (the grammar: [`args`]);
@@ -16,16 +17,20 @@
 //! `.pyve/testenv/testenv.json` ([`record`]). See `docs/testenv.md`.
 
 pub mod args;
+#[cfg(feature = "plugin")]
 mod commands;
 pub mod gitignore;
 pub mod project;
 pub mod record;
+#[cfg(feature = "plugin")]
 mod ui;
 
+#[cfg(feature = "plugin")]
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub use args::{Action, UsageError};
+#[cfg(feature = "plugin")]
 pub use ui::{Failure, Ui};
 
 /// This plugin's version.
@@ -58,6 +63,7 @@ impl Host {
         }
     }
 
+    #[cfg(feature = "plugin")]
     fn ui(&self) -> Ui {
         Ui { verbosity: self.verbosity, color: self.color }
     }
@@ -86,7 +92,7 @@ Notes:
     It survives `pyve --init --force` and `pyve --purge`; only `pyve testenv --purge`
     removes it. --init adds .pyve/testenv to .gitignore when missing (--purge takes it out).
   - Python: the version the project pins when --init runs, chosen like the project's own
-    environment: PYVE_TEST_PIN_PYTHON, .tool-versions / .python-version, python.version in
+    environment: .tool-versions / .python-version, python.version in
     .pyve/config, PYVE_DEFAULT_PYTHON_VERSION, else the newest installed; from asdf, pyenv
     or PATH, by path, never through a pyenv shim. It is recorded in
     .pyve/testenv/testenv.json and never changed silently: when the project pins another
@@ -105,13 +111,14 @@ Notes:
 ";
 
 /// `pyve testenv ARGS...`; the result is the exit code.
+#[cfg(feature = "plugin")]
 pub fn testenv(args: &[OsString], host: &Host) -> i32 {
     let ui = host.ui();
     let action = match args::parse(args) {
         Ok(a) => a,
         Err(e) => {
             ui.usage_error(&e.0, args::USAGE, "`pyve testenv --help` describes every action");
-            return 2;
+            return 1;
         }
     };
     match action {
@@ -127,6 +134,7 @@ pub fn testenv(args: &[OsString], host: &Host) -> i32 {
     }
 }
 
+#[cfg(feature = "plugin")]
 /// `pyve test ARGS...`: replaces the process with pytest from the test environment; returns
 /// only when that fails (the exit code).
 pub fn test(args: &[OsString], host: &Host) -> i32 {

@@ -120,10 +120,8 @@ impl Record {
 /// permissions of the file it replaces. A symbolic link is written through.
 pub fn write_atomically(path: &Path, content: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = fs::symlink_metadata(path).ok();
-    if meta.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
-        return fs::write(path, content);
-    }
+    // A link at `path` is replaced, never written through (callers resolve links they follow).
+    let meta = fs::symlink_metadata(path).ok().filter(|m| m.is_file());
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.pyve-tmp-{}", std::process::id()));
     let result = (|| {

@@ -1,7 +1,10 @@
-//! Status lines on stderr with pyve's prefixes (`INFO:`, `✓`, `WARNING:`, `ERROR:`, `hint:`),
-//! coloured only when pyve says the terminal takes colours.
+//! Status lines with pyve's prefixes and streams (`INFO:`, `✓` on stdout; `WARNING:`, `ERROR:`,
+//! `hint:` on stderr) through the SDK's output helper, coloured only when pyve says the
+//! terminal takes colours.
 
 use std::io::Write;
+
+use pyve_sdk::output::{Line, NoAnswer, Output};
 
 /// A failure the user can act on: what failed and why, the next step, the exit code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +37,8 @@ impl Failure {
     }
 }
 
-/// Where status lines go.
+/// Where status lines go: the SDK's output helper, so the prefixes and streams are pyve's own
+/// (`INFO:`, `✓` on stdout; `WARNING:`, `ERROR:`, `hint:` on stderr).
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
     /// -1 quiet, 0 normal, 1 verbose, 2 debug.
@@ -44,53 +48,45 @@ pub struct Ui {
 }
 
 impl Ui {
-    fn line(&self, colour: &str, prefix: &str, message: &str) {
-        let mut err = std::io::stderr().lock();
-        let _ = if self.color {
-            writeln!(err, "\x1b[{colour}m{prefix}\x1b[0m {message}")
-        } else {
-            writeln!(err, "{prefix} {message}")
-        };
+    fn out(&self) -> Output {
+        Output { verbosity: self.verbosity, color: self.color }
     }
 
     /// `INFO: message` (not in quiet mode).
     pub fn info(&self, message: &str) {
-        if self.verbosity >= 0 {
-            self.line("1;34", "INFO:", message);
-        }
+        self.out().info(message);
     }
 
-    /// `DEBUG: message` (verbose mode).
+    /// A detail (verbose mode).
     pub fn debug(&self, message: &str) {
-        if self.verbosity >= 1 {
-            self.line("2", "DEBUG:", message);
-        }
+        self.out().debug(message);
     }
 
     /// `✓ message` (not in quiet mode).
     pub fn success(&self, message: &str) {
-        if self.verbosity >= 0 {
-            self.line("1;32", "✓", message);
-        }
+        self.out().success(message);
     }
 
     /// `WARNING: message`.
     pub fn warn(&self, message: &str) {
-        self.line("1;33", "WARNING:", message);
+        self.out().warn(message);
     }
 
     /// `ERROR: message` and `hint: ...`.
     pub fn error(&self, failure: &Failure) {
-        self.line("1;31", "ERROR:", &failure.message);
-        if let Some(hint) = &failure.hint {
-            self.line("1;36", "hint:", hint);
-        }
+        self.out().error(&failure.message, failure.hint.as_deref());
     }
 
-    /// A usage error: `ERROR: message`, the usage, `hint: ...`.
+    /// A usage error: `ERROR: message`, the usage, `hint: ...` (all on stderr).
     pub fn usage_error(&self, message: &str, usage: &str, hint: &str) {
-        self.line("1;31", "ERROR:", message);
+        self.out().line(Line::Error, message);
         let _ = writeln!(std::io::stderr().lock(), "{usage}");
-        self.line("1;36", "hint:", hint);
+        self.out().hint(hint);
+    }
+
+    /// Ask a yes/no question (default no); `Err` when nobody answers (end of input, a silent
+    /// pipe), never an answer.
+    pub fn confirm(&self, question: &str) -> Result<bool, NoAnswer> {
+        self.out().confirm(question)
     }
 }

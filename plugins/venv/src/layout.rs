@@ -274,6 +274,7 @@ fn build_native(
             major: v.major,
             minor: v.minor,
             cache_dir: opts.cache_dir.as_deref(),
+            requested: true,
         };
         seeded = seed::seed(wheels, &target)?;
     }
@@ -627,7 +628,7 @@ pub fn cleanup_stale_temps(parent: &Path) -> Result<Vec<PathBuf>, Error> {
             Ok(m) => m,
             Err(_) => continue,
         };
-        let dead = proc_available && !Path::new("/proc").join(pid.to_string()).exists();
+        let dead = proc_available && !pyve_fs::process_alive(pid);
         let age = meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok()).unwrap_or_default();
         if !(dead || age > STALE_AGE) {
             continue;

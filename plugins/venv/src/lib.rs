@@ -8,10 +8,13 @@
 //!   rendered from the interpreter's own templates, site-packages) in a temporary sibling
 //!   and renames it into place, and seeds pip from the interpreter's bundled wheels through
 //!   an optional cache of unpacked wheels (hard links).
+//! - [`wheels`] keeps the seeding cache of downloaded wheels (setuptools and wheel for the
+//!   distutils shim on 3.12+): fetched once with the environment's own `pip download`, then
+//!   linked into environments through the same unpacked-wheel cache as pip.
 //! - Where the interpreter's `venv` is not one whose behaviour was verified, [`create`]
 //!   falls back to running `python -m venv` and says so in [`Created::method`].
-//! - [`policy`] chooses the interpreter: the requested version (flag, `PYVE_TEST_PIN_PYTHON`,
-//!   the project's pin, the configured version, `PYVE_DEFAULT_PYTHON_VERSION`) from asdf,
+//! - [`policy`] chooses the interpreter: the requested version (flag, the project's pin,
+//!   the configured version, `PYVE_DEFAULT_PYTHON_VERSION`) from asdf,
 //!   pyenv or `PATH`, by path and never through a shim; installs it when it is missing and
 //!   allowed; and pins it in `.python-version` / `.tool-versions` (see
 //!   `docs/venv-backend.md`). `pyve-testenv` uses it with `default-features = false`.
@@ -37,6 +40,8 @@ pub mod layout;
 pub mod policy;
 pub mod seed;
 mod util;
+pub mod uv;
+pub mod wheels;
 
 pub use error::Error;
 pub use interpreter::{BundledWheel, InspectMethod, Interpreter, PythonVersion};

@@ -8,9 +8,13 @@
 //! vendored distlib writes them.
 //!
 //! With a cache directory, each wheel is unpacked once into
-//! `<cache>/unpacked-wheels-v1/<wheel name>-<size>-<mtime>/` (built in a temporary sibling
-//! and renamed in, so concurrent creators never see a partial entry) and its files are
+//! `<cache>/unpacked-wheels-v2/<wheel name>-<size>-<mtime>/` (built in a temporary sibling
+//! and renamed in, so concurrent creators never see a partial entry; every file checked
+//! against the wheel's `RECORD` hashes when the entry is built) and its files are
 //! hard-linked into the environment, or copied when linking fails (another file system).
+//! Before an entry is used, every file it lists must be there with the size it had when the
+//! entry was built: a damaged entry (a file missing, truncated or replaced) is moved away and
+//! built again, never linked.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -25,7 +29,7 @@ use crate::util::{csv_field, parse_csv, record_hash};
 
 /// The directory under a cache root that holds unpacked wheels (the suffix versions the
 /// format of an entry).
-pub const CACHE_SUBDIR: &str = "unpacked-wheels-v1";
+pub const CACHE_SUBDIR: &str = "unpacked-wheels-v2";
 
 /// The name of an entry's manifest: the files and directories of the wheel, in order.
 const MANIFEST: &str = "pyve-manifest.txt";
@@ -41,6 +45,9 @@ pub enum SeedSource {
     CacheHit,
     /// The cache entry was created by this call, then linked or copied.
     CacheFilled,
+    /// The cache entry was damaged (a file missing or of the wrong size): it was moved away,
+    /// built again from the wheel, then linked or copied.
+    CacheRebuilt,
 }
 
 /// One wheel installed into an environment.
@@ -73,6 +80,9 @@ pub(crate) struct SeedTarget<'a> {
     pub minor: u32,
     /// An optional cache root.
     pub cache_dir: Option<&'a Path>,
+    /// Whether the wheels were asked for (pip writes `REQUESTED`), rather than installed as
+    /// a dependency of one that was.
+    pub requested: bool,
 }
 
 /// Install `wheels` into the environment.
@@ -88,6 +98,8 @@ struct Manifest {
     dirs: Vec<String>,
     /// Files (relative, `/`-separated), in archive order.
     files: Vec<String>,
+    /// The size of each file of `files`, in bytes.
+    sizes: Vec<u64>,
 }
 
 fn seed_one(wheel: &BundledWheel, target: &SeedTarget<'_>) -> Result<SeededWheel, Error> {
@@ -139,9 +151,11 @@ fn seed_one(wheel: &BundledWheel, target: &SeedTarget<'_>) -> Result<SeededWheel
     let installer = info_dir.join("INSTALLER");
     write_new(&installer, b"pip\n")?;
     generated.push((format!("{}/INSTALLER", manifest.dist_info), record_hash(b"pip\n"), 4));
-    let requested = info_dir.join("REQUESTED");
-    write_new(&requested, b"")?;
-    generated.push((format!("{}/REQUESTED", manifest.dist_info), record_hash(b""), 0));
+    if target.requested {
+        let requested = info_dir.join("REQUESTED");
+        write_new(&requested, b"")?;
+        generated.push((format!("{}/REQUESTED", manifest.dist_info), record_hash(b""), 0));
+    }
 
     // RECORD: the wheel's rows (hash and size as the wheel states them), the generated
     // files, then files the wheel's RECORD forgot, sorted as pip sorts them.
@@ -310,6 +324,7 @@ fn unpack(wheel: &Path, dest: &Path) -> Result<Manifest, Error> {
     let mut dirs: Vec<String> = Vec::new();
     let mut made: HashSet<String> = HashSet::new();
     let mut files: Vec<String> = Vec::new();
+    let mut sizes: Vec<u64> = Vec::new();
     let mut dist_infos: HashSet<String> = HashSet::new();
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| bad(format!("cannot read entry {i}: {e}")))?;
@@ -358,7 +373,7 @@ fn unpack(wheel: &Path, dest: &Path) -> Result<Manifest, Error> {
             .mode(if executable { 0o777 } else { 0o666 })
             .open(&out_path)
             .ctx("create", &out_path)?;
-        std::io::copy(&mut entry, &mut out).map_err(|e| Error::Wheel {
+        let written = std::io::copy(&mut entry, &mut out).map_err(|e| Error::Wheel {
             path: wheel.to_path_buf(),
             reason: format!("cannot extract {name} to {}: {e}", out_path.display()),
         })?;
@@ -367,6 +382,7 @@ fn unpack(wheel: &Path, dest: &Path) -> Result<Manifest, Error> {
             out.set_permissions(fs::Permissions::from_mode((m | 0o111) & 0o7777)).ctx("set the mode of", &out_path)?;
         }
         files.push(rel);
+        sizes.push(written);
     }
     let mut infos: Vec<String> = dist_infos.into_iter().collect();
     if infos.len() != 1 {
@@ -380,10 +396,10 @@ fn unpack(wheel: &Path, dest: &Path) -> Result<Manifest, Error> {
     if !version.starts_with("1.") {
         return Err(bad(format!("unsupported Wheel-Version {version:?}")));
     }
-    Ok(Manifest { dist_info, dirs, files })
+    Ok(Manifest { dist_info, dirs, files, sizes })
 }
 
-/// The cache entry for `wheel`, creating it when missing.
+/// The cache entry for `wheel`, creating it when missing and rebuilding it when damaged.
 fn cache_entry(wheel: &Path, cache: &Path) -> Result<(PathBuf, SeedSource), Error> {
     let meta = fs::metadata(wheel).ctx("inspect", wheel)?;
     let file_name = wheel
@@ -393,8 +409,24 @@ fn cache_entry(wheel: &Path, cache: &Path) -> Result<(PathBuf, SeedSource), Erro
     let key = format!("{file_name}-{}-{}.{:09}", meta.len(), meta.mtime(), meta.mtime_nsec());
     let root = cache.join(CACHE_SUBDIR);
     let entry = root.join(&key);
+    let mut rebuilt = false;
     if entry.join(MANIFEST).is_file() {
-        return Ok((entry, SeedSource::CacheHit));
+        if read_manifest(&entry).is_ok_and(|m| entry_is_whole(&entry, &m)) {
+            return Ok((entry, SeedSource::CacheHit));
+        }
+        // Damaged: move it out of the way in one step (a concurrent user either linked
+        // from it already or sees it gone), then remove it.
+        // (Renaming a directory onto the empty temporary one replaces it; dropping the
+        // temporary directory removes the damaged tree.)
+        let doomed = TempDir::create(&root, &format!("{key}.damaged"))?;
+        match fs::rename(&entry, doomed.path()) {
+            Ok(()) => {}
+            // Another process moved it first.
+            Err(_) if !entry.exists() => {}
+            Err(e) => return Err(Error::io("move away the damaged cache entry", entry, e)),
+        }
+        drop(doomed);
+        rebuilt = true;
     }
     fs::create_dir_all(&root).ctx("create the cache directory", &root)?;
     // Leftovers of crashed creators; failing to remove them is not this call's problem.
@@ -403,27 +435,63 @@ fn cache_entry(wheel: &Path, cache: &Path) -> Result<(PathBuf, SeedSource), Erro
     let files = tmp.path().join(FILES);
     fs::create_dir(&files).ctx("create directory", &files)?;
     let manifest = unpack(wheel, &files)?;
-    let mut text = format!("pyve-manifest 1\ndist-info\t{}\n", manifest.dist_info);
+    verify_record(wheel, &files, &manifest)?;
+    let mut text = format!("pyve-manifest 2\ndist-info\t{}\n", manifest.dist_info);
     for d in &manifest.dirs {
         text.push_str("d\t");
         text.push_str(d);
         text.push('\n');
     }
-    for f in &manifest.files {
-        text.push_str("f\t");
-        text.push_str(f);
-        text.push('\n');
+    for (f, size) in manifest.files.iter().zip(&manifest.sizes) {
+        text.push_str(&format!("f\t{size}\t{f}\n"));
     }
     write_new(&tmp.path().join(MANIFEST), text.as_bytes())?;
+    let filled = if rebuilt { SeedSource::CacheRebuilt } else { SeedSource::CacheFilled };
     match fs::rename(tmp.path(), &entry) {
         Ok(()) => {
             tmp.disarm();
-            Ok((entry, SeedSource::CacheFilled))
+            Ok((entry, filled))
         }
         // Another creator won the race: use its entry, drop ours.
         Err(_) if entry.join(MANIFEST).is_file() => Ok((entry, SeedSource::CacheHit)),
         Err(e) => Err(Error::io("move into place the cache entry", entry, e)),
     }
+}
+
+/// Whether every file of the entry is there, a regular file of the size it had when the
+/// entry was built (one `stat` per file: a truncated, missing or replaced file is caught
+/// without reading it).
+fn entry_is_whole(entry: &Path, manifest: &Manifest) -> bool {
+    let root = entry.join(FILES);
+    manifest
+        .files
+        .iter()
+        .zip(&manifest.sizes)
+        .all(|(f, size)| fs::symlink_metadata(root.join(f)).is_ok_and(|m| m.is_file() && m.len() == *size))
+}
+
+/// Check every unpacked file against the hash and size the wheel's `RECORD` gives it (what
+/// `pip install` checks while it installs): a corrupt download is never cached.
+fn verify_record(wheel: &Path, root: &Path, manifest: &Manifest) -> Result<(), Error> {
+    let record_path = root.join(&manifest.dist_info).join("RECORD");
+    let record = fs::read_to_string(&record_path).ctx("read", &record_path)?;
+    for row in parse_csv(&record) {
+        let mut it = row.into_iter();
+        let (Some(path), Some(hash), size) = (it.next(), it.next(), it.next()) else { continue };
+        if hash.is_empty() {
+            continue;
+        }
+        let bad = |reason: String| Error::Wheel { path: wheel.to_path_buf(), reason };
+        if !hash.starts_with("sha256=") {
+            return Err(bad(format!("{path}: unsupported hash {hash:?} in RECORD")));
+        }
+        let file = root.join(&path);
+        let data = fs::read(&file).map_err(|e| bad(format!("{path} is listed in RECORD but cannot be read: {e}")))?;
+        if size.as_deref().is_some_and(|s| !s.is_empty() && s != data.len().to_string()) || record_hash(&data) != hash {
+            return Err(bad(format!("{path} does not match the hash RECORD gives it (a damaged download?)")));
+        }
+    }
+    Ok(())
 }
 
 /// Read an entry's manifest.
@@ -432,19 +500,23 @@ fn read_manifest(entry: &Path) -> Result<Manifest, Error> {
     let text = fs::read_to_string(&path).ctx("read", &path)?;
     let bad = || Error::Wheel { path: path.clone(), reason: "corrupt cache manifest (delete the entry)".into() };
     let mut lines = text.lines();
-    if lines.next() != Some("pyve-manifest 1") {
+    if lines.next() != Some("pyve-manifest 2") {
         return Err(bad());
     }
     let dist_info = lines.next().and_then(|l| l.strip_prefix("dist-info\t")).ok_or_else(bad)?.to_string();
-    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    let (mut dirs, mut files, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
     for line in lines {
         match line.split_once('\t') {
             Some(("d", p)) => dirs.push(p.to_string()),
-            Some(("f", p)) => files.push(p.to_string()),
+            Some(("f", rest)) => {
+                let (size, p) = rest.split_once('\t').ok_or_else(bad)?;
+                sizes.push(size.parse().map_err(|_| bad())?);
+                files.push(p.to_string());
+            }
             _ => return Err(bad()),
         }
     }
-    Ok(Manifest { dist_info, dirs, files })
+    Ok(Manifest { dist_info, dirs, files, sizes })
 }
 
 /// Recreate the entry's directories in `dest` and hard-link its files there, copying when

@@ -73,7 +73,7 @@ fn a_failure_mid_way_leaves_no_destination_and_no_temporary_directory() {
     assert!(matches!(err, Error::Wheel { .. }), "{err}");
     assert!(!dest.exists());
     assert!(temp_leftovers(&parent).is_empty());
-    let entries: Vec<_> = std::fs::read_dir(cache.join("unpacked-wheels-v1")).expect("list").collect();
+    let entries: Vec<_> = std::fs::read_dir(cache.join(pyve_venv::seed::CACHE_SUBDIR)).expect("list").collect();
     assert!(entries.is_empty(), "cache entries left: {entries:?}");
 }
 
@@ -134,7 +134,7 @@ fn concurrent_creators_share_the_cache_and_race_for_a_destination() {
         }
     }
     assert!(temp_leftovers(tmp.path()).is_empty());
-    let entries = std::fs::read_dir(cache.join("unpacked-wheels-v1")).expect("list").count();
+    let entries = std::fs::read_dir(cache.join(pyve_venv::seed::CACHE_SUBDIR)).expect("list").count();
     assert_eq!(entries, 1, "one cache entry for the one wheel");
     let home = tmp.path().join("home");
     for i in 0..2 {

@@ -7,9 +7,10 @@ use crate::env::{HostEnv, VERSION};
 use crate::error::Result;
 use crate::plugins;
 use crate::project::{self, Config};
+use crate::report::{BackendJson, ConfigJson, DetectedJson, HookJson};
 
-/// `pyve --config`.
-pub fn run(env: &HostEnv) -> Result<u8> {
+/// `pyve --config [--json]`.
+pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
     let cwd = project::current_dir()?;
     let root = env.project_root(&cwd);
     let here = root.clone().unwrap_or_else(|| cwd.clone());
@@ -20,9 +21,11 @@ pub fn run(env: &HostEnv) -> Result<u8> {
     let inventory = plugins::inventory(env, crate::cli::BUILTINS);
     let known = backend::known_backends(&inventory);
     let detected = backend::detect(&here, &known);
-    let default_python = std::env::var("PYVE_DEFAULT_PYTHON_VERSION")
-        .ok()
-        .filter(|v| !v.is_empty())
+    let default_version = std::env::var("PYVE_DEFAULT_PYTHON_VERSION").ok().filter(|v| !v.is_empty());
+    if json {
+        return print_json(env, &inventory, root.as_deref(), config.as_ref(), &known, &detected, default_version);
+    }
+    let default_python = default_version
         .map(|v| format!("{v} (PYVE_DEFAULT_PYTHON_VERSION)"))
         .unwrap_or_else(|| "the project's pin, else the newest installed".into());
 
@@ -85,5 +88,69 @@ pub fn run(env: &HostEnv) -> Result<u8> {
         let _ = writeln!(out, "  Cache directory:        {}", d.display());
     }
     print!("{out}");
+    Ok(0)
+}
+
+/// `pyve --config --json`: the same facts as one JSON object.
+fn print_json(
+    env: &HostEnv,
+    inventory: &plugins::Inventory,
+    root: Option<&std::path::Path>,
+    config: Option<&Config>,
+    known: &[(String, Vec<String>, i32)],
+    detected: &[(String, String, i32)],
+    default_version: Option<String>,
+) -> Result<u8> {
+    let best = match detected {
+        [] => None,
+        [(name, _, _)] => Some(name.clone()),
+        [(name, _, p), rest @ ..] if rest.iter().all(|(_, _, q)| q < p) => Some(name.clone()),
+        _ => None,
+    };
+    let backends = known
+        .iter()
+        .map(|(name, selectors, _)| {
+            let entry = backend::plugin_for(inventory, name, &Default::default()).ok();
+            BackendJson {
+                name: name.clone(),
+                selectors: selectors.clone(),
+                plugin: entry.as_ref().map(|e| e.candidate.name.clone()),
+                version: entry.as_ref().and_then(|e| e.manifest.as_ref().map(|m| m.version.clone())),
+                path: entry.as_ref().map(|e| e.candidate.path.display().to_string()),
+            }
+        })
+        .collect();
+    let hooks = inventory
+        .active()
+        .filter_map(|e| {
+            let m = e.manifest.as_ref()?;
+            (!m.provides.hooks.is_empty()).then(|| HookJson {
+                plugin: m.name.clone(),
+                version: m.version.clone(),
+                kind: e.candidate.kind.to_string(),
+                events: m.provides.hooks.iter().map(|h| h.event.clone()).collect(),
+            })
+        })
+        .collect();
+    let out = ConfigJson {
+        version: VERSION.to_owned(),
+        default_python_version: default_version,
+        default_venv_directory: ".venv".into(),
+        default_backend: backend::DEFAULT_BACKEND.into(),
+        project_root: root.map(|r| r.display().to_string()),
+        config_file: config.is_some(),
+        config_backend: config.and_then(|c| c.backend.clone()),
+        detected_backend: best,
+        detected: detected
+            .iter()
+            .map(|(backend, file, _)| DetectedJson { backend: backend.clone(), file: file.clone() })
+            .collect(),
+        backends,
+        hooks,
+        environment_file: ".env".into(),
+        plugin_dir: env.user_plugin_dir().map(|d| d.display().to_string()),
+        cache_dir: env.cache_dir.as_ref().map(|d| d.display().to_string()),
+    };
+    println!("{}", crate::json::pretty(&out));
     Ok(0)
 }

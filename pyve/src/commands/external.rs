@@ -43,7 +43,9 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
     Err(unknown(env, name, builtins, Some(&inventory)))
 }
 
-/// Run a plugin executable with the user's stdio; pyve survives Ctrl-C while it runs.
+/// Run a plugin executable with the user's stdio; pyve survives Ctrl-C while it runs (the
+/// plugin, in the terminal's group, gets it and decides) and passes SIGTERM and SIGHUP on to
+/// it, so that a pyve that is told to end never leaves the plugin running.
 pub fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
     let cwd = std::env::current_dir().ok();
     let root = cwd.as_deref().and_then(|c| env.project_root(c));
@@ -70,7 +72,7 @@ pub fn exit_code(status: ExitStatus) -> u8 {
     status.code().map(|c| (c & 0xff) as u8).unwrap_or(1)
 }
 
-/// `unknown command`, with a suggestion when something close exists (exit 2).
+/// `Unknown command: NAME`, with a suggestion when something close exists (exit 1, as the original).
 fn unknown(env: &HostEnv, name: &str, builtins: &[&str], inventory: Option<&plugins::Inventory>) -> Error {
     let owned;
     let inventory = match inventory {
@@ -88,7 +90,14 @@ fn unknown(env: &HostEnv, name: &str, builtins: &[&str], inventory: Option<&plug
         .map(|k| (strsim::damerau_levenshtein(name, k), k))
         .filter(|(d, k)| *d <= (name.len().max(k.len()) / 3).max(1))
         .min();
-    let err = Error::usage(format!("unknown command '{name}'"));
+    let err = Error::usage(format!("Unknown command: {name}"));
+    if !pyve_protocol::is_valid_plugin_name(name) && best.is_none() {
+        // `pyve-Upper` on PATH would be ignored: never suggest a file name that cannot work.
+        return err.hint(
+            "`pyve --help` lists commands and `pyve --list` installed plugins; plugin names are lowercase \
+             letters, digits and dashes (an executable named pyve-NAME on PATH)",
+        );
+    }
     match best {
         Some((_, k)) => err.hint(format!("did you mean `pyve {k}`? (`pyve --help` lists commands, `pyve --list` plugins)")),
         None => err.hint(format!(

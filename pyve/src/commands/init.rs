@@ -26,6 +26,9 @@ pub struct InitArgs {
     /// The virtual environment's directory, relative to the project (venv backend) [default: .venv]
     #[arg(value_name = "DIR")]
     pub dir: Option<String>,
+    /// Another spelling of DIR (the original tool's test harness passes it)
+    #[arg(long = "venv-dir", value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub venv_dir: Option<String>,
     /// Python version for the environment: X.Y.Z or X.Y (pinned through asdf or pyenv)
     #[arg(long, value_name = "VERSION", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub python_version: Option<String>,
@@ -58,16 +61,21 @@ pub struct InitArgs {
     pub bootstrap_to: Option<String>,
 }
 
+/// The venv directory given as `DIR` or `--venv-dir DIR` (one of them, or both the same).
+pub fn venv_dir(positional: Option<String>, flag: Option<String>, command: &str) -> Result<Option<String>> {
+    match (positional, flag) {
+        (Some(p), Some(f)) if p != f => {
+            Err(Error::usage(format!("two venv directories given: '{p}' (DIR) and '{f}' (--venv-dir)"))
+                .hint(format!("give one: pyve {command} --venv-dir {f}, or pyve {command} {f}")))
+        }
+        (p, f) => Ok(p.or(f)),
+    }
+}
+
 /// Check the arguments that pyve itself understands, before anything is touched.
 fn validate(args: &InitArgs) -> Result<()> {
     if let Some(v) = &args.python_version {
-        let parts: Vec<&str> = v.split('.').collect();
-        let ok = (parts.len() == 2 || parts.len() == 3)
-            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        if !ok {
-            return Err(Error::usage(format!("invalid Python version '{v}': expected X.Y.Z (such as 3.12.1) or X.Y"))
-                .hint("pyve --init --python-version 3.12.1"));
-        }
+        check_python_version(v, "pyve --init --python-version")?;
     }
     if let Some(b) = &args.backend
         && b != "auto"
@@ -78,13 +86,28 @@ fn validate(args: &InitArgs) -> Result<()> {
     Ok(())
 }
 
+/// Check a requested Python version: `X.Y.Z` or `X.Y`, numbers only. The one check (and
+/// message: the original's) for every command that takes a version; a bad version is a
+/// failure the user can act on, exit 1, whichever command it was given to.
+pub fn check_python_version(v: &str, command: &str) -> Result<()> {
+    let parts: Vec<&str> = v.split('.').collect();
+    let ok = (parts.len() == 2 || parts.len() == 3)
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok());
+    if ok {
+        return Ok(());
+    }
+    Err(Error::new(format!("Invalid Python version format '{v}'. Expected format: #.#.# or #.# (e.g., 3.13.7)"))
+        .hint(format!("{command} 3.12.1 (or 3.12: the newest installed 3.12)")))
+}
+
 /// Whether the user said yes to something dangerous without being asked.
 fn force_yes() -> bool {
     ["PYVE_FORCE_YES", "CI"].iter().any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
 }
 
 /// `pyve --init`.
-pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
+pub fn run(env: &HostEnv, mut args: InitArgs) -> Result<u8> {
+    args.dir = venv_dir(args.dir.take(), args.venv_dir.take(), "--init")?;
     validate(&args)?;
     let cwd = project::current_dir()?;
     let root = match env.project_root(&cwd) {
@@ -112,44 +135,55 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
         }
     };
     if args.update {
-        return update(&config, &args);
+        ui::info("Updating existing Pyve installation...");
+        return update(&root, &config, &args, Conflict::Update);
     }
     if args.force {
         return force(env, &root, &args, &config, state.as_ref(), true);
     }
-    // Neither flag: ask.
-    let recorded = config.backend.clone().unwrap_or_else(|| "(none)".into());
-    if !ui::stdin_is_interactive() {
-        return Err(Error::new(format!(
-            "this project is already initialised with pyve (backend: {recorded}, config: {})",
+    menu(env, &root, &args, &config, state.as_ref())
+}
+
+/// Neither `--update` nor `--force`: the original's menu (shown even with `PYVE_FORCE_YES`/`CI`,
+/// which only skip confirmations). Warnings on stderr, the menu and its prompt on stdout.
+fn menu(env: &HostEnv, root: &Path, args: &InitArgs, config: &Config, state: Option<&State>) -> Result<u8> {
+    let recorded = config.backend.clone().unwrap_or_default();
+    let not_asked = |why: ui::NoAnswer| {
+        Error::new(format!(
+            "this project is already initialised with pyve (backend: {}, config: {}); no choice was made: {why}",
+            if recorded.is_empty() { "(none)" } else { &recorded },
             config.path.display()
         ))
-        .hint("pass --update to keep the environment and update the config, or --force to rebuild it (stdin is not a terminal, so pyve cannot ask)"));
+        .hint("pass --update to keep the environment and update the config, or --force to rebuild it (with PYVE_FORCE_YES=1 to skip its confirmation); or answer the menu: echo 1 | pyve --init")
+    };
+    if !ui::can_prompt() {
+        return Err(not_asked(ui::NoAnswer::Unreadable));
     }
-    ui::warn("Project already initialized with pyve");
+    ui::warn("Project already initialized with Pyve");
     if let Some(v) = &config.pyve_version {
         ui::warn(&format!("  Recorded version: {v}"));
     }
     ui::warn(&format!("  Current version: {VERSION}"));
     ui::warn(&format!("  Backend: {recorded}"));
     ui::status("");
+    // The versions on stdout too (later releases of the original moved them into the menu).
+    ui::status(&format!("  Recorded version: {}", config.pyve_version.as_deref().unwrap_or("(not recorded)")));
+    ui::status(&format!("  Current version:  {VERSION}"));
+    ui::status(&format!("  Backend:          {recorded}"));
+    ui::status("");
     ui::status("What would you like to do?");
-    let choices = [
-        ("1".to_owned(), "Update in-place (preserves environment, updates config)".to_owned()),
-        ("2".to_owned(), "Purge and re-initialize (clean slate)".to_owned()),
-        ("3".to_owned(), "Cancel".to_owned()),
-    ];
-    match ui::ask("Choose", &choices, None) {
-        Ok(a) if a == "1" => update(&config, &args),
-        Ok(a) if a == "2" => force(env, &root, &args, &config, state.as_ref(), false),
-        Ok(_) => {
+    ui::status("  1. Update in-place (preserves environment, updates config)");
+    ui::status("  2. Purge and re-initialize (clean slate)");
+    ui::status("  3. Cancel");
+    ui::status("");
+    match ui::prompt("Choose [1/2/3]: ").map_err(not_asked)?.as_str() {
+        "1" => update(root, config, args, Conflict::Menu),
+        "2" => force(env, root, args, config, state, false),
+        "3" => {
             ui::info("Initialization cancelled");
             Ok(0)
         }
-        Err(why) => {
-            ui::info(&format!("Initialization cancelled ({why})"));
-            Ok(1)
-        }
+        other => Err(Error::new(format!("Invalid choice: {other}")).hint("run pyve --init again and answer 1, 2 or 3")),
     }
 }
 
@@ -171,29 +205,45 @@ fn choose(
     backend::choose(inventory, root, args.backend.as_deref(), configured, pins)
 }
 
-/// `--update`: keep the environment, record the current pyve version.
-fn update(config: &Config, args: &InitArgs) -> Result<u8> {
-    ui::info("Updating existing pyve installation...");
-    let Some(recorded) = &config.backend else {
+/// Where a backend change was asked for, for its refusal's next step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Conflict {
+    Update,
+    Menu,
+}
+
+/// `--update` (and menu choice 1): keep the environment, record the current pyve version.
+/// Nothing else is checked or touched, as the original (a venv directory that is not a real
+/// environment is left as it is, and so is the rest of the config).
+fn update(root: &Path, config: &Config, args: &InitArgs, conflict: Conflict) -> Result<u8> {
+    let recorded = config.backend.as_deref();
+    let Some(recorded) = recorded else {
         return Err(Error::new(format!("cannot update in place: {} records no backend", config.path.display()))
             .hint("re-initialise the project: pyve --init --force"));
     };
     if let Some(requested) = args.backend.as_deref().filter(|b| *b != "auto")
         && requested != recorded
     {
-        return Err(Error::new("Cannot update in-place: Backend change detected")
-            .because(format!("current: {recorded}, requested: {requested}"))
-            .hint("Backend changes require a clean re-initialization. Run: pyve --init --force"));
+        let e = Error::new("Cannot update in-place: Backend change detected")
+            .detail(format!("  Current: {recorded}"))
+            .detail(format!("  Requested: {requested}"))
+            .detail("Backend changes require a clean re-initialization.");
+        return Err(match conflict {
+            Conflict::Update => e.hint("Run: pyve --init --force"),
+            Conflict::Menu => {
+                e.hint("Use option 2 to purge and re-initialize with new backend (or run: pyve --init --force)")
+            }
+        });
     }
     let old = config.pyve_version.clone();
     if old.as_deref() != Some(VERSION) {
-        files::write_atomic(&config.path, config.with_version(VERSION).as_bytes(), None)?;
+        files::write_own(root, &config.path, config.with_version(VERSION).as_bytes())?;
     }
-    ui::success("Configuration updated");
-    ui::status(&format!("  Version: {} → {VERSION}", old.as_deref().unwrap_or("(not recorded)")));
-    ui::status(&format!("  Backend: {recorded} (unchanged)"));
+    ui::info("✓ Configuration updated");
+    ui::info(&format!("  Version: {} → {VERSION}", old.as_deref().unwrap_or("(not recorded)")));
+    ui::info(&format!("  Backend: {recorded} (unchanged)"));
     ui::status("");
-    ui::info(&format!("Project updated to pyve v{VERSION}"));
+    ui::info(&format!("Project updated to Pyve v{VERSION}"));
     Ok(0)
 }
 
@@ -211,32 +261,28 @@ fn force(
     // Validate first: the backend, its plugin, the arguments. Nothing is touched yet.
     let choice = choose(&inventory, root, args, config.backend.as_deref(), &config.plugins)?;
     if confirm {
-        ui::warn("Force re-initialization: this will purge the existing environment and build a new one");
+        ui::warn("Force re-initialization: This will purge the existing environment");
         ui::warn(&format!("  Current backend: {}", config.backend.as_deref().unwrap_or("(none)")));
         if choice.name != config.backend.as_deref().unwrap_or("") {
             ui::warn(&format!("  New backend:     {}", choice.name));
         }
         if !force_yes() {
-            if !ui::stdin_is_interactive() {
-                return Err(Error::new(
-                    "refusing to rebuild the environment without confirmation: stdin is not a terminal",
-                )
-                .hint("set PYVE_FORCE_YES=1 to confirm (CI=true does too)"));
+            let not_confirmed = |why: ui::NoAnswer| {
+                Error::new(format!("refusing to rebuild the environment without confirmation: {why}"))
+                    .hint("set PYVE_FORCE_YES=1 to confirm (a non-empty CI does too), or answer: echo y | pyve --init --force")
+            };
+            if !ui::can_prompt() {
+                return Err(not_confirmed(ui::NoAnswer::Unreadable));
             }
-            match ui::ask("Continue?", &[("y".into(), "yes".into()), ("n".into(), "no".into())], Some("n")) {
-                Ok(a) if a == "y" => {}
-                Ok(_) => {
-                    ui::info("Re-initialization cancelled");
-                    return Ok(0);
-                }
-                Err(why) => {
-                    ui::info(&format!("Re-initialization cancelled ({why})"));
-                    return Ok(1);
-                }
+            let answer = ui::prompt("\nContinue? [y/N]: ").map_err(not_confirmed)?;
+            if !matches!(answer.as_str(), "y" | "Y" | "yes" | "Yes" | "YES") {
+                ui::info("Re-initialization cancelled");
+                return Ok(0);
             }
         }
     }
-    ui::info("Rebuilding the environment...");
+    ui::info("Purging existing environment...");
+    ui::info("Proceeding with fresh initialization...");
     build(env, &inventory, root, args, &choice, Some(config), state)?;
     Ok(0)
 }
@@ -338,9 +384,20 @@ fn build(
     old_config: Option<&Config>,
     old_state: Option<&State>,
 ) -> Result<()> {
+    preflight(root, args)?;
     let settings = settings_for(choice, args, old_config, old_state);
     header(choice, args, &settings);
     let replace = old_config.is_some() && old_state.is_none_or(|s| s.backend == choice.name);
+    // What a re-initialisation replaces: the environment pyve recorded, else (a project
+    // without `.pyve/state.json`) the directory the settings name.
+    let replaced_existed = replace
+        && match old_state {
+            Some(s) => s.env_path.exists(),
+            None => {
+                settings.get("directory").and_then(Value::as_str).is_some_and(|d| root.join(d).exists())
+                    || (choice.name == "venv" && !settings.contains_key("directory") && root.join(".venv").exists())
+            }
+        };
 
     let mut session = Session::open(env, &choice.plugin, root)?;
     let params = CreateParams {
@@ -357,32 +414,32 @@ fn build(
         ui::warn(&format!("the environment is outside the project: {}", created.env_path.display()));
     }
 
-    // A backend change: the old environment goes, through its own backend.
-    if let Some(old) = old_state.filter(|s| s.backend != choice.name) {
-        remove_old(env, inventory, root, old);
-    } else if let Some(old) = old_state.filter(|s| s.env_path != created.env_path && s.env_path.exists()) {
-        // Same backend, another place: the old environment may share files with the new one
-        // (a pin), so its backend is not asked to remove it; it is kept and named.
-        let old_dir = project::display_in(root, &old.env_path);
-        ui::warn(&format!(
-            "the previous environment {old_dir} is kept: the project now uses {}",
-            project::display_in(root, &created.env_path)
-        ));
-        ui::warn(&format!("  Delete it when you no longer need it: rm -rf {old_dir}"));
+    // A project without `.pyve/state.json` whose config names another backend.
+    let configured_other =
+        old_state.is_none().then(|| old_config.and_then(|c| c.backend.clone()).filter(|b| *b != choice.name)).flatten();
+    match old_state {
+        // A backend change: the old environment goes, through its own backend.
+        Some(old) if old.backend != choice.name => {
+            remove_old(env, inventory, root, &old.backend, &old.settings, Some(&old.env_path))
+        }
+        Some(old) if old.env_path != created.env_path && old.env_path.exists() => {
+            // Same backend, another place: the old environment may share files with the new
+            // one (a pin), so its backend is not asked to remove it; it is kept and named.
+            let old_dir = project::display_in(root, &old.env_path);
+            ui::warn(&format!(
+                "the previous environment {old_dir} is kept: the project now uses {}",
+                project::display_in(root, &created.env_path)
+            ));
+            ui::warn(&format!("  Delete it when you no longer need it: rm -rf {old_dir}"));
+        }
+        None if configured_other.is_some() => {
+            let (b, c) = (configured_other.as_deref().unwrap_or_default(), old_config.expect("a config"));
+            remove_old(env, inventory, root, b, &c.backend_settings(b), None)
+        }
+        _ if replaced_existed => ui::info("✓ Environment purged"),
+        _ if old_config.is_some() => ui::info("No previous environment to purge"),
+        _ => {}
     }
-
-    backend::run_post_create_hooks(
-        env,
-        inventory,
-        &PostCreateParams {
-            project_root: root.to_path_buf(),
-            backend: choice.name.clone(),
-            env_path: created.env_path.clone(),
-            interpreter: created.interpreter.clone(),
-            python_version: created.python_version.clone(),
-            created: created.created,
-        },
-    );
 
     let mut state = State::new(root);
     state.backend = choice.name.clone();
@@ -395,15 +452,50 @@ fn build(
     state.settings = created.settings.clone();
     state.created_files = created.created_files.clone();
     state.managed = old_state.map(|s| s.managed.clone()).unwrap_or_default();
-
-    write_envrc(root, args, choice, &created, &mut state)?;
-    write_dotenv(root, args, env, &mut state)?;
-    write_gitignore(root, args, &created, &mut state)?;
-
-    files::write_atomic(&root.join(STATE_FILE), state.to_text().as_bytes(), None)?;
     let keep = old_config.map(|c| c.root.clone()).unwrap_or_default();
     let config_text = project::config::render(&choice.name, &created.settings, &keep);
-    files::write_atomic(&root.join(CONFIG_FILE), config_text.as_bytes(), None)?;
+
+    let mut wrote = Written::default();
+    let finished = (|| -> Result<()> {
+        backend::run_post_create_hooks(
+            env,
+            inventory,
+            &PostCreateParams {
+                project_root: root.to_path_buf(),
+                backend: choice.name.clone(),
+                env_path: created.env_path.clone(),
+                interpreter: created.interpreter.clone(),
+                python_version: created.python_version.clone(),
+                created: created.created,
+            },
+        )?;
+        write_envrc(root, args, choice, &created, &mut state, &mut wrote)?;
+        write_dotenv(root, args, env, &mut state, &mut wrote)?;
+        write_gitignore(root, args, &created, &mut state, &mut wrote)?;
+        wrote.state = true;
+        files::write_own(root, &root.join(STATE_FILE), state.to_text().as_bytes())?;
+        files::write_own(root, &root.join(CONFIG_FILE), config_text.as_bytes())?;
+        Ok(())
+    })();
+    if let Err(e) = finished {
+        if old_config.is_none() {
+            // A first init that failed leaves nothing: what this run made goes again.
+            undo(env, choice, root, &created, &wrote);
+        } else {
+            // The backend already swapped the new environment in: the record must describe
+            // it, whatever failed (best effort: the disk may be full).
+            let recorded = files::write_own(root, &root.join(STATE_FILE), state.to_text().as_bytes())
+                .and_then(|()| files::write_own(root, &root.join(CONFIG_FILE), config_text.as_bytes()));
+            if recorded.is_ok() {
+                ui::warn(&format!(
+                    "the new environment {} is in place and recorded, but the set-up did not finish: \
+                     run `pyve --init --force` again",
+                    project::display_in(root, &created.env_path)
+                ));
+            }
+        }
+        return Err(e);
+    }
     ui::success(&format!("{} {CONFIG_FILE}", if old_config.is_some() { "Updated" } else { "Created" }));
 
     ui::status("");
@@ -422,19 +514,95 @@ fn build(
     Ok(())
 }
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+/// Check every file `--init` writes before anything changes: the project directory must be
+/// writable, and where pyve writes a file there must not be a directory or a special file
+/// (found only after the environment was built, it failed the init halfway). Links are
+/// checked by [`files::inspect`] (none may lead `.pyve` out of the project).
+fn preflight(root: &Path, args: &InitArgs) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(root.as_os_str().as_bytes()).ok();
+        // SAFETY: `access` reads a NUL-terminated path and has no other preconditions.
+        if c.is_some_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0) {
+            let e = std::io::Error::last_os_error();
+            return Err(Error::new(format!("cannot write in the project directory {}", root.display()))
+                .because(e)
+                .hint("check its permissions (pyve writes .venv, .env, .gitignore and .pyve there), or run pyve in a directory you own"));
+        }
+    }
+    let mut targets = vec![".env", ".gitignore", CONFIG_FILE, STATE_FILE];
+    if !args.no_direnv {
+        targets.push(".envrc");
+    }
+    for rel in targets {
+        let path = root.join(rel);
+        let what = match files::inspect(root, &path)? {
+            pyve_fs::Entry::Dir => "a directory",
+            pyve_fs::Entry::Other => "not a regular file",
+            _ => continue,
+        };
+        return Err(Error::new(format!("{} is {what}; pyve needs to write a file there", path.display()))
+            .hint("move it out of the way (or rename it), then run `pyve --init` again; nothing was changed"));
+    }
+    let gitignore = match files::inspect(root, &root.join(".gitignore"))? {
+        pyve_fs::Entry::Link(l) if l.inside => l.resolved,
+        pyve_fs::Entry::File => Some(root.join(".gitignore")),
+        _ => None,
+    };
+    if let Some(gitignore) = gitignore
+        && let Err(e) = std::fs::read(&gitignore)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(Error::new(format!("cannot read {}", gitignore.display())).because(e).hint(
+            "pyve adds its lines to .gitignore: make it readable, then run `pyve --init` again; nothing was changed",
+        ));
+    }
+    Ok(())
 }
 
-fn remove_old(env: &HostEnv, inventory: &Inventory, root: &Path, old: &State) {
-    let result = backend::plugin_for(inventory, &old.backend, &Default::default()).and_then(|entry| {
-        let mut s = Session::open(env, &entry, root)?;
+/// What one `--init` run wrote of the host's files (to undo a failed first init exactly).
+#[derive(Debug, Default)]
+struct Written {
+    envrc: bool,
+    dotenv: bool,
+    gitignore_lines: Vec<String>,
+    gitignore_created: bool,
+    /// The state (and then the config) were about to be written.
+    state: bool,
+}
+
+/// Take back what a failed first `--init` made: the host's files it created, then the
+/// environment (and the pin), through the backend. The project is left as it was before.
+fn undo(env: &HostEnv, choice: &Choice, root: &Path, created: &CreateResult, wrote: &Written) {
+    // The interrupt that may have ended the run must not cancel the clean-up too.
+    crate::signals::reset();
+    if wrote.state {
+        for f in [CONFIG_FILE, STATE_FILE] {
+            let _ = std::fs::remove_file(root.join(f));
+        }
+    }
+    if !wrote.gitignore_lines.is_empty()
+        && let Ok(Some(path)) = files::gitignore_path(root)
+    {
+        let _ = files::gitignore_remove(&path, &wrote.gitignore_lines, wrote.gitignore_created);
+    }
+    let dotenv = root.join(".env");
+    if wrote.dotenv && std::fs::symlink_metadata(&dotenv).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        let _ = std::fs::remove_file(&dotenv);
+    }
+    let envrc = root.join(".envrc");
+    if wrote.envrc && files::envrc_is_ours(&envrc) {
+        let _ = std::fs::remove_file(&envrc);
+    }
+    let mut settings = created.settings.clone();
+    settings.insert("created_files".into(), serde_json::to_value(&created.created_files).unwrap_or(Value::Null));
+    let removed = Session::open(env, &choice.plugin, root).and_then(|mut s| {
         let r = s
             .call::<request::EnvRemove>(&EnvParams {
                 project_root: root.to_path_buf(),
-                backend: old.backend.clone(),
-                settings: old.settings.clone(),
+                backend: choice.name.clone(),
+                settings,
             })
             .map_err(|e| e.to_error());
         if r.is_ok() {
@@ -442,19 +610,88 @@ fn remove_old(env: &HostEnv, inventory: &Inventory, root: &Path, old: &State) {
         }
         r
     });
-    if let Err(e) = result {
-        ui::warn(&format!("could not remove the old {} environment {}: {e}", old.backend, old.env_path.display()));
+    match removed {
+        Ok(_) => ui::info("Nothing was left behind: the environment and the files this run created were removed"),
+        Err(e) => {
+            ui::warn(&format!(
+                "could not remove the environment {} after the failure: {e}",
+                project::display_in(root, &created.env_path)
+            ));
+            ui::warn("  Remove it by hand (rm -rf it), then run `pyve --init` again");
+        }
     }
 }
 
-fn write_envrc(root: &Path, args: &InitArgs, choice: &Choice, created: &CreateResult, state: &mut State) -> Result<()> {
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// Remove the environment of another backend through that backend: the one `.pyve/state.json`
+/// records (`env_path` known), or, for a project without it, the one its `.pyve/config` names.
+fn remove_old(
+    env: &HostEnv,
+    inventory: &Inventory,
+    root: &Path,
+    backend_name: &str,
+    settings: &Settings,
+    env_path: Option<&Path>,
+) {
+    let where_ = env_path.map(|p| format!(" {}", project::display_in(root, p))).unwrap_or_default();
+    let entry = match backend::plugin_for(inventory, backend_name, &Default::default()) {
+        Ok(entry) => entry,
+        Err(e) => {
+            // Nothing can be purged through a plugin that is not there: say so, carry on.
+            ui::info(&format!("Nothing purged through the {backend_name} backend: {}", e.message()));
+            if env_path.is_some_and(Path::exists) {
+                ui::warn(&format!(
+                    "the old {backend_name} environment{where_} is left as it is; delete it when you no longer need it"
+                ));
+            }
+            return;
+        }
+    };
+    let result = Session::open(env, &entry, root).and_then(|mut s| {
+        let r = s
+            .call::<request::EnvRemove>(&EnvParams {
+                project_root: root.to_path_buf(),
+                backend: backend_name.to_owned(),
+                settings: settings.clone(),
+            })
+            .map_err(|e| e.to_error());
+        if r.is_ok() {
+            s.close();
+        }
+        r
+    });
+    match result {
+        Ok(r) if r.removed.is_empty() => ui::info("No previous environment to purge"),
+        Ok(_) => ui::info("✓ Environment purged"),
+        Err(e) => ui::warn(&format!("could not remove the old {backend_name} environment{where_}: {e}")),
+    }
+}
+
+fn write_envrc(
+    root: &Path,
+    args: &InitArgs,
+    choice: &Choice,
+    created: &CreateResult,
+    state: &mut State,
+    wrote: &mut Written,
+) -> Result<()> {
     let path = root.join(".envrc");
     if args.no_direnv {
         ui::info("Skipping .envrc creation (--no-direnv)");
         return Ok(());
     }
     let text = files::envrc_text(root, &choice.name, &created.activation, &created.env_path);
-    if path.exists() {
+    if let Some(link) = files::inspect(root, &path)?.link() {
+        // pyve writes only regular files: a link is the user's, whatever it points to.
+        ui::info(&format!(
+            "Kept .envrc as it is: {} (pyve writes only its own regular .envrc)",
+            files::describe_link(root, &path, link)
+        ));
+    } else if path.exists() {
         if files::envrc_is_ours(&path) {
             if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
                 files::write_atomic(&path, text.as_bytes(), None)?;
@@ -467,6 +704,7 @@ fn write_envrc(root: &Path, args: &InitArgs, choice: &Choice, created: &CreateRe
     } else if files::create_new(&path, text.as_bytes(), None)? {
         ui::success("Created .envrc");
         state.managed.envrc = true;
+        wrote.envrc = true;
     }
     if crate::commands::run::find_on_path("direnv").is_none() {
         ui::warn(
@@ -477,8 +715,12 @@ fn write_envrc(root: &Path, args: &InitArgs, choice: &Choice, created: &CreateRe
     Ok(())
 }
 
-fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State) -> Result<()> {
+fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State, wrote: &mut Written) -> Result<()> {
     let path = root.join(".env");
+    if let Some(link) = files::inspect(root, &path)?.link() {
+        ui::info(&format!(".env already exists, skipping: {}", files::describe_link(root, &path, link)));
+        return Ok(());
+    }
     if path.exists() {
         ui::info(".env already exists, skipping");
         #[cfg(unix)]
@@ -505,6 +747,7 @@ fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State) 
     let copied = contents.is_some();
     if files::create_new(&path, &contents.unwrap_or_default(), Some(0o600))? {
         state.managed.dotenv = true;
+        wrote.dotenv = true;
         match (copied, args.local_env, template) {
             (true, _, Some(t)) => ui::success(&format!("Copied {} to .env", t.display())),
             (false, true, Some(t)) => ui::warn(&format!("{} not found, created empty .env", t.display())),
@@ -514,8 +757,8 @@ fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State) 
     Ok(())
 }
 
-fn write_gitignore(root: &Path, args: &InitArgs, created: &CreateResult, state: &mut State) -> Result<()> {
-    let path = root.join(".gitignore");
+/// The lines `.gitignore` should hold for what `--init` made.
+fn wanted_gitignore(args: &InitArgs, created: &CreateResult, state: &State) -> Vec<String> {
     let mut wanted: Vec<String> = created.gitignore.clone();
     wanted.push(".env".into());
     if !args.no_direnv || state.managed.envrc {
@@ -523,6 +766,24 @@ fn write_gitignore(root: &Path, args: &InitArgs, created: &CreateResult, state: 
     }
     wanted.push(STATE_FILE.into());
     wanted.push(".pyve/lock".into());
+    wanted
+}
+
+fn write_gitignore(
+    root: &Path,
+    args: &InitArgs,
+    created: &CreateResult,
+    state: &mut State,
+    wrote: &mut Written,
+) -> Result<()> {
+    let Some(path) = files::gitignore_path(root)? else {
+        ui::warn(&format!(
+            "  Add these lines to it yourself to keep them out of git: {}",
+            wanted_gitignore(args, created, state).join(", ")
+        ));
+        return Ok(());
+    };
+    let wanted = wanted_gitignore(args, created, state);
     // Lines pyve added before for something no longer wanted (an old venv directory) go.
     let stale: Vec<String> = state.managed.gitignore_lines.iter().filter(|l| !wanted.contains(l)).cloned().collect();
     if !stale.is_empty() {
@@ -534,6 +795,8 @@ fn write_gitignore(root: &Path, args: &InitArgs, created: &CreateResult, state: 
         ui::success(&format!("Updated .gitignore ({})", added.join(", ")));
     }
     state.managed.gitignore_created |= created_file;
+    wrote.gitignore_created = created_file;
+    wrote.gitignore_lines = added.clone();
     for l in added {
         if !state.managed.gitignore_lines.contains(&l) {
             state.managed.gitignore_lines.push(l);

@@ -1,12 +1,15 @@
 //! The host's commands.
 
 pub mod config_report;
+pub mod doctor;
 pub mod external;
 pub mod init;
+pub mod install;
 pub mod plugin;
 pub mod purge;
 pub mod python_version;
 pub mod run;
+pub mod validate;
 
 use std::ffi::OsString;
 use std::path::Path;

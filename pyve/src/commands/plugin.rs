@@ -66,9 +66,16 @@ pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> R
         let _ = writeln!(out, "{text}");
         return Ok(0);
     }
+    if verbose {
+        for dir in &inventory.search.dirs {
+            for (path, why) in discovery::misnamed_files(&dir.path) {
+                ui::warn(&format!("{} is ignored: not a plugin name; {why}", path.display()));
+            }
+        }
+    }
     if inventory.entries.is_empty() {
         ui::status("No plugins found.");
-        ui::status(&format!("hint: pyve looks in {}", search_summary(&inventory)));
+        ui::hint(&format!("pyve looks in {}", search_summary(&inventory)));
         return Ok(0);
     }
     print_table(&inventory, verbose);
@@ -83,7 +90,7 @@ pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> R
                 let e = err.to_error();
                 ui::warn(&format!("{e}"));
                 if let Some(h) = e.hint_text() {
-                    ui::status(&format!("hint: {h}"));
+                    ui::hint(h);
                 }
             }
             _ => {}

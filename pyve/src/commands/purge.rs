@@ -3,7 +3,7 @@
 //! wrote it), `.envrc` if pyve wrote it, `.env` only when empty, the `.gitignore` lines pyve
 //! added, and `.pyve` except `.pyve/testenv`. Nothing outside the project is ever touched.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 use std::time::Duration;
 
 use pyve_protocol::methods::request;
@@ -81,27 +81,48 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
     // The host's files.
     let managed = state.as_ref().map(|s| s.managed.clone()).unwrap_or_default();
     let envrc = root.join(".envrc");
-    if envrc.is_file() {
-        if files::envrc_is_ours(&envrc) {
+    match files::inspect(&root, &envrc)? {
+        pyve_fs::Entry::Link(link) => {
+            ui::info(&format!(
+                "Kept .envrc: {} (pyve removes only its own regular .envrc)",
+                files::describe_link(&root, &envrc, &link)
+            ));
+        }
+        pyve_fs::Entry::File if files::envrc_is_ours(&envrc) => {
             remove_file(&envrc)?;
             ui::success("Removed .envrc");
-        } else {
-            ui::info("Kept .envrc: it is not pyve's (no pyve marker on its first line)");
         }
+        pyve_fs::Entry::File => ui::info("Kept .envrc: it is not pyve's (no pyve marker on its first line)"),
+        _ => {}
     }
     let dotenv = root.join(".env");
-    if let Ok(meta) = std::fs::metadata(&dotenv) {
-        if meta.len() == 0 {
-            remove_file(&dotenv)?;
-            ui::success("Removed .env (was empty)");
-        } else {
-            ui::warn(".env preserved (contains data). Delete manually if desired.");
+    match files::inspect(&root, &dotenv)? {
+        pyve_fs::Entry::Link(link) => {
+            ui::info(&format!(
+                "Kept .env: {} (pyve never removes a link)",
+                files::describe_link(&root, &dotenv, &link)
+            ));
         }
+        pyve_fs::Entry::File => {
+            if std::fs::symlink_metadata(&dotenv).is_ok_and(|m| m.len() == 0) {
+                remove_file(&dotenv)?;
+                ui::success("Removed .env (was empty)");
+            } else {
+                ui::warn(".env preserved (contains data). Delete manually if desired.");
+            }
+        }
+        _ => {}
     }
-    if !managed.gitignore_lines.is_empty()
-        && files::gitignore_remove(&root.join(".gitignore"), &managed.gitignore_lines, managed.gitignore_created)?
-    {
-        ui::success("Cleaned .gitignore");
+    if !managed.gitignore_lines.is_empty() {
+        if let Some(path) = files::gitignore_path(&root)?
+            && files::gitignore_remove(
+                &path,
+                &managed.gitignore_lines,
+                managed.gitignore_created && path == root.join(".gitignore"),
+            )?
+        {
+            ui::success("Cleaned .gitignore");
+        }
     } else if state.is_none() && root.join(".gitignore").exists() {
         ui::info("Kept .gitignore as it is: without .pyve/state.json pyve does not know which lines it added");
     }
@@ -122,11 +143,11 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
             last.push(entry.path());
             continue;
         }
-        remove_any(&entry.path())?;
+        remove_any(&root, &entry.path())?;
     }
     drop(lock);
     for p in last {
-        remove_any(&p)?;
+        remove_any(&root, &p)?;
     }
     if keep_testenv {
         ui::success("Removed .pyve directory contents (preserved .pyve/testenv)");
@@ -162,11 +183,10 @@ fn remove_file(p: &Path) -> Result<()> {
     std::fs::remove_file(p).map_err(|e| Error::new(format!("cannot remove {}", p.display())).because(e))
 }
 
-fn remove_any(p: &PathBuf) -> Result<()> {
-    let r = if p.is_dir() && !p.is_symlink() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) };
-    match r {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::new(format!("cannot remove {}", p.display())).because(e)),
-    }
+/// Remove a file, a directory or a link (the link only, never what it points to).
+fn remove_any(root: &Path, p: &Path) -> Result<()> {
+    pyve_fs::remove(root, p).map(drop).map_err(|e| match e {
+        pyve_fs::Refused::Io { path, error } => Error::new(format!("cannot remove {}", path.display())).because(error),
+        other => files::refused(other),
+    })
 }

@@ -82,18 +82,72 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
     let mut cmd = resolve(program, &state)?;
     cmd.args(args);
     apply(&mut cmd, &root, &state);
+    exec(cmd)
+}
+
+/// Replace pyve with the command (as the original's `exec` did): the caller (a shell, a
+/// supervisor) then sees exactly the command's own exit status and signals, a SIGTERM meant for
+/// it reaches it, and no orphan is possible. Returns only when the command cannot be started.
+#[cfg(unix)]
+fn exec(mut cmd: Command) -> Result<u8> {
+    use std::os::unix::process::CommandExt;
+    let e = cmd.exec();
+    Err(start_error(&cmd, e))
+}
+
+#[cfg(not(unix))]
+fn exec(mut cmd: Command) -> Result<u8> {
     match crate::signals::run_foreground(&mut cmd) {
         Ok(status) => Ok(super::external::exit_code(status)),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            Err(Error::new(format!("cannot execute {}", cmd.get_program().to_string_lossy()))
-                .because(e)
-                .hint("check that it is an executable file (chmod +x)")
-                .exit_code(EXIT_NOT_EXECUTABLE))
-        }
-        Err(e) => Err(Error::new(format!("cannot run {}", cmd.get_program().to_string_lossy()))
-            .because(e)
-            .exit_code(EXIT_NOT_EXECUTABLE)),
+        Err(e) => Err(start_error(&cmd, e)),
     }
+}
+
+/// Why a resolved command did not start, with the shell's exit codes (126: it cannot be
+/// executed).
+fn start_error(cmd: &Command, e: std::io::Error) -> Error {
+    let program = Path::new(cmd.get_program());
+    let shown = program.display();
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => Error::new(format!("cannot execute {shown}"))
+            .because(e)
+            .hint("check that it is an executable file (chmod +x)")
+            .exit_code(EXIT_NOT_EXECUTABLE),
+        // The file is there (it was resolved): what is missing is its interpreter (`#!`).
+        std::io::ErrorKind::NotFound => {
+            let interpreter = shebang(program).map(|i| format!(" ({i})")).unwrap_or_default();
+            Error::new(format!("cannot run {shown}: its interpreter{interpreter} does not exist"))
+                .hint(
+                    "if it belongs to the environment, the Python it was made from was removed or moved: \
+                     rebuild it with `pyve --init --force`",
+                )
+                .exit_code(EXIT_NOT_EXECUTABLE)
+        }
+        _ => Error::new(format!("cannot run {shown}")).because(e).exit_code(EXIT_NOT_EXECUTABLE),
+    }
+}
+
+/// The interpreter a script names on its `#!` line.
+fn shebang(p: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(p).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?.split(|&b| b == b'\n').next()?;
+    Some(String::from_utf8_lossy(line).split_whitespace().next()?.to_owned())
+}
+
+/// What is wrong with an entry of the environment's directories that cannot be run: a link
+/// whose target is gone (the base interpreter was removed), or a file that is not executable.
+fn broken_in_env(name: &OsStr, state: &State) -> Option<(PathBuf, String)> {
+    state.activation.path_prepend.iter().map(|d| d.join(name)).find_map(|p| {
+        let meta = std::fs::symlink_metadata(&p).ok()?;
+        if meta.file_type().is_symlink() && std::fs::metadata(&p).is_err() {
+            let target = std::fs::read_link(&p).map(|t| t.display().to_string()).unwrap_or_default();
+            Some((p, format!("it links to {target}, which does not exist")))
+        } else {
+            None
+        }
+    })
 }
 
 /// The command for `program`: a path as given, else the environment's directories first, then
@@ -109,15 +163,38 @@ fn resolve(program: &OsStr, state: &State) -> Result<Command> {
         return Ok(Command::new(p));
     }
     let env_dirs = state.activation.path_prepend.iter().cloned();
+    let name = program.to_string_lossy();
+    if let Some(found) = find_in(program, env_dirs) {
+        return Ok(Command::new(found));
+    }
+    // A broken entry of the environment is reported, never replaced by a namesake on PATH (a
+    // system python running outside the environment would look like success).
+    if let Some((path, why)) = broken_in_env(program, state) {
+        return Err(Error::new(format!("the environment's {name} is broken: {} {why}", path.display()))
+            .because("the Python the environment was made from was removed or moved")
+            .hint("rebuild the environment: pyve --init --force")
+            .exit_code(EXIT_NOT_FOUND));
+    }
     let path_dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
-    match find_in(program, env_dirs.chain(path_dirs)) {
+    match find_in(program, path_dirs) {
         Some(found) => Ok(Command::new(found)),
         None => {
-            let name = program.to_string_lossy();
             let bin = state.activation.path_prepend.first().map(|p| p.display().to_string()).unwrap_or_default();
+            let pythonish = name == "pip"
+                || name.starts_with("pip3")
+                || name == "python"
+                || name.strip_prefix("python").is_some_and(|v| v.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+            let hint = if pythonish {
+                format!("the environment should have {name}: rebuild it with `pyve --init --force`")
+            } else {
+                format!(
+                    "if it is a Python package, install it into the environment (pyve run pip install {name}); \
+                     otherwise install it so that it is on PATH"
+                )
+            };
             Err(Error::new(format!("command not found: {name}"))
                 .because(format!("it is neither in the environment ({bin}) nor on PATH"))
-                .hint(format!("install it into the environment, for example: pyve run pip install {name}"))
+                .hint(hint)
                 .exit_code(EXIT_NOT_FOUND))
         }
     }

@@ -1,5 +1,5 @@
 //! The plugin cache, `<cache dir>/pyve/plugins.json`: manifests keyed by a plugin file's path,
-//! size and modification time (so listing, help and command routing do not restart plugins
+//! size, modification time, inode and status-change time (so listing, help and command routing do not restart plugins
 //! they already know), and the plugin file names of each searched directory keyed by the
 //! directory's modification time (so an unchanged `/usr/bin` is not read again).
 //!
@@ -37,6 +37,9 @@ struct Data {
 struct ManifestEntry {
     size: u64,
     mtime_ns: i128,
+    /// Inode and status-change time (entries written without them never match).
+    #[serde(default)]
+    identity: (u64, i128),
     manifest: Manifest,
 }
 
@@ -69,12 +72,19 @@ impl Cache {
 
     /// The manifest cached for a candidate, if its file has not changed since.
     pub fn manifest(&self, c: &Candidate) -> Option<&Manifest> {
-        self.data.manifests.get(&c.path).filter(|e| e.size == c.size && e.mtime_ns == c.mtime_ns).map(|e| &e.manifest)
+        self.data
+            .manifests
+            .get(&c.path)
+            .filter(|e| e.size == c.size && e.mtime_ns == c.mtime_ns && e.identity == c.identity)
+            .map(|e| &e.manifest)
     }
 
     /// Remember a candidate's manifest.
     pub fn put_manifest(&mut self, c: &Candidate, manifest: Manifest) {
-        self.data.manifests.insert(c.path.clone(), ManifestEntry { size: c.size, mtime_ns: c.mtime_ns, manifest });
+        self.data.manifests.insert(
+            c.path.clone(),
+            ManifestEntry { size: c.size, mtime_ns: c.mtime_ns, identity: c.identity, manifest },
+        );
         self.dirty = true;
     }
 

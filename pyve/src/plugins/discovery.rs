@@ -178,6 +178,10 @@ pub struct Candidate {
     pub size: u64,
     /// Modification time in nanoseconds since the epoch, for the manifest cache key.
     pub mtime_ns: i128,
+    /// Inode and status-change time (nanoseconds), for the manifest cache key: a file replaced
+    /// by one of the same size and modification time (`cp -p`, `touch -r`) still differs in
+    /// these.
+    pub identity: (u64, i128),
     /// Why it cannot be used, if it cannot.
     pub problem: Option<Problem>,
 }
@@ -194,6 +198,7 @@ impl Candidate {
             dir_index: 0,
             size: meta.len(),
             mtime_ns: mtime_ns(&meta),
+            identity: identity(&meta),
             problem: None,
             path,
         })
@@ -260,6 +265,7 @@ pub fn candidate_at(path: PathBuf, name: String, kind: Kind, dir: &SearchDir, di
         dir_index,
         size: meta.len(),
         mtime_ns: mtime_ns(&meta),
+        identity: identity(&meta),
         problem,
         path,
     })
@@ -276,16 +282,34 @@ fn is_executable(_: &std::fs::Metadata) -> bool {
     true
 }
 
-/// The library file or its directory, when either is writable by anyone.
+/// The library file or a directory that decides what is loaded, when one is writable by
+/// anyone: the file really loaded (links resolved) and its directory, and the directory of the
+/// link pyve found (anyone could replace the link there).
 #[cfg(unix)]
 fn world_writable(path: &Path, meta: &std::fs::Metadata) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
+    let open = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o002 != 0);
     if meta.permissions().mode() & 0o002 != 0 {
         return Some(path.to_path_buf());
     }
-    let dir = path.parent()?;
-    let dmeta = std::fs::metadata(dir).ok()?;
-    (dmeta.permissions().mode() & 0o002 != 0).then(|| dir.to_path_buf())
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let dirs = [path.parent(), real.parent()];
+    if real != path && open(&real) {
+        return Some(real);
+    }
+    dirs.into_iter().flatten().find(|d| open(d)).map(Path::to_path_buf)
+}
+
+/// Inode and status-change time of a file (zeros where the platform has none).
+#[cfg(unix)]
+pub fn identity(meta: &std::fs::Metadata) -> (u64, i128) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.ino(), i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()))
+}
+
+#[cfg(not(unix))]
+pub fn identity(_: &std::fs::Metadata) -> (u64, i128) {
+    (0, 0)
 }
 
 #[cfg(not(unix))]
@@ -387,9 +411,58 @@ pub fn read_plugin_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Files of `dir` that look like plugins (`pyve-*`, `libpyve_*`) but whose name is not a valid
+/// plugin name, so they are never used (`pyve-Upper`, `pyve-my_tool`): shown by `-v` listing,
+/// with the name that would work.
+pub fn misnamed_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<(PathBuf, String)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let file = e.file_name().into_string().ok()?;
+            if parse_file_name(OsStr::new(&file)).is_some() {
+                return None;
+            }
+            let rest = file.strip_prefix(EXEC_PREFIX)?;
+            if rest.is_empty() || rest.contains('.') {
+                return None; // `pyve-venv.d` and other build by-products
+            }
+            let fixed: String = rest.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
+            let suggestion = if pyve_protocol::is_valid_plugin_name(&fixed) {
+                format!(
+                    "plugin names are lowercase letters, digits and dashes: rename it to {}",
+                    exec_file_name(&fixed)
+                )
+            } else {
+                "plugin names are lowercase letters, digits and dashes, starting with a letter".to_owned()
+            };
+            Some((e.path(), suggestion))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn misnamed_plugins_are_found_with_the_name_that_works() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["pyve-Upper", "pyve-my_tool", "pyve-ok", "pyve-ok.d", "pyve-9x", "other"] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        let found = misnamed_files(dir.path());
+        let names: Vec<_> = found.iter().map(|(p, s)| (p.file_name().unwrap().to_str().unwrap(), s.as_str())).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(names.contains(&(
+            "pyve-Upper",
+            "plugin names are lowercase letters, digits and dashes: rename it to pyve-upper"
+        )));
+        assert!(names.iter().any(|(n, s)| *n == "pyve-my_tool" && s.ends_with("pyve-my-tool")));
+        assert!(names.iter().any(|(n, s)| *n == "pyve-9x" && s.ends_with("starting with a letter")));
+    }
 
     #[test]
     fn file_names() {

@@ -53,6 +53,48 @@ fn at(path: &Path, line: Option<usize>, what: impl std::fmt::Display) -> Error {
         .hint(format!("fix the file (or move it aside to start over); pyve changed nothing: {}", path.display()))
 }
 
+/// The largest config pyve parses. A real one is a few hundred bytes; the bound keeps a hostile
+/// file (from a clone) from costing minutes before it is refused.
+pub const MAX_SIZE: usize = 64 * 1024;
+/// The deepest nesting of `[` / `{` (flow collections) or of indented blocks accepted.
+pub const MAX_DEPTH: usize = 32;
+/// The most aliases (`*name`) accepted: each can repeat a whole structure ("billion laughs").
+pub const MAX_ALIASES: usize = 16;
+
+/// Refuse, before any parsing, a config whose size, nesting or aliases are beyond what a
+/// config needs: the YAML parser would otherwise take tens of seconds to minutes on one.
+fn check_bounds(path: &Path, text: &str) -> Result<()> {
+    if text.len() > MAX_SIZE {
+        return Err(at(path, None, format!("is larger than {} KiB, the most a pyve config may be", MAX_SIZE / 1024)));
+    }
+    let mut aliases = 0;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        let mut depth = indent / 2;
+        let (mut quote, mut prev) = (None::<char>, ' ');
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '#') if prev == ' ' || prev == '\t' => break,
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '[' | '{') => depth += 1,
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                (None, '*') if matches!(prev, ' ' | '\t' | '[' | '{' | ',' | ':' | '-') => aliases += 1,
+                _ => {}
+            }
+            if depth > MAX_DEPTH {
+                return Err(at(path, Some(n + 1), format!("nests deeper than {MAX_DEPTH} levels")));
+            }
+            prev = c;
+        }
+        if aliases > MAX_ALIASES {
+            return Err(at(path, Some(n + 1), format!("uses more than {MAX_ALIASES} YAML aliases (`*name`)")));
+        }
+    }
+    Ok(())
+}
+
 /// The 1-based line of the first line starting with `key:` (for messages about known keys).
 fn line_of(text: &str, key: &str) -> Option<usize> {
     text.lines().position(|l| l.starts_with(&format!("{key}:"))).map(|i| i + 1)
@@ -67,20 +109,41 @@ fn scalar_text(v: &Yaml) -> Option<String> {
     }
 }
 
+/// Read at most one byte more than [`MAX_SIZE`] (a huge file is refused without being read
+/// whole).
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX_SIZE as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 impl Config {
     /// Read and check the config of the project at `root`; `None` when there is none.
     pub fn load(root: &Path) -> Result<Option<Config>> {
         let path = root.join(CONFIG_FILE);
-        let text = match std::fs::read(&path) {
+        let text = match read_bounded(&path) {
+            Ok(bytes) if bytes.len() > MAX_SIZE => {
+                return Err(at(
+                    &path,
+                    None,
+                    format!("is larger than {} KiB, the most a pyve config may be", MAX_SIZE / 1024),
+                ));
+            }
             Ok(bytes) => String::from_utf8(bytes).map_err(|_| at(&path, None, "is not UTF-8 text"))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::new(format!("cannot read {}", path.display())).because(e)),
+            Err(e) => {
+                return Err(Error::new(format!("cannot read {}", path.display()))
+                    .because(e)
+                    .hint(format!("pyve keeps its config in that file: make it a readable file (or move it aside to start over); pyve changed nothing: {}", path.display())));
+            }
         };
         Self::parse(path, text).map(Some)
     }
 
     /// Parse the text of a config file.
     pub fn parse(path: PathBuf, text: String) -> Result<Config> {
+        check_bounds(&path, &text)?;
         let value: Yaml = if text.trim().is_empty() {
             Yaml::Mapping(Mapping::new())
         } else {
@@ -356,5 +419,35 @@ mod tests {
         );
         let back = parse(&text).unwrap();
         assert_eq!(back.plugins["venv"].to_string(), "^0.1");
+    }
+
+    #[test]
+    fn hostile_sizes_nesting_and_aliases_are_refused_before_parsing() {
+        let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let start = std::time::Instant::now();
+        let e = parse(&deep).unwrap_err();
+        assert!(e.to_string().contains("larger than 64 KiB"), "{e}");
+        let e = parse(&format!("a: {}{}\n", "[".repeat(1000), "]".repeat(1000))).unwrap_err();
+        assert!(e.to_string().contains("line 1: nests deeper than 32 levels"), "{e}");
+        let mut block = String::new();
+        for i in 0..40 {
+            block.push_str(&format!("{}k{i}:\n", "  ".repeat(i)));
+        }
+        assert!(parse(&block).unwrap_err().to_string().contains("nests deeper"));
+        let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..9 {
+            let prev = if i == 0 { "a".to_owned() } else { format!("b{}", i - 1) };
+            laughs.push_str(&format!("b{i}: &b{i} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
+        }
+        let e = parse(&laughs).unwrap_err();
+        assert!(e.to_string().contains("more than 16 YAML aliases"), "{e}");
+        assert!(e.hint_text().unwrap().contains("pyve changed nothing"));
+        // What is inside quotes and comments is not structure.
+        let c = parse(
+            "backend: venv # [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\nnote: \"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{ *x\"\n",
+        );
+        assert!(c.is_ok(), "{c:?}");
+        // Refusing is cheap (the parser alone took minutes on the first one).
+        assert!(start.elapsed() < std::time::Duration::from_secs(30));
     }
 }

@@ -31,7 +31,46 @@ fn write_error(path: &Path, e: std::io::Error) -> Error {
     }
 }
 
+/// Look at `path`, a path of the project at `root`, before writing, replacing or removing it:
+/// the directories on the way must stay inside the project (a symbolic link among them that
+/// leads out is refused with a hint); the last component is reported without being followed,
+/// and what to do with a link there is the caller's decision. The one check every write of the
+/// host goes through (the plugins use the same library, `pyve-fs`).
+pub fn inspect(root: &Path, path: &Path) -> Result<pyve_fs::Entry> {
+    pyve_fs::inspect(root, path).map_err(refused)
+}
+
+/// The host's error for a refused project path.
+pub fn refused(r: pyve_fs::Refused) -> Error {
+    let hint = r.hint();
+    Error::new(r.to_string()).hint(hint)
+}
+
+/// Say that a link at `path` leading out of the project (to `link`) is not followed.
+pub fn describe_link(root: &Path, path: &Path, link: &pyve_fs::Link) -> String {
+    format!(
+        "{} is a symbolic link to {}{}",
+        crate::project::display_in(root, path),
+        link.target.display(),
+        if link.inside { "" } else { ", outside the project" }
+    )
+}
+
+/// Write one of pyve's own files of the project at `root` (config, state) atomically. A
+/// symbolic link at its place is replaced by a regular file (the link's target is not
+/// touched), with a warning; a link on the way out of the project is refused.
+pub fn write_own(root: &Path, path: &Path, contents: &[u8]) -> Result<()> {
+    if let Some(link) = inspect(root, path)?.link() {
+        crate::ui::warn(&format!(
+            "{}: replaced by a regular file (pyve never writes through a link; its target is unchanged)",
+            describe_link(root, path, link)
+        ));
+    }
+    write_atomic(path, contents, None)
+}
+
 /// Write `contents` to `path` atomically (temporary sibling, then rename), with `mode` on Unix.
+/// A symbolic link at `path` is replaced, never written through.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -62,7 +101,7 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
 }
 
 /// Remove what an interrupted pyve left of its atomic writes in `dir`: files named
-/// `.NAME.pyve-tmp-PID` whose process is gone. (The file they were to replace is intact.)
+/// `.NAME.pyve-tmp-PID` (or `-PID-N`) whose process is gone. (The file they were to replace is intact.)
 pub fn remove_stale_temps(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
@@ -72,23 +111,17 @@ pub fn remove_stale_temps(dir: &Path) {
         if !name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
-        let Ok(pid) = pid.parse::<i32>() else { continue };
+        // `PID` (the host's) or `PID-N` (the plugins': a version pin written by the venv
+        // backend, killed with pyve).
+        let Ok(pid) = pid.split('-').next().unwrap_or_default().parse::<i32>() else { continue };
         if pid != std::process::id() as i32 && !process_alive(pid) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
-#[cfg(unix)]
 fn process_alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks whether the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-#[cfg(not(unix))]
-fn process_alive(_: i32) -> bool {
-    true
+    u32::try_from(pid).is_ok_and(pyve_fs::process_alive)
 }
 
 /// Create `path` with `contents` only if it does not exist (no overwrite, even in a race).
@@ -186,6 +219,25 @@ pub fn envrc_text(root: &Path, backend: &str, activation: &Activation, env_path:
 /// Whether the `.envrc` at `path` is one pyve wrote (and may rewrite or delete).
 pub fn envrc_is_ours(path: &Path) -> bool {
     std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(ENVRC_MARKER))
+}
+
+/// The `.gitignore` of the project at `root` to read and change: the file itself, or where a
+/// symbolic link inside the project leads. `None` (with a warning) when it is a link leading
+/// out of the project: pyve does not change files outside the project, nor copy their
+/// content into it.
+pub fn gitignore_path(root: &Path) -> Result<Option<PathBuf>> {
+    let path = root.join(".gitignore");
+    match inspect(root, &path)? {
+        pyve_fs::Entry::Link(link) if link.inside => Ok(Some(link.resolved.unwrap_or(path))),
+        pyve_fs::Entry::Link(link) => {
+            crate::ui::warn(&format!(
+                "{}: pyve does not change it (it does not write outside the project)",
+                describe_link(root, &path, &link)
+            ));
+            Ok(None)
+        }
+        _ => Ok(Some(path)),
+    }
 }
 
 /// Add `lines` to the `.gitignore` at `path` where missing, keeping every other line (and
@@ -322,6 +374,21 @@ mod tests {
         assert!(created);
         gitignore_remove(&q, &added, true).unwrap();
         assert!(!q.exists(), "a file pyve created and emptied is removed");
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_processes_go_live_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = ["..python-version.pyve-tmp-999999999-0", "..envrc.pyve-tmp-999999999"];
+        let mine = format!("..env.pyve-tmp-{}", std::process::id());
+        for f in dead.iter().copied().chain([mine.as_str(), "not-ours.pyve-tmp-999999999"]) {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        remove_stale_temps(dir.path());
+        for f in dead {
+            assert!(!dir.path().join(f).exists(), "{f}");
+        }
+        assert!(dir.path().join(&mine).exists() && dir.path().join("not-ours.pyve-tmp-999999999").exists());
     }
 
     #[test]

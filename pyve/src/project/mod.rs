@@ -46,6 +46,26 @@ impl Lock {
     /// Take the project's lock, waiting up to `wait` for another pyve to finish.
     pub fn acquire(root: &Path, wait: Duration) -> Result<Lock> {
         let dir = root.join(PYVE_DIR);
+        // `.pyve` must be the project's own directory: a link to elsewhere (from a clone, say)
+        // would have pyve write, and purge delete, files outside the project.
+        match files::inspect(root, &dir)? {
+            pyve_fs::Entry::Link(l) if !l.inside => {
+                return Err(Error::new(format!(
+                    "{} is a symbolic link to {}, outside the project; pyve keeps its files inside the project",
+                    dir.display(),
+                    l.target.display()
+                ))
+                .hint(format!(
+                    "remove the link (`rm {}` removes only the link, not what it points to), then run the command again",
+                    dir.display()
+                )));
+            }
+            pyve_fs::Entry::File | pyve_fs::Entry::Other => {
+                return Err(Error::new(format!("{} exists and is not a directory", dir.display()))
+                    .hint("pyve keeps its files in the directory .pyve: move that file out of the way"));
+            }
+            _ => {}
+        }
         let created_dir = match std::fs::create_dir(&dir) {
             Ok(()) => Some(dir.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
@@ -61,12 +81,8 @@ impl Lock {
             }
         };
         let path = root.join(LOCK_FILE);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+        // Never through a link: the lock's content (a pid) is written.
+        let file = pyve_fs::open_own_file(root, &path)
             .map_err(|e| Error::new(format!("cannot open {}", path.display())).because(e))?;
         let start = Instant::now();
         loop {

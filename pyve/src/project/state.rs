@@ -13,6 +13,15 @@ use crate::error::{Error, Result};
 /// The file, relative to the project root.
 pub const STATE_FILE: &str = ".pyve/state.json";
 const FORMAT: u32 = 1;
+/// The largest state read (one pyve writes is a few KiB).
+const MAX_SIZE: usize = 1 << 20;
+
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX_SIZE as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
 
 /// The state of an initialised project.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -82,7 +91,15 @@ impl State {
     /// another location or in an unknown format is an error with a hint.
     pub fn load(root: &Path) -> Result<Option<State>> {
         let path = root.join(STATE_FILE);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match read_bounded(&path) {
+            Ok(b) if b.len() > MAX_SIZE => {
+                return Err(Error::new(format!(
+                    "{} is larger than {} MiB: it is not one pyve wrote",
+                    path.display(),
+                    MAX_SIZE >> 20
+                ))
+                .hint("re-create it with `pyve --init --force` (the environment is rebuilt)"));
+            }
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::new(format!("cannot read {}", path.display())).because(e)),

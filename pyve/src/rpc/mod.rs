@@ -15,6 +15,9 @@ use pyve_protocol::types::*;
 use pyve_protocol::{ErrorObject, Id, Message, PROTOCOL_VERSION, Request, Response, framing};
 
 use crate::error::Error;
+
+/// How long a plugin asked to cancel (Ctrl-C) has to answer before it is stopped.
+const CANCEL_WAIT: Duration = Duration::from_secs(5);
 use crate::plugins::{Candidate, Kind};
 
 pub use dylib::DylibTransport;
@@ -415,15 +418,30 @@ impl Client {
             if self.cancellable && cancelled_at.is_none() && crate::signals::interrupted() {
                 // Ask the plugin to stop; it answers `cancelled` and cleans up its half-made work.
                 cancelled_at = Some(Instant::now());
+                crate::signals::reset();
+                crate::ui::info(&format!(
+                    "Interrupted: asking plugin '{}' to stop and clean up (up to {} s; press Ctrl-C again to stop it now)",
+                    self.plugin.name,
+                    CANCEL_WAIT.as_secs()
+                ));
                 let cancel = pyve_protocol::Notification::new::<notification::Cancel>(&CancelParams { id: id.clone() });
                 let line = framing::encode(&Message::Notification(cancel));
                 let _ = self.transport.send(line.strip_suffix(b"\n").unwrap_or(&line));
             }
-            if let Some(at) = cancelled_at
-                && at.elapsed() > Duration::from_secs(5)
-            {
-                self.shutdown_quietly();
-                return Err(self.fail(Failure::Interrupted));
+            if let Some(at) = cancelled_at {
+                let again = crate::signals::interrupted();
+                if again || at.elapsed() > CANCEL_WAIT {
+                    // No polite shutdown now: it would wait again. SIGTERM to the plugin's
+                    // group (its clean-up runs), then SIGKILL.
+                    crate::ui::info(&format!(
+                        "{}: stopping plugin '{}' (SIGTERM, then SIGKILL)",
+                        if again { "Interrupted again" } else { "No answer to the cancellation" },
+                        self.plugin.name
+                    ));
+                    self.ended = true;
+                    self.transport.kill();
+                    return Err(self.fail(Failure::Interrupted));
+                }
             }
             let now = Instant::now();
             if now >= deadline {

@@ -22,6 +22,9 @@ pub struct ProcessTransport {
     reaped: bool,
 }
 
+/// How long a plugin sent SIGTERM has to clean up before its group is killed.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+
 impl ProcessTransport {
     /// Start `path --pyve-rpc` with the host's context variables.
     /// Plugins inherit the user's working directory; requests carry the project root.
@@ -35,6 +38,28 @@ impl ProcessTransport {
             // Its own process group: Ctrl-C reaches pyve, which cancels the request, and the
             // whole group can be stopped at once.
             cmd.process_group(0);
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // A plugin never outlives pyve, even one killed with SIGKILL: the kernel sends it
+            // SIGTERM (so its clean-up runs) when pyve ends. Sessions are opened on the thread
+            // that runs the command, which lives as long as pyve.
+            // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid are async-signal-safe; nothing else
+            // runs between fork and exec.
+            unsafe {
+                let parent = libc::getpid();
+                cmd.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // pyve died before the call: do not start an orphan.
+                    if libc::getppid() != parent {
+                        return Err(std::io::Error::other("pyve ended while starting the plugin"));
+                    }
+                    Ok(())
+                });
+            }
         }
         let mut child = cmd.spawn()?;
         let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout pipe"))?;
@@ -165,9 +190,18 @@ impl Transport for ProcessTransport {
         #[cfg(unix)]
         {
             // The plugin's whole group: helpers it started must not outlive it (the group
-            // lives on while one of them does, so its id cannot have been reused).
+            // lives on while one of them does, so its id cannot have been reused). SIGTERM
+            // first, so that a plugin still running gets to clean up (remove its half-built
+            // directory), then SIGKILL for whatever is left.
             let pid = self.child.id() as libc::pid_t;
-            // SAFETY: kill(2) with a negative pid signals the process group we created.
+            if !self.reaped {
+                // SAFETY: kill(2) with a negative pid signals the process group we created.
+                unsafe {
+                    libc::kill(-pid, libc::SIGTERM);
+                }
+                let _ = self.exit_status(TERM_GRACE);
+            }
+            // SAFETY: as above.
             unsafe {
                 libc::kill(-pid, libc::SIGKILL);
             }

@@ -67,17 +67,19 @@ pub(crate) fn run(plugin: &Plugin, args: Vec<OsString>) -> i32 {
         }
         None => {
             let name = &plugin.name;
-            match wanted {
-                Some(w) => eprintln!("ERROR: pyve-{name} has no command `{w}`"),
-                None => eprintln!("ERROR: pyve-{name} {} is a pyve plugin and is run by pyve", plugin.version),
-            }
+            let out = crate::output::Output::from_host(&HostContext::from_env());
             let commands: Vec<&str> = plugin.commands.iter().map(|(i, _)| i.name.as_str()).collect();
-            if commands.is_empty() {
-                eprintln!("hint: it provides no commands; see what it does with `pyve plugin info {name}`");
+            let hint = if commands.is_empty() {
+                format!("it provides no commands; see what it does with `pyve plugin info {name}`")
             } else {
-                eprintln!("hint: run one of its commands through pyve: pyve {}", commands.join(" | pyve "));
+                format!("run one of its commands through pyve: pyve {}", commands.join(" | pyve "))
+            };
+            match wanted {
+                Some(w) => out.error(&format!("pyve-{name} has no command `{w}`"), Some(&hint)),
+                None => out
+                    .error(&format!("pyve-{name} {} is a pyve plugin and is run by pyve", plugin.version), Some(&hint)),
             }
-            2
+            1
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! pyve (the host) and its plugins exchange JSON-RPC 2.0 messages, one per line. Both sides
 //! depend on this crate, so they cannot drift apart. It has no I/O policy: no threads, no
-//! processes, no timeouts; those belong to the host and to the SDK (`pyve-sdk`).
+//! processes, no timeouts; those belong to the host and to the SDK (`pyve-sdk`). It also
+//! holds the format of the status lines both sides print ([`output`]), for the same reason.
 //!
 //! The normative description of the protocol is `docs/protocol.md` in the pyve repository.
 //!
@@ -24,6 +25,7 @@ pub mod error;
 pub mod framing;
 pub mod message;
 pub mod methods;
+pub mod output;
 #[cfg(feature = "schema")]
 pub mod schema;
 pub mod types;

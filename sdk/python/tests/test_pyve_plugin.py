@@ -1110,16 +1110,16 @@ class PassthroughTests(unittest.TestCase):
         self.assertEqual(self.run_it(self.plugin("a", "tool"), [], dict(env, PYVE_COMMAND="")), (3, "tool [] '0.9.2'\n", ""))
         self.assertEqual(
             self.run_it(self.plugin("a", "tool"), [], dict(env, PYVE_COMMAND="zz")),
-            (2, "", "ERROR: pyve-tool has no command `zz`\nhint: run one of its commands through pyve: pyve a | pyve tool\n"),
+            (1, "", "ERROR: pyve-tool has no command `zz`\nhint: run one of its commands through pyve: pyve a | pyve tool\n"),
         )
         self.assertEqual(
             self.run_it(self.plugin("a", "b"), [], env),
-            (2, "", "ERROR: pyve-tool 2.0.0 is a pyve plugin and is run by pyve\n"
+            (1, "", "ERROR: pyve-tool 2.0.0 is a pyve plugin and is run by pyve\n"
                     "hint: run one of its commands through pyve: pyve a | pyve b\n"),
         )
         self.assertEqual(
             self.run_it(self.plugin(), [], env),
-            (2, "", "ERROR: pyve-tool 2.0.0 is a pyve plugin and is run by pyve\n"
+            (1, "", "ERROR: pyve-tool 2.0.0 is a pyve plugin and is run by pyve\n"
                     "hint: it provides no commands; see what it does with `pyve plugin info tool`\n"),
         )
 
@@ -1245,7 +1245,7 @@ class ExampleTests(unittest.TestCase):
                 self.assertEqual(
                     self.run_cmd([python, self.script], [], PYVE_VERSION="0.9.2"), (0, "Hello from pyve 0.9.2!\n", "")
                 )
-                self.assertEqual(self.run_cmd([python, self.script], ["a"], PYVE_COMMAND="nope")[0], 2)
+                self.assertEqual(self.run_cmd([python, self.script], ["a"], PYVE_COMMAND="nope")[0], 1)
 
     def test_executable_found_by_shebang_and_symlink(self):
         mode = os.stat(EXAMPLE).st_mode

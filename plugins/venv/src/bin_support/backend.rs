@@ -221,6 +221,9 @@ impl Backend for VenvBackend {
         let applied: Option<AppliedPin> = match &resolved.pin {
             Some(action) => {
                 let applied = apply_pin(&root, action).map_err(policy_error)?;
+                if let Some(link) = &applied.replaced_link {
+                    cx.warn(super::command::replaced_link_message(&applied.path, link));
+                }
                 cx.log(LogLevel::Success, action.message());
                 Some(applied)
             }
@@ -378,6 +381,7 @@ fn doctor_checks(root: &Path, s: &VenvSettings) -> Vec<Check> {
     let env_path = root.join(dir);
     let mut checks = Vec::new();
     let mut env_version: Option<PythonVersion> = None;
+    let mut packages = None;
     match envdir::state(&env_path) {
         EnvState::Missing => checks.push(check(
             CheckStatus::Error,
@@ -395,23 +399,176 @@ fn doctor_checks(root: &Path, s: &VenvSettings) -> Vec<Check> {
             checks.push(check(CheckStatus::Ok, "Environment", dir.clone(), None));
             let cfg = envdir::read_cfg(&env_path);
             env_version = cfg.version.as_deref().and_then(PythonVersion::parse);
-            match &cfg.version {
-                Some(v) => checks.push(check(CheckStatus::Ok, "Python", v.clone(), None)),
-                None => checks.push(check(
-                    CheckStatus::Warn,
+            let probe = probe_python(&env_path);
+            match &probe {
+                Ok(p) => checks.push(check(CheckStatus::Ok, "Python", p.version.clone(), None)),
+                Err(why) => checks.push(check(
+                    CheckStatus::Error,
                     "Python",
-                    "unknown: pyvenv.cfg names no version",
+                    format!("{dir}/bin/python does not start: {why}"),
                     Some("recreate the environment with `pyve --init --force`".into()),
                 )),
             }
             checks.push(base_interpreter_check(&env_path, &cfg));
-            if let Some(n) = envdir::package_count(&env_path) {
-                checks.push(check(CheckStatus::Info, "Packages", format!("{n} installed"), None));
-            }
+            checks.push(pip_check(&env_path, dir, probe.as_ref().ok()));
+            packages = envdir::package_count(&env_path);
         }
     }
     checks.extend(version_file_checks(root, env_version.as_ref()));
+    if let Some(n) = packages {
+        checks.push(check(CheckStatus::Info, "Packages", format!("{n} installed"), None));
+    }
+    // The version manager is background: last, after the lines the original printed.
+    if let Some(i) = checks.iter().position(|c| c.label == "Version manager") {
+        let manager = checks.remove(i);
+        checks.push(manager);
+    }
     checks
+}
+
+/// What running the environment's `python` told.
+struct Probe {
+    version: String,
+    prefix: PathBuf,
+    pip: Option<String>,
+}
+
+/// Start the environment's `python` (a real start: a dead link, a missing base interpreter or a
+/// broken standard library all show here) and ask it for its version, prefix and pip's version.
+fn probe_python(env_path: &Path) -> std::result::Result<Probe, String> {
+    const SCRIPT: &str = "import sys\nprint(sys.version.split()[0])\nprint(sys.prefix)\ntry:\n    import pip\n    print(pip.__version__)\nexcept Exception:\n    print('')\n";
+    let python = env_path.join("bin").join("python");
+    let out = output_within(
+        std::process::Command::new(&python)
+            .args(["-I", "-c", SCRIPT])
+            .env_remove("PYTHONHOME")
+            .env_remove("PYTHONPATH"),
+        std::time::Duration::from_secs(30),
+    )
+    .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_owned();
+        return Err(format!("it exited with {} ({last})", out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let version = lines.next().unwrap_or("").trim().to_owned();
+    let prefix = PathBuf::from(lines.next().unwrap_or("").trim());
+    let pip = lines.next().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    if version.is_empty() {
+        return Err("it printed no version".into());
+    }
+    Ok(Probe { version, prefix, pip })
+}
+
+/// Run `cmd` to completion with its output captured, killing it after `limit` (a check must
+/// never hang the report). Its output is small, so it is read after it exits.
+fn output_within(cmd: &mut std::process::Command, limit: std::time::Duration) -> std::io::Result<std::process::Output> {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("it did not finish within {} s", limit.as_secs()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    if let Some(mut o) = child.stdout.take() {
+        o.read_to_end(&mut stdout)?;
+    }
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_end(&mut stderr)?;
+    }
+    Ok(std::process::Output { status, stdout, stderr })
+}
+
+/// The interpreter a script's first lines name: `#!/path/python`, or pip's long-path form
+/// `#!/bin/sh` followed by `'''exec' "/path/python" "$0" "$@"`.
+fn script_interpreter(script: &Path) -> Option<PathBuf> {
+    use std::io::Read as _;
+    let mut head = [0u8; 1024];
+    let n = std::fs::File::open(script).ok()?.read(&mut head).ok()?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    let mut lines = text.lines();
+    let first = lines.next()?.strip_prefix("#!")?.trim();
+    if first == "/bin/sh" {
+        let rest = lines.next()?.strip_prefix("'''exec' \"")?;
+        return rest.split('"').next().map(PathBuf::from);
+    }
+    first.split_whitespace().next().map(PathBuf::from)
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || std::fs::canonicalize(a).ok().is_some_and(|x| std::fs::canonicalize(b).ok() == Some(x))
+}
+
+/// `pip` starts: its script's interpreter is this environment's `python` and exists (a moved
+/// project leaves scripts pointing at the old place), and that `python` imports it.
+fn pip_check(env_path: &Path, dir: &str, probe: Option<&Probe>) -> Check {
+    let pip = env_path.join("bin").join("pip");
+    let recreate = || Some("recreate the environment with `pyve --init --force`".to_owned());
+    if !pip.is_file() {
+        return check(
+            CheckStatus::Warn,
+            "pip",
+            format!("not installed in {dir}"),
+            Some("install it with `pyve run python -m ensurepip`".into()),
+        );
+    }
+    let Some(interpreter) = script_interpreter(&pip) else {
+        return check(
+            CheckStatus::Warn,
+            "pip",
+            format!("{dir}/bin/pip does not name its interpreter"),
+            Some("reinstall it with `pyve run python -m pip install --force-reinstall pip`".into()),
+        );
+    };
+    if !interpreter.exists() {
+        return check(
+            CheckStatus::Error,
+            "pip",
+            format!(
+                "{dir}/bin/pip does not start: its interpreter {} does not exist (was the project moved?)",
+                interpreter.display()
+            ),
+            Some("an environment cannot move with its project: recreate it with `pyve --init --force`".into()),
+        );
+    }
+    if !interpreter.parent().is_some_and(|bin| same_dir(bin, &env_path.join("bin"))) {
+        return check(
+            CheckStatus::Warn,
+            "pip",
+            format!("{dir}/bin/pip runs {}, not this environment's python", interpreter.display()),
+            recreate(),
+        );
+    }
+    match probe {
+        None => check(CheckStatus::Error, "pip", "cannot start: the environment's python does not", recreate()),
+        Some(Probe { pip: None, .. }) => check(
+            CheckStatus::Error,
+            "pip",
+            format!("{dir}/bin/python cannot import pip"),
+            Some("reinstall it with `pyve run python -m ensurepip`".into()),
+        ),
+        Some(Probe { prefix, .. }) if !same_dir(prefix, env_path) => check(
+            CheckStatus::Error,
+            "pip",
+            format!("{dir}/bin/python runs in {}, not in {}", prefix.display(), env_path.display()),
+            recreate(),
+        ),
+        Some(Probe { pip: Some(v), .. }) => check(CheckStatus::Ok, "pip", v.clone(), None),
+    }
 }
 
 fn base_interpreter_check(env_path: &Path, cfg: &envdir::PyvenvCfg) -> Check {
@@ -503,7 +660,8 @@ fn version_file_checks(root: &Path, env_version: Option<&PythonVersion>) -> Vec<
         ));
         return checks;
     }
-    checks.push(check(CheckStatus::Ok, "Version file", format!("{label} pins {pinned}"), None));
+    checks.push(check(CheckStatus::Ok, "Version file", label, None));
+    checks.push(check(CheckStatus::Info, "Python", pinned, None));
     checks
 }
 

@@ -24,7 +24,8 @@ version first when it is missing (asking, unless CI or PYVE_FORCE_YES is set).
 
 /// Run the command; the result is the exit code.
 pub fn python_version(inv: Invocation) -> i32 {
-    let ui = TerminalUi { verbosity: inv.host.verbosity };
+    let ui = TerminalUi { out: pyve_sdk::output::Output::from_host(&inv.host) };
+    let out = ui.out;
     let args: Vec<String> = inv.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let version = match args.first().map(String::as_str) {
         Some("--help" | "-h") => {
@@ -36,15 +37,18 @@ pub fn python_version(inv: Invocation) -> i32 {
             return 0;
         }
         None | Some("") => {
-            eprintln!("ERROR: --python-version requires a version argument");
-            eprintln!("ERROR: Usage: pyve --python-version <version>");
-            eprintln!("ERROR: Example: pyve --python-version 3.13.7");
+            out.error("--python-version requires a version argument", None);
+            out.error("Usage: pyve --python-version <version>", None);
+            out.error("Example: pyve --python-version 3.13.7", None);
             return 1;
         }
         Some(v) => v.to_string(),
     };
     if pyve_venv::policy::VersionRequest::parse(&version).is_none() {
-        eprintln!("ERROR: Invalid Python version format '{version}'. Expected format: #.#.# or #.# (e.g., 3.13.7)");
+        out.error(
+            &format!("Invalid Python version format '{version}'. Expected format: #.#.# or #.# (e.g., 3.13.7)"),
+            None,
+        );
         return 1;
     }
     if args.len() > 1 {
@@ -54,7 +58,7 @@ pub fn python_version(inv: Invocation) -> i32 {
         Ok(r) if r.is_absolute() => r,
         Ok(r) => std::env::current_dir().map(|d| d.join(r)).unwrap_or_default(),
         Err(e) => {
-            eprintln!("ERROR: cannot tell the current directory: {e}");
+            out.error(&format!("cannot tell the current directory: {e}"), None);
             return 1;
         }
     };
@@ -81,7 +85,10 @@ fn pin(ui: &TerminalUi, root: PathBuf, version: String) -> Result<(), Error> {
     let file = manager.kind.pin_file();
     let mut before = None;
     if let Some(action) = &resolved.pin {
-        apply_pin(&root, action).map_err(policy_error)?;
+        let applied = apply_pin(&root, action).map_err(policy_error)?;
+        if let Some(link) = &applied.replaced_link {
+            ui.log(LogLevel::Warn, &replaced_link_message(&applied.path, link));
+        }
         before = previous_pin(&action.change).map(str::to_string);
     }
     ui.log(LogLevel::Success, &format!("Set Python {} in {file}", resolved.version));
@@ -89,4 +96,14 @@ fn pin(ui: &TerminalUi, root: PathBuf, version: String) -> Result<(), Error> {
         ui.log(LogLevel::Info, &format!("{file} pinned {from} before"));
     }
     Ok(())
+}
+
+/// The warning when a pin replaced a link leading out of the project.
+pub fn replaced_link_message(path: &std::path::Path, link: &std::path::Path) -> String {
+    format!(
+        "{} was a symbolic link to {}, outside the project: replaced by a regular file (pyve does not write \
+         outside the project; the link's target is unchanged)",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        link.display()
+    )
 }

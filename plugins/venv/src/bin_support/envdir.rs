@@ -124,7 +124,7 @@ pub fn recover(root: &Path, name: &str) -> io::Result<Vec<Recovery>> {
             let file_name = e.file_name();
             let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { return false };
             let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-            pid.is_some_and(|pid| pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists())
+            pid.is_some_and(|pid| pid != std::process::id() && !pyve_fs::process_alive(pid))
         })
         .map(|e| e.path())
         .collect();

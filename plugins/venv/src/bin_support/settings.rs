@@ -76,7 +76,8 @@ impl VenvSettings {
 /// A directory name for the environment: one path component of `[A-Za-z0-9._-]`, not `.`,
 /// `..` or a reserved name.
 pub fn check_directory(name: &str) -> Result<()> {
-    let hint = "choose a plain directory name inside the project, such as .venv or venv";
+    let hint = "choose a plain directory name inside the project, such as .venv or venv: it is the DIR of \
+                `pyve --init DIR`, or the `directory:` under `venv:` in .pyve/config (edit it there)";
     if name.is_empty() {
         return Err(Error::invalid_params("Virtual environment directory name cannot be empty.").hint(hint));
     }

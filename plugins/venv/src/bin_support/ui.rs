@@ -1,11 +1,10 @@
 //! Resolving an interpreter with the user in the loop: the same flow for the protocol backend
 //! (messages as `$/log`, questions as `host/prompt`, progress as `$/progress`, cancellation by
-//! `$/cancel`) and for the passthrough command (the terminal: stderr, and stdin when it is a
-//! TTY).
+//! `$/cancel`) and for the passthrough command (the terminal, through `pyve_sdk::output`).
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
+use pyve_sdk::output::Output;
 use pyve_sdk::protocol::ErrorObject;
 use pyve_sdk::protocol::error::{code, kind};
 use pyve_sdk::types::LogLevel;
@@ -146,68 +145,39 @@ impl InstallObserver for RpcObserver<'_, '_, '_> {
 // ---------------------------------------------------------------------------------------------
 // the terminal
 
-/// The user's terminal: messages on stderr with pyve's prefixes, questions on stdin.
+/// The user's terminal, through the SDK's output helper (pyve's prefixes and streams), with
+/// questions answered on stdin (a terminal, or a pipe that delivers the answer in time).
 pub struct TerminalUi {
-    /// `PYVE_VERBOSITY`.
-    pub verbosity: i8,
+    /// What pyve passed (`PYVE_VERBOSITY`, `PYVE_COLOR`).
+    pub out: Output,
 }
 
 impl TerminalUi {
     /// Print an error and its hint.
     pub fn error(&self, e: Error) {
         let object = e.into_object();
-        eprintln!("ERROR: {}", object.message);
-        if let Some(h) = object.hint() {
-            eprintln!("hint: {h}");
-        }
+        self.out.error(&object.message, object.hint().as_deref());
     }
 }
 
 impl Ui for TerminalUi {
     fn log(&self, level: LogLevel, message: &str) {
-        let prefix = match level {
-            LogLevel::Error => "ERROR: ",
-            LogLevel::Warn => "WARNING: ",
-            LogLevel::Success => "✓ ",
-            LogLevel::Info if self.verbosity >= 0 => "INFO: ",
-            LogLevel::Debug if self.verbosity >= 1 => "DEBUG: ",
-            LogLevel::Trace if self.verbosity >= 2 => "TRACE: ",
-            _ => return,
-        };
-        eprintln!("{prefix}{message}");
+        self.out.log(level, message);
     }
 
     fn confirm_install(&self, plan: &InstallPlan) -> Result<bool> {
         let (v, manager) = (plan.version(), plan.manager().kind);
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
-            return Err(Error::new(
+        match self.out.confirm(&format!("Install Python {v} now with {manager}?")) {
+            Ok(yes) => Ok(yes),
+            Err(why) => Err(Error::new(
                 kind::NOT_INTERACTIVE,
-                format!(
-                    "Python {v} is not installed; {manager} can install it, but standard input is not a terminal, \
-                     so pyve cannot ask whether to"
-                ),
+                format!("Python {v} is not installed; {manager} can install it, but nobody answered whether to: {why}"),
             )
             .hint(format!(
                 "install it first (`{}`), or set PYVE_FORCE_YES=1 to let pyve install it",
                 plan.install_command()
-            )));
+            ))),
         }
-        for _ in 0..3 {
-            eprint!("Install Python {v} now with {manager}? [y/N]: ");
-            let _ = std::io::stderr().flush();
-            let mut line = String::new();
-            if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
-                eprintln!();
-                return Ok(false); // end of input: no
-            }
-            match line.trim().to_ascii_lowercase().as_str() {
-                "y" | "yes" => return Ok(true),
-                "" | "n" | "no" => return Ok(false),
-                _ => eprintln!("Please answer yes or no."),
-            }
-        }
-        Ok(false)
     }
 
     fn install(&self, plan: InstallPlan) -> std::result::Result<Resolved, PolicyError> {

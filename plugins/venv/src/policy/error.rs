@@ -16,7 +16,7 @@ pub enum PolicyError {
     InvalidVersion {
         /// The text given.
         value: String,
-        /// Where it came from ("--python-version", "PYVE_TEST_PIN_PYTHON", ...).
+        /// Where it came from ("--python-version", "pinned in .python-version", ...).
         origin: String,
         /// What to do.
         hint: String,
@@ -41,6 +41,20 @@ pub enum PolicyError {
         /// Why it failed.
         reason: String,
     },
+
+    /// The version file is a symbolic link leading out of the project, and changing it would
+    /// mean writing there (or copying that file into the project).
+    #[error("{} is a symbolic link to {}, outside the project; pyve does not write through it", path.display(), target.display())]
+    VersionFileLink {
+        /// The link.
+        path: PathBuf,
+        /// What it points to.
+        target: PathBuf,
+    },
+
+    /// A directory on the way to a file pyve would write is a link leading out of the project.
+    #[error("{0}")]
+    Refused(#[from] pyve_fs::Refused),
 
     /// The requested version is neither installed nor installable.
     #[error("{message}")]
@@ -141,7 +155,8 @@ impl PolicyError {
         match self {
             PolicyError::InvalidVersion { .. } => "invalid-params",
             PolicyError::UnsupportedPin { .. } => "unsupported-pin",
-            PolicyError::VersionFile { .. } => "version-file",
+            PolicyError::VersionFile { .. } | PolicyError::VersionFileLink { .. } => "version-file",
+            PolicyError::Refused(_) => "outside-project",
             PolicyError::NotAvailable { .. } | PolicyError::NoPython { .. } => "python-not-available",
             PolicyError::NoVersionManager { .. } => "no-version-manager",
             PolicyError::InstallFailed { .. } => "install-failed",
@@ -164,6 +179,12 @@ impl PolicyError {
             PolicyError::VersionFile { path, .. } => {
                 Some(format!("check the permissions and content of {}", path.display()))
             }
+            PolicyError::VersionFileLink { path, .. } => Some(format!(
+                "make {0} a regular file of the project (`rm {0}` removes only the link), or pin the version \
+                 where the link points yourself",
+                path.display()
+            )),
+            PolicyError::Refused(r) => Some(r.hint()),
             PolicyError::NoPython { .. } => Some(
                 "install Python with pyenv (https://github.com/pyenv/pyenv, then `pyenv install 3.13`) \
                  or asdf, or put a python3 on PATH"

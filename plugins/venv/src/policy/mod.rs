@@ -6,7 +6,7 @@
 //! documented for users in `docs/venv-backend.md`; in short:
 //!
 //! 1. The requested version is the first of: the explicit request (`--python-version`),
-//!    `PYVE_TEST_PIN_PYTHON`, the project's version file (the one of the manager in use
+//!    the project's version file (the one of the manager in use
 //!    first: `.tool-versions`' `python` line, `.python-version`'s first line), the version
 //!    recorded in `.pyve/config`, `PYVE_DEFAULT_PYTHON_VERSION`; else none.
 //! 2. The provider is asdf when present with its python plugin, else pyenv, else the
@@ -67,8 +67,6 @@ pub struct Environment {
     pub asdf_data_dir: Option<PathBuf>,
     /// `ASDF_DIR` (where an asdf before 0.16 keeps `bin/asdf`).
     pub asdf_dir: Option<PathBuf>,
-    /// `PYVE_TEST_PIN_PYTHON`: the version the original tool's test harness pins.
-    pub test_pin: Option<String>,
     /// `PYVE_DEFAULT_PYTHON_VERSION`: the configured default.
     pub default_version: Option<String>,
     /// `CI` is non-empty.
@@ -88,7 +86,6 @@ impl Environment {
             pyenv_root: var("PYENV_ROOT").map(PathBuf::from),
             asdf_data_dir: var("ASDF_DATA_DIR").map(PathBuf::from),
             asdf_dir: var("ASDF_DIR").map(PathBuf::from),
-            test_pin: text("PYVE_TEST_PIN_PYTHON"),
             default_version: text("PYVE_DEFAULT_PYTHON_VERSION"),
             ci: var("CI").is_some(),
             force_yes: var("PYVE_FORCE_YES").is_some(),
@@ -128,8 +125,6 @@ impl Request {
 pub enum Source {
     /// The explicit request (`--python-version`).
     Flag,
-    /// `PYVE_TEST_PIN_PYTHON`.
-    TestPin,
     /// The project's version file.
     VersionFile(PinFile),
     /// The version recorded in `.pyve/config`.
@@ -143,14 +138,13 @@ pub enum Source {
 impl Source {
     /// Whether the user asked for this version explicitly (an existing pin is then updated).
     pub fn is_explicit(self) -> bool {
-        matches!(self, Source::Flag | Source::TestPin)
+        matches!(self, Source::Flag)
     }
 
     /// Where the version came from, for messages: "requested with --python-version".
     pub fn describe(self) -> String {
         match self {
             Source::Flag => "requested with --python-version".into(),
-            Source::TestPin => "from PYVE_TEST_PIN_PYTHON".into(),
             Source::VersionFile(f) => format!("pinned in {f}"),
             Source::Config => "recorded in .pyve/config".into(),
             Source::DefaultEnv => "from PYVE_DEFAULT_PYTHON_VERSION".into(),
@@ -358,14 +352,6 @@ fn requested_with(req: &Request, manager: Option<&Manager>) -> Result<Option<(Ve
     if let Some(v) = &req.python_version {
         let r = parse(v, "--python-version", "pass a version such as --python-version 3.12.1 or 3.12".into())?;
         return Ok(Some((r, Source::Flag)));
-    }
-    if let Some(v) = &req.env.test_pin {
-        let r = parse(
-            v,
-            "PYVE_TEST_PIN_PYTHON",
-            "set PYVE_TEST_PIN_PYTHON to a version such as 3.12.1, or unset it".into(),
-        )?;
-        return Ok(Some((r, Source::TestPin)));
     }
     let files = match manager.map(|m| m.kind) {
         Some(ManagerKind::Pyenv) => [PinFile::PythonVersion, PinFile::ToolVersions],
@@ -704,8 +690,6 @@ mod tests {
         fake.write(".python-version", "3.12\n");
         let (v, s) = requested_version(&req).unwrap().unwrap();
         assert_eq!((v.to_string(), s), ("3.12".into(), Source::VersionFile(PinFile::PythonVersion)));
-        req.env.test_pin = Some("3.11.7".into());
-        assert_eq!(requested_version(&req).unwrap().map(|(_, s)| s), Some(Source::TestPin));
         req.python_version = Some("3.13".into());
         assert_eq!(requested_version(&req).unwrap().map(|(_, s)| s), Some(Source::Flag));
 
@@ -714,7 +698,6 @@ mod tests {
         assert_eq!(e.kind(), "invalid-params");
         assert!(e.to_string().contains("'3.13.0rc1' (--python-version)"), "{e}");
         req.python_version = None;
-        req.env.test_pin = None;
         fake.write(".python-version", "system\n");
         let e = requested_version(&req).unwrap_err();
         assert_eq!(e.kind(), "unsupported-pin");

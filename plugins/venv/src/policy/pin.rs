@@ -141,34 +141,58 @@ pub struct AppliedPin {
     previous: Option<String>,
     /// What was written.
     written: String,
+    /// Where the file is really written (a link inside the project leads there).
+    target: PathBuf,
+    /// A link leading out of the project that the pin replaced by a regular file: what it
+    /// said (restored by [`AppliedPin::revert`]).
+    pub replaced_link: Option<PathBuf>,
 }
 
 /// Write a pin into the project's version file (the change is recomputed from the file as it
 /// is now; `action.change` describes it).
+///
+/// Nothing is written outside the project: a version file that is a symbolic link inside the
+/// project is written where it leads; a `.python-version` linking out of it is replaced by a
+/// regular file (its whole content is the version, nothing is copied;
+/// [`AppliedPin::replaced_link`] says so); a `.tool-versions` linking out is refused, since
+/// keeping its other lines would copy a file from outside into the project.
 pub fn apply_pin(project_root: &Path, action: &PinAction) -> Result<AppliedPin, PolicyError> {
     let path = project_root.join(action.file.file_name());
-    let previous = read_text(&path)?;
+    let (target, replaced_link) = match pyve_fs::inspect(project_root, &path)? {
+        pyve_fs::Entry::Link(l) if l.inside => (l.resolved.unwrap_or_else(|| path.clone()), None),
+        pyve_fs::Entry::Link(l) if action.file == PinFile::PythonVersion => (path.clone(), Some(l.target)),
+        pyve_fs::Entry::Link(l) => return Err(PolicyError::VersionFileLink { path, target: l.target }),
+        _ => (path.clone(), None),
+    };
+    let previous = if replaced_link.is_some() { None } else { read_text(&target)? };
     let written = action.file.set(previous.as_deref().unwrap_or(""), &action.version);
-    write_text(&path, &written)?;
-    Ok(AppliedPin { action: action.clone(), path, previous, written })
+    write_text(&target, &written)?;
+    Ok(AppliedPin { action: action.clone(), path, previous, written, target, replaced_link })
 }
 
 impl AppliedPin {
     /// Put the file back as it was (remove it when pyve created it), unless someone changed it
     /// since.
     pub fn revert(&self) -> Result<(), PolicyError> {
-        if read_text(&self.path)?.as_deref() != Some(self.written.as_str()) {
+        if read_text(&self.target)?.as_deref() != Some(self.written.as_str()) {
             return Ok(());
         }
-        match &self.previous {
-            Some(text) => write_text(&self.path, text),
-            None => fs::remove_file(&self.path).map_err(|e| PolicyError::io("remove", &self.path, e)),
+        match (&self.previous, &self.replaced_link) {
+            (Some(text), _) => write_text(&self.target, text),
+            (None, None) => fs::remove_file(&self.target).map_err(|e| PolicyError::io("remove", &self.target, e)),
+            (None, Some(link)) => {
+                fs::remove_file(&self.path).map_err(|e| PolicyError::io("remove", &self.path, e))?;
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(link, &self.path)
+                    .map_err(|e| PolicyError::io("restore the link", &self.path, e))?;
+                Ok(())
+            }
         }
     }
 
     /// Whether pyve created the file.
     pub fn created_file(&self) -> bool {
-        self.previous.is_none()
+        self.previous.is_none() && self.replaced_link.is_none()
     }
 }
 
@@ -273,6 +297,13 @@ pub enum PinRemoval {
 /// pyve created it and nothing else is left). Anything else is kept, with the reason.
 pub fn remove_pin(project_root: &Path, record: &PinRecord) -> Result<PinRemoval, PolicyError> {
     let path = project_root.join(record.file.file_name());
+    // pyve writes only regular files: a link is the user's, wherever it leads.
+    if let Some(l) = pyve_fs::inspect(project_root, &path)?.link() {
+        return Ok(PinRemoval::Kept(format!(
+            "it is a symbolic link (to {}), not a file pyve wrote",
+            l.target.display()
+        )));
+    }
     let Some(text) = read_text(&path)? else { return Ok(PinRemoval::Missing) };
     let pinned = record.file.parse(&text);
     if pinned.as_deref() != Some(record.version.as_str()) {
@@ -457,15 +488,12 @@ fn read_text(path: &Path) -> Result<Option<String>, PolicyError> {
     }
 }
 
-/// Replace the file's content atomically (keeping its permissions); a symbolic link is
-/// written through.
+/// Replace the file's content atomically (keeping its permissions). A symbolic link at `path`
+/// is replaced, never written through ([`apply_pin`] decides what to do with links first).
 fn write_text(path: &Path, text: &str) -> Result<(), PolicyError> {
     let fail =
         |e: std::io::Error| PolicyError::VersionFile { op: "write", path: path.to_path_buf(), reason: e.to_string() };
-    let meta = fs::symlink_metadata(path).ok();
-    if meta.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
-        return fs::write(path, text).map_err(fail);
-    }
+    let meta = fs::symlink_metadata(path).ok().filter(|m| m.is_file());
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.pyve-tmp-{}-0", std::process::id()));
     let result = (|| {
@@ -582,6 +610,44 @@ mod tests {
         assert_eq!(remove_pin(root, &PinRecord::after(None, &create)).unwrap(), PinRemoval::Removed);
         assert!(!root.join(".tool-versions").exists());
         assert!(PinRecord::from_json(&serde_json::json!({"file": "../etc/passwd", "version": "1"})).is_none());
+    }
+
+    #[test]
+    fn links_out_of_the_project_are_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = &dir.path().join("p");
+        fs::create_dir(root).unwrap();
+        let shared = dir.path().join("shared");
+        fs::write(&shared, "nodejs 20\npython 3.11.7\n").unwrap();
+        let update =
+            |file| PinAction { file, version: "3.12.1".into(), change: PinChange::Update { from: "3.11.7".into() } };
+
+        // .tool-versions: refused (its other lines would be copied in from outside).
+        std::os::unix::fs::symlink(&shared, root.join(".tool-versions")).unwrap();
+        let e = apply_pin(root, &update(PinFile::ToolVersions)).unwrap_err();
+        assert!(matches!(e, PolicyError::VersionFileLink { .. }), "{e}");
+        assert!(e.hint().unwrap().contains("removes only the link"));
+        let record = PinRecord { file: PinFile::ToolVersions, version: "3.11.7".into(), origin: PinOrigin::Created };
+        assert!(matches!(remove_pin(root, &record).unwrap(), PinRemoval::Kept(r) if r.contains("symbolic link")));
+
+        // .python-version: replaced by a regular file holding only the version; revert puts
+        // the link back.
+        std::os::unix::fs::symlink(&shared, root.join(".python-version")).unwrap();
+        let applied = apply_pin(root, &update(PinFile::PythonVersion)).unwrap();
+        assert_eq!(applied.replaced_link.as_deref(), Some(shared.as_path()));
+        assert!(!applied.created_file());
+        assert_eq!(fs::read_to_string(root.join(".python-version")).unwrap(), "3.12.1\n");
+        applied.revert().unwrap();
+        assert_eq!(fs::read_link(root.join(".python-version")).unwrap(), shared);
+        assert_eq!(fs::read_to_string(&shared).unwrap(), "nodejs 20\npython 3.11.7\n");
+
+        // A link inside the project is written where it leads, and stays a link.
+        fs::remove_file(root.join(".python-version")).unwrap();
+        fs::write(root.join("pin"), "3.11.7\n").unwrap();
+        std::os::unix::fs::symlink("pin", root.join(".python-version")).unwrap();
+        apply_pin(root, &update(PinFile::PythonVersion)).unwrap();
+        assert_eq!(fs::read_to_string(root.join("pin")).unwrap(), "3.12.1\n");
+        assert!(fs::symlink_metadata(root.join(".python-version")).unwrap().file_type().is_symlink());
     }
 
     #[test]

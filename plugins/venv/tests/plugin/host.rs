@@ -78,6 +78,23 @@ impl Sandbox {
             .expect("run pyve-venv")
     }
 
+    /// Run the passthrough command `python-version ARGS` with `input` piped on stdin.
+    pub fn python_version_with_input(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .args(args)
+            .env("PYVE_COMMAND", "python-version")
+            .env("PYVE_PROJECT_ROOT", &self.project)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run pyve-venv");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write the answer");
+        child.wait_with_output().expect("wait for pyve-venv")
+    }
+
     /// Start an RPC session.
     pub fn host(&self, interactive: bool) -> Host {
         Host::start(self.command(), interactive, &self.project)

@@ -1,0 +1,381 @@
+//! `pyve --install` / `pyve --uninstall`: put pyve and the plugins built with it into
+//! `~/.local/bin`, put that directory on `PATH` in the shell profile once (a marked block), and
+//! create the `~/.local/.env` template; uninstall reverses exactly what install recorded.
+//!
+//! What install did is recorded in `~/.local/share/pyve/installed.json` (the files it put in
+//! the bin directory, the profiles it edited and how, whether it created the template), so
+//! uninstall removes only that, never a file of the same directory it did not put there.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::{HostEnv, VERSION};
+use crate::error::{Context as _, Error, Result};
+use crate::project::files;
+use crate::ui;
+
+/// The first and last lines of the block install adds to a shell profile.
+const BLOCK_BEGIN: &str = "# >>> pyve installer >>>";
+const BLOCK_END: &str = "# <<< pyve installer <<<";
+/// The line between them (with `$HOME` literal, as the original wrote it).
+const PATH_LINE: &str = "export PATH=\"$HOME/.local/bin:$PATH\"  # Added by pyve installer";
+
+/// What one install did, for the uninstall.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Manifest {
+    /// The pyve version that installed.
+    version: String,
+    /// The bin directory.
+    bin_dir: PathBuf,
+    /// File names in `bin_dir` that install put there.
+    files: Vec<String>,
+    /// Profiles install added its block to.
+    #[serde(default)]
+    profiles: Vec<ProfileEdit>,
+    /// Whether install created `~/.local/.env`.
+    #[serde(default)]
+    created_env_template: bool,
+}
+
+/// How a profile was edited.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct ProfileEdit {
+    path: PathBuf,
+    /// The profile did not exist: install created it.
+    created: bool,
+    /// Its last line had no newline: install added one before its block.
+    added_newline: bool,
+}
+
+struct Paths {
+    home: PathBuf,
+    bin: PathBuf,
+    manifest: PathBuf,
+    template: PathBuf,
+}
+
+fn paths(env: &HostEnv) -> Result<Paths> {
+    let home = env
+        .home
+        .clone()
+        .ok_or_else(|| Error::new("cannot tell your home directory").hint("set HOME to your home directory"))?;
+    Ok(Paths {
+        bin: home.join(".local/bin"),
+        manifest: home.join(".local/share/pyve/installed.json"),
+        template: home.join(".local/.env"),
+        home,
+    })
+}
+
+/// The profile that puts `~/.local/bin` on `PATH`: `~/.zprofile` when the login shell is zsh,
+/// else `~/.bash_profile` (as the original).
+fn profile(home: &Path) -> PathBuf {
+    let zsh = std::env::var("SHELL").is_ok_and(|s| s.contains("zsh"));
+    home.join(if zsh { ".zprofile" } else { ".bash_profile" })
+}
+
+/// The files to install from `dir`: `pyve` (the running file), the `pyve-NAME` executables and the
+/// `libpyve_NAME` libraries built with it (not cargo's `.d` files, not other libraries).
+fn bundled(dir: &Path) -> Result<Vec<String>> {
+    let mut names = vec!["pyve".to_owned()];
+    let (prefix, suffix) = (std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let Ok(entry) = entry else { continue };
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+        let Ok(meta) = std::fs::metadata(entry.path()) else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let plugin = name.strip_prefix("pyve-").is_some_and(pyve_protocol::is_valid_plugin_name) && {
+            use std::os::unix::fs::PermissionsExt;
+            meta.permissions().mode() & 0o111 != 0
+        };
+        let library =
+            name.strip_prefix(&format!("{prefix}pyve_")).and_then(|n| n.strip_suffix(suffix)).is_some_and(|n| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            });
+        if plugin || library {
+            names.push(name);
+        }
+    }
+    names[1..].sort();
+    Ok(names)
+}
+
+fn load(manifest: &Path) -> Result<Option<Manifest>> {
+    match std::fs::read_to_string(manifest) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            Error::new(format!("{} is not a pyve install record", manifest.display()))
+                .because(e)
+                .hint("delete it, then run pyve --install again (uninstall needs it to know what install made)")
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::new(format!("cannot read {}", manifest.display())).because(e)),
+    }
+}
+
+fn save(manifest_path: &Path, manifest: &Manifest) -> Result<()> {
+    if let Some(dir) = manifest_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(manifest).expect("the manifest serializes") + "\n";
+    files::write_atomic(manifest_path, text.as_bytes(), Some(0o644))
+}
+
+/// Whether `dir` is on `PATH`.
+fn on_path(env: &HostEnv, dir: &Path) -> bool {
+    env.path.as_ref().is_some_and(|p| std::env::split_paths(p).any(|d| d == dir))
+}
+
+/// `pyve --install`.
+pub fn install(env: &HostEnv) -> Result<u8> {
+    let p = paths(env)?;
+    let exe = env.exe.clone().ok_or_else(|| Error::new("cannot tell where the running pyve is"))?;
+    let source = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let canonical = |d: &Path| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf());
+    ui::status("");
+    ui::status(&format!("Installing pyve to {}...", p.bin.display()));
+    ui::status(&format!("Source: {}", source.display()));
+
+    let previous = load(&p.manifest)?;
+    let mut manifest = Manifest { version: VERSION.to_owned(), bin_dir: p.bin.clone(), ..Manifest::default() };
+    if let Some(prev) = &previous {
+        manifest.profiles = prev.profiles.clone();
+        manifest.created_env_template = prev.created_env_template;
+        // Files an earlier install put there stay recorded while they exist.
+        manifest.files = prev.files.iter().filter(|f| p.bin.join(f).exists()).cloned().collect();
+    }
+
+    if !p.bin.is_dir() {
+        std::fs::create_dir_all(&p.bin).with_context(|| format!("cannot create {}", p.bin.display()))?;
+        ui::success(&format!("Created {}", p.bin.display()));
+    }
+    if canonical(&source) == canonical(&p.bin) {
+        // The installed copy: its files are where they belong (and are not copied onto
+        // themselves). What an earlier install recorded stays recorded.
+        ui::info(&format!("Running the installed pyve: the files in {} are kept as they are", p.bin.display()));
+        if previous.is_none() {
+            ui::warn(&format!(
+                "no install record ({}): pyve --uninstall will not know which files here are pyve's",
+                p.manifest.display()
+            ));
+        }
+    } else {
+        for name in bundled(&source)? {
+            // pyve itself is the running file, whatever it is called.
+            let from = if name == "pyve" { exe.clone() } else { source.join(&name) };
+            let bytes = std::fs::read(&from).with_context(|| format!("cannot read {}", from.display()))?;
+            let mode = {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(&from).map(|m| m.permissions().mode() & 0o777).unwrap_or(0o755) | 0o644
+            };
+            // A temporary file beside the target, renamed over it: a running pyve (this one,
+            // or another) keeps its file, and a failure leaves the old one whole.
+            files::write_atomic(&p.bin.join(&name), &bytes, Some(mode))?;
+            ui::success(&format!("Installed {name}"));
+            if !manifest.files.contains(&name) {
+                manifest.files.push(name);
+                // Recorded as soon as it is there: an interrupted install can still be undone.
+                save(&p.manifest, &manifest)?;
+            }
+        }
+    }
+    save(&p.manifest, &manifest)?;
+
+    let profile = profile(&p.home);
+    let mut edited = None;
+    if on_path(env, &p.bin) {
+        ui::info(&format!("{} already in PATH", p.bin.display()));
+    } else {
+        match add_block(&profile)? {
+            None => ui::info(&format!("PATH already configured in {}", profile.display())),
+            Some(edit) => {
+                ui::success(&format!("Added {} to PATH in {}", p.bin.display(), profile.display()));
+                manifest.profiles.retain(|e| e.path != edit.path);
+                manifest.profiles.push(edit);
+                edited = Some(profile.clone());
+            }
+        }
+    }
+
+    if p.template.exists() {
+        ui::info(&format!("{} already exists", p.template.display()));
+    } else {
+        if let Some(dir) = p.template.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        if files::create_new(&p.template, b"", Some(0o600))? {
+            manifest.created_env_template = true;
+            ui::success(&format!("Created {} template", p.template.display()));
+        }
+    }
+    save(&p.manifest, &manifest)?;
+
+    ui::status("");
+    ui::success(&format!("pyve v{VERSION} installed successfully!"));
+    if let Some(profile) = edited {
+        ui::status("");
+        ui::status("You may need to restart your shell or run:");
+        ui::status(&format!("  source {}", profile.display()));
+    }
+    Ok(0)
+}
+
+/// Append pyve's block to `profile` unless it is there; `None` when it was.
+fn add_block(profile: &Path) -> Result<Option<ProfileEdit>> {
+    let existing = match std::fs::read(profile) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::new(format!("cannot read {}", profile.display())).because(e)),
+    };
+    let text = existing.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+    if text.lines().any(|l| l == BLOCK_BEGIN) {
+        return Ok(None);
+    }
+    let added_newline = !text.is_empty() && !text.ends_with('\n');
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(profile)
+        .with_context(|| format!("cannot write {}", profile.display()))?;
+    let block = format!("{}{BLOCK_BEGIN}\n{PATH_LINE}\n{BLOCK_END}\n", if added_newline { "\n" } else { "" });
+    f.write_all(block.as_bytes()).with_context(|| format!("cannot write {}", profile.display()))?;
+    Ok(Some(ProfileEdit { path: profile.to_path_buf(), created: existing.is_none(), added_newline }))
+}
+
+/// Take pyve's block out of `profile`, exactly; `true` when there was one.
+fn remove_block(profile: &Path, edit: Option<&ProfileEdit>) -> Result<bool> {
+    let Ok(text) = std::fs::read_to_string(profile) else { return Ok(false) };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let Some(begin) = lines.iter().position(|l| l.trim_end_matches('\n') == BLOCK_BEGIN) else { return Ok(false) };
+    let end = lines[begin..].iter().position(|l| l.trim_end_matches('\n') == BLOCK_END).map(|i| begin + i).ok_or_else(
+        || {
+            Error::new(format!("{} has pyve's block start ({BLOCK_BEGIN}) but no end", profile.display()))
+                .hint(format!("remove the lines pyve added from {} by hand", profile.display()))
+        },
+    )?;
+    let mut kept: String = lines[..begin].concat() + &lines[end + 1..].concat();
+    if edit.is_some_and(|e| e.added_newline) && end + 1 == lines.len() && begin > 0 && kept.ends_with('\n') {
+        // The block was last and install had ended the user's last line: undo that too.
+        kept.pop();
+    }
+    if kept.is_empty() && edit.is_some_and(|e| e.created) {
+        std::fs::remove_file(profile).with_context(|| format!("cannot remove {}", profile.display()))?;
+    } else {
+        files::write_atomic(profile, kept.as_bytes(), file_mode(profile))?;
+    }
+    Ok(true)
+}
+
+fn file_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// `pyve --uninstall`.
+pub fn uninstall(env: &HostEnv) -> Result<u8> {
+    let p = paths(env)?;
+    ui::status("");
+    ui::status("Uninstalling pyve...");
+    let manifest = load(&p.manifest)?;
+    if manifest.is_none() {
+        ui::info(&format!(
+            "No install record ({}): no files are removed from {}",
+            p.manifest.display(),
+            p.bin.display()
+        ));
+    }
+    if let Some(m) = &manifest {
+        for name in &m.files {
+            let path = m.bin_dir.join(name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => ui::success(&format!("Removed {}", path.display())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::new(format!("cannot remove {}", path.display())).because(e)),
+            }
+        }
+    }
+    // The marked block, wherever it is (both profiles, as the original).
+    for profile in [p.home.join(".zprofile"), p.home.join(".bash_profile")] {
+        let edit = manifest.as_ref().and_then(|m| m.profiles.iter().find(|e| e.path == profile));
+        if remove_block(&profile, edit)? {
+            ui::success(&format!("Removed PATH entry from {}", profile.display()));
+        }
+    }
+    if p.template.is_file() {
+        let empty = std::fs::metadata(&p.template).map(|m| m.len() == 0).unwrap_or(false);
+        if !empty {
+            ui::warn(&format!("{} preserved (contains data). Delete manually if desired.", p.template.display()));
+        } else if manifest.as_ref().is_some_and(|m| m.created_env_template) {
+            std::fs::remove_file(&p.template).with_context(|| format!("cannot remove {}", p.template.display()))?;
+            ui::success(&format!("Removed {} (was empty)", p.template.display()));
+        }
+    }
+    if manifest.is_some() {
+        std::fs::remove_file(&p.manifest).with_context(|| format!("cannot remove {}", p.manifest.display()))?;
+        ui::success(&format!("Removed {}", p.manifest.display()));
+        if let Some(dir) = p.manifest.parent() {
+            let _ = std::fs::remove_dir(dir); // only when empty
+        }
+    }
+    ui::status("");
+    ui::success("pyve uninstalled.");
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_comes_out_exactly_wherever_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".bash_profile");
+        std::fs::write(&p, "a\nb").unwrap();
+        let edit = add_block(&p).unwrap().expect("added");
+        assert!(edit.added_newline && !edit.created);
+        assert!(add_block(&p).unwrap().is_none(), "once");
+        // The user appended a line after pyve's block.
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text.push_str("c\n");
+        std::fs::write(&p, &text).unwrap();
+        assert!(remove_block(&p, Some(&edit)).unwrap());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\nb\nc\n", "the newline is the user's line's now");
+        assert!(!remove_block(&p, Some(&edit)).unwrap(), "nothing left to remove");
+    }
+
+    #[test]
+    fn a_block_without_its_end_is_left_alone_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".zprofile");
+        let text = format!("x\n{BLOCK_BEGIN}\n{PATH_LINE}\n");
+        std::fs::write(&p, &text).unwrap();
+        let e = remove_block(&p, None).unwrap_err();
+        assert!(e.to_string().contains("has pyve's block start"), "{e}");
+        assert!(e.hint_text().unwrap().contains("by hand"));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
+    }
+
+    #[test]
+    fn only_pyve_and_its_plugins_are_bundled() {
+        let dir = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for (name, mode) in [
+            ("pyve-venv", 0o755),
+            ("pyve-venv.d", 0o644),
+            ("pyve-noexec", 0o644),
+            ("pyve-Bad", 0o755),
+            ("libpyve_distutils_shim.so", 0o644),
+            ("libpyve.rlib", 0o644),
+            ("libpyve_sdk.rlib", 0o644),
+            ("other", 0o755),
+        ] {
+            let f = dir.path().join(name);
+            std::fs::write(&f, "x").unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        assert_eq!(bundled(dir.path()).unwrap(), ["pyve", "libpyve_distutils_shim.so", "pyve-venv"]);
+    }
+}

@@ -1,0 +1,274 @@
+//! `pyve --validate [--json]`: is this project's set-up complete and consistent with this pyve?
+//! The recorded pyve version, `.pyve` and its config (really parsed), the backend and its
+//! plugin, the environment (asked of the backend: `env/describe`), its interpreter (started),
+//! the environment file a conda backend needs, and the direnv files. Exit 0 when everything
+//! passes, 1 when anything is an error, 2 when there are only warnings — errors win whatever
+//! the order of the checks (the original let the last check decide, its defect 10).
+
+use std::cmp::Ordering;
+use std::path::Path;
+
+use pyve_protocol::methods::request;
+use pyve_protocol::types::EnvParams;
+
+use super::doctor::{compare_versions, output_within, recorded};
+use crate::backend::{self, Session};
+use crate::env::{HostEnv, VERSION};
+use crate::error::Result;
+use crate::plugins;
+use crate::project;
+use crate::report::{CheckStatus, Report, ValidateJson};
+
+/// The header, as the original printed it (30 `=`).
+pub const HEADER: &str = "Pyve Installation Validation\n==============================\n";
+
+/// `pyve --validate`.
+pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
+    let cwd = project::current_dir()?;
+    let root = env.project_root(&cwd);
+    let mut r = Report::default();
+    match &root {
+        None => r.host_hint(
+            CheckStatus::Error,
+            "Configuration",
+            format!(
+                "{} not found in {} or its parents (the project is not initialized)",
+                project::CONFIG_FILE,
+                cwd.display()
+            ),
+            "Run 'pyve --init' to initialize it",
+        ),
+        Some(root) => checks(env, root, &mut r),
+    }
+    let counts = r.counts();
+    let (code, result, last) = if counts.error > 0 {
+        (1, "errors", "Validation completed with errors.")
+    } else if counts.warn > 0 {
+        (2, "warnings", "Validation completed with warnings.")
+    } else {
+        (0, "passed", "All validations passed.")
+    };
+    if json {
+        let out = ValidateJson {
+            pyve_version: VERSION.to_owned(),
+            project_root: root.as_ref().map(|p| p.display().to_string()),
+            checks: r.lines,
+            counts,
+            result: result.to_owned(),
+            exit_code: code,
+        };
+        println!("{}", crate::json::pretty(&out));
+    } else {
+        print!("{HEADER}\n{}\n{last}\n", r.text());
+    }
+    Ok(code)
+}
+
+fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
+    // The config first: everything else depends on it.
+    let mut first = Report::default();
+    let rec = recorded(root, &mut first);
+    let Some(config) = &rec.config else {
+        r.lines.extend(first.lines);
+        direnv_checks(root, r);
+        return;
+    };
+    match config.pyve_version.as_deref() {
+        None => r.host_hint(
+            CheckStatus::Warn,
+            "Pyve version",
+            format!("not recorded (legacy project; current: {VERSION})"),
+            "Run 'pyve --init --update' to add version tracking",
+        ),
+        Some(v) => match compare_versions(v, VERSION) {
+            Ordering::Equal => r.host(CheckStatus::Ok, "Pyve version", format!("{v} (current)")),
+            Ordering::Less => r.host_hint(
+                CheckStatus::Warn,
+                "Pyve version",
+                format!("{v} (current: {VERSION})"),
+                "Migration recommended. Run 'pyve --init --update' to update.",
+            ),
+            Ordering::Greater => r.host_hint(
+                CheckStatus::Warn,
+                "Pyve version",
+                format!("{v} (current: {VERSION})"),
+                "Project uses newer Pyve version. Consider upgrading, or run 'pyve --init --update' with this one.",
+            ),
+        },
+    }
+    r.host(CheckStatus::Ok, "Configuration", "valid");
+    // A state that does not fit (a moved project) is an error, reported after the config.
+    r.lines.extend(first.lines);
+
+    let Some(name) = rec.backend.clone() else {
+        r.host_hint(
+            CheckStatus::Error,
+            "Backend",
+            "not configured",
+            "add `backend: venv` (or another backend) to .pyve/config, or run 'pyve --init --force'",
+        );
+        direnv_checks(root, r);
+        return;
+    };
+    let inventory = plugins::inventory(env, crate::cli::BUILTINS);
+    let known = backend::known_backends(&inventory);
+    if !known.iter().any(|(n, _, _)| n == &name) {
+        let mut names: Vec<&str> = known.iter().map(|(n, _, _)| n.as_str()).collect();
+        names.sort();
+        r.host_hint(
+            CheckStatus::Error,
+            "Backend",
+            format!("{name} (unknown: no installed plugin provides it)"),
+            format!(
+                "install the plugin pyve-{name}, or set `backend:` in .pyve/config to one of: {}",
+                names.join(", ")
+            ),
+        );
+        direnv_checks(root, r);
+        return;
+    }
+    r.host(CheckStatus::Ok, "Backend", name.clone());
+    let entry = match backend::plugin_for(&inventory, &name, &config.plugins) {
+        Ok(e) => e,
+        Err(e) => {
+            r.push(
+                CheckStatus::Error,
+                "Backend plugin",
+                Some(e.to_string()),
+                e.hint_text().map(str::to_owned),
+                crate::report::HOST,
+            );
+            env_file_check(&name, root, r);
+            direnv_checks(root, r);
+            return;
+        }
+    };
+    let version = entry.manifest.as_ref().map(|m| m.version.as_str()).unwrap_or("?");
+    r.host(
+        CheckStatus::Ok,
+        "Backend plugin",
+        format!("{} {version} ({}, {})", entry.candidate.name, entry.candidate.kind, entry.candidate.path.display()),
+    );
+
+    let label = if name == "venv" { "Virtual environment" } else { "Environment" };
+    let params = EnvParams { project_root: root.to_path_buf(), backend: name.clone(), settings: rec.settings.clone() };
+    let described = Session::open(env, &entry, root).and_then(|mut s| {
+        let d = s.call::<request::EnvDescribe>(&params).map_err(|e| e.to_error());
+        if d.is_ok() {
+            s.close();
+        }
+        d
+    });
+    match described {
+        Err(e) => r.push(
+            CheckStatus::Error,
+            label,
+            Some(format!("the backend could not describe it: {e}")),
+            e.hint_text().map(str::to_owned),
+            crate::report::HOST,
+        ),
+        Ok(d) => {
+            let shown = d.env_path.as_deref().map(|p| project::display_in(root, p)).unwrap_or_else(|| "?".into());
+            if !d.exists {
+                let what = if d.env_path.as_deref().is_some_and(Path::exists) {
+                    "not a usable environment"
+                } else {
+                    "missing"
+                };
+                r.host_hint(CheckStatus::Error, label, format!("{shown} ({what})"), "Run 'pyve --init' to create.");
+            } else {
+                r.host(CheckStatus::Ok, label, format!("{shown} (exists)"));
+                match &d.interpreter {
+                    None => r.host(CheckStatus::Info, "Python", "the backend names no interpreter"),
+                    Some(python) => interpreter_check(root, python, r),
+                }
+            }
+        }
+    }
+    env_file_check(&name, root, r);
+    if let Some(v) = rec.settings.get("python_version").and_then(|v| v.as_str()) {
+        r.host(CheckStatus::Ok, "Python version", v.to_owned());
+    }
+    direnv_checks(root, r);
+}
+
+/// The interpreter starts and says its version.
+fn interpreter_check(root: &Path, python: &Path, r: &mut Report) {
+    let shown = project::display_in(root, python);
+    let out = output_within(
+        std::process::Command::new(python)
+            .args(["-I", "-c", "import sys; print(sys.version.split()[0])"])
+            .env_remove("PYTHONHOME"),
+        std::time::Duration::from_secs(30),
+    );
+    match out {
+        Ok(o) if o.status.success() => {
+            let v = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+            r.host(CheckStatus::Ok, "Python", format!("{v} ({shown} runs)"));
+        }
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_owned();
+            r.host_hint(
+                CheckStatus::Error,
+                "Python",
+                format!("{shown} does not run: it exited with {} ({last})", o.status),
+                "Recreate the environment with 'pyve --init --force'",
+            );
+        }
+        Err(e) => r.host_hint(
+            CheckStatus::Error,
+            "Python",
+            format!("{shown} does not run: {e}"),
+            "Recreate the environment with 'pyve --init --force'",
+        ),
+    }
+}
+
+/// A conda backend builds from `environment.yml` (or its lock): one must be there.
+fn env_file_check(backend: &str, root: &Path, r: &mut Report) {
+    if backend != "micromamba" {
+        return;
+    }
+    let found = ["environment.yml", "conda-lock.yml"].into_iter().find(|f| root.join(f).is_file());
+    match found {
+        Some(f) => r.host(CheckStatus::Ok, "Environment file", format!("{f} (exists)")),
+        None => r.host_hint(
+            CheckStatus::Error,
+            "Environment file",
+            "environment.yml (missing)",
+            "Create environment.yml (name, channels, dependencies), or conda-lock.yml",
+        ),
+    }
+}
+
+fn direnv_checks(root: &Path, r: &mut Report) {
+    if root.join(".env").is_file() {
+        r.host(CheckStatus::Ok, "direnv integration", ".env (exists)");
+    } else {
+        r.host_hint(
+            CheckStatus::Warn,
+            "direnv integration",
+            ".env (missing)",
+            "Create it with 'touch .env && chmod 600 .env' (pyve run and direnv load it)",
+        );
+    }
+    if root.join(".envrc").is_file() {
+        r.host(CheckStatus::Ok, "direnv integration", ".envrc (exists)");
+    } else {
+        r.host(
+            CheckStatus::Info,
+            "direnv integration",
+            ".envrc (not used: 'pyve run' runs commands in the environment)",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn headers_are_the_originals() {
+        assert_eq!(super::HEADER.lines().nth(1).unwrap().len(), 30);
+        assert_eq!(super::super::doctor::HEADER.lines().nth(1).unwrap().len(), 29);
+    }
+}

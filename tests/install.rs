@@ -1,0 +1,189 @@
+//! `pyve --install` / `pyve --uninstall` into a temporary HOME: the files, the shell profiles
+//! (bash and zsh), the `~/.local/.env` template, re-installing (also from the installed copy)
+//! and uninstalling (twice), with the user's own files and lines left byte for byte.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pyve_tests::{Outcome, Sandbox, run};
+
+fn sandbox() -> Sandbox {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv", "libpyve_distutils_shim.so"]);
+    // What a cargo target directory also holds, and must not be installed.
+    std::fs::write(sb.path().join("bin/pyve-venv.d"), "deps\n").unwrap();
+    std::fs::write(sb.path().join("bin/libpyve.rlib"), "rlib\n").unwrap();
+    sb
+}
+
+fn bin(sb: &Sandbox) -> PathBuf {
+    sb.home().join(".local/bin")
+}
+
+fn pyve(sb: &Sandbox, exe: &Path, shell: &str, arg: &str) -> Outcome {
+    let mut cmd = Command::new(exe);
+    sb.isolate(&mut cmd);
+    cmd.env("SHELL", shell).arg(arg);
+    run(&mut cmd)
+}
+
+fn ok(out: &Outcome, what: &str) {
+    assert_eq!(out.code, Some(0), "{what} failed:\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777
+}
+
+fn block() -> &'static str {
+    "# >>> pyve installer >>>\nexport PATH=\"$HOME/.local/bin:$PATH\"  # Added by pyve installer\n# <<< pyve installer <<<\n"
+}
+
+#[test]
+fn install_reinstall_and_uninstall_with_bash() {
+    let sb = sandbox();
+    let home = sb.home();
+    let out = pyve(&sb, &sb.pyve(), "/bin/bash", "--install");
+    ok(&out, "install");
+    assert_eq!(out.stderr, "");
+    let b = bin(&sb);
+    let v = pyve::env::VERSION;
+    for line in [
+        format!("Installing pyve to {}...", b.display()),
+        format!("Source: {}", sb.path().join("bin").display()),
+        format!("✓ Created {}", b.display()),
+        "✓ Installed pyve".into(),
+        "✓ Installed libpyve_distutils_shim.so".into(),
+        "✓ Installed pyve-venv".into(),
+        format!("✓ Added {} to PATH in {}", b.display(), home.join(".bash_profile").display()),
+        format!("✓ Created {} template", home.join(".local/.env").display()),
+        format!("✓ pyve v{v} installed successfully!"),
+        format!("  source {}", home.join(".bash_profile").display()),
+    ] {
+        assert!(out.stdout.lines().any(|l| l == line), "`{line}` missing from:\n{}", out.stdout);
+    }
+    let mut names: Vec<String> =
+        std::fs::read_dir(&b).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["libpyve_distutils_shim.so", "pyve", "pyve-venv"], "no .d or .rlib, no temporary file");
+    assert_eq!(mode(&b.join("pyve")) & 0o755, 0o755, "executable and readable by all");
+    assert_eq!(std::fs::read_to_string(home.join(".bash_profile")).unwrap(), block());
+    assert!(!home.join(".zprofile").exists());
+    assert_eq!(std::fs::read(home.join(".local/.env")).unwrap(), b"");
+    assert_eq!(mode(&home.join(".local/.env")), 0o600);
+
+    // The installed pyve works, and finds the installed plugin beside it.
+    let out = pyve(&sb, &b.join("pyve"), "/bin/bash", "--version");
+    assert_eq!(out.stdout, format!("pyve version {v}\n"));
+    let mut cmd = Command::new(b.join("pyve"));
+    sb.isolate(&mut cmd);
+    let out = run(cmd.args(["plugin", "which", "venv"]));
+    assert!(out.stdout.contains(&b.join("pyve-venv").display().to_string()), "{}{}", out.stdout, out.stderr);
+
+    // Again: nothing added twice.
+    let out = pyve(&sb, &sb.pyve(), "/bin/bash", "--install");
+    ok(&out, "reinstall");
+    assert!(out.stdout.contains(&format!("INFO: PATH already configured in {}", home.join(".bash_profile").display())));
+    assert!(out.stdout.contains(&format!("INFO: {} already exists", home.join(".local/.env").display())));
+    assert_eq!(std::fs::read_to_string(home.join(".bash_profile")).unwrap(), block());
+
+    // From the installed copy: safe, the running file is not rewritten.
+    let before = std::fs::read(b.join("pyve")).unwrap();
+    let out = pyve(&sb, &b.join("pyve"), "/bin/bash", "--install");
+    ok(&out, "install from the installed copy");
+    assert!(out.stdout.contains("Running the installed pyve"), "{}", out.stdout);
+    assert_eq!(std::fs::read(b.join("pyve")).unwrap(), before);
+
+    // The user's own file in the same directory is never pyve's.
+    std::fs::write(b.join("pyve-mine"), "#!/bin/sh\n").unwrap();
+    let out = pyve(&sb, &b.join("pyve"), "/bin/bash", "--uninstall");
+    ok(&out, "uninstall");
+    for line in [
+        format!("✓ Removed {}", b.join("pyve").display()),
+        format!("✓ Removed {}", b.join("pyve-venv").display()),
+        format!("✓ Removed PATH entry from {}", home.join(".bash_profile").display()),
+        format!("✓ Removed {} (was empty)", home.join(".local/.env").display()),
+        "✓ pyve uninstalled.".into(),
+    ] {
+        assert!(out.stdout.lines().any(|l| l == line), "`{line}` missing from:\n{}", out.stdout);
+    }
+    let names: Vec<String> =
+        std::fs::read_dir(&b).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(names, ["pyve-mine"]);
+    assert!(!home.join(".bash_profile").exists(), "install created it, uninstall removes it");
+    assert!(!home.join(".local/.env").exists());
+    assert!(!home.join(".local/share/pyve").exists());
+
+    // Twice: nothing left to do, still a success.
+    let out = pyve(&sb, &sb.pyve(), "/bin/bash", "--uninstall");
+    ok(&out, "second uninstall");
+    assert!(out.stdout.contains("No install record"), "{}", out.stdout);
+    assert!(out.stdout.contains("✓ pyve uninstalled."), "{}", out.stdout);
+    assert!(b.join("pyve-mine").exists());
+}
+
+#[test]
+fn zsh_profiles_user_lines_and_a_template_with_data() {
+    let sb = sandbox();
+    let home = sb.home();
+    // The user's profile, without a final newline, and the user's template with a secret.
+    let profile = home.join(".zprofile");
+    let mine = "# my zsh profile\nexport EDITOR=vim\n\nalias ll='ls -l'";
+    std::fs::write(&profile, mine).unwrap();
+    std::fs::write(home.join(".bash_profile"), "# bash, untouched\n").unwrap();
+    std::fs::create_dir_all(home.join(".local")).unwrap();
+    std::fs::write(home.join(".local/.env"), "TOKEN=abc\n").unwrap();
+
+    let out = pyve(&sb, &sb.pyve(), "/bin/zsh", "--install");
+    ok(&out, "install");
+    assert_eq!(std::fs::read_to_string(&profile).unwrap(), format!("{mine}\n{}", block()));
+    assert_eq!(std::fs::read_to_string(home.join(".bash_profile")).unwrap(), "# bash, untouched\n");
+    assert!(out.stdout.contains(&format!("INFO: {} already exists", home.join(".local/.env").display())));
+
+    ok(&pyve(&sb, &sb.pyve(), "/bin/zsh", "--install"), "reinstall");
+    assert_eq!(std::fs::read_to_string(&profile).unwrap().matches("# >>> pyve installer >>>").count(), 1);
+
+    let out = pyve(&sb, &sb.pyve(), "/bin/zsh", "--uninstall");
+    ok(&out, "uninstall");
+    assert_eq!(std::fs::read_to_string(&profile).unwrap(), mine, "the user's profile, byte for byte");
+    assert_eq!(std::fs::read_to_string(home.join(".bash_profile")).unwrap(), "# bash, untouched\n");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "WARNING: {} preserved (contains data). Delete manually if desired.\n",
+            home.join(".local/.env").display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(home.join(".local/.env")).unwrap(), "TOKEN=abc\n");
+}
+
+#[test]
+fn a_bin_directory_already_on_path_is_not_added() {
+    let sb = sandbox();
+    let home = sb.home();
+    let b = bin(&sb);
+    let mut cmd = Command::new(sb.pyve());
+    sb.isolate(&mut cmd);
+    cmd.env("SHELL", "/bin/bash").env("PATH", format!("{}:/usr/bin:/bin", b.display())).arg("--install");
+    let out = run(&mut cmd);
+    ok(&out, "install");
+    assert!(out.stdout.contains(&format!("INFO: {} already in PATH", b.display())), "{}", out.stdout);
+    assert!(!home.join(".bash_profile").exists());
+    assert!(!out.stdout.contains("source "), "{}", out.stdout);
+}
+
+#[test]
+fn a_bash_profile_with_the_users_lines_survives_byte_for_byte() {
+    let sb = sandbox();
+    let profile = sb.home().join(".bash_profile");
+    let mine = "# mine\nexport PATH=\"$HOME/bin:$PATH\"\n\n";
+    std::fs::write(&profile, mine).unwrap();
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o640)).unwrap();
+    ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--install"), "install");
+    assert_eq!(std::fs::read_to_string(&profile).unwrap(), format!("{mine}{}", block()), "no blank line added");
+    ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--install"), "reinstall");
+    ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--uninstall"), "uninstall");
+    assert_eq!(std::fs::read_to_string(&profile).unwrap(), mine);
+    assert_eq!(mode(&profile), 0o640, "its mode too");
+}

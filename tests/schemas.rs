@@ -1,0 +1,62 @@
+//! The JSON Schemas of pyve's `--json` reports (`docs/schemas/*.json`) are generated from the
+//! report types; this test fails when a committed one is stale
+//! (`SNAPSHOTS=overwrite cargo test -p pyve-tests --test schemas` rewrites them), and checks
+//! real output of `--config --json`, `doctor --json` and `--validate --json` against them.
+
+use pyve_tests::{Sandbox, assert_matches_schema, repo_root, run, schema_errors};
+use serde_json::json;
+
+#[test]
+fn committed_schemas_are_current() {
+    for (name, text) in pyve::report::schemas() {
+        let path = repo_root().join("docs/schemas").join(name);
+        snapbox::assert_data_eq!(text, snapbox::Data::read_from(&path, None).raw());
+    }
+}
+
+#[test]
+fn the_checker_rejects_what_breaks_a_schema() {
+    let schema = pyve_tests::committed_schema("doctor.schema.json");
+    let mut good = json!({
+        "pyve_version": "0.1.0", "project_root": null, "initialized": false, "backend": null,
+        "environment": null, "plugins": [],
+        "checks": [{"status": "ok", "label": "Pyve", "detail": "0.1.0", "hint": null, "source": "pyve"}],
+        "counts": {"ok": 1, "info": 0, "warn": 0, "error": 0}, "exit_code": 0
+    });
+    assert_eq!(schema_errors(&schema, &good), Vec::<String>::new());
+    good["checks"][0]["status"] = json!("fine");
+    assert!(!schema_errors(&schema, &good).is_empty(), "an unknown status");
+    good["checks"][0]["status"] = json!("ok");
+    good.as_object_mut().unwrap().remove("exit_code");
+    assert!(schema_errors(&schema, &good).iter().any(|e| e.contains("exit_code")), "a missing field");
+    good["exit_code"] = json!("0");
+    assert!(!schema_errors(&schema, &good).is_empty(), "a string for a number");
+}
+
+#[test]
+fn config_json_matches_its_schema() {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv"]);
+    std::fs::write(sb.project().join("environment.yml"), "name: demo\n").unwrap();
+    let out = run(sb.pyve_cmd().args(["--config", "--json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v = assert_matches_schema("config.schema.json", &out.stdout);
+    assert_eq!(v["detected_backend"], "micromamba");
+    let venv = v["backends"].as_array().unwrap().iter().find(|b| b["name"] == "venv").expect("venv listed").clone();
+    assert_eq!(venv["plugin"], "venv");
+    assert_eq!(v["config_file"], false);
+}
+
+#[test]
+fn doctor_and_validate_json_outside_a_project_match_their_schemas() {
+    let sb = Sandbox::new();
+    let out = run(sb.pyve_cmd().args(["doctor", "--json"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.is_empty(), "--json alone: {}", out.stderr);
+    let v = assert_matches_schema("doctor.schema.json", &out.stdout);
+    assert_eq!((v["initialized"].clone(), v["exit_code"].clone()), (json!(false), json!(1)));
+    let out = run(sb.pyve_cmd().args(["--validate", "--json"]));
+    assert_eq!(out.code, Some(1));
+    let v = assert_matches_schema("validate.schema.json", &out.stdout);
+    assert_eq!(v["result"], "errors");
+}
