@@ -394,3 +394,25 @@ fn venv_dir_is_the_directory_everywhere() {
     ok(&out, "purge --venv-dir");
     assert!(!p.join("my_venv").exists() && !p.join(".pyve/config").exists());
 }
+
+/// A project set up by the original tool has `.pyve/config` and `.venv` but no
+/// `.pyve/state.json`: `pyve run` asks the configured backend where the environment is, runs in
+/// it, and writes nothing.
+#[test]
+fn run_works_in_a_project_the_original_tool_set_up() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::create_dir_all(p.join(".pyve")).unwrap();
+    std::fs::write(
+        p.join(".pyve/config"),
+        "pyve_version: \"0.9.2\"\nbackend: venv\nvenv:\n  directory: .venv\npython:\n  version: 3.12\n",
+    )
+    .unwrap();
+    let base = pyve_tests::pyenv_root().join("versions").join(python("3.12")).join("bin/python3");
+    let made = Command::new(&base).args(["-m", "venv", "--without-pip", ".venv"]).current_dir(&p).status().unwrap();
+    assert!(made.success(), "python -m venv");
+    let out = run(harness(&sb).args(["run", "python", "-c", "import sys; print(sys.prefix)"]));
+    ok(&out, "pyve run in the original's project");
+    assert_eq!(out.stdout.trim(), p.join(".venv").display().to_string());
+    assert!(!p.join(".pyve/state.json").exists(), "pyve run writes nothing");
+}

@@ -66,13 +66,9 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
         ))
         .hint("create one with `pyve --init` in the project's directory"));
     };
-    let Some(state) = State::load(&root)? else {
-        return Err(Error::new(format!(
-            "the project at {} has no environment recorded ({} is missing)",
-            root.display(),
-            project::STATE_FILE
-        ))
-        .hint("create it with `pyve --init --force`"));
+    let state = match State::load(&root)? {
+        Some(state) => state,
+        None => unrecorded(env, &root)?,
     };
     if !state.env_path.is_dir() {
         return Err(Error::new(format!("the environment {} does not exist any more", state.env_path.display()))
@@ -83,6 +79,55 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
     cmd.args(args);
     apply(&mut cmd, &root, &state);
     exec(cmd)
+}
+
+/// A project with `.pyve/config` but no `.pyve/state.json` (one set up by the original shell
+/// tool, or whose state was deleted): the backend named in the config is asked, once, where its
+/// environment is and how to run in it. Nothing is written (`pyve run` only reads); the next
+/// `pyve --init` records it.
+fn unrecorded(env: &HostEnv, root: &Path) -> Result<State> {
+    let missing = || {
+        Error::new(format!(
+            "the project at {} has no environment recorded ({} is missing)",
+            root.display(),
+            project::STATE_FILE
+        ))
+        .hint("create it with `pyve --init --force`")
+    };
+    let Some(config) = project::Config::load(root)? else { return Err(missing()) };
+    let Some(name) = config.backend.clone() else { return Err(missing()) };
+    let inventory = crate::plugins::inventory(env, crate::cli::BUILTINS);
+    let entry = crate::backend::plugin_for(&inventory, &name, &config.plugins)?;
+    let params = pyve_protocol::types::EnvParams {
+        project_root: root.to_path_buf(),
+        backend: name.clone(),
+        settings: config.backend_settings(&name),
+    };
+    let mut session = crate::backend::Session::open(env, &entry, root)?;
+    let described = session.call::<pyve_protocol::methods::request::EnvDescribe>(&params).map_err(|e| e.to_error());
+    let described = match described {
+        Ok(d) if d.exists => d,
+        Ok(_) => {
+            session.close();
+            return Err(missing());
+        }
+        Err(e) => {
+            session.close();
+            return Err(e);
+        }
+    };
+    let activation = session.call::<pyve_protocol::methods::request::EnvActivation>(&params).map_err(|e| e.to_error());
+    session.close();
+    Ok(State {
+        project_root: root.to_path_buf(),
+        backend: name,
+        plugin: entry.candidate.name.clone(),
+        env_path: described.env_path.clone().unwrap_or_default(),
+        interpreter: described.interpreter.clone(),
+        python_version: described.python_version.clone(),
+        activation: activation?,
+        ..State::default()
+    })
 }
 
 /// Replace pyve with the command (as the original's `exec` did): the caller (a shell, a
