@@ -61,20 +61,8 @@ impl Provision {
 
     /// `<python> -m pip download` of the `uv` wheel for this platform (no dependencies).
     pub fn command(&self, python: &Path) -> Command {
-        let mut cmd = Command::new(python);
-        cmd.args([
-            "-m",
-            "pip",
-            "download",
-            "--disable-pip-version-check",
-            "--no-input",
-            "-q",
-            "--only-binary=:all:",
-            "--no-deps",
-            "--dest",
-        ])
-        .arg(self.tmp.path())
-        .arg("uv");
+        let mut cmd = crate::wheels::pip_download(python, self.tmp.path());
+        cmd.args(["--no-deps", "uv"]);
         cmd
     }
 

@@ -159,19 +159,8 @@ impl Fetch {
     /// only, with their dependencies, the newest the interpreter supports, through the
     /// user's index configuration.
     pub fn command(&self, python: &Path, projects: &[&str]) -> Command {
-        let mut cmd = Command::new(python);
-        cmd.args([
-            "-m",
-            "pip",
-            "download",
-            "--disable-pip-version-check",
-            "--no-input",
-            "-q",
-            "--only-binary=:all:",
-            "--dest",
-        ])
-        .arg(self.tmp.path())
-        .args(projects);
+        let mut cmd = pip_download(python, self.tmp.path());
+        cmd.args(projects);
         cmd
     }
 
@@ -318,6 +307,16 @@ fn installed_projects(site_packages: &Path) -> Vec<String> {
             Some(normalize(stem.split('-').next()?))
         })
         .collect()
+}
+
+/// `<python> -m pip download` of binary wheels only into `dest`, quietly, through the user's
+/// index configuration; the caller adds options and the projects.
+pub(crate) fn pip_download(python: &Path, dest: &Path) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.args(["-m", "pip", "download", "--disable-pip-version-check", "--no-input", "-q", "--only-binary=:all:"])
+        .arg("--dest")
+        .arg(dest);
+    cmd
 }
 
 #[cfg(test)]
