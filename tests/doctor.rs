@@ -306,9 +306,9 @@ fn a_pin_no_installed_plugin_matches_is_an_error_naming_what_was_found() {
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     let line =
         out.stdout.lines().find(|l| l.starts_with("✗ Backend plugin: ")).unwrap_or_else(|| panic!("{}", out.stdout));
-    assert!(line.contains("matches the version .pyve/config asks for (^9)"), "{line}");
+    assert!(line.contains("matches the pin venv \"^9\" (.pyve/config, line 3)"), "{line}");
     assert!(line.contains("found: venv "), "the version found is named: {line}");
     let val = validate(&sb, &p);
     assert_eq!(val.code, Some(1), "{}", val.stdout);
-    assert!(val.stdout.contains("✗ Backend plugin: no installed pyve-venv matches"), "{}", val.stdout);
+    assert!(val.stdout.contains("✗ Backend plugin: no installed copy of plugin 'venv' matches"), "{}", val.stdout);
 }

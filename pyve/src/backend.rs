@@ -10,7 +10,7 @@ use pyve_protocol::{ErrorObject, RequestMethod};
 
 use crate::env::HostEnv;
 use crate::error::{Error, Result};
-use crate::plugins::{self, Entry, Inventory, Kind, Status};
+use crate::plugins::{self, Entry, Inventory, Status};
 use crate::rpc::{Client, Handler, PluginRef, RpcError, SessionInfo};
 use crate::ui;
 
@@ -105,83 +105,58 @@ pub fn detect(root: &Path, known: &[(String, Vec<String>, i32)]) -> Vec<(String,
     found
 }
 
-/// The plugin entry serving backend `name`, honouring a version pin from `.pyve/config`.
-pub fn plugin_for(
-    inventory: &Inventory,
-    name: &str,
-    pins: &std::collections::BTreeMap<String, semver::VersionReq>,
-) -> Result<Entry> {
+/// The plugin entry serving backend `name`. The inventory has applied the project's pins, so
+/// a pinned plugin that no installed copy matches serves nothing: that is an error naming the
+/// pin and the command that fixes it.
+pub fn plugin_for(inventory: &Inventory, name: &str) -> Result<Entry> {
     let provides = |e: &&Entry| e.manifest.as_ref().is_some_and(|m| m.provides.backends.iter().any(|b| b.name == name));
     let serves_rpc = |e: &&Entry| matches!(e.status, Status::Ok) && e.serves.contains(&"rpc");
     // The plugin named like the backend first, then any other providing it.
     let mut providers: Vec<&Entry> = inventory.entries.iter().filter(serves_rpc).filter(provides).collect();
     providers.sort_by_key(|e| e.candidate.name != name);
-    let Some(first) = providers.first() else {
-        let broken = inventory
-            .entries
-            .iter()
-            .find(|e| e.candidate.name == name && matches!(e.status, Status::Failed(_) | Status::Unusable(_)));
-        if let Some(b) = broken {
-            let why = match &b.status {
-                Status::Failed(e) => e.summary(),
-                Status::Unusable(p) => p.explain(),
-                _ => String::new(),
-            };
-            return Err(Error::new(format!(
-                "backend '{name}' needs the plugin pyve-{name}, which cannot be used: {} {why}",
-                b.candidate.path.display()
-            ))
-            .hint(format!("`pyve plugin info {name}` shows the full error; reinstall pyve-{name}")));
-        }
-        return Err(Error::new(format!("backend '{name}' needs the plugin pyve-{name}, which is not installed")).hint(
-            format!(
-                "install pyve-{name} (cargo install pyve-{name}, or put the pyve-{name} executable in {}), or choose another backend with --backend",
-                "~/.pyve/plugins or on PATH"
-            ),
-        ));
-    };
-    let plugin_name = first.candidate.name.clone();
-    let Some(req) = pins.get(&plugin_name) else { return Ok((*first).clone()) };
-    // A pinned plugin: the first file of that name (shadowed ones too) whose version matches.
-    let mut skipped = Vec::new();
-    for e in inventory.entries.iter().filter(|e| e.candidate.name == plugin_name) {
-        let Some(m) = &e.manifest else { continue };
-        match semver::Version::parse(&m.version) {
-            Ok(v) if req.matches(&v) => {
-                if !skipped.is_empty() {
-                    ui::info(&format!(
-                        "Using {} {} ({}): .pyve/config pins {plugin_name} to {req}",
-                        plugin_name,
-                        m.version,
-                        e.candidate.path.display()
-                    ));
-                    for s in &skipped {
-                        ui::debug(&format!("  skipped {s}"));
-                    }
-                }
-                let mut chosen = e.clone();
-                if chosen.candidate.kind == Kind::Exec || chosen.serves.is_empty() {
-                    chosen.serves = vec!["rpc"];
-                }
-                return Ok(chosen);
-            }
-            _ => skipped.push(format!("{} {} ({})", plugin_name, m.version, e.candidate.path.display())),
-        }
+    if let Some(first) = providers.first() {
+        return Ok((*first).clone());
     }
-    Err(Error::new(format!("no installed pyve-{plugin_name} matches the version .pyve/config asks for ({req})"))
-        .because(format!("found: {}", if skipped.is_empty() { "none".to_owned() } else { skipped.join(", ") }))
-        .hint(format!("install a matching pyve-{plugin_name}, or change `plugins.{plugin_name}` in .pyve/config")))
+    // Excluded by a pin: the plugin named like the backend, or one whose other copies provide it.
+    let pinned = std::iter::once(name.to_owned())
+        .chain(inventory.entries.iter().filter(provides).map(|e| e.candidate.name.clone()))
+        .find(|n| inventory.pins.get(n).is_some());
+    if let Some(err) = pinned.and_then(|n| inventory.pin_error(&n)) {
+        return Err(err);
+    }
+    let broken = inventory
+        .entries
+        .iter()
+        .find(|e| e.candidate.name == name && matches!(e.status, Status::Failed(_) | Status::Unusable(_)));
+    if let Some(b) = broken {
+        let why = match &b.status {
+            Status::Failed(e) => e.summary(),
+            Status::Unusable(p) => p.explain(),
+            _ => String::new(),
+        };
+        return Err(Error::new(format!(
+            "backend '{name}' needs the plugin pyve-{name}, which cannot be used: {} {why}",
+            b.candidate.path.display()
+        ))
+        .hint(format!(
+            "`pyve plugin info {name}` shows the full error; reinstall it (`pyve plugin install SOURCE --force`)"
+        )));
+    }
+    let dir = inventory
+        .search
+        .dirs
+        .iter()
+        .find(|d| d.origin == crate::plugins::Origin::UserDir)
+        .map(|d| d.path.display().to_string())
+        .unwrap_or_else(|| "$PYVE_HOME/plugins".into());
+    Err(Error::new(format!("backend '{name}' needs the plugin pyve-{name}, which is not installed")).hint(format!(
+        "install it with `pyve plugin install {name}` (from the Rust package registry) or `pyve plugin install PATH` (a built pyve-{name}, a script or a crate directory) into {dir}; or choose another backend with --backend"
+    )))
 }
 
 /// Choose the backend for `root`. `configured` is the backend recorded in `.pyve/config` (when
 /// it is to be honoured).
-pub fn choose(
-    inventory: &Inventory,
-    root: &Path,
-    flag: Option<&str>,
-    configured: Option<&str>,
-    pins: &std::collections::BTreeMap<String, semver::VersionReq>,
-) -> Result<Choice> {
+pub fn choose(inventory: &Inventory, root: &Path, flag: Option<&str>, configured: Option<&str>) -> Result<Choice> {
     let known = known_backends(inventory);
     let (name, reason) = if let Some(f) = flag.filter(|f| *f != "auto") {
         (f.to_owned(), Reason::Flag)
@@ -207,7 +182,7 @@ pub fn choose(
             }
         }
     };
-    let plugin = plugin_for(inventory, &name, pins)?;
+    let plugin = plugin_for(inventory, &name)?;
     Ok(Choice { name, reason, plugin })
 }
 

@@ -60,7 +60,7 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
     };
     let _ = writeln!(out, "  Detected backend:       {detected_text}");
     for (name, _, _) in &known {
-        let line = match backend::plugin_for(&inventory, name, &Default::default()) {
+        let line = match backend::plugin_for(&inventory, name) {
             Ok(e) => format!(
                 "{} {} ({})",
                 e.candidate.name,
@@ -110,7 +110,7 @@ fn print_json(
     let backends = known
         .iter()
         .map(|(name, selectors, _)| {
-            let entry = backend::plugin_for(inventory, name, &Default::default()).ok();
+            let entry = backend::plugin_for(inventory, name).ok();
             BackendJson {
                 name: name.clone(),
                 selectors: selectors.clone(),

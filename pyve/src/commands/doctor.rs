@@ -187,9 +187,11 @@ fn project_checks(env: &HostEnv, inventory: &Inventory, root: &Path, r: &mut Rep
         return;
     }
     r.host(CheckStatus::Ok, "Backend", name.clone());
-    let pins = rec.config.as_ref().map(|c| c.plugins.clone()).unwrap_or_default();
-    let (asked, plugin) = match backend::plugin_for(inventory, &name, &pins) {
+    let (asked, plugin) = match backend::plugin_for(inventory, &name) {
         Ok(entry) => {
+            if let Some(state) = &rec.state {
+                plugin_drift(state, &entry, r);
+            }
             out.plugins.push(plugin_use(&entry, "backend"));
             (ask_backend(env, &entry, root, &name, rec.settings.clone(), r), entry.candidate.name.clone())
         }
@@ -537,8 +539,20 @@ fn host_checks(env: &HostEnv, inventory: &Inventory, r: &mut Report) {
                 format!("{} ({}) is broken: {}", e.candidate.name, e.candidate.path.display(), err.summary()),
                 format!("`pyve plugin info {}` shows the full error", e.candidate.name),
             ),
+            Status::Unpinned(req) => r.host(
+                CheckStatus::Info,
+                "Plugin",
+                format!(
+                    "{} {} ({}) is not used: the project pins {} to \"{req}\"",
+                    e.candidate.name,
+                    e.manifest.as_ref().map(|m| m.version.as_str()).unwrap_or("?"),
+                    e.candidate.path.display(),
+                    e.candidate.name
+                ),
+            ),
         }
     }
+    pin_checks(inventory, r);
     for (entry, _) in &inventory.search.skipped {
         let what = if entry.is_empty() {
             "an empty entry: your shell searches the current directory for it".to_owned()
@@ -551,6 +565,77 @@ fn host_checks(env: &HostEnv, inventory: &Inventory, r: &mut Report) {
             format!("{what} (pyve never searches it)"),
             "put only absolute directories on PATH: a relative one means something else in every directory",
         );
+    }
+}
+
+/// The plugin that made the environment (recorded in `.pyve/state.json`) against the one
+/// serving now: nothing when they are the same version; a newer release of the same major is
+/// information; another major, or an older version, is a warning with the fix.
+pub fn plugin_drift(state: &State, serving: &Entry, r: &mut Report) {
+    let Some(now) = serving.manifest.as_ref().map(|m| m.version.as_str()) else { return };
+    if state.plugin_version.is_empty() || state.plugin != serving.candidate.name {
+        return;
+    }
+    let (Ok(made), Ok(cur)) = (semver::Version::parse(&state.plugin_version), semver::Version::parse(now)) else {
+        return;
+    };
+    let name = &state.plugin;
+    if made == cur {
+        return;
+    }
+    let what = format!("{name} {made} made the environment; {name} {cur} serves it now");
+    if cur > made && cur.major == made.major {
+        r.host(CheckStatus::Info, "Backend plugin", format!("{what} (a newer compatible release)"));
+    } else {
+        let why = if cur < made { "an older version" } else { "another major version" };
+        r.host_hint(
+            CheckStatus::Warn,
+            "Backend plugin",
+            format!("{what} ({why})"),
+            format!(
+                "rebuild the environment with it (`pyve --init --force`), or pin the one that made it (`{name}: \"={made}\"` under `plugins:` in .pyve/config) and run `pyve plugin install {name}@={made}`"
+            ),
+        );
+    }
+}
+
+/// One line per pin of the project: the copy it selects, or why none matches; and the
+/// warnings about the `plugins:` section.
+pub fn pin_checks(inventory: &Inventory, r: &mut Report) {
+    for w in &inventory.pins.warnings {
+        r.host_hint(
+            CheckStatus::Warn,
+            "Plugin pins",
+            format!(".pyve/config, {w}"),
+            "fix the `plugins:` section of .pyve/config",
+        );
+    }
+    for (name, pin) in &inventory.pins.pins {
+        match inventory.pin_error(name) {
+            None => {
+                let e =
+                    inventory.active().filter(|e| e.candidate.name == *name).min_by_key(|e| !e.serves.contains(&"rpc"));
+                let what = e
+                    .map(|e| {
+                        format!(
+                            "{} ({})",
+                            e.manifest.as_ref().map(|m| m.version.as_str()).unwrap_or("?"),
+                            e.candidate.path.display()
+                        )
+                    })
+                    .unwrap_or_default();
+                r.host(CheckStatus::Ok, "Plugin pin", format!("{} → {what}", pin.describe()));
+            }
+            Some(err) => {
+                r.push(
+                    CheckStatus::Error,
+                    "Plugin pin",
+                    Some(err.to_string()),
+                    err.hint_text().map(str::to_owned),
+                    HOST,
+                );
+            }
+        }
     }
 }
 

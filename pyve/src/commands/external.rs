@@ -15,7 +15,17 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
         return Err(unknown(env, name, builtins, None));
     }
     let search = discovery::SearchPath::from_env(env);
-    let res = discovery::resolve(discovery::candidates_for(&search, name));
+    let res = if plugins::pins::Pins::for_cwd(env).get(name).is_some() {
+        // A pinned name: the copy the pin selects (the inventory knows the versions, from the
+        // manifest cache), or the pin's error.
+        let inventory = plugins::inventory(env, builtins);
+        if let Some(err) = inventory.pin_error(name) {
+            return Err(err);
+        }
+        pinned_resolution(&inventory, name)
+    } else {
+        discovery::resolve(discovery::candidates_for(&search, name))
+    };
     if let Some(exec) = &res.exec {
         return exec_plugin(env, exec, name, args);
     }
@@ -31,6 +41,16 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
     if let Some(entry) = inventory.command_provider(name) {
         return exec_plugin(env, &entry.candidate, name, args);
     }
+    // A command of a pinned plugin of which no copy matches the pin.
+    if let Some(err) = inventory
+        .entries
+        .iter()
+        .filter(|e| matches!(e.status, plugins::Status::Unpinned(_)))
+        .filter(|e| e.manifest.as_ref().is_some_and(|m| m.provides.commands.iter().any(|c| c.name == name)))
+        .find_map(|e| inventory.pin_error(&e.candidate.name))
+    {
+        return Err(err);
+    }
     if let Some(bad) = res.unusable.first() {
         let problem = bad.problem.as_ref().expect("unusable candidates have a problem");
         return Err(Error::new(format!(
@@ -41,6 +61,26 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
         .hint(problem.hint(&bad.path)));
     }
     Err(unknown(env, name, builtins, Some(&inventory)))
+}
+
+/// How a name resolves once the project's pins are applied (the inventory did that).
+pub fn pinned_resolution(inventory: &plugins::Inventory, name: &str) -> discovery::Resolution {
+    let mut res = discovery::Resolution::default();
+    for e in inventory.entries.iter().filter(|e| e.candidate.name == name) {
+        match &e.status {
+            plugins::Status::Ok => {
+                if e.serves.contains(&"rpc") {
+                    res.rpc = Some(e.candidate.clone());
+                }
+                if e.serves.contains(&"passthrough") {
+                    res.exec = Some(e.candidate.clone());
+                }
+            }
+            plugins::Status::Unusable(_) => res.unusable.push(e.candidate.clone()),
+            _ => res.shadowed.push(e.candidate.clone()),
+        }
+    }
+    res
 }
 
 /// Run a plugin executable with the user's stdio; pyve survives Ctrl-C while it runs (the

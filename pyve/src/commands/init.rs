@@ -121,7 +121,7 @@ pub fn run(env: &HostEnv, mut args: InitArgs) -> Result<u8> {
     let config = Config::load(&root)?;
     let Some(config) = config else {
         let inventory = plugins::inventory(env, crate::cli::BUILTINS);
-        let choice = choose(&inventory, &root, &args, None, &Default::default())?;
+        let choice = choose(&inventory, &root, &args, None)?;
         build(env, &inventory, &root, &args, &choice, None, None)?;
         lock.keep_dir();
         return Ok(0);
@@ -136,6 +136,7 @@ pub fn run(env: &HostEnv, mut args: InitArgs) -> Result<u8> {
     };
     if args.update {
         ui::info("Updating existing Pyve installation...");
+        plugins::inventory(env, crate::cli::BUILTINS).check_pins()?;
         return update(&root, &config, &args, Conflict::Update);
     }
     if args.force {
@@ -177,7 +178,10 @@ fn menu(env: &HostEnv, root: &Path, args: &InitArgs, config: &Config, state: Opt
     ui::status("  3. Cancel");
     ui::status("");
     match ui::prompt("Choose [1/2/3]: ").map_err(not_asked)?.as_str() {
-        "1" => update(root, config, args, Conflict::Menu),
+        "1" => {
+            plugins::inventory(env, crate::cli::BUILTINS).check_pins()?;
+            update(root, config, args, Conflict::Menu)
+        }
         "2" => force(env, root, args, config, state, false),
         "3" => {
             ui::info("Initialization cancelled");
@@ -187,13 +191,9 @@ fn menu(env: &HostEnv, root: &Path, args: &InitArgs, config: &Config, state: Opt
     }
 }
 
-fn choose(
-    inventory: &Inventory,
-    root: &Path,
-    args: &InitArgs,
-    configured: Option<&str>,
-    pins: &std::collections::BTreeMap<String, semver::VersionReq>,
-) -> Result<Choice> {
+fn choose(inventory: &Inventory, root: &Path, args: &InitArgs, configured: Option<&str>) -> Result<Choice> {
+    // Every pin first: a team's pins hold for backends, commands and hooks alike.
+    inventory.check_pins()?;
     if let Some(b) = args.backend.as_deref().filter(|b| *b != "auto") {
         let valid = backend::valid_names(inventory);
         if !valid.iter().any(|v| v == b) {
@@ -202,7 +202,7 @@ fn choose(
             );
         }
     }
-    backend::choose(inventory, root, args.backend.as_deref(), configured, pins)
+    backend::choose(inventory, root, args.backend.as_deref(), configured)
 }
 
 /// Where a backend change was asked for, for its refusal's next step.
@@ -259,7 +259,7 @@ fn force(
 ) -> Result<u8> {
     let inventory = plugins::inventory(env, crate::cli::BUILTINS);
     // Validate first: the backend, its plugin, the arguments. Nothing is touched yet.
-    let choice = choose(&inventory, root, args, config.backend.as_deref(), &config.plugins)?;
+    let choice = choose(&inventory, root, args, config.backend.as_deref())?;
     if confirm {
         ui::warn("Force re-initialization: This will purge the existing environment");
         ui::warn(&format!("  Current backend: {}", config.backend.as_deref().unwrap_or("(none)")));
@@ -638,7 +638,7 @@ fn remove_old(
     env_path: Option<&Path>,
 ) {
     let where_ = env_path.map(|p| format!(" {}", project::display_in(root, p))).unwrap_or_default();
-    let entry = match backend::plugin_for(inventory, backend_name, &Default::default()) {
+    let entry = match backend::plugin_for(inventory, backend_name) {
         Ok(entry) => entry,
         Err(e) => {
             // Nothing can be purged through a plugin that is not there: say so, carry on.

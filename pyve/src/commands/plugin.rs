@@ -39,6 +39,7 @@ fn entry_json(e: &Entry) -> Value {
         Status::Unusable(p) => (None, Some(p.explain())),
         Status::Failed(err) => (None, Some(err.summary())),
         Status::Ok => (None, None),
+        Status::Unpinned(req) => (None, Some(format!("does not match the project's pin \"{req}\""))),
     };
     json!({
         "name": e.candidate.name,
@@ -94,6 +95,15 @@ pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> R
                 }
             }
             _ => {}
+        }
+    }
+    inventory.warn_pins();
+    for name in inventory.pins.pins.keys() {
+        if let Some(e) = inventory.pin_error(name) {
+            ui::warn(&e.to_string());
+            if let Some(h) = e.hint_text() {
+                ui::hint(h);
+            }
         }
     }
     Ok(0)
@@ -161,6 +171,14 @@ fn search_summary(inventory: &Inventory) -> String {
     if dirs.is_empty() { "no directories (PATH is empty)".into() } else { dirs.join(", ") }
 }
 
+/// The inventory, with the project's pins applied, when the current project pins `name`.
+fn pinned_inventory(env: &HostEnv, builtins: &[&str], name: &str) -> Option<Inventory> {
+    if builtins.contains(&name) || plugins::pins::Pins::for_cwd(env).get(name).is_none() {
+        return None;
+    }
+    Some(plugins::inventory(env, builtins))
+}
+
 /// `pyve plugin which NAME`: which file serves a name, and why.
 pub fn which(env: &HostEnv, builtins: &[&str], name: &str) -> Result<u8> {
     if builtins.contains(&name) {
@@ -172,14 +190,30 @@ pub fn which(env: &HostEnv, builtins: &[&str], name: &str) -> Result<u8> {
         return Ok(0);
     }
     let search = discovery::SearchPath::from_env(env);
-    let res = if pyve_protocol::is_valid_plugin_name(name) {
-        discovery::resolve(discovery::candidates_for(&search, name))
-    } else {
-        discovery::Resolution::default()
+    let pinned = pinned_inventory(env, builtins, name);
+    let res = match &pinned {
+        Some(inventory) => {
+            if let Some(err) = inventory.pin_error(name) {
+                return Err(err);
+            }
+            crate::commands::external::pinned_resolution(inventory, name)
+        }
+        None if pyve_protocol::is_valid_plugin_name(name) => {
+            discovery::resolve(discovery::candidates_for(&search, name))
+        }
+        None => discovery::Resolution::default(),
     };
     let mut out = String::new();
     if let Some(primary) = res.primary() {
         let _ = writeln!(out, "{name}: {}", primary.path.display());
+        if let Some(pin) = pinned.as_ref().and_then(|i| i.pins.get(name)) {
+            let _ = writeln!(
+                out,
+                "  pinned: {} ({}): the first copy whose version matches serves",
+                pin.describe(),
+                pin.place()
+            );
+        }
         let dir = primary.path.parent().map(|p| p.display().to_string()).unwrap_or_default();
         let _ = writeln!(out, "  found in: {dir} ({})", primary.origin.describe());
         if let Some(lib) = res.rpc.as_ref().filter(|c| c.kind == Kind::Dylib) {
@@ -214,8 +248,22 @@ pub fn which(env: &HostEnv, builtins: &[&str], name: &str) -> Result<u8> {
             }
         }
     }
-    for c in &res.shadowed {
+    let unpinned: Vec<&Entry> = pinned
+        .iter()
+        .flat_map(|i| i.entries.iter())
+        .filter(|e| e.candidate.name == name && matches!(e.status, Status::Unpinned(_)))
+        .collect();
+    for c in res.shadowed.iter().filter(|c| !unpinned.iter().any(|u| u.candidate.path == c.path)) {
         let _ = writeln!(out, "  shadows: {} ({})", c.path.display(), c.origin.describe());
+    }
+    for e in unpinned {
+        let version = e.manifest.as_ref().map(|m| m.version.as_str()).unwrap_or("?");
+        let _ = writeln!(
+            out,
+            "  skipped: {} ({}): version {version} does not match the pin",
+            e.candidate.path.display(),
+            e.candidate.origin.describe()
+        );
     }
     for c in &res.unusable {
         let p = c.problem.as_ref().expect("unusable candidates have a problem");
@@ -232,10 +280,17 @@ pub fn which(env: &HostEnv, builtins: &[&str], name: &str) -> Result<u8> {
 /// `pyve plugin info NAME [--json]`: start the plugin, do the handshake, show its manifest.
 pub fn info(env: &HostEnv, builtins: &[&str], name: &str, as_json: bool) -> Result<u8> {
     let search = discovery::SearchPath::from_env(env);
-    let res = if pyve_protocol::is_valid_plugin_name(name) {
-        discovery::resolve(discovery::candidates_for(&search, name))
-    } else {
-        discovery::Resolution::default()
+    let res = match pinned_inventory(env, builtins, name) {
+        Some(inventory) => {
+            if let Some(err) = inventory.pin_error(name) {
+                return Err(err);
+            }
+            crate::commands::external::pinned_resolution(&inventory, name)
+        }
+        None if pyve_protocol::is_valid_plugin_name(name) => {
+            discovery::resolve(discovery::candidates_for(&search, name))
+        }
+        None => discovery::Resolution::default(),
     };
     let Some(candidate) = res.rpc.clone() else {
         if let Some(bad) = res.unusable.first() {

@@ -62,7 +62,7 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
     match &backend {
         Some(name) => {
             let inventory = plugins::inventory(env, crate::cli::BUILTINS);
-            let entry = backend::plugin_for(&inventory, name, &config.plugins)?;
+            let entry = backend::plugin_for(&inventory, name)?;
             let mut session = Session::open(env, &entry, &root)?;
             let result = session
                 .call::<request::EnvRemove>(&EnvParams { project_root: root.clone(), backend: name.clone(), settings })

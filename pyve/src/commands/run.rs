@@ -70,6 +70,14 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
         Some(state) => state,
         None => unrecorded(env, &root)?,
     };
+    // A project that pins its backend's plugin runs only where a matching copy is installed
+    // (no plugin is started: the manifest cache knows the versions).
+    if !state.plugin.is_empty()
+        && crate::plugins::pins::Pins::for_root(Some(&root)).get(&state.plugin).is_some()
+        && let Some(err) = crate::plugins::inventory(env, crate::cli::BUILTINS).pin_error(&state.plugin)
+    {
+        return Err(err);
+    }
     if !state.env_path.is_dir() {
         return Err(Error::new(format!("the environment {} does not exist any more", state.env_path.display()))
             .hint("create it again with `pyve --init --force`"));
@@ -97,7 +105,7 @@ fn unrecorded(env: &HostEnv, root: &Path) -> Result<State> {
     let Some(config) = project::Config::load(root)? else { return Err(missing()) };
     let Some(name) = config.backend.clone() else { return Err(missing()) };
     let inventory = crate::plugins::inventory(env, crate::cli::BUILTINS);
-    let entry = crate::backend::plugin_for(&inventory, &name, &config.plugins)?;
+    let entry = crate::backend::plugin_for(&inventory, &name)?;
     let params = pyve_protocol::types::EnvParams {
         project_root: root.to_path_buf(),
         backend: name.clone(),

@@ -128,7 +128,7 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
         return;
     }
     r.host(CheckStatus::Ok, "Backend", name.clone());
-    let entry = match backend::plugin_for(&inventory, &name, &config.plugins) {
+    let entry = match backend::plugin_for(&inventory, &name) {
         Ok(e) => e,
         Err(e) => {
             r.push(
@@ -149,6 +149,10 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
         "Backend plugin",
         format!("{} {version} ({}, {})", entry.candidate.name, entry.candidate.kind, entry.candidate.path.display()),
     );
+    if let Some(state) = &rec.state {
+        crate::commands::doctor::plugin_drift(state, &entry, r);
+    }
+    crate::commands::doctor::pin_checks(&inventory, r);
 
     let label = if name == "venv" { "Virtual environment" } else { "Environment" };
     let params = EnvParams { project_root: root.to_path_buf(), backend: name.clone(), settings: rec.settings.clone() };

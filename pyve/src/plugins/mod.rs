@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod discovery;
+pub mod pins;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use pyve_protocol::types::Manifest;
 
 use crate::env::HostEnv;
+use crate::error::Error;
 use crate::rpc::{Client, QuietHandler, RpcError, SessionInfo, Timeouts};
 pub use discovery::{Candidate, Kind, Origin, Problem, Resolution, SearchPath};
 
@@ -25,6 +27,8 @@ pub enum Status {
     Unusable(Problem),
     /// Its handshake failed.
     Failed(RpcError),
+    /// Usable, but its version does not match the project's pin (the requirement).
+    Unpinned(String),
 }
 
 impl Status {
@@ -35,6 +39,7 @@ impl Status {
             Status::Shadowed(_) => "shadowed",
             Status::Unusable(p) => p.status(),
             Status::Failed(e) => e.status(),
+            Status::Unpinned(_) => "pin-mismatch",
         }
     }
 }
@@ -59,12 +64,71 @@ pub struct Inventory {
     pub entries: Vec<Entry>,
     /// The search path used.
     pub search: SearchPath,
+    /// The pins of the project of the current directory, applied to `entries`.
+    pub pins: pins::Pins,
 }
 
 impl Inventory {
     /// The winning entries (one or two per name: a library and an executable).
     pub fn active(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter().filter(|e| matches!(e.status, Status::Ok))
+    }
+
+    /// The error for a pinned plugin that no installed copy matches: the pin, what was found
+    /// and where, and the command that fixes it. `None` when `name` is not pinned or a copy
+    /// matches.
+    pub fn pin_error(&self, name: &str) -> Option<Error> {
+        let pin = self.pins.get(name)?;
+        let mine: Vec<&Entry> = self.entries.iter().filter(|e| e.candidate.name == name).collect();
+        if mine.iter().any(|e| matches!(e.status, Status::Ok)) {
+            return None;
+        }
+        let found: Vec<String> = mine
+            .iter()
+            .map(|e| {
+                let v = e.manifest.as_ref().map(|m| m.version.clone()).unwrap_or_else(|| "(version unknown)".into());
+                let why = match &e.status {
+                    Status::Failed(err) => format!(": {}", err.summary()),
+                    Status::Unusable(p) => format!(": {}", p.explain()),
+                    _ => String::new(),
+                };
+                format!(
+                    "{} {v} ({}, {}){why}",
+                    e.candidate.name,
+                    e.candidate.path.display(),
+                    e.candidate.origin.describe()
+                )
+            })
+            .collect();
+        let mut err = Error::new(format!(
+            "no installed copy of plugin '{name}' matches the pin {} ({})",
+            pin.describe(),
+            pin.place()
+        ));
+        err = if found.is_empty() {
+            let near = self
+                .entries
+                .iter()
+                .map(|e| e.candidate.name.as_str())
+                .filter(|n| strsim::damerau_levenshtein(n, name) <= (name.len() / 3).max(1))
+                .min_by_key(|n| strsim::damerau_levenshtein(n, name));
+            match near {
+                Some(n) => err.because(format!("no plugin named '{name}' is installed (did you mean '{n}'?)")),
+                None => err.because(format!("no plugin named '{name}' is installed")),
+            }
+        } else {
+            err.because(format!("found: {}", found.join("; ")))
+        };
+        let script = mine.iter().any(|e| is_script(&e.candidate.path));
+        let hint = if script && pin.source.is_none() {
+            format!(
+                "{name} is a script plugin: install a matching copy with `pyve plugin install PATH` (the script, or its directory), or record where it comes from (`{name}: {{version: \"{}\", source: PATH}}` under `plugins:`) and run `pyve plugin install`; or change the pin in .pyve/config",
+                pin.req
+            )
+        } else {
+            format!("run `{}`, or change the pin in .pyve/config", pin.install_command())
+        };
+        Some(err.hint(hint))
     }
 
     /// The plugin whose manifest provides command `name`, with the executable to run.
@@ -203,5 +267,87 @@ pub fn inventory(env: &HostEnv, builtins: &[&str]) -> Inventory {
     }
     cache.retain_manifests(&candidates);
     cache.save();
-    Inventory { entries, search }
+    let pins = pins::Pins::for_cwd(env);
+    apply_pins(&mut entries, &pins, builtins);
+    Inventory { entries, search, pins }
+}
+
+impl Inventory {
+    /// Every pin that no installed copy matches, as one error (the first pin's, with the others
+    /// named), after printing the pins' warnings: what `pyve --init` checks before it changes
+    /// anything.
+    pub fn check_pins(&self) -> crate::error::Result<()> {
+        self.warn_pins();
+        let mut errors = self.pins.pins.keys().filter_map(|n| self.pin_error(n));
+        let Some(mut first) = errors.next() else { return Ok(()) };
+        for other in errors {
+            first = first.detail(format!("also: {}", other.message()));
+        }
+        Err(first)
+    }
+
+    /// Print the warnings about the `plugins:` section (unknown keys and shapes), on stderr.
+    pub fn warn_pins(&self) {
+        for w in &self.pins.warnings {
+            crate::ui::warn(&format!(".pyve/config, {w}"));
+        }
+    }
+}
+
+/// Whether a plugin file is a script (starts with `#!`).
+pub fn is_script(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 2];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == b"#!"
+}
+
+/// Apply the project's pins: for a pinned name, the first directory (in search order) holding
+/// a copy whose version matches serves it; the copies that do not match serve nothing
+/// ([`Status::Unpinned`]), and matching copies in later directories are shadowed.
+fn apply_pins(entries: &mut [Entry], pins: &pins::Pins, builtins: &[&str]) {
+    for (name, pin) in &pins.pins {
+        if builtins.contains(&name.as_str()) {
+            continue;
+        }
+        let usable = |e: &Entry| matches!(e.status, Status::Ok | Status::Shadowed(_));
+        let matches = |e: &Entry| {
+            e.manifest
+                .as_ref()
+                .and_then(|m| semver::Version::parse(&m.version).ok())
+                .is_some_and(|v| pin.req.matches(&v))
+        };
+        let mine: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].candidate.name == *name).collect();
+        let winner_dir =
+            mine.iter().map(|&i| &entries[i]).filter(|e| usable(e) && matches(e)).map(|e| e.candidate.dir_index).min();
+        let in_winner = |e: &Entry| Some(e.candidate.dir_index) == winner_dir && usable(e) && matches(e);
+        let has_dylib = mine.iter().any(|&i| in_winner(&entries[i]) && entries[i].candidate.kind == Kind::Dylib);
+        let primary = mine
+            .iter()
+            .map(|&i| &entries[i])
+            .filter(|e| in_winner(e))
+            .min_by_key(|e| e.candidate.kind == Kind::Exec)
+            .map(|e| e.candidate.path.display().to_string());
+        for &i in &mine {
+            let winner = in_winner(&entries[i]);
+            let ok = matches(&entries[i]);
+            let e = &mut entries[i];
+            if !usable(e) {
+                continue;
+            }
+            if winner {
+                e.status = Status::Ok;
+                e.serves = match e.candidate.kind {
+                    Kind::Dylib => vec!["rpc"],
+                    Kind::Exec if has_dylib => vec!["passthrough"],
+                    Kind::Exec => vec!["rpc", "passthrough"],
+                };
+            } else if !ok {
+                e.status = Status::Unpinned(pin.req.to_string());
+                e.serves.clear();
+            } else {
+                e.status = Status::Shadowed(primary.clone().unwrap_or_default());
+                e.serves.clear();
+            }
+        }
+    }
 }

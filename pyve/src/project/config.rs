@@ -14,7 +14,6 @@
 //! not valid YAML, or whose known keys have the wrong shape, is an error naming the line; pyve
 //! then changes nothing.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pyve_protocol::types::Settings;
@@ -37,8 +36,8 @@ pub struct Config {
     pub pyve_version: Option<String>,
     /// `backend`, when recorded.
     pub backend: Option<String>,
-    /// `plugins`: version requirements by plugin name.
-    pub plugins: BTreeMap<String, semver::VersionReq>,
+    /// `plugins`: version pins by plugin name.
+    pub plugins: crate::plugins::pins::Pins,
     /// Every top-level key, as parsed.
     pub root: Mapping,
 }
@@ -170,6 +169,16 @@ impl Config {
         let backend = match get("backend") {
             None | Some(Yaml::Null) => None,
             Some(Yaml::String(b)) if pyve_protocol::is_valid_plugin_name(b) => Some(b.clone()),
+            Some(Yaml::String(b)) if b.contains('@') => {
+                let (name, req) = b.split_once('@').unwrap_or((b, ""));
+                return Err(at(
+                    &path,
+                    line_of(&text, "backend"),
+                    format!(
+                        "`backend` is a backend name, not `{b}`: pin the plugin's version under `plugins:` instead (`backend: {name}` and `plugins: {{{name}: \"{req}\"}}`)"
+                    ),
+                ));
+            }
             Some(other) => {
                 return Err(at(
                     &path,
@@ -181,36 +190,7 @@ impl Config {
                 ));
             }
         };
-        let mut plugins = BTreeMap::new();
-        match get("plugins") {
-            None | Some(Yaml::Null) => {}
-            Some(Yaml::Mapping(m)) => {
-                for (k, v) in m {
-                    let (Some(name), Some(req)) = (k.as_str(), scalar_text(v)) else {
-                        return Err(at(
-                            &path,
-                            line_of(&text, "plugins"),
-                            "`plugins` maps plugin names to versions, such as `venv: \"^0.1\"`",
-                        ));
-                    };
-                    let req = semver::VersionReq::parse(&req).map_err(|e| {
-                        at(
-                            &path,
-                            line_of(&text, "plugins"),
-                            format!("`plugins.{name}`: `{req}` is not a version requirement: {e}"),
-                        )
-                    })?;
-                    plugins.insert(name.to_owned(), req);
-                }
-            }
-            Some(_) => {
-                return Err(at(
-                    &path,
-                    line_of(&text, "plugins"),
-                    "`plugins` maps plugin names to versions, such as `venv: \"^0.1\"`",
-                ));
-            }
-        }
+        let plugins = crate::plugins::pins::Pins::parse(&path, &text, get("plugins"))?;
         for key in backend.iter().map(String::as_str).chain(["python"]) {
             if let Some(v) = get(key)
                 && !matches!(v, Yaml::Mapping(_) | Yaml::Null)
@@ -373,7 +353,10 @@ mod tests {
         let e = parse("backend: [a, b]\n").unwrap_err();
         assert!(e.to_string().contains("line 1: `backend` must be a backend name"), "{e}");
         let e = parse("backend: venv\nplugins:\n  venv: \"not a version\"\n").unwrap_err();
-        assert!(e.to_string().contains("line 2: `plugins.venv`"), "{e}");
+        assert!(e.to_string().contains("line 3: `plugins.venv`"), "{e}");
+        let e = parse("backend: uvenv@9\n").unwrap_err();
+        assert!(e.to_string().contains("line 1: `backend` is a backend name, not `uvenv@9`"), "{e}");
+        assert!(e.to_string().contains("plugins: {uvenv: \"9\"}"), "{e}");
         let e = parse("- a\n- b\n").unwrap_err();
         assert!(e.to_string().contains("line 1: expected `key: value` lines"), "{e}");
         assert!(e.hint_text().unwrap().contains("pyve changed nothing"));
@@ -418,7 +401,7 @@ mod tests {
             )
         );
         let back = parse(&text).unwrap();
-        assert_eq!(back.plugins["venv"].to_string(), "^0.1");
+        assert_eq!(back.plugins.get("venv").unwrap().req.to_string(), "^0.1");
     }
 
     #[test]
