@@ -323,3 +323,33 @@ fn hostile_package_contents_are_refused_by_name_before_anything_is_written() {
         assert_refused_untouched(&w, &out, why);
     }
 }
+
+#[test]
+fn a_pyve_envs_link_out_of_the_project_is_neither_adopted_nor_purged() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    // The user's own conda envs directory, with an environment named like the project's.
+    let theirs = w.sb.path().join("user-conda-envs");
+    std::fs::create_dir_all(theirs.join("demo/conda-meta")).unwrap();
+    std::fs::write(theirs.join("demo/conda-meta/x-1-0.json"), "{}").unwrap();
+    std::fs::create_dir_all(theirs.join(".demo.tmp-1")).unwrap();
+    std::fs::create_dir_all(w.sb.project().join(".pyve")).unwrap();
+    std::os::unix::fs::symlink(&theirs, w.sb.project().join(".pyve/envs")).unwrap();
+    let untouched = || {
+        assert!(theirs.join("demo/conda-meta/x-1-0.json").is_file());
+        assert!(theirs.join(".demo.tmp-1").is_dir(), "another tool's directory is not tidied");
+    };
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    assert_ne!(out.code, Some(0), "init adopted an environment outside the project:\n{}", all(&out));
+    let text = all(&out);
+    assert!(text.contains("outside the project") && text.contains(".pyve/envs"), "{text}");
+    assert!(text.contains("hint:") && text.contains("rm "), "{text}");
+    untouched();
+    w.pyve(&["doctor"]);
+    untouched();
+    let out = w.pyve(&["--purge"]);
+    assert!(!all(&out).contains("Removed .pyve/envs/demo"), "{}", all(&out));
+    untouched();
+    // The link itself stays too: it is the user's.
+    assert!(std::fs::symlink_metadata(w.sb.project().join(".pyve/envs")).unwrap().file_type().is_symlink());
+}
