@@ -253,3 +253,103 @@ fn envrc_activates_under_direnv() {
     assert_eq!(out.stdout, format!("hello from conda\nprefix={}\ndemo (micromamba:demo)\n", env.display()));
     assert!(Path::new(&env).is_absolute());
 }
+
+/// A channel with `hello` depending on `evil`, a package made hostile by `make`.
+fn hostile_world(make: impl FnOnce(&mut Package, &Path)) -> World {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-micromamba"]);
+    let channel = sb.path().join("channel");
+    let outside = sb.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("victim"), "the user's data\n").unwrap();
+    let mut evil = Package::with_command("evil", "6.6", "evil", "evil", Format::Conda);
+    make(&mut evil, &outside);
+    let mut hello = Package::with_command("hello", "1.0", "hello", "hello from conda", Format::TarBz2);
+    hello.depends = vec!["evil".into()];
+    let written = write_channel(&channel, platform(), &[hello, evil]).unwrap();
+    World { sb, channel, written }
+}
+
+fn assert_refused_untouched(w: &World, out: &Outcome, why: &str) {
+    assert_ne!(out.code, Some(0), "{why}: a hostile package was installed:\n{}", all(out));
+    let text = all(out);
+    assert!(
+        text.contains("package evil-6.6-0") && text.contains("is refused"),
+        "{why}: the error names the package:\n{text}"
+    );
+    assert!(!text.contains("panicked"), "{why}:\n{text}");
+    let outside = w.sb.path().join("outside");
+    assert_eq!(std::fs::read(outside.join("victim")).unwrap(), b"the user's data\n", "{why}");
+    let names: Vec<_> = std::fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["victim"], "{why}: nothing written outside");
+    assert!(!w.env("demo").exists(), "{why}: no environment left behind");
+    let envs = w.sb.project().join(".pyve/envs");
+    assert!(std::fs::read_dir(&envs).map_or(true, |mut d| d.next().is_none()), "{why}: nothing left in .pyve/envs");
+}
+
+#[test]
+fn hostile_package_contents_are_refused_by_name_before_anything_is_written() {
+    let file_entry = |path: String| -> serde_json::Value {
+        serde_json::json!({"_path": path, "path_type": "hardlink", "size_in_bytes": 3,
+            "sha256": "0000000000000000000000000000000000000000000000000000000000000000"})
+    };
+    type Make = Box<dyn FnOnce(&mut Package, &Path)>;
+    let cases: Vec<(&str, Make)> = vec![
+        (
+            "a path climbing out with ../",
+            Box::new(move |p, _| p.raw_paths.push(file_entry("../../../../../outside/victim".into()))),
+        ),
+        (
+            "an absolute path",
+            Box::new(move |p, out| p.raw_paths.push(file_entry(out.join("victim").display().to_string()))),
+        ),
+        ("a link leading out", Box::new(|p, out| p.links.push(("lib/out".into(), out.display().to_string())))),
+        (
+            "a relative link climbing out",
+            Box::new(|p, _| p.links.push(("lib/up".into(), "../../../../../outside".into()))),
+        ),
+        (
+            "a file written through a packaged link",
+            Box::new(move |p, _| {
+                p.links.push(("share".into(), "lib".into()));
+                p.raw_paths.push(file_entry("share/x".into()));
+            }),
+        ),
+    ];
+    for (why, make) in cases {
+        let w = hostile_world(make);
+        w.env_yml(Some("demo"));
+        let out = w.pyve(&["--init", "--no-direnv"]);
+        assert_refused_untouched(&w, &out, why);
+    }
+}
+
+#[test]
+fn a_pyve_envs_link_out_of_the_project_is_neither_adopted_nor_purged() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    // The user's own conda envs directory, with an environment named like the project's.
+    let theirs = w.sb.path().join("user-conda-envs");
+    std::fs::create_dir_all(theirs.join("demo/conda-meta")).unwrap();
+    std::fs::write(theirs.join("demo/conda-meta/x-1-0.json"), "{}").unwrap();
+    std::fs::create_dir_all(theirs.join(".demo.tmp-1")).unwrap();
+    std::fs::create_dir_all(w.sb.project().join(".pyve")).unwrap();
+    std::os::unix::fs::symlink(&theirs, w.sb.project().join(".pyve/envs")).unwrap();
+    let untouched = || {
+        assert!(theirs.join("demo/conda-meta/x-1-0.json").is_file());
+        assert!(theirs.join(".demo.tmp-1").is_dir(), "another tool's directory is not tidied");
+    };
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    assert_ne!(out.code, Some(0), "init adopted an environment outside the project:\n{}", all(&out));
+    let text = all(&out);
+    assert!(text.contains("outside the project") && text.contains(".pyve/envs"), "{text}");
+    assert!(text.contains("hint:") && text.contains("rm "), "{text}");
+    untouched();
+    w.pyve(&["doctor"]);
+    untouched();
+    let out = w.pyve(&["--purge"]);
+    assert!(!all(&out).contains("Removed .pyve/envs/demo"), "{}", all(&out));
+    untouched();
+    // The link itself stays too: it is the user's.
+    assert!(std::fs::symlink_metadata(w.sb.project().join(".pyve/envs")).unwrap().file_type().is_symlink());
+}

@@ -35,6 +35,12 @@ pub struct Package {
     pub files: Vec<(String, String, bool)>,
     /// Archive format.
     pub format: Format,
+    /// Symbolic links in the package: path inside the prefix, target (for tests of hostile
+    /// packages; recorded in `info/paths.json` as `softlink`).
+    pub links: Vec<(String, String)>,
+    /// Extra `info/paths.json` entries written as given, with no file behind them (for tests
+    /// of hostile packages: `{"_path": "../../x", ...}`).
+    pub raw_paths: Vec<Value>,
 }
 
 impl Package {
@@ -48,6 +54,8 @@ impl Package {
             depends: Vec::new(),
             files: vec![(format!("bin/{command}"), script, true)],
             format,
+            links: Vec::new(),
+            raw_paths: Vec::new(),
         }
     }
 
@@ -95,6 +103,16 @@ fn package_dir(pkg: &Package, dir: &Path) -> io::Result<Vec<PathBuf>> {
         entries.push(e);
         paths.push(PathBuf::from(rel));
     }
+    for (rel, target) in &pkg.links {
+        let p = dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::os::unix::fs::symlink(target, &p)?;
+        entries.push(json!({"_path": rel, "path_type": "softlink", "size_in_bytes": 0}));
+        paths.push(PathBuf::from(rel));
+    }
+    entries.extend(pkg.raw_paths.iter().cloned());
     let index = index_json(pkg);
     write(&dir.join("info/index.json"), serde_json::to_string_pretty(&index)?.as_bytes())?;
     write(
@@ -102,6 +120,7 @@ fn package_dir(pkg: &Package, dir: &Path) -> io::Result<Vec<PathBuf>> {
         serde_json::to_string_pretty(&json!({"paths": entries, "paths_version": 1}))?.as_bytes(),
     )?;
     let files: String = pkg.files.iter().map(|(r, _, _)| format!("{r}\n")).collect();
+    let files = files + &pkg.links.iter().map(|(r, _)| format!("{r}\n")).collect::<String>();
     write(&dir.join("info/files"), files.as_bytes())?;
     paths.extend(["info/index.json", "info/paths.json", "info/files"].map(PathBuf::from));
     Ok(paths)

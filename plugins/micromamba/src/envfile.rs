@@ -105,7 +105,21 @@ impl EnvFile {
         for dep in env.dependencies {
             match dep {
                 MatchSpecOrSubSection::MatchSpec(s) => specs.push(*s),
-                MatchSpecOrSubSection::SubSection(name, items) if name == "pip" => pip.extend(items),
+                MatchSpecOrSubSection::SubSection(name, items) if name == "pip" => {
+                    // Requirements, never pip options (`--target=DIR` would install outside
+                    // the environment, `-e`/`-r` read other places).
+                    if let Some(bad) = items.iter().find(|i| i.trim_start().starts_with('-')) {
+                        return Err(EnvFileError::Parse {
+                            path: path.to_path_buf(),
+                            line: line_of(text, bad.trim()),
+                            message: format!(
+                                "pip entry `{}` is an option, not a requirement: pyve passes only requirements to pip",
+                                bad.trim()
+                            ),
+                        });
+                    }
+                    pip.extend(items)
+                }
                 MatchSpecOrSubSection::SubSection(name, _) => {
                     return Err(EnvFileError::Parse {
                         path: path.to_path_buf(),
@@ -134,6 +148,17 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pip_entries_that_look_like_options_are_refused() {
+        for bad in ["--target=/tmp/x", "-e .", "-r other.txt", "--index-url=http://evil"] {
+            let text = format!(
+                "name: a\nchannels: [c]\ndependencies:\n  - python\n  - pip:\n    - requests\n    - \"{bad}\"\n"
+            );
+            let e = EnvFile::parse(Path::new("environment.yml"), &text).unwrap_err().to_string();
+            assert!(e.contains("is an option, not a requirement"), "{bad}: {e}");
+        }
+    }
 
     fn parse(text: &str) -> Result<EnvFile, EnvFileError> {
         EnvFile::parse(Path::new("/p/environment.yml"), text)

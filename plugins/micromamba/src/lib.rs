@@ -5,10 +5,12 @@
 //! - [`envfile`]: environment.yml, read with a YAML parser.
 //! - [`lock`]: conda-lock.yml, its freshness and its packages.
 //! - [`discovery`]: the micromamba binary (`.pyve/bin`, `~/.pyve/bin`, `PATH`).
+//! - [`contents`]: package contents checked to stay inside the environment.
 //! - [`engine`]: the built-in (rattler) engine and the micromamba engine behind one trait, and
 //!   the policy that picks one (see `docs/micromamba-backend.md`).
 
 pub mod channel;
+pub mod contents;
 pub mod discovery;
 pub mod engine;
 pub mod envfile;

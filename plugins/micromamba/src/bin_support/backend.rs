@@ -72,6 +72,29 @@ fn name_error(e: &NameError, source: name::NameSource) -> Error {
     Error::new("invalid-env-name", format!("{message} (from {source})")).hint(hint)
 }
 
+/// Check that `path` (`.pyve/envs` or a path in it) and every directory on the way are not
+/// links leading out of the project: pyve neither adopts, builds in nor deletes anything there.
+fn managed(root: &Path, path: &Path) -> Result<()> {
+    let refused = |why: String, hint: String| {
+        Err(Error::new("link-out-of-project", format!("{why}; pyve manages only directories inside the project"))
+            .hint(hint))
+    };
+    match pyve_fs::inspect(root, path) {
+        Err(e) => refused(e.to_string(), e.hint()),
+        Ok(entry) => match entry.leads_out() {
+            Some(l) => refused(
+                format!("{} is a symbolic link to {}, outside the project", path.display(), l.target.display()),
+                format!(
+                    "replace the link with a real directory (`rm {}` removes the link only, not what it points to), \
+                     then run the command again",
+                    path.display()
+                ),
+            ),
+            None => Ok(()),
+        },
+    }
+}
+
 /// A conda environment: it has `conda-meta/` and no marker of an unfinished build.
 fn is_env(path: &Path) -> bool {
     path.join("conda-meta").is_dir() && !incomplete_marker(path).exists()
@@ -87,6 +110,9 @@ fn incomplete_marker(env: &Path) -> PathBuf {
 /// unfinished in-place builds, environments moved aside.
 fn tidy(cx: &Context<'_>, root: &Path) {
     let dir = envs_dir(root);
+    if managed(root, &dir).is_err() {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(&dir) else { return };
     for e in entries.filter_map(std::result::Result::ok) {
         let n = e.file_name().to_string_lossy().into_owned();
@@ -302,6 +328,8 @@ impl Backend for MicromambaBackend {
         cx.info(format!("Using file: {file}"));
 
         let env_path = envs_dir(&root).join(&n);
+        managed(&root, &envs_dir(&root))?;
+        managed(&root, &env_path)?;
         let exists = is_env(&env_path);
         if env_path.exists() && !exists {
             return Err(Error::new(
@@ -422,6 +450,8 @@ impl Backend for MicromambaBackend {
         tidy(cx, &root);
         let n = recorded_name(&root, &s)?;
         let env_path = envs_dir(&root).join(&n);
+        managed(&root, &envs_dir(&root))?;
+        managed(&root, &env_path)?;
         let lock = Some(lock_status(&lock::lock_state(&root)));
         if !is_env(&env_path) {
             return Ok(EnvDescription { exists: false, env_path: Some(env_path), lock, ..EnvDescription::default() });
@@ -441,6 +471,8 @@ impl Backend for MicromambaBackend {
         let s = MambaSettings::parse(&p.settings, None)?;
         let n = recorded_name(&root, &s)?;
         let env_path = envs_dir(&root).join(&n);
+        managed(&root, &envs_dir(&root))?;
+        managed(&root, &env_path)?;
         if !is_env(&env_path) {
             return Err(Error::not_found(format!("there is no micromamba environment '{n}' ({})", env_path.display()))
                 .hint("create it with `pyve --init`"));
@@ -455,6 +487,8 @@ impl Backend for MicromambaBackend {
         let n = recorded_name(&root, &s)?;
         let envs = envs_dir(&root);
         let env_path = envs.join(&n);
+        managed(&root, &envs)?;
+        managed(&root, &env_path)?;
         let mut result = RemoveResult::default();
         if env_path.exists() && !is_env(&env_path) {
             return Err(Error::new(

@@ -78,6 +78,73 @@ impl Builtin {
     }
 }
 
+/// Check the archives of `file:` records against their hashes (sha256, else md5) before
+/// anything is extracted (rattler checks only a sha256 for them), and record the sha256 of an
+/// md5-only one so that the cache serves only that archive's contents.
+fn verify_local_archives(mut records: Vec<RepoDataRecord>) -> Result<Vec<RepoDataRecord>, EngineError> {
+    use rattler_digest::{Md5, Sha256, compute_file_digest};
+    for r in &mut records {
+        if r.url.scheme() != "file" {
+            continue;
+        }
+        let id = r.identifier.to_string();
+        let Ok(path) = r.url.to_file_path() else {
+            return Err(EngineError::Install(format!("package {id}: {} is not a file path", r.url)));
+        };
+        let io = |e: std::io::Error| EngineError::Install(format!("package {id}: cannot read {}: {e}", path.display()));
+        let sha256 = compute_file_digest::<Sha256>(&path).map_err(io)?;
+        let (kind, expected, actual) = match (&r.package_record.sha256, &r.package_record.md5) {
+            (Some(s), _) => ("sha256", hex(s), hex(&sha256)),
+            (None, Some(m)) => ("md5", hex(m), hex(&compute_file_digest::<Md5>(&path).map_err(io)?)),
+            (None, None) => continue,
+        };
+        if expected != actual {
+            return Err(EngineError::Install(format!(
+                "package {id} is refused: its {kind} is {actual}, the lock or channel records {expected} ({})",
+                path.display()
+            )));
+        }
+        r.package_record.sha256 = Some(sha256);
+    }
+    Ok(records)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Fetch every package into `cache` and check its contents ([`crate::contents`]) before the
+/// installer links any of them. A refused package's extracted copy is removed from the cache.
+async fn check_contents(cache: &PackageCache, records: &[RepoDataRecord]) -> Result<(), EngineError> {
+    let mut links = crate::contents::Links::default();
+    for r in records {
+        let id = r.identifier.to_string();
+        let fetched = if r.url.scheme() == "file" {
+            let path = r
+                .url
+                .to_file_path()
+                .map_err(|()| EngineError::Install(format!("package {id}: {} is not a file path", r.url)))?;
+            cache.get_or_fetch_from_path(&path, Some(&r.package_record), None).await
+        } else {
+            cache
+                .get_or_fetch_from_url(
+                    &r.package_record,
+                    r.url.clone(),
+                    rattler_networking::LazyClient::default(),
+                    None,
+                    None,
+                )
+                .await
+        };
+        let meta = fetched.map_err(|e| EngineError::Install(format!("package {id}: {}", error_chain(&e))))?;
+        if let Err(why) = crate::contents::check_package(&id, meta.path(), &mut links) {
+            let _ = std::fs::remove_dir_all(meta.path());
+            return Err(EngineError::Refused(why));
+        }
+    }
+    links.check().map_err(EngineError::Refused)
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -111,8 +178,22 @@ impl Engine for Builtin {
                 }
             };
             let packages = records.len();
+            // A record that only an md5 vouches for may match a cached copy nobody checked:
+            // such installs fetch into a private cache, where every download is checked.
+            let private = if records.iter().any(|r| r.package_record.sha256.is_none()) {
+                Some(
+                    tempfile::tempdir()
+                        .map_err(|e| EngineError::Install(format!("cannot make a temporary cache: {e}")))?,
+                )
+            } else {
+                None
+            };
+            let pkgs = private.as_ref().map_or_else(|| req.cache_dir.join("pkgs"), |d| d.path().to_path_buf());
+            let records = verify_local_archives(records)?;
+            let cache = PackageCache::new(pkgs);
+            check_contents(&cache, &records).await?;
             let mut installer = Installer::new()
-                .with_package_cache(PackageCache::new(req.cache_dir.join("pkgs")))
+                .with_package_cache(cache)
                 .with_target_platform(subdir())
                 .with_execute_link_scripts(false);
             let in_place = req.build_dir == req.target;

@@ -90,6 +90,9 @@ pub enum EngineError {
     /// The micromamba binary failed.
     #[error("{0}")]
     Binary(String),
+    /// A package was refused (its contents or its hash).
+    #[error("{0}")]
+    Refused(String),
     /// pip failed.
     #[error("{0}")]
     Pip(String),
