@@ -303,3 +303,23 @@ pub fn info(env: &HostEnv, builtins: &[&str], name: &str, as_json: bool) -> Resu
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(0)
 }
+
+/// `pyve plugin install SOURCE [--force] [--registry R] [--offline]`.
+pub fn install(env: &HostEnv, source: &str, force: bool, registry: Option<String>, offline: bool) -> Result<u8> {
+    let req =
+        plugins::install::InstallRequest { source: source.to_owned(), force, registry, offline, ..Default::default() };
+    let r = plugins::install::install(env, &req)?;
+    let dir = env.user_plugin_dir().unwrap_or_default();
+    let names: Vec<String> =
+        r.files.iter().filter(|f| !f.path.starts_with(".pkg")).map(|f| f.path.display().to_string()).collect();
+    ui::success(&format!("Installed plugin {} {} ({}) into {}", r.name, r.version, names.join(", "), dir.display()));
+    Ok(0)
+}
+
+/// `pyve plugin remove NAME`.
+pub fn remove(env: &HostEnv, name: &str) -> Result<u8> {
+    let r = plugins::install::remove(env, name)?;
+    let dir = env.user_plugin_dir().unwrap_or_default();
+    ui::success(&format!("Removed plugin {} {} ({} files) from {}", r.name, r.version, r.files.len(), dir.display()));
+    Ok(0)
+}

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod discovery;
+pub mod install;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
