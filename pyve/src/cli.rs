@@ -114,7 +114,7 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Inspect, install and remove plugins: list, which, info, install, remove
+    /// Manage plugins: list, which, info, install, remove
     Plugin(PluginArgs),
     /// Install pyve and its bundled plugins into ~/.local/bin and put it on PATH
     #[command(long_flag = "install")]

@@ -336,7 +336,13 @@ fn remove_file(dir: &Path, rel: &Path) {
     // Empty package directories go too.
     let mut parent = p.parent();
     while let Some(d) = parent {
-        if d == dir || !d.starts_with(dir.join(PKG)) || std::fs::remove_dir(d).is_err() {
+        if d == dir || !d.starts_with(dir.join(PKG)) {
+            break;
+        }
+        // Bytecode Python wrote next to a script's helper is not in the receipt, but belongs
+        // to the package.
+        let _ = std::fs::remove_dir_all(d.join("__pycache__"));
+        if std::fs::remove_dir(d).is_err() {
             break;
         }
         parent = d.parent();
