@@ -233,6 +233,14 @@ fn looks_like_path(source: &str) -> bool {
 
 /// Install a plugin into the user plugin directory; see the module documentation.
 pub fn install(env: &HostEnv, req: &InstallRequest) -> Result<Receipt> {
+    let source = req.source.trim();
+    if !source.starts_with("git+") && !looks_like_path(source) {
+        let name = source.split('@').next().unwrap_or_default();
+        if !pyve_protocol::is_valid_plugin_name(name.strip_prefix("pyve-").unwrap_or(name)) {
+            return Err(Error::usage(format!("'{source}' is neither a path nor a plugin name"))
+                .hint("a plugin name is lowercase letters, digits and dashes, such as `hello` or `pyve-hello@0.2`"));
+        }
+    }
     let dir = plugin_dir(env)?;
     let staging = Staging::new(&dir)?;
     let staged = stage(env, req, &staging.0)?;
@@ -654,4 +662,89 @@ fn stage_script(name: &str, dir: &Path, only: Option<&Path>, root: &Path, spec: 
     }
     files.push(PathBuf::from(&exec));
     Ok(Staged { name: name.to_owned(), files, source: Source { kind: SourceKind::Script, spec, registry: None } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Python plugin answering `initialize` with `name` and `version`.
+    fn python_plugin(dir: &Path, file: &str, name: &str, version: &str) -> PathBuf {
+        let p = dir.join(file);
+        let text = format!(
+            r#"#!/usr/bin/env python3
+import json, sys
+if sys.argv[1:] != ["--pyve-rpc"]:
+    sys.exit(0)
+for line in sys.stdin:
+    msg = json.loads(line)
+    if "id" not in msg:
+        continue
+    if msg["method"] == "initialize":
+        result = {{"name": "{name}", "version": "{version}", "protocol": "1.0", "provides": {{}}}}
+    else:
+        result = None
+    sys.stdout.write(json.dumps({{"jsonrpc": "2.0", "id": msg["id"], "result": result}}) + "\n")
+    sys.stdout.flush()
+    if msg["method"] == "shutdown":
+        break
+"#
+        );
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn env(home: &Path) -> HostEnv {
+        let mut env = HostEnv::from_process();
+        env.pyve_home = Some(home.to_path_buf());
+        env.cache_dir = None;
+        env
+    }
+
+    fn req(p: &Path) -> InstallRequest {
+        InstallRequest { source: p.display().to_string(), ..Default::default() }
+    }
+
+    #[test]
+    fn versions_names_and_requirements_are_checked_before_anything_changes() {
+        let t = tempfile::tempdir().unwrap();
+        let env = env(&t.path().join("home"));
+        let plugins = t.path().join("home/plugins");
+        let src = t.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+
+        let err = install(&env, &req(&python_plugin(&src, "pyve-doctor", "doctor", "0.1.0"))).unwrap_err();
+        assert!(err.to_string().contains("built-in command"), "{err}");
+        let err = install(&env, &req(&python_plugin(&src, "pyve-odd", "odd", "1.0"))).unwrap_err();
+        assert!(err.to_string().contains("not a semantic version"), "{err}");
+        let ok = python_plugin(&src, "pyve-ok", "ok", "0.2.1");
+        let mut r = req(&ok);
+        r.version = Some(semver::VersionReq::parse("^0.3").unwrap());
+        let err = install(&env, &r).unwrap_err();
+        assert!(err.to_string().contains("it is version 0.2.1, which does not match ^0.3"), "{err}");
+        r.name = Some("other".into());
+        r.version = None;
+        let err = install(&env, &r).unwrap_err();
+        assert!(err.to_string().contains("provides plugin 'ok', not 'other'"), "{err}");
+        // Nothing was installed, no staging is left.
+        assert_eq!(std::fs::read_dir(&plugins).unwrap().count(), 0);
+
+        r.name = Some("ok".into());
+        r.version = Some(semver::VersionReq::parse("^0.2").unwrap());
+        let receipt = install(&env, &r).unwrap();
+        assert_eq!(receipt.version, "0.2.1");
+        assert_eq!(receipt.source.kind, SourceKind::Script);
+        assert_eq!(Receipt::load(&plugins, "ok"), Some(receipt.clone()));
+        assert_eq!(Receipt::owning(&plugins, &plugins.join("pyve-ok")), Some(receipt));
+        // No helper for a Python script that does not use it.
+        assert!(
+            !std::fs::read_dir(plugins.join(PKG))
+                .unwrap()
+                .flatten()
+                .any(|d| d.path().join(PYTHON_HELPER_FILE).exists())
+        );
+        remove(&env, "ok").unwrap();
+        let left: Vec<_> = std::fs::read_dir(&plugins).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left, [std::ffi::OsString::from(RECEIPTS)]);
+    }
 }
