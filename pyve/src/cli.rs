@@ -114,7 +114,7 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Inspect plugins: list, which, info
+    /// Manage plugins: list, which, info, install, remove
     Plugin(PluginArgs),
     /// Install pyve and its bundled plugins into ~/.local/bin and put it on PATH
     #[command(long_flag = "install")]
@@ -158,6 +158,34 @@ pub enum PluginCmd {
         /// Print the manifest as JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Install a plugin into the user plugin directory ($PYVE_HOME/plugins)
+    #[command(after_help = "SOURCE is one of:
+  ./pyve-NAME, ./libpyve_NAME.so  a built executable or library (with its sibling of the other kind)
+  ./pyve-NAME (starting with #!)  a script plugin; a Python one gets pyve's helper pyve_plugin.py
+  ./DIR                           a crate (Cargo.toml: `cargo install --path`), or a script with its helpers
+  git+URL                         a git repository, cloned, then installed as a directory
+  NAME[@REQ], pyve-NAME[@REQ]     the Rust package registry (`cargo install pyve-NAME --version REQ`)
+
+The plugin is staged and its handshake checked before anything is replaced; a receipt
+($PYVE_HOME/plugins/.receipts/NAME.json) records its source, version and checksums.")]
+    Install {
+        /// What to install (see below)
+        source: String,
+        /// Reinstall the same version, or replace a file pyve did not install
+        #[arg(long)]
+        force: bool,
+        /// The cargo registry to install from (`cargo install --registry`)
+        #[arg(long, value_name = "REGISTRY")]
+        registry: Option<String>,
+        /// Run cargo without network access (`cargo --offline`)
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Remove a plugin `pyve plugin install` installed: exactly the files of its receipt
+    Remove {
+        /// The plugin name
+        name: String,
     },
 }
 

@@ -103,6 +103,10 @@ fn run(args: Vec<OsString>) -> Result<u8> {
             PluginCmd::List { json, verbose } => commands::plugin::list(&env, BUILTINS, json, verbose),
             PluginCmd::Which { name } => commands::plugin::which(&env, BUILTINS, &name),
             PluginCmd::Info { name, json } => commands::plugin::info(&env, BUILTINS, &name, json),
+            PluginCmd::Install { source, force, registry, offline } => {
+                commands::plugin::install(&env, &source, force, registry, offline)
+            }
+            PluginCmd::Remove { name } => commands::plugin::remove(&env, &name),
         },
         Some(Cmd::External(mut argv)) => {
             let name = argv.remove(0);

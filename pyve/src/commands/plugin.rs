@@ -32,7 +32,14 @@ fn provides(m: Option<&Manifest>) -> String {
     if parts.is_empty() { "nothing".into() } else { parts.join("; ") }
 }
 
-fn entry_json(e: &Entry) -> Value {
+/// Where a plugin file came from, per its install receipt (`None`: not installed by
+/// `pyve plugin install`).
+fn receipt_source(env: &HostEnv, e: &Entry) -> Option<plugins::install::Source> {
+    let dir = env.user_plugin_dir()?;
+    plugins::install::Receipt::owning(&dir, &e.candidate.path).map(|r| r.source)
+}
+
+fn entry_json(env: &HostEnv, e: &Entry) -> Value {
     let m = e.manifest.as_ref();
     let (shadowed_by, error) = match &e.status {
         Status::Shadowed(by) => (Some(by.clone()), None),
@@ -54,6 +61,7 @@ fn entry_json(e: &Entry) -> Value {
         "serves": e.serves,
         "shadowed_by": shadowed_by,
         "error": error,
+        "source": receipt_source(env, e),
     })
 }
 
@@ -61,7 +69,7 @@ fn entry_json(e: &Entry) -> Value {
 pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> Result<u8> {
     let inventory = plugins::inventory(env, builtins);
     if as_json {
-        let array: Vec<Value> = inventory.entries.iter().map(entry_json).collect();
+        let array: Vec<Value> = inventory.entries.iter().map(|e| entry_json(env, e)).collect();
         let mut out = std::io::stdout().lock();
         let text = crate::json::pretty(&array);
         let _ = writeln!(out, "{text}");
@@ -79,7 +87,7 @@ pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> R
         ui::hint(&format!("pyve looks in {}", search_summary(&inventory)));
         return Ok(0);
     }
-    print_table(&inventory, verbose);
+    print_table(env, &inventory, verbose);
     for e in &inventory.entries {
         let c = &e.candidate;
         match &e.status {
@@ -109,10 +117,10 @@ pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> R
     Ok(0)
 }
 
-fn print_table(inventory: &Inventory, verbose: bool) {
+fn print_table(env: &HostEnv, inventory: &Inventory, verbose: bool) {
     // One row per plugin (a library and an executable in one directory share a row), or with
     // -v one row per file, including shadowed ones.
-    let mut rows: Vec<[String; 6]> = Vec::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
     let mut i = 0;
     let entries: Vec<&Entry> =
         inventory.entries.iter().filter(|e| verbose || !matches!(e.status, Status::Shadowed(_))).collect();
@@ -128,27 +136,36 @@ fn print_table(inventory: &Inventory, verbose: bool) {
             kind = "dylib+exec".into();
         }
         let m = e.manifest.as_ref();
-        rows.push([
+        let mut row = vec![
             e.candidate.name.clone(),
             m.map(|m| m.version.clone()).unwrap_or_else(|| "-".into()),
             kind,
             e.status.word().to_owned(),
             provides(m),
-            e.candidate.path.display().to_string(),
-        ]);
+        ];
+        if verbose {
+            // With -v, where `pyve plugin install` got it from.
+            row.push(receipt_source(env, e).map(|s| s.spec).unwrap_or_else(|| "-".into()));
+        }
+        row.push(e.candidate.path.display().to_string());
+        rows.push(row);
         i += if pair { 2 } else { 1 };
     }
-    let headers = ["NAME", "VERSION", "KIND", "STATUS", "PROVIDES", "PATH"];
-    let mut widths = headers.map(str::len);
+    let mut headers = vec!["NAME", "VERSION", "KIND", "STATUS", "PROVIDES"];
+    if verbose {
+        headers.push("SOURCE");
+    }
+    headers.push("PATH");
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let mut line = |cells: [&str; 6]| {
+    let mut line = |cells: &[&str]| {
         let mut l = String::new();
-        for (k, (cell, w)) in cells.iter().zip(widths).enumerate() {
+        for (k, (cell, &w)) in cells.iter().zip(&widths).enumerate() {
             if k == cells.len() - 1 {
                 l.push_str(cell);
             } else {
@@ -158,9 +175,9 @@ fn print_table(inventory: &Inventory, verbose: bool) {
         out.push_str(l.trim_end());
         out.push('\n');
     };
-    line(headers);
+    line(&headers);
     for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
+        line(&r.iter().map(String::as_str).collect::<Vec<_>>());
     }
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }
@@ -356,5 +373,25 @@ pub fn info(env: &HostEnv, builtins: &[&str], name: &str, as_json: bool) -> Resu
         .collect();
     let _ = writeln!(out, "capabilities: {}", if names.is_empty() { "none".into() } else { names.join(", ") });
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    Ok(0)
+}
+
+/// `pyve plugin install SOURCE [--force] [--registry R] [--offline]`.
+pub fn install(env: &HostEnv, source: &str, force: bool, registry: Option<String>, offline: bool) -> Result<u8> {
+    let req =
+        plugins::install::InstallRequest { source: source.to_owned(), force, registry, offline, ..Default::default() };
+    let r = plugins::install::install(env, &req)?;
+    let dir = env.user_plugin_dir().unwrap_or_default();
+    let names: Vec<String> =
+        r.files.iter().filter(|f| !f.path.starts_with(".pkg")).map(|f| f.path.display().to_string()).collect();
+    ui::success(&format!("Installed plugin {} {} ({}) into {}", r.name, r.version, names.join(", "), dir.display()));
+    Ok(0)
+}
+
+/// `pyve plugin remove NAME`.
+pub fn remove(env: &HostEnv, name: &str) -> Result<u8> {
+    let r = plugins::install::remove(env, name)?;
+    let dir = env.user_plugin_dir().unwrap_or_default();
+    ui::success(&format!("Removed plugin {} {} ({} files) from {}", r.name, r.version, r.files.len(), dir.display()));
     Ok(0)
 }

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod discovery;
+pub mod install;
 pub mod pins;
 
 use std::collections::BTreeMap;
