@@ -279,3 +279,87 @@ fn doctor_compares_the_plugin_that_made_the_environment_with_the_one_serving() {
     let out = run(sb.e2e().args(["doctor"]));
     assert!(!out.stdout.contains("made the environment"), "{}", out.stdout);
 }
+
+#[test]
+fn a_team_pins_what_it_installed_and_a_teammate_installs_the_pins() {
+    let sb = Sandbox::new();
+    write_config(&sb, "pyve_version: \"0.1.0\"\nbackend: venv\n");
+    script_plugin(&sb.project().join("tools"), "tool", "0.2.0");
+
+    // The author installs the project's plugin and pins it: the pin records the source,
+    // relative to the project.
+    let out = run(sb.pyve_cmd().args(["plugin", "install", "./tools/pyve-tool"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let out = run(sb.pyve_cmd().args(["plugin", "pin", "tool"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("✓ Pinned tool to \"^0.2.0\" in .pyve/config"), "{}", out.stdout);
+    let config = std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap();
+    assert_eq!(
+        config,
+        "pyve_version: \"0.1.0\"\nbackend: venv\nplugins:\n  tool: {version: \"^0.2.0\", source: \"./tools/pyve-tool\"}\n"
+    );
+
+    // A teammate without the plugin: every surface names the pin and the one command to run.
+    let out = run(sb.pyve_cmd().args(["plugin", "remove", "tool"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = run(sb.pyve_cmd().args(["tool"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("no plugin named 'tool' is installed"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint: run `pyve plugin install`, or change the pin"), "{}", out.stderr);
+    let out = run(sb.pyve_cmd().args(["plugin", "install"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("✓ Installed plugin tool 0.2.0 (pinned \"^0.2.0\")"), "{}", out.stdout);
+    let out = run(sb.pyve_cmd().args(["tool"]));
+    assert_eq!(out.stdout, "tool 0.2.0\n", "{}", out.stderr);
+    // Run again, nothing to do.
+    let out = run(sb.pyve_cmd().args(["plugin", "install"]));
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.contains("tool 0.2.0 ("), "{}", out.stdout);
+    assert!(out.stdout.contains("already matches \"^0.2.0\""), "{}", out.stdout);
+
+    // A pin the source cannot satisfy: install says so and changes nothing.
+    let out = run(sb.pyve_cmd().args(["plugin", "pin", "tool", "--version", "^9"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("does not match \"^9\""), "{}", out.stderr);
+    let out = run(sb.pyve_cmd().args(["plugin", "install"]));
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("1 of 1 pinned plugins could not be installed: tool"), "{}", out.stderr);
+    let out = run(sb.pyve_cmd().current_dir(sb.path()).args(["tool"]));
+    assert_eq!(out.stdout, "tool 0.2.0\n", "the installed copy still works: {}", out.stderr);
+}
+
+#[test]
+fn pin_and_pinned_install_explain_what_they_need() {
+    let sb = Sandbox::new();
+    // Outside a project.
+    let out = run(sb.pyve_cmd().args(["plugin", "pin", "tool"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("cannot pin: no pyve project here"), "{}", out.stderr);
+    let out = run(sb.pyve_cmd().args(["plugin", "install"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("nothing to install: no pyve project here"), "{}", out.stderr);
+    // A project without pins, a plugin that is not installed, a built-in name.
+    write_config(&sb, "backend: venv\n");
+    let out = run(sb.pyve_cmd().args(["plugin", "install"]));
+    assert!(out.stderr.contains("pins no plugin, so there is nothing to install"), "{}", out.stderr);
+    let out = run(sb.pyve_cmd().args(["plugin", "pin", "tool"]));
+    assert!(
+        out.stderr.contains("no plugin named 'tool' is installed, so there is no version to pin"),
+        "{}",
+        out.stderr
+    );
+    let out = run(sb.pyve_cmd().args(["plugin", "pin", "doctor"]));
+    assert!(out.stderr.contains("`doctor` is a built-in command of pyve, not a plugin"), "{}", out.stderr);
+    // A plugin found on the search path (not installed by pyve): pinned without a source.
+    script_plugin(&sb.plugins(), "tool", "1.4.2");
+    let out = run(sb.pyve_cmd().args(["plugin", "pin", "tool", "--version", "~1.4"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("no source is recorded"), "{}", out.stdout);
+    assert_eq!(
+        std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap(),
+        "backend: venv\nplugins:\n  tool: \"~1.4\"\n"
+    );
+    let out = run(sb.pyve_cmd().args(["plugin", "pin", "tool", "--version", "not a req"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("`not a req` is not a version requirement"), "{}", out.stderr);
+}

@@ -166,12 +166,14 @@ pub enum PluginCmd {
   ./DIR                           a crate (Cargo.toml: `cargo install --path`), or a script with its helpers
   git+URL                         a git repository, cloned, then installed as a directory
   NAME[@REQ], pyve-NAME[@REQ]     the Rust package registry (`cargo install pyve-NAME --version REQ`)
+  (nothing)                       the project's pins (.pyve/config `plugins:`) that nothing installed matches
 
 The plugin is staged and its handshake checked before anything is replaced; a receipt
 ($PYVE_HOME/plugins/.receipts/NAME.json) records its source, version and checksums.")]
     Install {
-        /// What to install (see below)
-        source: String,
+        /// What to install (see below); without it, every plugin the project pins that no
+        /// installed copy matches, from the source recorded beside its pin
+        source: Option<String>,
         /// Reinstall the same version, or replace a file pyve did not install
         #[arg(long)]
         force: bool,
@@ -181,6 +183,18 @@ The plugin is staged and its handshake checked before anything is replaced; a re
         /// Run cargo without network access (`cargo --offline`)
         #[arg(long)]
         offline: bool,
+    },
+    /// Pin a plugin of the project to the version in use (and where it was installed from)
+    #[command(after_help = "The pin goes under `plugins:` in .pyve/config, in cargo's requirement syntax
+(`^VERSION` of the copy in use unless --version says otherwise), with the source the plugin
+was installed from when `pyve plugin install` recorded one; `pyve plugin install` (no
+argument) then installs it on a teammate's machine. Every command honours pins.")]
+    Pin {
+        /// The plugin (or a command it provides, such as `test`)
+        name: String,
+        /// The requirement to write instead of ^VERSION-in-use, such as "~0.2" or "=0.2.1"
+        #[arg(long, value_name = "REQ")]
+        version: Option<String>,
     },
     /// Remove a plugin `pyve plugin install` installed: exactly the files of its receipt
     Remove {

@@ -103,9 +103,18 @@ fn run(args: Vec<OsString>) -> Result<u8> {
             PluginCmd::List { json, verbose } => commands::plugin::list(&env, BUILTINS, json, verbose),
             PluginCmd::Which { name } => commands::plugin::which(&env, BUILTINS, &name),
             PluginCmd::Info { name, json } => commands::plugin::info(&env, BUILTINS, &name, json),
-            PluginCmd::Install { source, force, registry, offline } => {
+            PluginCmd::Install { source: Some(source), force, registry, offline } => {
                 commands::plugin::install(&env, &source, force, registry, offline)
             }
+            PluginCmd::Install { source: None, force, registry, offline } => {
+                if registry.is_some() {
+                    return Err(Error::usage("--registry needs a SOURCE").hint(
+                        "without a SOURCE the registry comes from each pin (`registry:` beside it in .pyve/config)",
+                    ));
+                }
+                commands::plugin_pins::install_pinned(&env, force, offline)
+            }
+            PluginCmd::Pin { name, version } => commands::plugin_pins::pin(&env, &name, version.as_deref()),
             PluginCmd::Remove { name } => commands::plugin::remove(&env, &name),
         },
         Some(Cmd::External(mut argv)) => {
