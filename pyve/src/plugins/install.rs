@@ -9,7 +9,8 @@
 //!   symlink to the script in it (the script finds its helpers in its real directory);
 //! - `.receipts/NAME.json`: what was installed, from where, with checksums ([`Receipt`]);
 //! - `.staging-*`: an install in progress (a killed install's leftovers are removed by the
-//!   next install).
+//!   next install, and so are package directories no receipt lists);
+//! - `.lock`: held by an install while it changes the directory (a second one waits).
 //!
 //! An install stages every file in a staging directory inside the plugin directory (same file
 //! system), performs the real handshake on the staged files, and only then renames them into
@@ -35,6 +36,8 @@ const PYTHON_HELPER_FILE: &str = "pyve_plugin.py";
 const RECEIPTS: &str = ".receipts";
 const PKG: &str = ".pkg";
 const STAGING_PREFIX: &str = ".staging-";
+/// The install lock in the plugin directory.
+const LOCK: &str = ".lock";
 const RECEIPT_FORMAT: u32 = 1;
 
 /// What to install.
@@ -144,11 +147,67 @@ fn plugin_dir(env: &HostEnv) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// A staging directory in `dir`, removed when dropped.
-struct Staging(PathBuf);
+/// A staging directory in `dir`, removed when dropped, and the lock that keeps two installs
+/// from changing the plugin directory at once (held as long as the staging directory).
+struct Staging(PathBuf, #[allow(dead_code)] std::fs::File);
+
+/// Take the plugin directory's install lock (`.lock`), waiting for another install to finish.
+fn lock_dir(dir: &Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(LOCK))
+        .with_context(|| format!("cannot open the install lock in {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor this function owns; released when the file is closed.
+        let try_lock = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if try_lock != 0 {
+            crate::ui::info("Waiting for another `pyve plugin install` to finish...");
+            // SAFETY: as above, blocking this time.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(Error::new(format!("cannot lock {}", dir.join(LOCK).display()))
+                    .because(std::io::Error::last_os_error())
+                    .hint("try again; if it persists, check the permissions of the plugin directory"));
+            }
+        }
+    }
+    Ok(file)
+}
+
+/// Package directories (`.pkg/NAME-*`) no receipt lists: left by an install killed between
+/// moving a new package in and switching its entry point. Only called under the install lock.
+fn remove_orphan_packages(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir.join(PKG)) else { return };
+    let mut listed: Vec<PathBuf> = Vec::new();
+    if let Ok(receipts) = std::fs::read_dir(dir.join(RECEIPTS)) {
+        for r in receipts.flatten() {
+            let Some(name) = r.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_owned) else {
+                continue;
+            };
+            if let Some(receipt) = Receipt::load(dir, &name) {
+                listed.extend(
+                    receipt
+                        .files
+                        .iter()
+                        .filter_map(|f| f.path.components().nth(1))
+                        .map(|c| PathBuf::from(c.as_os_str())),
+                );
+            }
+        }
+    }
+    for e in rd.flatten() {
+        if !listed.iter().any(|l| l.as_os_str() == e.file_name()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
 
 impl Staging {
     fn new(dir: &Path) -> Result<Staging> {
+        let lock = lock_dir(dir)?;
+        remove_orphan_packages(dir);
         // Leftovers of killed installs (their pid is gone).
         if let Ok(rd) = std::fs::read_dir(dir) {
             for e in rd.flatten() {
@@ -164,7 +223,7 @@ impl Staging {
             .prefix(&format!("{STAGING_PREFIX}{}-", std::process::id()))
             .tempdir_in(dir)
             .with_context(|| format!("cannot create a staging directory in {}", dir.display()))?;
-        Ok(Staging(t.keep()))
+        Ok(Staging(t.keep(), lock))
     }
 }
 
@@ -417,7 +476,12 @@ fn check(env: &HostEnv, req: &InstallRequest, root: &Path, staged: &Staged) -> R
         Error::new(format!("refusing to install {}", req.source))
             .because(format!("its version '{}' is not a semantic version: {e}", m.version))
     })?;
-    if let Some(want) = &req.version
+    // `NAME@REQ` from the registry: cargo chose the package by its version; the plugin's own
+    // version (its manifest) must match too.
+    let from_spec = (staged.source.kind == SourceKind::Registry)
+        .then(|| req.source.split_once('@').and_then(|(_, r)| semver::VersionReq::parse(r.trim()).ok()))
+        .flatten();
+    if let Some(want) = req.version.as_ref().or(from_spec.as_ref())
         && !want.matches(&v)
     {
         return Err(Error::new(format!("refusing to install {}", req.source))
