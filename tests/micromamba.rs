@@ -353,3 +353,29 @@ fn a_pyve_envs_link_out_of_the_project_is_neither_adopted_nor_purged() {
     // The link itself stays too: it is the user's.
     assert!(std::fs::symlink_metadata(w.sb.project().join(".pyve/envs")).unwrap().file_type().is_symlink());
 }
+
+#[test]
+fn leftovers_of_a_live_run_survive_and_those_of_a_dead_one_are_cleaned_by_the_next_init() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    ok(&w.pyve(&["--init", "--no-direnv"]), "init");
+    let envs = w.sb.project().join(".pyve/envs");
+    // A live run's environment set aside by `--init --force` (this test's own pid is alive),
+    // and a dead run's temporary build.
+    let live = envs.join(format!(".demo.old-{}", std::process::id()));
+    let dead = envs.join(".demo.tmp-999999999");
+    for d in [&live, &dead] {
+        std::fs::create_dir_all(d.join("conda-meta")).unwrap();
+        std::fs::write(d.join("conda-meta/x-1-0.json"), "{}").unwrap();
+    }
+    let out = w.pyve(&["doctor"]);
+    assert!(!all(&out).contains("panicked"), "{}", all(&out));
+    assert!(live.join("conda-meta/x-1-0.json").is_file(), "doctor deleted a live run's work");
+    assert!(dead.is_dir(), "doctor is read-only: it touches nothing");
+    ok(&w.pyve(&["run", "hello"]), "run");
+    assert!(live.is_dir() && dead.is_dir(), "run touches nothing");
+    let mut c = w.cmd();
+    ok(&run(c.args(["--init", "--force", "--no-direnv"]).env("PYVE_FORCE_YES", "1")), "second init");
+    assert!(!dead.exists(), "a dead run's leftover is cleaned by the next init");
+    assert!(live.join("conda-meta/x-1-0.json").is_file(), "init deleted a live run's work");
+}
