@@ -379,3 +379,99 @@ fn leftovers_of_a_live_run_survive_and_those_of_a_dead_one_are_cleaned_by_the_ne
     assert!(!dead.exists(), "a dead run's leftover is cleaned by the next init");
     assert!(live.join("conda-meta/x-1-0.json").is_file(), "init deleted a live run's work");
 }
+
+/// A world with a conda-lock.yml whose text `edit` changes.
+fn locked_world(edit: impl FnOnce(String, &World) -> String) -> World {
+    let w = world();
+    w.env_yml(Some("demo"));
+    let text = lock_yml(&w.channel, platform(), &packages(), &w.written);
+    let text = edit(text, &w);
+    std::fs::write(w.sb.project().join("conda-lock.yml"), text).unwrap();
+    w
+}
+
+/// The lock with `hello`'s sha256 dropped (md5 only) and its md5 replaced by `md5`.
+fn md5_only(text: String, w: &World, md5: &str) -> String {
+    let (_, good_md5, sha) = &w.written[0];
+    text.replace(&format!("    md5: {good_md5}\n    sha256: {sha}\n"), &format!("    md5: {md5}\n"))
+}
+
+fn refused_nothing_made(w: &World, out: &Outcome, want: &[&str]) {
+    assert_eq!(out.code, Some(1), "{}", all(out));
+    let text = all(out);
+    for s in want {
+        assert!(text.contains(s), "missing {s:?} in:\n{text}");
+    }
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(!w.env("demo").exists(), "nothing installed");
+}
+
+#[test]
+fn lock_entries_are_checked_against_what_the_lock_records() {
+    // md5 only, right: verified and installed.
+    let w = locked_world(|t, w| {
+        let m = w.written[0].1.clone();
+        md5_only(t, w, &m)
+    });
+    ok(&w.pyve(&["--init", "--no-direnv", "--strict"]), "md5-only lock entry");
+    assert!(w.env("demo").join("bin/hello").is_file());
+
+    // md5 only, wrong: refused by name.
+    let w = locked_world(|t, w| md5_only(t, w, "0123456789abcdef0123456789abcdef"));
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    refused_nothing_made(
+        &w,
+        &out,
+        &["package hello-1.0-0", "is refused: its md5 is", "0123456789abcdef0123456789abcdef"],
+    );
+
+    // A malformed hash: the file, the entry and what is wrong, not a serde error.
+    let w = locked_world(|t, w| md5_only(t, w, "zz-not-hex"));
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    refused_nothing_made(
+        &w,
+        &out,
+        &[
+            "conda-lock.yml",
+            "package `hello` (conda,",
+            "hash.md5 `zz-not-hex` is malformed: a md5 is 32 hexadecimal digits",
+            "hint:",
+        ],
+    );
+}
+
+/// A `manager: pip` entry for a local wheel file, with `hash` as its hash block.
+fn pip_entry(w: &World, hash: &str) -> String {
+    let wheel = w.sb.path().join("wheels/tool-1.0-py3-none-any.whl");
+    std::fs::create_dir_all(wheel.parent().unwrap()).unwrap();
+    std::fs::write(&wheel, b"not really a wheel").unwrap();
+    format!(
+        "- name: tool\n  version: '1.0'\n  manager: pip\n  platform: {}\n  dependencies: {{}}\n  url: file://{}\n{hash}  category: main\n  optional: false\n",
+        platform(),
+        wheel.display()
+    )
+}
+
+#[test]
+fn pip_lock_entries_install_with_their_hash_and_strict_refuses_unhashed_ones() {
+    // A wrong hash: refused before anything is built or pip runs.
+    let w = locked_world(|t, w| t + &pip_entry(w, &format!("  hash:\n    sha256: {}\n", "ab".repeat(32))));
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    refused_nothing_made(&w, &out, &["pip package tool is refused: its sha256 is", &"ab".repeat(32), "hint:"]);
+
+    // No hash, --strict: refused, naming the entry.
+    let w = locked_world(|t, w| t + &pip_entry(w, ""));
+    let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
+    refused_nothing_made(&w, &out, &["cannot check", "(strict mode)", "tool (pip)", "hint:"]);
+
+    // An option where the URL goes: refused, whatever the engine.
+    let w = locked_world(|t, _| {
+        t + &format!(
+            "- name: tool\n  version: '1.0'\n  manager: pip\n  platform: {}\n  url: --target=/tmp/x\n  hash: {{sha256: {}}}\n",
+            platform(),
+            "ab".repeat(32)
+        )
+    });
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    refused_nothing_made(&w, &out, &["package `tool` (pip,", "is not a URL"]);
+}

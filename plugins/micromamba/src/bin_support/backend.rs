@@ -236,6 +236,40 @@ fn check_lock(cx: &Context<'_>, state: &LockState, strict: bool) -> Result<()> {
     }
 }
 
+/// Check the lock's entries before any engine sees the file: malformed hashes and pip entries
+/// are errors naming the entry; entries pyve cannot check (no hash) are refused with
+/// `--strict` and warned about otherwise; `file:` pip archives are hashed now.
+fn check_lock_entries(cx: &Context<'_>, lock: &LockFile, strict: bool) -> Result<()> {
+    let bad = |e: String| Error::new("bad-lock-file", e).hint(format!("regenerate it: {}", lock::regenerate_hint()));
+    let reqs = lock.pip_requirements(lock::platform()).map_err(|e| bad(e.to_string()))?;
+    let unchecked = lock.unchecked(lock::platform());
+    if !unchecked.is_empty() {
+        let which = unchecked.join(", ");
+        if strict {
+            return Err(Error::new(
+                "lock-unchecked",
+                format!(
+                    "{} has entries pyve cannot check (no sha256 or md5) (strict mode): {which}",
+                    lock.path.display()
+                ),
+            )
+            .hint(format!("regenerate the lock with hashes: {}", lock::regenerate_hint())));
+        }
+        let pip: Vec<&str> = unchecked.iter().map(String::as_str).filter(|u| u.ends_with("(pip)")).collect();
+        if !pip.is_empty() {
+            cx.warn(format!("conda-lock.yml has pip entries without a hash, installed unchecked: {}", pip.join(", ")));
+        }
+    }
+    for r in &reqs {
+        r.verify_file().map_err(|e| {
+            Error::new("hash-mismatch", e).hint(
+                "the archive is not the one the lock was made with: regenerate the lock, or fetch the archive again",
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// The engine for this request, with the binary found (if any).
 fn choose_engine(cx: &Context<'_>, root: &Path, s: &MambaSettings) -> Result<(Box<dyn Engine>, Option<Found>)> {
     let (found, skipped) = discovery::find_from_env(root);
@@ -332,6 +366,7 @@ impl Backend for MicromambaBackend {
             let lock = LockFile::read(&root.join(CONDA_LOCK_YML)).map_err(|e| {
                 Error::new("bad-lock-file", e.to_string()).hint(format!("regenerate it: {}", lock::regenerate_hint()))
             })?;
+            check_lock_entries(cx, &lock, s.strict)?;
             (Source::Lock(lock), yml_name(&root))
         } else {
             let f = EnvFile::read(&env_yml).map_err(|e| {
@@ -443,17 +478,23 @@ impl Backend for MicromambaBackend {
         }
         // pip requirements, with the environment's own pip, in its final place (pip writes
         // absolute script shebangs).
-        let pip: Vec<String> = match &source {
-            Source::EnvFile(f) if !engine.installs_pip() => f.pip.clone(),
-            Source::Lock(l) if !engine.installs_pip() => l.pip_urls(lock::platform()),
-            _ => Vec::new(),
-        };
-        if !pip.is_empty() {
-            cx.info(format!("Installing {} pip requirement(s) with the environment's pip...", pip.len()));
-            if let Err(e) = engine::install_pip(&env_path, &pip, matches!(source, Source::Lock(_))) {
-                discard(cx);
-                return Err(engine_error(e, &n, &file));
+        let pip = match &source {
+            Source::EnvFile(f) if !engine.installs_pip() && !f.pip.is_empty() => {
+                cx.info(format!("Installing {} pip requirement(s) with the environment's pip...", f.pip.len()));
+                engine::install_pip(&env_path, &f.pip, false)
             }
+            Source::Lock(l) if !engine.installs_pip() => {
+                let reqs = l.pip_requirements(lock::platform()).unwrap_or_default();
+                if !reqs.is_empty() {
+                    cx.info(format!("Installing {} locked pip package(s) with the environment's pip...", reqs.len()));
+                }
+                engine::install_locked_pip(&env_path, &reqs)
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = pip {
+            discard(cx);
+            return Err(engine_error(e, &n, &file));
         }
         let _ = std::fs::remove_file(&marker);
         if let Some(a) = &aside
