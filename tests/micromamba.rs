@@ -475,3 +475,31 @@ fn pip_lock_entries_install_with_their_hash_and_strict_refuses_unhashed_ones() {
     let out = w.pyve(&["--init", "--no-direnv"]);
     refused_nothing_made(&w, &out, &["package `tool` (pip,", "is not a URL"]);
 }
+
+#[test]
+fn a_pyve_envs_name_link_out_of_the_project_is_refused_and_left_byte_identical() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    let theirs = w.sb.path().join("user-env");
+    std::fs::create_dir_all(theirs.join("conda-meta")).unwrap();
+    std::fs::write(theirs.join("conda-meta/x-1-0.json"), "{\"mine\": 1}").unwrap();
+    std::fs::create_dir_all(w.sb.project().join(".pyve/envs")).unwrap();
+    std::os::unix::fs::symlink(&theirs, w.env("demo")).unwrap();
+    let untouched = || {
+        assert_eq!(std::fs::read(theirs.join("conda-meta/x-1-0.json")).unwrap(), b"{\"mine\": 1}");
+        let names: Vec<_> = std::fs::read_dir(&theirs).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["conda-meta"]);
+        assert!(std::fs::symlink_metadata(w.env("demo")).unwrap().file_type().is_symlink());
+    };
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    assert_ne!(out.code, Some(0), "init used a link out of the project:\n{}", all(&out));
+    let text = all(&out);
+    assert!(text.contains(".pyve/envs/demo") && text.contains("outside the project"), "{text}");
+    assert!(text.contains("hint:") && text.contains("rm "), "{text}");
+    untouched();
+    let out = w.pyve(&["--purge"]);
+    assert!(!all(&out).contains("Removed .pyve/envs/demo"), "{}", all(&out));
+    untouched();
+    w.pyve(&["doctor"]);
+    untouched();
+}
