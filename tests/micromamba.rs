@@ -353,3 +353,153 @@ fn a_pyve_envs_link_out_of_the_project_is_neither_adopted_nor_purged() {
     // The link itself stays too: it is the user's.
     assert!(std::fs::symlink_metadata(w.sb.project().join(".pyve/envs")).unwrap().file_type().is_symlink());
 }
+
+#[test]
+fn leftovers_of_a_live_run_survive_and_those_of_a_dead_one_are_cleaned_by_the_next_init() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    ok(&w.pyve(&["--init", "--no-direnv"]), "init");
+    let envs = w.sb.project().join(".pyve/envs");
+    // A live run's environment set aside by `--init --force` (this test's own pid is alive),
+    // and a dead run's temporary build.
+    let live = envs.join(format!(".demo.old-{}", std::process::id()));
+    let dead = envs.join(".demo.tmp-999999999");
+    for d in [&live, &dead] {
+        std::fs::create_dir_all(d.join("conda-meta")).unwrap();
+        std::fs::write(d.join("conda-meta/x-1-0.json"), "{}").unwrap();
+    }
+    let out = w.pyve(&["doctor"]);
+    assert!(!all(&out).contains("panicked"), "{}", all(&out));
+    assert!(live.join("conda-meta/x-1-0.json").is_file(), "doctor deleted a live run's work");
+    assert!(dead.is_dir(), "doctor is read-only: it touches nothing");
+    ok(&w.pyve(&["run", "hello"]), "run");
+    assert!(live.is_dir() && dead.is_dir(), "run touches nothing");
+    let mut c = w.cmd();
+    ok(&run(c.args(["--init", "--force", "--no-direnv"]).env("PYVE_FORCE_YES", "1")), "second init");
+    assert!(!dead.exists(), "a dead run's leftover is cleaned by the next init");
+    assert!(live.join("conda-meta/x-1-0.json").is_file(), "init deleted a live run's work");
+}
+
+/// A world with a conda-lock.yml whose text `edit` changes.
+fn locked_world(edit: impl FnOnce(String, &World) -> String) -> World {
+    let w = world();
+    w.env_yml(Some("demo"));
+    let text = lock_yml(&w.channel, platform(), &packages(), &w.written);
+    let text = edit(text, &w);
+    std::fs::write(w.sb.project().join("conda-lock.yml"), text).unwrap();
+    w
+}
+
+/// The lock with `hello`'s sha256 dropped (md5 only) and its md5 replaced by `md5`.
+fn md5_only(text: String, w: &World, md5: &str) -> String {
+    let (_, good_md5, sha) = &w.written[0];
+    text.replace(&format!("    md5: {good_md5}\n    sha256: {sha}\n"), &format!("    md5: {md5}\n"))
+}
+
+fn refused_nothing_made(w: &World, out: &Outcome, want: &[&str]) {
+    assert_eq!(out.code, Some(1), "{}", all(out));
+    let text = all(out);
+    for s in want {
+        assert!(text.contains(s), "missing {s:?} in:\n{text}");
+    }
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(!w.env("demo").exists(), "nothing installed");
+}
+
+#[test]
+fn lock_entries_are_checked_against_what_the_lock_records() {
+    // md5 only, right: verified and installed.
+    let w = locked_world(|t, w| {
+        let m = w.written[0].1.clone();
+        md5_only(t, w, &m)
+    });
+    ok(&w.pyve(&["--init", "--no-direnv", "--strict"]), "md5-only lock entry");
+    assert!(w.env("demo").join("bin/hello").is_file());
+
+    // md5 only, wrong: refused by name.
+    let w = locked_world(|t, w| md5_only(t, w, "0123456789abcdef0123456789abcdef"));
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    refused_nothing_made(
+        &w,
+        &out,
+        &["package hello-1.0-0", "is refused: its md5 is", "0123456789abcdef0123456789abcdef"],
+    );
+
+    // A malformed hash: the file, the entry and what is wrong, not a serde error.
+    let w = locked_world(|t, w| md5_only(t, w, "zz-not-hex"));
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    refused_nothing_made(
+        &w,
+        &out,
+        &[
+            "conda-lock.yml",
+            "package `hello` (conda,",
+            "hash.md5 `zz-not-hex` is malformed: a md5 is 32 hexadecimal digits",
+            "hint:",
+        ],
+    );
+}
+
+/// A `manager: pip` entry for a local wheel file, with `hash` as its hash block.
+fn pip_entry(w: &World, hash: &str) -> String {
+    let wheel = w.sb.path().join("wheels/tool-1.0-py3-none-any.whl");
+    std::fs::create_dir_all(wheel.parent().unwrap()).unwrap();
+    std::fs::write(&wheel, b"not really a wheel").unwrap();
+    format!(
+        "- name: tool\n  version: '1.0'\n  manager: pip\n  platform: {}\n  dependencies: {{}}\n  url: file://{}\n{hash}  category: main\n  optional: false\n",
+        platform(),
+        wheel.display()
+    )
+}
+
+#[test]
+fn pip_lock_entries_install_with_their_hash_and_strict_refuses_unhashed_ones() {
+    // A wrong hash: refused before anything is built or pip runs.
+    let w = locked_world(|t, w| t + &pip_entry(w, &format!("  hash:\n    sha256: {}\n", "ab".repeat(32))));
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    refused_nothing_made(&w, &out, &["pip package tool is refused: its sha256 is", &"ab".repeat(32), "hint:"]);
+
+    // No hash, --strict: refused, naming the entry.
+    let w = locked_world(|t, w| t + &pip_entry(w, ""));
+    let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
+    refused_nothing_made(&w, &out, &["cannot check", "(strict mode)", "tool (pip)", "hint:"]);
+
+    // An option where the URL goes: refused, whatever the engine.
+    let w = locked_world(|t, _| {
+        t + &format!(
+            "- name: tool\n  version: '1.0'\n  manager: pip\n  platform: {}\n  url: --target=/tmp/x\n  hash: {{sha256: {}}}\n",
+            platform(),
+            "ab".repeat(32)
+        )
+    });
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    refused_nothing_made(&w, &out, &["package `tool` (pip,", "is not a URL"]);
+}
+
+#[test]
+fn a_pyve_envs_name_link_out_of_the_project_is_refused_and_left_byte_identical() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    let theirs = w.sb.path().join("user-env");
+    std::fs::create_dir_all(theirs.join("conda-meta")).unwrap();
+    std::fs::write(theirs.join("conda-meta/x-1-0.json"), "{\"mine\": 1}").unwrap();
+    std::fs::create_dir_all(w.sb.project().join(".pyve/envs")).unwrap();
+    std::os::unix::fs::symlink(&theirs, w.env("demo")).unwrap();
+    let untouched = || {
+        assert_eq!(std::fs::read(theirs.join("conda-meta/x-1-0.json")).unwrap(), b"{\"mine\": 1}");
+        let names: Vec<_> = std::fs::read_dir(&theirs).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["conda-meta"]);
+        assert!(std::fs::symlink_metadata(w.env("demo")).unwrap().file_type().is_symlink());
+    };
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    assert_ne!(out.code, Some(0), "init used a link out of the project:\n{}", all(&out));
+    let text = all(&out);
+    assert!(text.contains(".pyve/envs/demo") && text.contains("outside the project"), "{text}");
+    assert!(text.contains("hint:") && text.contains("rm "), "{text}");
+    untouched();
+    let out = w.pyve(&["--purge"]);
+    assert!(!all(&out).contains("Removed .pyve/envs/demo"), "{}", all(&out));
+    untouched();
+    w.pyve(&["doctor"]);
+    untouched();
+}

@@ -57,7 +57,13 @@ pub fn user_binary(home: Option<&Path>) -> Option<PathBuf> {
 /// Find micromamba for the project at `root`; `home` and `path` are `$HOME` and `$PATH`.
 pub fn find(root: &Path, home: Option<&Path>, path: Option<&std::ffi::OsStr>) -> (Option<Found>, Vec<NotExecutable>) {
     let mut skipped = Vec::new();
-    let mut candidates = vec![(project_binary(root), Location::Project)];
+    let mut candidates = Vec::new();
+    // `.pyve/bin` (and `.pyve`) linking out of the project, or a binary there that is a link
+    // leading out, is not the project's binary: skipped.
+    let project = project_binary(root);
+    if pyve_fs::inspect(root, &project).is_ok_and(|e| e.leads_out().is_none()) {
+        candidates.push((project, Location::Project));
+    }
     if let Some(u) = user_binary(home) {
         candidates.push((u, Location::User));
     }
@@ -117,6 +123,27 @@ pub fn version(binary: &Path) -> Result<String, String> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_pyve_bin_linking_out_of_the_project_is_not_searched() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("project");
+        let outside = d.path().join("outside");
+        std::fs::create_dir_all(root.join(".pyve")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        let bin = outside.join("micromamba");
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join(".pyve/bin")).unwrap();
+        assert_eq!(find(&root, None, None).0, None, "a .pyve/bin link out is skipped");
+        std::fs::remove_file(root.join(".pyve/bin")).unwrap();
+        std::fs::create_dir_all(root.join(".pyve/bin")).unwrap();
+        std::os::unix::fs::symlink(&bin, root.join(".pyve/bin/micromamba")).unwrap();
+        assert_eq!(find(&root, None, None).0, None, "a binary linking out is skipped");
+        std::fs::remove_file(root.join(".pyve/bin/micromamba")).unwrap();
+        std::fs::copy(&bin, root.join(".pyve/bin/micromamba")).unwrap();
+        assert_eq!(find(&root, None, None).0.map(|f| f.location), Some(Location::Project));
+    }
 
     fn script(p: &Path, body: &str, mode: u32) {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();

@@ -121,6 +121,57 @@ pub struct LockedPackage {
     pub optional: bool,
 }
 
+/// A locked pip package, checked ([`LockFile::pip_requirements`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipRequirement {
+    /// Its project name.
+    pub name: String,
+    /// Where to get it.
+    pub url: url::Url,
+    /// The hash the lock records (`sha256`, else `md5`), lowercase hex.
+    pub hash: Option<(&'static str, String)>,
+}
+
+impl PipRequirement {
+    /// The requirements-file line: `NAME @ URL --hash=KIND:HEX`.
+    pub fn line(&self) -> String {
+        match &self.hash {
+            Some((k, h)) => format!("{} @ {} --hash={k}:{h}", self.name, self.url),
+            None => format!("{} @ {}", self.name, self.url),
+        }
+    }
+}
+
+impl PipRequirement {
+    /// A `file:` archive is hashed by pyve before pip runs: a mismatch is refused by name.
+    /// Other URLs are checked by pip (`--require-hashes`).
+    pub fn verify_file(&self) -> Result<(), String> {
+        use rattler_digest::{Md5, Sha256, compute_file_digest};
+        let (Some((kind, expected)), "file") = (&self.hash, self.url.scheme()) else { return Ok(()) };
+        let path = self
+            .url
+            .to_file_path()
+            .map_err(|()| format!("pip package {}: {} is not a file path", self.name, self.url))?;
+        let actual = match *kind {
+            "sha256" => compute_file_digest::<Sha256>(&path).map(|d| hex(&d)),
+            _ => compute_file_digest::<Md5>(&path).map(|d| hex(&d)),
+        }
+        .map_err(|e| format!("pip package {}: cannot read {}: {e}", self.name, path.display()))?;
+        if &actual != expected {
+            return Err(format!(
+                "pip package {} is refused: its {kind} is {actual}, the lock records {expected} ({})",
+                self.name,
+                path.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The hashes of a locked package.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct LockedHash {
@@ -218,13 +269,65 @@ impl LockFile {
         Ok(out)
     }
 
-    /// The pip packages for `platform`: their URLs.
-    pub fn pip_urls(&self, platform: &str) -> Vec<String> {
+    /// The pip packages for `platform`, checked: a name that is a plain project name, a URL
+    /// (`https:`, `http:` or `file:`, never a pip option), a well-formed hash when one is
+    /// recorded.
+    pub fn pip_requirements(&self, platform: &str) -> Result<Vec<PipRequirement>, LockError> {
+        let mut out = Vec::new();
+        for p in self.packages.iter().filter(|p| p.platform == platform && p.manager == "pip" && !p.optional) {
+            let bad = |what: String| self.bad_entry(p, what);
+            if p.name.is_empty()
+                || p.name.starts_with('-')
+                || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            {
+                return Err(bad(format!("`{}` is not a pip project name", p.name)));
+            }
+            let url = url::Url::parse(&p.url).map_err(|e| bad(format!("url `{}` is not a URL ({e})", p.url)))?;
+            if !matches!(url.scheme(), "https" | "http" | "file") {
+                return Err(bad(format!("url `{}`: only https:, http: and file: URLs are installed", p.url)));
+            }
+            self.check_hashes(p)?;
+            let hash = match (&p.hash.sha256, &p.hash.md5) {
+                (Some(s), _) => Some(("sha256", s.to_ascii_lowercase())),
+                (None, Some(m)) => Some(("md5", m.to_ascii_lowercase())),
+                (None, None) => None,
+            };
+            out.push(PipRequirement { name: p.name.clone(), url, hash });
+        }
+        Ok(out)
+    }
+
+    /// The entries for `platform` that pyve cannot check (no hash), as `NAME (manager)`, for
+    /// `--strict` to refuse.
+    pub fn unchecked(&self, platform: &str) -> Vec<String> {
         self.packages
             .iter()
-            .filter(|p| p.platform == platform && p.manager == "pip" && !p.optional)
-            .map(|p| p.url.clone())
+            .filter(|p| p.platform == platform && !p.optional)
+            .filter(|p| p.hash.md5.is_none() && p.hash.sha256.is_none())
+            .map(|p| format!("{} ({})", p.name, p.manager))
             .collect()
+    }
+
+    fn bad_entry(&self, p: &LockedPackage, what: String) -> LockError {
+        LockError::Parse {
+            path: self.path.clone(),
+            line: None,
+            message: format!("package `{}` ({}, {}): {what}", p.name, p.manager, p.platform),
+        }
+    }
+
+    /// A recorded hash must be hex of the right length: a malformed one is named, not passed on.
+    fn check_hashes(&self, p: &LockedPackage) -> Result<(), LockError> {
+        for (kind, value, len) in [("md5", &p.hash.md5, 32), ("sha256", &p.hash.sha256, 64)] {
+            if let Some(v) = value
+                && (v.len() != len || !v.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                return Err(
+                    self.bad_entry(p, format!("hash.{kind} `{v}` is malformed: a {kind} is {len} hexadecimal digits"))
+                );
+            }
+        }
+        Ok(())
     }
 
     fn record(&self, p: &LockedPackage) -> Result<RepoDataRecord, LockError> {
@@ -235,6 +338,7 @@ impl LockFile {
                 p.name
             )));
         }
+        self.check_hashes(p)?;
         let url = url::Url::parse(&p.url).map_err(|e| bad(format!("package {}: bad url {}: {e}", p.name, p.url)))?;
         let file = url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default().to_string();
         let id = CondaArchiveIdentifier::try_from_url(&url)
@@ -355,7 +459,14 @@ package:
         assert_eq!(r.package_record.depends, ["greet >=1"]);
         assert!(r.package_record.sha256.is_some() && r.package_record.md5.is_some());
         assert_eq!(r.channel.as_deref(), Some("file:///ch"));
-        assert_eq!(lock.pip_urls("linux-64"), ["https://files.example/requests-2.31-py3-none-any.whl"]);
+        let pip = lock.pip_requirements("linux-64").unwrap();
+        assert_eq!(
+            pip.iter().map(PipRequirement::line).collect::<Vec<_>>(),
+            [
+                "requests @ https://files.example/requests-2.31-py3-none-any.whl --hash=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            ]
+        );
+        assert!(lock.unchecked("linux-64").is_empty());
         let e = lock.conda_records("osx-arm64").unwrap_err();
         assert!(e.to_string().contains("locks no packages for osx-arm64"), "{e}");
     }
@@ -372,5 +483,35 @@ package:
         std::fs::write(&p, LOCK.replace("  hash: {md5: 0123456789abcdef0123456789abcdef, sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}\n", "")).unwrap();
         let e = LockFile::read(&p).unwrap().conda_records("linux-64").unwrap_err();
         assert!(e.to_string().contains("has no hash"), "{e}");
+    }
+
+    #[test]
+    fn malformed_hashes_and_pip_entries_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(CONDA_LOCK_YML);
+        let read = |text: String| {
+            std::fs::write(&p, text).unwrap();
+            LockFile::read(&p).unwrap()
+        };
+        let lock = read(LOCK.replace("{md5: 0123456789abcdef0123456789abcdef, sha", "{md5: not-hex, sha"));
+        let e = lock.conda_records("linux-64").unwrap_err().to_string();
+        assert!(e.starts_with(&p.display().to_string()), "{e}");
+        assert!(e.contains("package `hello` (conda, linux-64): hash.md5 `not-hex` is malformed"), "{e}");
+        let lock = read(LOCK.replace(
+            "  hash: {sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}\n",
+            "  hash: {sha256: abc}\n",
+        ));
+        let e = lock.pip_requirements("linux-64").unwrap_err().to_string();
+        assert!(e.contains("package `requests` (pip, linux-64): hash.sha256 `abc` is malformed"), "{e}");
+        let lock = read(
+            LOCK.replace("url: https://files.example/requests", "url: --target=/tmp/x#https://files.example/requests"),
+        );
+        let e = lock.pip_requirements("linux-64").unwrap_err().to_string();
+        assert!(e.contains("is not a URL"), "{e}");
+        let lock = read(
+            LOCK.replace("  hash: {sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}\n", ""),
+        );
+        assert_eq!(lock.unchecked("linux-64"), ["requests (pip)"]);
+        assert_eq!(lock.pip_requirements("linux-64").unwrap()[0].hash, None);
     }
 }

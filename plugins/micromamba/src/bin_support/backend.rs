@@ -106,8 +106,24 @@ fn incomplete_marker(env: &Path) -> PathBuf {
     env.with_file_name(format!(".{name}.incomplete"))
 }
 
+/// The pid in a leftover's name: `.NAME.tmp-PID` or `.NAME.old-PID`.
+fn leftover_pid(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix('.')?;
+    let (_, pid) = rest.rsplit_once(".tmp-").or_else(|| rest.rsplit_once(".old-"))?;
+    pid.parse().ok()
+}
+
+/// Whether the run that made a leftover is gone: its pid is not this process's and no live
+/// process has it. A leftover whose maker cannot be told is never touched.
+fn maker_gone(pid: Option<u32>) -> bool {
+    pid.is_some_and(|pid| pid != std::process::id() && !pyve_fs::process_alive(pid))
+}
+
 /// Remove what crashed or cancelled runs left in `.pyve/envs`: temporary build directories,
-/// unfinished in-place builds, environments moved aside.
+/// unfinished in-place builds, environments moved aside, each only when the process that made
+/// it is gone (a live one is another pyve at work: its old environment set aside by
+/// `--init --force` is the only copy). Only commands that write the project (under the
+/// project lock) call this; `describe` and `doctor` touch nothing.
 fn tidy(cx: &Context<'_>, root: &Path) {
     let dir = envs_dir(root);
     if managed(root, &dir).is_err() {
@@ -118,10 +134,20 @@ fn tidy(cx: &Context<'_>, root: &Path) {
         let n = e.file_name().to_string_lossy().into_owned();
         let p = e.path();
         if n.starts_with('.') && (n.contains(".tmp-") || n.contains(".old-")) {
-            let _ = std::fs::remove_dir_all(&p);
-            cx.debug(format!("removed {}, left by an interrupted run", p.display()));
+            if !maker_gone(leftover_pid(&n)) {
+                cx.debug(format!("kept {}: the run that made it may still be at work", p.display()));
+                continue;
+            }
+            if pyve_fs::remove(root, &p).is_ok() {
+                cx.debug(format!("removed {}, left by an interrupted run", p.display()));
+            }
         } else if let Some(env) = n.strip_prefix('.').and_then(|n| n.strip_suffix(".incomplete")) {
-            let _ = std::fs::remove_dir_all(dir.join(env));
+            // The marker holds the pid of the run building in place.
+            let pid = std::fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok());
+            if !maker_gone(pid) {
+                continue;
+            }
+            let _ = pyve_fs::remove(root, &dir.join(env));
             let _ = std::fs::remove_file(&p);
             cx.debug(format!("removed the unfinished environment {env}"));
         }
@@ -208,6 +234,40 @@ fn check_lock(cx: &Context<'_>, state: &LockState, strict: bool) -> Result<()> {
         )
         .hint("create environment.yml with:\n  name: myproject\n  channels:\n    - conda-forge\n  dependencies:\n    - python=3.11")),
     }
+}
+
+/// Check the lock's entries before any engine sees the file: malformed hashes and pip entries
+/// are errors naming the entry; entries pyve cannot check (no hash) are refused with
+/// `--strict` and warned about otherwise; `file:` pip archives are hashed now.
+fn check_lock_entries(cx: &Context<'_>, lock: &LockFile, strict: bool) -> Result<()> {
+    let bad = |e: String| Error::new("bad-lock-file", e).hint(format!("regenerate it: {}", lock::regenerate_hint()));
+    let reqs = lock.pip_requirements(lock::platform()).map_err(|e| bad(e.to_string()))?;
+    let unchecked = lock.unchecked(lock::platform());
+    if !unchecked.is_empty() {
+        let which = unchecked.join(", ");
+        if strict {
+            return Err(Error::new(
+                "lock-unchecked",
+                format!(
+                    "{} has entries pyve cannot check (no sha256 or md5) (strict mode): {which}",
+                    lock.path.display()
+                ),
+            )
+            .hint(format!("regenerate the lock with hashes: {}", lock::regenerate_hint())));
+        }
+        let pip: Vec<&str> = unchecked.iter().map(String::as_str).filter(|u| u.ends_with("(pip)")).collect();
+        if !pip.is_empty() {
+            cx.warn(format!("conda-lock.yml has pip entries without a hash, installed unchecked: {}", pip.join(", ")));
+        }
+    }
+    for r in &reqs {
+        r.verify_file().map_err(|e| {
+            Error::new("hash-mismatch", e).hint(
+                "the archive is not the one the lock was made with: regenerate the lock, or fetch the archive again",
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// The engine for this request, with the binary found (if any).
@@ -306,6 +366,7 @@ impl Backend for MicromambaBackend {
             let lock = LockFile::read(&root.join(CONDA_LOCK_YML)).map_err(|e| {
                 Error::new("bad-lock-file", e.to_string()).hint(format!("regenerate it: {}", lock::regenerate_hint()))
             })?;
+            check_lock_entries(cx, &lock, s.strict)?;
             (Source::Lock(lock), yml_name(&root))
         } else {
             let f = EnvFile::read(&env_yml).map_err(|e| {
@@ -369,7 +430,7 @@ impl Backend for MicromambaBackend {
         let in_place = engine.binary().is_some();
         let marker = incomplete_marker(&env_path);
         if in_place {
-            let _ = std::fs::write(&marker, b"");
+            let _ = std::fs::write(&marker, pid.to_string());
         }
         let req = CreateRequest {
             source: &source,
@@ -417,17 +478,23 @@ impl Backend for MicromambaBackend {
         }
         // pip requirements, with the environment's own pip, in its final place (pip writes
         // absolute script shebangs).
-        let pip: Vec<String> = match &source {
-            Source::EnvFile(f) if !engine.installs_pip() => f.pip.clone(),
-            Source::Lock(l) if !engine.installs_pip() => l.pip_urls(lock::platform()),
-            _ => Vec::new(),
-        };
-        if !pip.is_empty() {
-            cx.info(format!("Installing {} pip requirement(s) with the environment's pip...", pip.len()));
-            if let Err(e) = engine::install_pip(&env_path, &pip, matches!(source, Source::Lock(_))) {
-                discard(cx);
-                return Err(engine_error(e, &n, &file));
+        let pip = match &source {
+            Source::EnvFile(f) if !engine.installs_pip() && !f.pip.is_empty() => {
+                cx.info(format!("Installing {} pip requirement(s) with the environment's pip...", f.pip.len()));
+                engine::install_pip(&env_path, &f.pip, false)
             }
+            Source::Lock(l) if !engine.installs_pip() => {
+                let reqs = l.pip_requirements(lock::platform()).unwrap_or_default();
+                if !reqs.is_empty() {
+                    cx.info(format!("Installing {} locked pip package(s) with the environment's pip...", reqs.len()));
+                }
+                engine::install_locked_pip(&env_path, &reqs)
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = pip {
+            discard(cx);
+            return Err(engine_error(e, &n, &file));
         }
         let _ = std::fs::remove_file(&marker);
         if let Some(a) = &aside
@@ -444,10 +511,9 @@ impl Backend for MicromambaBackend {
         Ok(self.result(&env_path, &n, true, created_with(engine.as_ref(), &file)))
     }
 
-    fn describe(&self, cx: &mut Context<'_>, p: EnvParams) -> Result<EnvDescription> {
+    fn describe(&self, _cx: &mut Context<'_>, p: EnvParams) -> Result<EnvDescription> {
         let root = project_root(&p.project_root)?;
         let s = MambaSettings::parse(&p.settings, None)?;
-        tidy(cx, &root);
         let n = recorded_name(&root, &s)?;
         let env_path = envs_dir(&root).join(&n);
         managed(&root, &envs_dir(&root))?;
@@ -522,10 +588,9 @@ impl Backend for MicromambaBackend {
         Ok(result)
     }
 
-    fn doctor(&self, cx: &mut Context<'_>, p: EnvParams) -> Result<DoctorReport> {
+    fn doctor(&self, _cx: &mut Context<'_>, p: EnvParams) -> Result<DoctorReport> {
         let root = project_root(&p.project_root)?;
         let s = MambaSettings::parse(&p.settings, std::env::var(ENGINE_VAR).ok().as_deref())?;
-        tidy(cx, &root);
         Ok(DoctorReport { checks: doctor_checks(&root, &s, &p.settings) })
     }
 }
@@ -671,4 +736,21 @@ fn engine_label(s: &MambaSettings) -> String {
         EngineChoice::Micromamba => "micromamba",
     };
     format!("{c}, from {}", s.engine_source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_name_their_maker() {
+        assert_eq!(leftover_pid(".demo.tmp-12"), Some(12));
+        assert_eq!(leftover_pid(".demo.old-7"), Some(7));
+        assert_eq!(leftover_pid(".my.old-env.tmp-3"), Some(3));
+        assert_eq!(leftover_pid(".demo.tmp-x"), None);
+        assert_eq!(leftover_pid("demo.tmp-12"), None);
+        assert!(!maker_gone(None), "an unknown maker is never assumed gone");
+        assert!(!maker_gone(Some(std::process::id())));
+        assert!(maker_gone(Some(999_999_999)));
+    }
 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use pyve_micromamba::engine::{Builtin, CreateRequest, Engine, Source, install_pip};
+use pyve_micromamba::engine::{Builtin, CreateRequest, Engine, Source, install_locked_pip, install_pip};
 use pyve_micromamba::envfile::EnvFile;
 use pyve_micromamba::lock::{LockFile, platform};
 
@@ -63,10 +63,13 @@ fn create(args: &[String]) -> ExitCode {
         }
     }
     let pip = match &source {
-        Source::EnvFile(f) => f.pip.clone(),
-        Source::Lock(l) => l.pip_urls(platform()),
+        Source::EnvFile(f) => install_pip(&prefix, &f.pip, false),
+        Source::Lock(l) => match l.pip_requirements(platform()) {
+            Ok(reqs) => install_locked_pip(&prefix, &reqs),
+            Err(e) => Err(pyve_micromamba::engine::EngineError::Pip(e.to_string())),
+        },
     };
-    if let Err(e) = install_pip(&prefix, &pip, matches!(source, Source::Lock(_))) {
+    if let Err(e) = pip {
         eprintln!("critical libmamba {e}");
         return ExitCode::from(1);
     }

@@ -183,6 +183,50 @@ pub fn install_pip(prefix: &Path, requirements: &[String], no_deps: bool) -> Res
     Ok(())
 }
 
+/// Install a lock's pip packages with the environment's own pip, `--no-deps`: those with a
+/// hash from a requirements file under `--require-hashes` (`NAME @ URL --hash=KIND:HEX`), the
+/// others (allowed without `--strict`) from a second file without it.
+pub fn install_locked_pip(prefix: &Path, requirements: &[crate::lock::PipRequirement]) -> Result<(), EngineError> {
+    if requirements.is_empty() {
+        return Ok(());
+    }
+    let python = prefix.join("bin").join("python");
+    if !python.is_file() {
+        return Err(EngineError::Pip(format!(
+            "the lock has pip packages but the environment has no Python ({} is missing)",
+            python.display()
+        )));
+    }
+    let dir = tempfile::tempdir().map_err(|e| EngineError::Pip(format!("cannot make a temporary directory: {e}")))?;
+    let (hashed, unhashed): (Vec<_>, Vec<_>) = requirements.iter().partition(|r| r.hash.is_some());
+    for (set, file, require_hashes) in [(hashed, "hashed.txt", true), (unhashed, "unhashed.txt", false)] {
+        if set.is_empty() {
+            continue;
+        }
+        let path = dir.path().join(file);
+        let text: String = set.iter().map(|r| r.line() + "\n").collect();
+        std::fs::write(&path, text).map_err(|e| EngineError::Pip(format!("cannot write {}: {e}", path.display())))?;
+        let mut cmd = std::process::Command::new(&python);
+        cmd.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-deps"]);
+        if require_hashes {
+            cmd.arg("--require-hashes");
+        }
+        cmd.arg("-r").arg(&path).stdin(std::process::Stdio::null());
+        let status =
+            cmd.status().map_err(|e| EngineError::Pip(format!("cannot run {} -m pip: {e}", python.display())))?;
+        if !status.success() {
+            let names: Vec<&str> = set.iter().map(|r| r.name.as_str()).collect();
+            return Err(EngineError::Pip(format!(
+                "`{} -m pip install{}` of the locked {} failed ({status})",
+                python.display(),
+                if require_hashes { " --require-hashes" } else { "" },
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// How many packages `conda-meta/` records (`*.json`).
 pub fn count_packages(prefix: &Path) -> Option<u64> {
     let dir = std::fs::read_dir(prefix.join("conda-meta")).ok()?;
