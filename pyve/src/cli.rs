@@ -196,6 +196,29 @@ argument) then installs it on a teammate's machine. Every command honours pins."
         #[arg(long, value_name = "REQ")]
         version: Option<String>,
     },
+    /// Check a plugin against the protocol: start the real file and test it rule by rule
+    #[command(after_help = "Checks the handshake and version negotiation, the manifest, errors for bad input
+(their code, message and data.kind), unknown fields and methods, nothing but protocol on
+stdout, $/progress pairing, $/cancel, shutdown and end of input, a hook call, and for a
+backend a create / describe / activation / replace / remove cycle in a temporary project.
+Each failure names the rule, what was sent and what came back. Exit 1 on any failure.")]
+    Test {
+        /// A plugin file (./pyve-NAME, ./libpyve_NAME.so), or the name of an installed plugin
+        /// (both its library and its executable are tested)
+        target: String,
+        /// Print the reports as JSON
+        #[arg(long)]
+        json: bool,
+        /// Files to copy into the temporary project of the backend cycle (an environment.yml, ...)
+        #[arg(long, value_name = "DIR")]
+        project: Option<std::path::PathBuf>,
+        /// Do not create environments (skip the backend cycle)
+        #[arg(long)]
+        no_backend_cycle: bool,
+        /// Longest wait for one answer, in seconds
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        timeout: u64,
+    },
     /// Remove a plugin `pyve plugin install` installed: exactly the files of its receipt
     Remove {
         /// The plugin name

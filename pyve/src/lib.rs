@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod cli;
 pub mod commands;
+pub mod conformance;
 pub mod env;
 pub mod error;
 pub mod json;
@@ -113,6 +114,15 @@ fn run(args: Vec<OsString>) -> Result<u8> {
                     ));
                 }
                 commands::plugin_pins::install_pinned(&env, force, offline)
+            }
+            PluginCmd::Test { target, json, project, no_backend_cycle, timeout } => {
+                let opts = conformance::Options {
+                    timeout: std::time::Duration::from_secs(timeout.clamp(1, 3600)),
+                    project,
+                    env: Vec::new(),
+                    backend_cycle: !no_backend_cycle,
+                };
+                commands::plugin::test(&env, BUILTINS, &target, &opts, json)
             }
             PluginCmd::Pin { name, version } => commands::plugin_pins::pin(&env, &name, version.as_deref()),
             PluginCmd::Remove { name } => commands::plugin::remove(&env, &name),

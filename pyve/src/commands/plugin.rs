@@ -395,3 +395,123 @@ pub fn remove(env: &HostEnv, name: &str) -> Result<u8> {
     ui::success(&format!("Removed plugin {} {} ({} files) from {}", r.name, r.version, r.files.len(), dir.display()));
     Ok(0)
 }
+
+/// `pyve plugin test PATH|NAME`: the conformance kit on a plugin file (or on every file serving
+/// a name: the library and the executable of a plugin that ships both).
+pub fn test(
+    env: &HostEnv,
+    builtins: &[&str],
+    target: &str,
+    opts: &crate::conformance::Options,
+    as_json: bool,
+) -> Result<u8> {
+    let candidates = test_subjects(env, builtins, target)?;
+    let mut opts = opts.clone();
+    opts.env = crate::commands::plugin_env(env, None, None);
+    let mut reports = Vec::new();
+    for c in &candidates {
+        if !as_json {
+            ui::info(&format!("Testing {} ({}, {})", c.name, c.kind, c.path.display()));
+        }
+        let report = crate::conformance::check(c, &opts);
+        if !as_json {
+            print_report(&report);
+        }
+        reports.push(report);
+    }
+    let failed: usize = reports.iter().map(|r| r.failed).sum();
+    if as_json {
+        let _ = writeln!(std::io::stdout().lock(), "{}", crate::json::pretty(&reports));
+    }
+    Ok(u8::from(failed > 0))
+}
+
+fn print_report(r: &crate::conformance::Report) {
+    use crate::conformance::Outcome;
+    let mut out = String::new();
+    for f in &r.checks {
+        let mark = match f.outcome {
+            Outcome::Pass => "✓",
+            Outcome::Fail => "✗",
+            Outcome::Skip => "-",
+        };
+        let _ = writeln!(out, "  {mark} {}: {}", f.rule, f.detail);
+        if let Some(s) = &f.sent {
+            let _ = writeln!(out, "      sent: {s}");
+        }
+        if let Some(g) = &f.got {
+            let _ = writeln!(out, "      got:  {g}");
+        }
+    }
+    let version = r.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{}{version}: {} passed, {} failed, {} skipped ({:.1} s)",
+        r.plugin,
+        r.passed,
+        r.failed,
+        r.skipped,
+        r.millis as f64 / 1000.0
+    );
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+/// The files `pyve plugin test` checks: the file given, or the files serving a name.
+fn test_subjects(env: &HostEnv, builtins: &[&str], target: &str) -> Result<Vec<discovery::Candidate>> {
+    let path = std::path::Path::new(target);
+    if target.contains('/') || path.exists() {
+        let file = path.file_name().unwrap_or_default();
+        let Some((name, kind)) = discovery::parse_file_name(file) else {
+            return Err(Error::usage(format!("{target} is not named like a plugin"))
+                .hint(format!(
+                    "a plugin is an executable named pyve-NAME or a library named {}; rename it (NAME: lowercase letters, digits, dashes)",
+                    discovery::dylib_file_name("NAME")
+                )));
+        };
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let c = discovery::Candidate::from_file(abs, &name, kind).map_err(|e| {
+            Error::new(format!("cannot read {target}")).because(e).hint("give the path of a plugin file")
+        })?;
+        if !c.path.is_file() {
+            return Err(Error::usage(format!("{target} is not a file")).hint("give the path of a plugin file"));
+        }
+        return Ok(vec![c]);
+    }
+    if builtins.contains(&target) {
+        return Err(Error::usage(format!("`{target}` is a built-in command of pyve, not a plugin"))
+            .hint("`pyve --list` shows the plugins; or give the path of a plugin file"));
+    }
+    let search = discovery::SearchPath::from_env(env);
+    let res = match pinned_inventory(env, builtins, target) {
+        Some(inventory) => {
+            if let Some(err) = inventory.pin_error(target) {
+                return Err(err);
+            }
+            crate::commands::external::pinned_resolution(&inventory, target)
+        }
+        None if pyve_protocol::is_valid_plugin_name(target) => {
+            discovery::resolve(discovery::candidates_for(&search, target))
+        }
+        None => discovery::Resolution::default(),
+    };
+    let mut out: Vec<discovery::Candidate> = Vec::new();
+    for c in [res.rpc, res.exec].into_iter().flatten() {
+        if !out.iter().any(|o| o.path == c.path) {
+            out.push(c);
+        }
+    }
+    if out.is_empty() {
+        if let Some(bad) = res.unusable.first() {
+            let problem = bad.problem.as_ref().expect("unusable candidates have a problem");
+            return Err(Error::new(format!(
+                "plugin '{target}' ({}) cannot be used: {}",
+                bad.path.display(),
+                problem.explain()
+            ))
+            .hint(problem.hint(&bad.path)));
+        }
+        return Err(Error::new(format!("no plugin named '{target}'"))
+            .hint("give the path of the plugin file (./pyve-NAME), or see `pyve --list`"));
+    }
+    Ok(out)
+}

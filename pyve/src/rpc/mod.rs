@@ -45,6 +45,12 @@ pub trait Transport: Send {
     fn close(&mut self, grace: Duration);
     /// Stop the plugin now (its whole process group for an executable).
     fn kill(&mut self);
+    /// Close the plugin's input (its end of input), without waiting for it to end.
+    fn close_input(&mut self) {}
+    /// After the plugin ended: whether processes it started are still running.
+    fn orphans(&self) -> bool {
+        false
+    }
 }
 
 /// Which plugin a client talks to, for messages.

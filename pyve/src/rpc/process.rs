@@ -178,6 +178,23 @@ impl Transport for ProcessTransport {
         }
     }
 
+    fn close_input(&mut self) {
+        self.stdin.take();
+    }
+
+    fn orphans(&self) -> bool {
+        #[cfg(unix)]
+        {
+            // The group the plugin led still has members once the plugin itself is reaped.
+            // SAFETY: kill(2) with signal 0 only checks that the group exists.
+            self.reaped && unsafe { libc::kill(-(self.child.id() as libc::pid_t), 0) } == 0
+        }
+        #[cfg(not(unix))]
+        {
+            false
+        }
+    }
+
     fn close(&mut self, grace: Duration) {
         self.stdin.take();
         if self.exit_status(grace).is_none() {
