@@ -578,7 +578,12 @@ impl Kit<'_> {
                 );
             }
             Err(e) => {
-                return self.fail("unknown fields", format!("`initialize` with unknown fields: {e}"), Some(&sent), None);
+                return self.fail(
+                    "unknown fields",
+                    format!("`initialize` with unknown fields: {e}"),
+                    Some(&sent),
+                    None,
+                );
             }
         }
         let (sent, got) = r.call("env/frobnicate", json!({}));

@@ -410,6 +410,31 @@ fn build(
     let created = session.call::<request::EnvCreate>(&params).map_err(|e| e.to_error())?;
     let plugin_version = session.manifest.version.clone();
     session.close();
+    let plugin = &choice.plugin.candidate;
+    if replace && !created.created {
+        // `replace: true` means rebuild: a backend that kept the environment would have pyve
+        // report a purge that did not happen.
+        return Err(Error::new(format!(
+            "plugin '{}' ({}) did not rebuild the environment: it answered `created: false` to `replace: true`",
+            plugin.name,
+            plugin.path.display()
+        ))
+        .because(format!("{} is as it was; nothing else was changed", created.env_path.display()))
+        .hint(format!(
+            "the plugin does not honour --force (protocol.md, env/create): update it (`pyve plugin test {}` shows what it does), or delete the environment yourself and run `pyve --init` again",
+            plugin.name
+        )));
+    }
+    if let (Some(asked), Some(got)) = (args.python_version.as_deref(), created.python_version.as_deref())
+        && got != asked
+        && !got.starts_with(&format!("{asked}."))
+    {
+        ui::warn(&format!(
+            "Python {asked} was requested, but plugin '{}' made the environment with Python {got}",
+            plugin.name
+        ));
+        ui::hint(&format!("check the plugin ({}), or ask for {got} explicitly", plugin.path.display()));
+    }
     if !created.env_path.is_absolute() || !created.env_path.starts_with(root) {
         ui::warn(&format!("the environment is outside the project: {}", created.env_path.display()));
     }

@@ -68,8 +68,12 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
                 .call::<request::EnvRemove>(&EnvParams { project_root: root.clone(), backend: name.clone(), settings })
                 .map_err(|e| e.to_error())?;
             session.close();
+            // The backend says what it removed and kept; pyve reports it (protocol.md, env/remove).
             if result.removed.is_empty() {
                 ui::info("No environment found to remove");
+            }
+            for removed in &result.removed {
+                ui::success(&format!("Removed {}", project::display_in(&root, removed)));
             }
             for kept in &result.kept {
                 ui::info(&format!("Kept {}: {}", project::display_in(&root, &kept.path), kept.reason));

@@ -791,7 +791,9 @@ for line in sys.stdin:
         let err = install(&env, &r).unwrap_err();
         assert!(err.to_string().contains("provides plugin 'ok', not 'other'"), "{err}");
         // Nothing was installed, no staging is left.
-        assert_eq!(std::fs::read_dir(&plugins).unwrap().count(), 0);
+        // Nothing but the install lock.
+        let left: Vec<_> = std::fs::read_dir(&plugins).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left, [std::ffi::OsString::from(LOCK)]);
 
         r.name = Some("ok".into());
         r.version = Some(semver::VersionReq::parse("^0.2").unwrap());
@@ -808,7 +810,8 @@ for line in sys.stdin:
                 .any(|d| d.path().join(PYTHON_HELPER_FILE).exists())
         );
         remove(&env, "ok").unwrap();
-        let left: Vec<_> = std::fs::read_dir(&plugins).unwrap().flatten().map(|e| e.file_name()).collect();
-        assert_eq!(left, [std::ffi::OsString::from(RECEIPTS)]);
+        let mut left: Vec<_> = std::fs::read_dir(&plugins).unwrap().flatten().map(|e| e.file_name()).collect();
+        left.sort();
+        assert_eq!(left, [std::ffi::OsString::from(LOCK), std::ffi::OsString::from(RECEIPTS)]);
     }
 }

@@ -569,7 +569,7 @@ impl Backend for MicromambaBackend {
         cx.check_cancelled()?;
         if env_path.exists() {
             std::fs::remove_dir_all(&env_path).map_err(|e| io_error(format!("cannot remove '{n}':"), &env_path, &e))?;
-            cx.success(format!("Removed {ENVS_DIR}/{n}"));
+            // The host reports what `removed` lists.
             result.removed.push(env_path);
         } else {
             cx.info(format!("No micromamba environment found at {ENVS_DIR}/{n}"));

@@ -333,7 +333,7 @@ impl Backend for VenvBackend {
         cx.check_cancelled()?;
         if state == EnvState::Venv {
             envdir::remove_venv(&root, dir).map_err(|e| io_error(format!("cannot remove '{dir}':"), &env_path, &e))?;
-            cx.log(LogLevel::Success, format!("Removed {dir}"));
+            // The host reports what `removed` lists.
             result.removed.push(env_path);
         } else {
             cx.info(format!("No virtual environment found at '{dir}'"));
@@ -343,14 +343,8 @@ impl Backend for VenvBackend {
         if let Some(record) = &s.pinned {
             let path = root.join(record.file.file_name());
             match remove_pin(&root, record).map_err(policy_error)? {
-                PinRemoval::Removed => {
-                    cx.log(LogLevel::Success, format!("Removed {}", record.file));
-                    result.removed.push(path);
-                }
-                PinRemoval::LineRemoved(reason) => {
-                    cx.log(LogLevel::Success, format!("Removed the python line from {}", record.file));
-                    result.kept.push(KeptPath { path, reason });
-                }
+                PinRemoval::Removed => result.removed.push(path),
+                PinRemoval::LineRemoved(reason) => result.kept.push(KeptPath { path, reason }),
                 PinRemoval::Kept(reason) => result.kept.push(KeptPath { path, reason }),
                 PinRemoval::Missing => {}
             }
