@@ -31,7 +31,7 @@ pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     // The commonest calls answer before anything else is set up.
     if args.len() == 2 && (args[1] == "--version" || args[1] == "-v") {
-        println!("pyve version {VERSION}");
+        ui::out(&format!("pyve version {VERSION}\n"));
         return ExitCode::SUCCESS;
     }
     // `pyve run CMD ...` is on the path of every command a user runs in the environment: it
@@ -80,7 +80,7 @@ fn run(args: Vec<OsString>) -> Result<u8> {
     ui::init(cli.color, verbosity);
 
     if cli.version {
-        println!("pyve version {VERSION}");
+        ui::out(&format!("pyve version {VERSION}\n"));
         return Ok(0);
     }
     if cli.list {
@@ -119,7 +119,7 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         None => {
             // As the original: the error on stderr, the whole help on stdout, exit 1.
             let mut help = Cli::command().after_help(help_epilogue(&env));
-            print!("{}", help.render_help());
+            ui::out(&help.render_help().to_string());
             Err(Error::usage("No command provided.")
                 .hint("set up a project with `pyve --init`, then run commands in it with `pyve run CMD`"))
         }
@@ -159,11 +159,11 @@ fn clap_failure(e: clap::Error) -> Result<u8> {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            print!("{}", e.render());
+            ui::out(&e.render().to_string());
             Ok(0)
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            print!("{}", e.render());
+            ui::out(&e.render().to_string());
             Ok(EXIT_USAGE)
         }
         _ => {

@@ -86,6 +86,16 @@ fn write_to(stream: Stream, text: &str) {
     }
 }
 
+/// Write a command's output (a report, JSON, help, the version) to stdout.
+///
+/// A reader that went away (`pyve doctor | head -1`) is not an error: the rest of the output
+/// is dropped quietly and the command ends with its own exit code, as ripgrep and cargo do,
+/// instead of panicking like `println!` ("failed printing to stdout: Broken pipe").
+pub fn out(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// One status line of `kind`: its prefix, its stream (`pyve_protocol::output`, shared with
 /// the plugins' SDK), shown at the current verbosity.
 pub fn line(kind: Line, message: &str) {
