@@ -65,3 +65,40 @@ fn piping_into_head_never_panics() {
         assert!(!stderr.contains("panicked"), "pyve {args} | head -c1:\n{stderr}");
     }
 }
+
+/// A project with a hand-made environment: `.pyve/config`, `.pyve/state.json` and `.venv/bin`.
+fn project_with_env(sb: &Sandbox) {
+    let root = sb.project();
+    std::fs::create_dir_all(root.join(".pyve")).unwrap();
+    std::fs::create_dir_all(root.join(".venv/bin")).unwrap();
+    std::fs::write(root.join(".pyve/config"), "pyve_version: \"0.9.2\"\nbackend: venv\n").unwrap();
+    let state = serde_json::json!({
+        "format": 1,
+        "pyve_version": "0.9.2",
+        "project_root": root,
+        "backend": "venv",
+        "plugin": "venv",
+        "plugin_version": "0.1.0",
+        "env_path": root.join(".venv"),
+        "activation": {"set": {"VIRTUAL_ENV": root.join(".venv")}, "path_prepend": [root.join(".venv/bin")]},
+    });
+    std::fs::write(root.join(".pyve/state.json"), state.to_string()).unwrap();
+}
+
+/// `pyve run -- CMD` runs CMD, as `uv run --`, `cargo run --` and `npm run --` do; also with
+/// pyve's options before `run`.
+#[test]
+fn run_accepts_a_double_dash_before_the_command() {
+    let sb = Sandbox::new();
+    project_with_env(&sb);
+    for args in [&["run", "--"][..], &["--verbose", "run", "--"], &["-q", "run", "--"], &["run"]] {
+        let out = sb.pyve_cmd().args(args).args(["sh", "-c", "echo \"ran in $VIRTUAL_ENV\"; exit 3"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "pyve {args:?} sh ...:\n{stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("ran in {}\n", sb.project().join(".venv").display()),
+            "pyve {args:?} sh ...:\n{stderr}"
+        );
+    }
+}
