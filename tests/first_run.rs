@@ -91,7 +91,14 @@ fn project_with_env(sb: &Sandbox) {
 fn run_accepts_a_double_dash_before_the_command() {
     let sb = Sandbox::new();
     project_with_env(&sb);
-    for args in [&["run", "--"][..], &["--verbose", "run", "--"], &["-q", "run", "--"], &["run"]] {
+    for args in [
+        &["run", "--"][..],
+        &["--verbose", "run", "--"],
+        &["-q", "run", "--"],
+        &["run"],
+        &["run", "--verbose", "--"],
+        &["run", "-q"],
+    ] {
         let out = sb.pyve_cmd().args(args).args(["sh", "-c", "echo \"ran in $VIRTUAL_ENV\"; exit 3"]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "pyve {args:?} sh ...:\n{stderr}");
