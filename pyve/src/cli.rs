@@ -49,7 +49,7 @@ pub struct Cli {
     #[arg(short = 'q', long = "quiet", action = ArgAction::SetTrue, global = true, display_order = 900)]
     pub quiet: bool,
 
-    /// When to use colours: auto, always, never (NO_COLOR turns them off)
+    /// When to use colours: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, hide_possible_values = true, global = true, display_order = 901)]
     pub color: ColorChoice,
 

@@ -1,6 +1,6 @@
 //! The terminal: status lines on stdout, warnings and errors on stderr (the original tool's
-//! streams, see `pyve_protocol::output`), prompts, a spinner on stderr, colours only on a
-//! terminal and never with `NO_COLOR`, and the verbosity chosen by the user.
+//! streams, see `pyve_protocol::output`), prompts, a spinner on stderr, colours (with `auto`:
+//! only on a terminal and not with `NO_COLOR`), and the verbosity chosen by the user.
 //!
 //! Line prefixes are the original tool's: `ERROR: `, `WARNING: `, `INFO: `, `✓ `.
 
