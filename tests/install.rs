@@ -36,6 +36,10 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777
 }
 
+fn rc_block() -> &'static str {
+    "# >>> pyve installer >>>\ncase \":$PATH:\" in *\":$HOME/.local/bin:\"*) ;; *) export PATH=\"$HOME/.local/bin:$PATH\" ;; esac  # Added by pyve installer\n# <<< pyve installer <<<\n"
+}
+
 fn block() -> &'static str {
     "# >>> pyve installer >>>\nexport PATH=\"$HOME/.local/bin:$PATH\"  # Added by pyve installer\n# <<< pyve installer <<<\n"
 }
@@ -56,10 +60,11 @@ fn install_reinstall_and_uninstall_with_bash() {
         "✓ Installed pyve".into(),
         "✓ Installed libpyve_distutils_shim.so".into(),
         "✓ Installed pyve-venv".into(),
-        format!("✓ Added {} to PATH in {}", b.display(), home.join(".bash_profile").display()),
+        format!("✓ Added {} to PATH in {}", b.display(), home.join(".profile").display()),
+        format!("✓ Added {} to PATH in {}", b.display(), home.join(".bashrc").display()),
         format!("✓ Created {} template", home.join(".local/.env").display()),
         format!("✓ pyve v{v} installed successfully!"),
-        format!("  source {}", home.join(".bash_profile").display()),
+        format!("  source {}", home.join(".profile").display()),
     ] {
         assert!(out.stdout.lines().any(|l| l == line), "`{line}` missing from:\n{}", out.stdout);
     }
@@ -68,7 +73,10 @@ fn install_reinstall_and_uninstall_with_bash() {
     names.sort();
     assert_eq!(names, ["libpyve_distutils_shim.so", "pyve", "pyve-venv"], "no .d or .rlib, no temporary file");
     assert_eq!(mode(&b.join("pyve")) & 0o755, 0o755, "executable and readable by all");
-    assert_eq!(std::fs::read_to_string(home.join(".bash_profile")).unwrap(), block());
+    // No ~/.bash_profile: bash would stop reading ~/.profile.
+    assert!(!home.join(".bash_profile").exists());
+    assert_eq!(std::fs::read_to_string(home.join(".profile")).unwrap(), block());
+    assert_eq!(std::fs::read_to_string(home.join(".bashrc")).unwrap(), rc_block());
     assert!(!home.join(".zprofile").exists());
     assert_eq!(std::fs::read(home.join(".local/.env")).unwrap(), b"");
     assert_eq!(mode(&home.join(".local/.env")), 0o600);
@@ -84,9 +92,12 @@ fn install_reinstall_and_uninstall_with_bash() {
     // Again: nothing added twice.
     let out = pyve(&sb, &sb.pyve(), "/bin/bash", "--install");
     ok(&out, "reinstall");
-    assert!(out.stdout.contains(&format!("INFO: PATH already configured in {}", home.join(".bash_profile").display())));
+    for f in [".profile", ".bashrc"] {
+        assert!(out.stdout.contains(&format!("INFO: PATH already configured in {}", home.join(f).display())));
+    }
     assert!(out.stdout.contains(&format!("INFO: {} already exists", home.join(".local/.env").display())));
-    assert_eq!(std::fs::read_to_string(home.join(".bash_profile")).unwrap(), block());
+    assert_eq!(std::fs::read_to_string(home.join(".profile")).unwrap(), block());
+    assert_eq!(std::fs::read_to_string(home.join(".bashrc")).unwrap(), rc_block());
 
     // From the installed copy: safe, the running file is not rewritten.
     let before = std::fs::read(b.join("pyve")).unwrap();
@@ -102,7 +113,8 @@ fn install_reinstall_and_uninstall_with_bash() {
     for line in [
         format!("✓ Removed {}", b.join("pyve").display()),
         format!("✓ Removed {}", b.join("pyve-venv").display()),
-        format!("✓ Removed PATH entry from {}", home.join(".bash_profile").display()),
+        format!("✓ Removed PATH entry from {}", home.join(".profile").display()),
+        format!("✓ Removed PATH entry from {}", home.join(".bashrc").display()),
         format!("✓ Removed {} (was empty)", home.join(".local/.env").display()),
         "✓ pyve uninstalled.".into(),
     ] {
@@ -111,7 +123,8 @@ fn install_reinstall_and_uninstall_with_bash() {
     let names: Vec<String> =
         std::fs::read_dir(&b).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(names, ["pyve-mine"]);
-    assert!(!home.join(".bash_profile").exists(), "install created it, uninstall removes it");
+    assert!(!home.join(".profile").exists(), "install created it, uninstall removes it");
+    assert!(!home.join(".bashrc").exists(), "install created it, uninstall removes it");
     assert!(!home.join(".local/.env").exists());
     assert!(!home.join(".local/share/pyve").exists());
 
@@ -169,7 +182,7 @@ fn a_bin_directory_already_on_path_is_not_added() {
     let out = run(&mut cmd);
     ok(&out, "install");
     assert!(out.stdout.contains(&format!("INFO: {} already in PATH", b.display())), "{}", out.stdout);
-    assert!(!home.join(".bash_profile").exists());
+    assert!(!home.join(".bash_profile").exists() && !home.join(".profile").exists() && !home.join(".bashrc").exists());
     assert!(!out.stdout.contains("source "), "{}", out.stdout);
 }
 
@@ -186,4 +199,57 @@ fn a_bash_profile_with_the_users_lines_survives_byte_for_byte() {
     ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--uninstall"), "uninstall");
     assert_eq!(std::fs::read_to_string(&profile).unwrap(), mine);
     assert_eq!(mode(&profile), 0o640, "its mode too");
+}
+
+/// `command -v pyve` in a real bash started as `bash ARGS` in the sandbox's home, with a PATH
+/// that does not hold `~/.local/bin`.
+fn bash_finds_pyve(sb: &Sandbox, args: &[&str]) -> String {
+    let mut cmd = Command::new("bash");
+    sb.isolate(&mut cmd);
+    cmd.current_dir(sb.home()).args(args).arg("command -v pyve");
+    let out = run(&mut cmd);
+    out.stdout.trim().to_owned()
+}
+
+/// A stock Debian/Ubuntu home (/etc/skel: `.profile` that reads `.bashrc`, no
+/// `~/.bash_profile`): install appends to `.profile` and `.bashrc`, creates no `.bash_profile`
+/// (bash would stop reading `.profile`), and a real login shell and a real interactive shell
+/// both find pyve; uninstall gives the files back byte for byte.
+#[test]
+fn a_stock_debian_home_keeps_its_login_shell() {
+    let sb = sandbox();
+    let home = sb.home();
+    let skel = std::path::Path::new("/etc/skel");
+    let mut originals = Vec::new();
+    for f in [".profile", ".bashrc", ".bash_logout"] {
+        let text = std::fs::read_to_string(skel.join(f)).unwrap_or_else(|_| match f {
+            ".profile" => "if [ -n \"$BASH_VERSION\" ]; then\n    if [ -f \"$HOME/.bashrc\" ]; then\n\t. \"$HOME/.bashrc\"\n    fi\nfi\n".into(),
+            ".bashrc" => "case $- in\n    *i*) ;;\n      *) return;;\nesac\nHISTCONTROL=ignoreboth\n".into(),
+            _ => "# ~/.bash_logout\n".into(),
+        });
+        std::fs::write(home.join(f), &text).unwrap();
+        originals.push((f, text));
+    }
+    let out = pyve(&sb, &sb.pyve(), "/bin/bash", "--install");
+    ok(&out, "install");
+    assert!(!home.join(".bash_profile").exists(), "a ~/.bash_profile would hide ~/.profile from bash");
+    for (f, text) in &originals[..2] {
+        let now = std::fs::read_to_string(home.join(f)).unwrap();
+        assert!(now.starts_with(text.as_str()) && now.contains("# Added by pyve installer"), "{f}:\n{now}");
+    }
+    let installed = bin(&sb).join("pyve").display().to_string();
+    assert_eq!(bash_finds_pyve(&sb, &["-l", "-c"]), installed, "a login shell");
+    assert_eq!(bash_finds_pyve(&sb, &["-i", "-c"]), installed, "an interactive shell that is not a login shell");
+    // ~/.bashrc (read again by every nested shell) adds the directory only when it is missing.
+    let mut cmd = Command::new("bash");
+    sb.isolate(&mut cmd);
+    let on_path = format!("{}:/usr/bin:/bin", bin(&sb).display());
+    let path = run(cmd.current_dir(&home).env("PATH", &on_path).args(["-i", "-c", "echo \"$PATH\""])).stdout;
+    assert_eq!(path.trim(), on_path);
+
+    ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--uninstall"), "uninstall");
+    for (f, text) in &originals {
+        assert_eq!(&std::fs::read_to_string(home.join(f)).unwrap(), text, "{f}, byte for byte");
+    }
+    assert_eq!(bash_finds_pyve(&sb, &["-l", "-c"]), "");
 }

@@ -249,6 +249,9 @@ impl Handler for UiHandler {
         let choices: Vec<(String, String)> = p.choices.iter().map(|c| (c.key.clone(), c.label.clone())).collect();
         match ui::ask(&p.message, &choices, p.default.as_deref()) {
             Ok(answer) => Ok(PromptResult { answer }),
+            // Ctrl-C at the question: the plugin's request is cancelled (the client sees the
+            // interrupt and sends `$/cancel`: the plugin cleans up, pyve exits 130).
+            Err(_) if crate::signals::interrupted() => Err(ErrorObject::cancelled()),
             Err(why) => {
                 let mut e = ErrorObject::failed(
                     kind::NOT_INTERACTIVE,

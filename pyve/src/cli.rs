@@ -34,7 +34,7 @@ pub const BUILTINS: &[&str] = &[
 )]
 pub struct Cli {
     /// Print pyve's version
-    #[arg(short = 'v', long = "version", action = ArgAction::SetTrue)]
+    #[arg(short = 'v', visible_short_alias = 'V', long = "version", action = ArgAction::SetTrue)]
     pub version: bool,
 
     /// List the installed plugins (same as `pyve plugin list`)
@@ -42,14 +42,14 @@ pub struct Cli {
     pub list: bool,
 
     /// Show more detail (repeat for debug output)
-    #[arg(long = "verbose", action = ArgAction::Count)]
+    #[arg(long = "verbose", action = ArgAction::Count, global = true, display_order = 899)]
     pub verbose: u8,
 
     /// Show only errors and warnings
     #[arg(short = 'q', long = "quiet", action = ArgAction::SetTrue, global = true, display_order = 900)]
     pub quiet: bool,
 
-    /// When to use colours: auto, always, never (NO_COLOR turns them off)
+    /// When to use colours: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, hide_possible_values = true, global = true, display_order = 901)]
     pub color: ColorChoice,
 
@@ -142,8 +142,8 @@ pub enum PluginCmd {
         /// Print a JSON array (name, version, kind, path, provides, status, ...)
         #[arg(long)]
         json: bool,
-        /// Also list shadowed files, one row per file
-        #[arg(short = 'v', long = "verbose")]
+        /// Also list shadowed files, one row per file (also `--verbose`)
+        #[arg(short = 'v', id = "shadowed")]
         verbose: bool,
     },
     /// Explain which file serves a name, and what it shadows or skipped

@@ -31,16 +31,29 @@ use error::{EXIT_USAGE, Error, Result};
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     // The commonest calls answer before anything else is set up.
-    if args.len() == 2 && (args[1] == "--version" || args[1] == "-v") {
-        println!("pyve version {VERSION}");
+    if args.len() == 2 && (args[1] == "--version" || args[1] == "-v" || args[1] == "-V") {
+        ui::out(&format!("pyve version {VERSION}\n"));
         return ExitCode::SUCCESS;
     }
     // `pyve run CMD ...` is on the path of every command a user runs in the environment: it
     // skips building the whole command line parser (its own help still goes through clap).
     if args.get(1).is_some_and(|a| a == "run") && args.get(2).is_some_and(|a| a != "--help" && a != "-h") {
-        ui::init(ui::ColorChoice::Auto, 0);
+        // pyve's own -q / --verbose may come first (global flags go anywhere); from the
+        // command on (or after `--`), every argument is the command's.
+        let mut rest = &args[2..];
+        let mut verbosity = 0i8;
+        while let Some(flag) = rest.first().and_then(|a| a.to_str()) {
+            match flag {
+                "-q" | "--quiet" => verbosity = -1,
+                "--verbose" if verbosity >= 0 => verbosity = (verbosity + 1).min(2),
+                "--verbose" => {}
+                _ => break,
+            }
+            rest = &rest[1..];
+        }
+        ui::init(ui::ColorChoice::Auto, verbosity);
         let env = HostEnv::from_process();
-        return finish(commands::run::run(&env, &args[2..]));
+        return finish(commands::run::run(&env, rest));
     }
     // `pyve NAME ...` for a plugin: its dispatch should cost no more than starting pyve, so the
     // parser (which plugin commands do not use: the plugin owns its command line) is skipped.
@@ -81,7 +94,10 @@ fn run(args: Vec<OsString>) -> Result<u8> {
     ui::init(cli.color, verbosity);
 
     if cli.version {
-        println!("pyve version {VERSION}");
+        if cli.command.is_some() || cli.list {
+            return Err(version_with_command(&args));
+        }
+        ui::out(&format!("pyve version {VERSION}\n"));
         return Ok(0);
     }
     if cli.list {
@@ -101,7 +117,9 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         Some(Cmd::Install) => commands::install::install(&env),
         Some(Cmd::Uninstall) => commands::install::uninstall(&env),
         Some(Cmd::Plugin(p)) => match p.command {
-            PluginCmd::List { json, verbose } => commands::plugin::list(&env, BUILTINS, json, verbose),
+            PluginCmd::List { json, verbose } => {
+                commands::plugin::list(&env, BUILTINS, json, verbose || cli.verbose > 0)
+            }
             PluginCmd::Which { name } => commands::plugin::which(&env, BUILTINS, &name),
             PluginCmd::Info { name, json } => commands::plugin::info(&env, BUILTINS, &name, json),
             PluginCmd::Install { source: Some(source), force, registry, offline } => {
@@ -138,11 +156,28 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         None => {
             // As the original: the error on stderr, the whole help on stdout, exit 1.
             let mut help = Cli::command().after_help(help_epilogue(&env));
-            print!("{}", help.render_help());
+            ui::out(&help.render_help().to_string());
             Err(Error::usage("No command provided.")
                 .hint("set up a project with `pyve --init`, then run commands in it with `pyve run CMD`"))
         }
     }
+}
+
+/// `pyve -v init`: the original's `-v` is `--version`, which people type for "verbose". With a
+/// command after it, it is an error that says so rather than a version and nothing done.
+fn version_with_command(args: &[OsString]) -> Error {
+    let flag = args
+        .iter()
+        .skip(1)
+        .find(|a| *a == "-v" || *a == "-V" || *a == "--version")
+        .map_or("--version".to_owned(), |a| a.to_string_lossy().into_owned());
+    let verbose: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| if a == "-v" || a == "-V" { "--verbose".to_owned() } else { a.to_string_lossy().into_owned() })
+        .collect();
+    Error::usage(format!("`{flag}` prints pyve's version and takes no command"))
+        .hint(format!("for more detail use `--verbose`: pyve {}", verbose.join(" ")))
 }
 
 fn wants_help(args: &[OsString]) -> bool {
@@ -178,11 +213,11 @@ fn clap_failure(e: clap::Error) -> Result<u8> {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            print!("{}", e.render());
+            ui::out(&e.render().to_string());
             Ok(0)
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            print!("{}", e.render());
+            ui::out(&e.render().to_string());
             Ok(EXIT_USAGE)
         }
         _ => {
@@ -205,8 +240,38 @@ fn clap_failure(e: clap::Error) -> Result<u8> {
                     err = err.because(line);
                 }
             }
+            if let Some(flag) = similar_flag(&e) {
+                hints.insert(0, format!("did you mean `{flag}`?"));
+            }
             hints.push("`pyve --help` shows every option".to_owned());
             Err(err.hint(hints.join("; ")))
         }
     }
+}
+
+/// For an unknown `--flag`, the closest long flag pyve knows: its options and its commands'
+/// flag spellings (`--innit` → `--init`), which clap does not suggest for subcommand flags.
+fn similar_flag(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    // clap's own suggestion, when it has one, is already a tip.
+    if e.get(ContextKind::SuggestedArg).is_some() {
+        return None;
+    }
+    let Some(ContextValue::String(given)) = e.get(ContextKind::InvalidArg) else { return None };
+    let given = given.split('=').next()?.strip_prefix("--")?;
+    let top = Cli::command();
+    let mut known: Vec<String> = Vec::new();
+    for cmd in std::iter::once(&top).chain(top.get_subcommands()) {
+        known.extend(cmd.get_long_flag().map(str::to_owned));
+        known.extend(cmd.get_arguments().filter_map(|a| a.get_long()).map(str::to_owned));
+    }
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(given, k), k))
+        .filter(|(d, k)| *d <= (given.len().max(k.len()) / 3).max(1))
+        .min()
+        .map(|(_, k)| format!("--{k}"))
 }

@@ -22,9 +22,45 @@ pub fn catch_interrupts() {
     });
 }
 
-/// Whether an interrupt arrived since [`catch_interrupts`].
+/// Whether an interrupt arrived since [`catch_interrupts`], or at a prompt ([`at_prompt`]).
 pub fn interrupted() -> bool {
-    FLAG.get().is_some_and(|f| f.load(Ordering::SeqCst))
+    FLAG.get().is_some_and(|f| f.load(Ordering::SeqCst)) || PROMPT_INTERRUPT.load(Ordering::SeqCst)
+}
+
+/// Set by SIGINT or SIGTERM while a prompt waits.
+static PROMPT_INTERRUPT: AtomicBool = AtomicBool::new(false);
+
+#[cfg(unix)]
+extern "C" fn on_prompt_signal(_: libc::c_int) {
+    PROMPT_INTERRUPT.store(true, Ordering::SeqCst);
+}
+
+/// Run `f`, a prompt waiting for an answer, with SIGINT and SIGTERM caught without
+/// `SA_RESTART`: the wait (poll(2)) returns `EINTR` and the prompt sees [`interrupted`], so
+/// Ctrl-C cancels the question at once instead of when Enter is pressed. The previous
+/// dispositions (the default, or [`catch_interrupts`]'s handlers) are restored afterwards.
+pub fn at_prompt<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(unix)]
+    {
+        // SAFETY: sigaction with a handler that only stores to an atomic (async-signal-safe);
+        // the old actions are saved and put back, unchanged, after `f`.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_prompt_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = 0;
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut old_int: libc::sigaction = std::mem::zeroed();
+            let mut old_term: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGINT, &action, &mut old_int);
+            libc::sigaction(libc::SIGTERM, &action, &mut old_term);
+            let result = f();
+            libc::sigaction(libc::SIGINT, &old_int, std::ptr::null_mut());
+            libc::sigaction(libc::SIGTERM, &old_term, std::ptr::null_mut());
+            result
+        }
+    }
+    #[cfg(not(unix))]
+    f()
 }
 
 /// Forget an interrupt that was handled, so that the clean-up after it (a plugin call that
@@ -34,6 +70,7 @@ pub fn reset() {
     if let Some(f) = FLAG.get() {
         f.store(false, Ordering::SeqCst);
     }
+    PROMPT_INTERRUPT.store(false, Ordering::SeqCst);
 }
 
 /// Spawn `cmd` and wait for it with the user's stdio, as `system(3)` does: pyve ignores

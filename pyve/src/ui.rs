@@ -1,6 +1,6 @@
 //! The terminal: status lines on stdout, warnings and errors on stderr (the original tool's
-//! streams, see `pyve_protocol::output`), prompts, a spinner on stderr, colours only on a
-//! terminal and never with `NO_COLOR`, and the verbosity chosen by the user.
+//! streams, see `pyve_protocol::output`), prompts, a spinner on stderr, colours (with `auto`:
+//! only on a terminal and not with `NO_COLOR`), and the verbosity chosen by the user.
 //!
 //! Line prefixes are the original tool's: `ERROR: `, `WARNING: `, `INFO: `, `✓ `.
 
@@ -86,6 +86,16 @@ fn write_to(stream: Stream, text: &str) {
     }
 }
 
+/// Write a command's output (a report, JSON, help, the version) to stdout.
+///
+/// A reader that went away (`pyve doctor | head -1`) is not an error: the rest of the output
+/// is dropped quietly and the command ends with its own exit code, as ripgrep and cargo do,
+/// instead of panicking like `println!` ("failed printing to stdout: Broken pipe").
+pub fn out(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// One status line of `kind`: its prefix, its stream (`pyve_protocol::output`, shared with
 /// the plugins' SDK), shown at the current verbosity.
 pub fn line(kind: Line, message: &str) {
@@ -156,6 +166,16 @@ pub enum NoAnswer {
     Silent(Duration),
     /// Standard input cannot be read.
     Unreadable,
+    /// Ctrl-C (or SIGTERM) while waiting: the command is cancelled (exit 130).
+    Interrupted,
+}
+
+impl NoAnswer {
+    /// The error that ends a command whose question was interrupted: exit 130, as a shell
+    /// reports Ctrl-C, and nothing was changed.
+    pub fn interrupted_error() -> Error {
+        Error::new("interrupted at the prompt: nothing was changed").exit_code(130)
+    }
 }
 
 impl std::fmt::Display for NoAnswer {
@@ -166,6 +186,7 @@ impl std::fmt::Display for NoAnswer {
                 write!(f, "standard input is not a terminal and gave no answer within {} s", d.as_secs())
             }
             NoAnswer::Unreadable => f.write_str("standard input cannot be read"),
+            NoAnswer::Interrupted => f.write_str("interrupted"),
         }
     }
 }
@@ -194,7 +215,7 @@ pub fn can_prompt() -> bool {
 pub fn prompt(prompt: &str) -> Result<String, NoAnswer> {
     write_to(Stream::Stdout, prompt);
     let person = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let answer = read_answer(if person { None } else { Some(prompt_wait()) });
+    let answer = crate::signals::at_prompt(|| read_answer(if person { None } else { Some(prompt_wait()) }));
     if answer.is_err() {
         // End the prompt's line.
         write_to(Stream::Stdout, "\n");
@@ -213,21 +234,29 @@ fn read_answer(wait: Option<Duration>) -> Result<String, NoAnswer> {
     let deadline = wait.map(|w| std::time::Instant::now() + w);
     let mut bytes = Vec::new();
     loop {
-        if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let mut fds = libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 };
-            let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
-            // SAFETY: one valid pollfd, for the duration of the call.
-            let n = unsafe { libc::poll(&mut fds, 1, ms) };
-            if n < 0 {
-                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(NoAnswer::Unreadable);
+        // Always wait in poll(2): unlike read(2), it is never restarted after a signal, so
+        // Ctrl-C ends the wait at once (a person's wait has no limit).
+        let ms = match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                i32::try_from(left.as_millis()).unwrap_or(i32::MAX)
             }
-            if n == 0 {
-                return Err(NoAnswer::Silent(wait.unwrap_or_default()));
+            None => -1,
+        };
+        let mut fds = libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd, for the duration of the call.
+        let n = unsafe { libc::poll(&mut fds, 1, ms) };
+        if crate::signals::interrupted() {
+            return Err(NoAnswer::Interrupted);
+        }
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
             }
+            return Err(NoAnswer::Unreadable);
+        }
+        if n == 0 {
+            return Err(NoAnswer::Silent(wait.unwrap_or_default()));
         }
         let mut b = 0u8;
         // SAFETY: reading one byte into a valid, writable byte.
@@ -237,7 +266,11 @@ fn read_answer(wait: Option<Duration>) -> Result<String, NoAnswer> {
             1 => bytes.push(b),
             0 if bytes.is_empty() => return Err(NoAnswer::EndOfInput),
             0 => break,
-            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
+                if crate::signals::interrupted() {
+                    return Err(NoAnswer::Interrupted);
+                }
+            }
             _ => return Err(NoAnswer::Unreadable),
         }
     }

@@ -87,7 +87,7 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
     if let Some(d) = &env.cache_dir {
         let _ = writeln!(out, "  Cache directory:        {}", d.display());
     }
-    print!("{out}");
+    crate::ui::out(&out);
     Ok(0)
 }
 
@@ -151,6 +151,6 @@ fn print_json(
         plugin_dir: env.user_plugin_dir().map(|d| d.display().to_string()),
         cache_dir: env.cache_dir.as_ref().map(|d| d.display().to_string()),
     };
-    println!("{}", crate::json::pretty(&out));
+    crate::ui::out(&format!("{}\n", crate::json::pretty(&out)));
     Ok(0)
 }

@@ -151,9 +151,9 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
     out.exit_code = u8::from(out.counts.error > 0);
     if json {
         out.checks = r.lines;
-        println!("{}", crate::json::pretty(&out));
+        crate::ui::out(&format!("{}\n", crate::json::pretty(&out)));
     } else {
-        print!("{HEADER}\n{}\n", r.text());
+        crate::ui::out(&format!("{HEADER}\n{}\n", r.text()));
     }
     Ok(out.exit_code)
 }

@@ -131,6 +131,16 @@ fn unknown(env: &HostEnv, name: &str, builtins: &[&str], inventory: Option<&plug
         .filter(|(d, k)| *d <= (name.len().max(k.len()) / 3).max(1))
         .min();
     let err = Error::usage(format!("Unknown command: {name}"));
+    // What people type by habit from other tools, where pyve has a flag (as the original).
+    let habit = match name {
+        "update" => Some("pyve --init --update"),
+        "list" => Some("pyve --list"),
+        "version" => Some("pyve --version"),
+        _ => None,
+    };
+    if let Some(cmd) = habit {
+        return err.hint(format!("did you mean `{cmd}`? (`pyve --help` lists commands, `pyve --list` plugins)"));
+    }
     if !pyve_protocol::is_valid_plugin_name(name) && best.is_none() {
         // `pyve-Upper` on PATH would be ignored: never suggest a file name that cannot work.
         return err.hint(

@@ -150,6 +150,9 @@ pub fn run(env: &HostEnv, mut args: InitArgs) -> Result<u8> {
 fn menu(env: &HostEnv, root: &Path, args: &InitArgs, config: &Config, state: Option<&State>) -> Result<u8> {
     let recorded = config.backend.clone().unwrap_or_default();
     let not_asked = |why: ui::NoAnswer| {
+        if why == ui::NoAnswer::Interrupted {
+            return ui::NoAnswer::interrupted_error();
+        }
         Error::new(format!(
             "this project is already initialised with pyve (backend: {}, config: {}); no choice was made: {why}",
             if recorded.is_empty() { "(none)" } else { &recorded },
@@ -268,6 +271,9 @@ fn force(
         }
         if !force_yes() {
             let not_confirmed = |why: ui::NoAnswer| {
+                if why == ui::NoAnswer::Interrupted {
+                    return ui::NoAnswer::interrupted_error();
+                }
                 Error::new(format!("refusing to rebuild the environment without confirmation: {why}"))
                     .hint("set PYVE_FORCE_YES=1 to confirm (a non-empty CI does too), or answer: echo y | pyve --init --force")
             };

@@ -21,6 +21,9 @@ const BLOCK_BEGIN: &str = "# >>> pyve installer >>>";
 const BLOCK_END: &str = "# <<< pyve installer <<<";
 /// The line between them (with `$HOME` literal, as the original wrote it).
 const PATH_LINE: &str = "export PATH=\"$HOME/.local/bin:$PATH\"  # Added by pyve installer";
+/// The same for `~/.bashrc`, adding the directory only when it is missing (a login shell may
+/// read both the profile and `~/.bashrc`).
+const RC_PATH_LINE: &str = "case \":$PATH:\" in *\":$HOME/.local/bin:\"*) ;; *) export PATH=\"$HOME/.local/bin:$PATH\" ;; esac  # Added by pyve installer";
 
 /// What one install did, for the uninstall.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -69,11 +72,28 @@ fn paths(env: &HostEnv) -> Result<Paths> {
     })
 }
 
-/// The profile that puts `~/.local/bin` on `PATH`: `~/.zprofile` when the login shell is zsh,
-/// else `~/.bash_profile` (as the original).
-fn profile(home: &Path) -> PathBuf {
-    let zsh = std::env::var("SHELL").is_ok_and(|s| s.contains("zsh"));
-    home.join(if zsh { ".zprofile" } else { ".bash_profile" })
+/// The profiles that put `~/.local/bin` on `PATH`, the login profile first.
+///
+/// zsh (`$SHELL` contains `zsh`): `~/.zprofile`, as the original. bash: the login profile bash
+/// really reads - `~/.bash_profile` or `~/.bash_login` when one exists, else `~/.profile`
+/// (creating `~/.bash_profile` would make bash stop reading `~/.profile`, and through it
+/// `~/.bashrc`, as on a stock Debian or Ubuntu home) - and `~/.bashrc` for interactive shells
+/// that are not login shells, as rustup and uv do.
+fn profiles(home: &Path) -> Vec<PathBuf> {
+    if std::env::var("SHELL").is_ok_and(|s| s.contains("zsh")) {
+        return vec![home.join(".zprofile")];
+    }
+    let login = [".bash_profile", ".bash_login"]
+        .iter()
+        .map(|f| home.join(f))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| home.join(".profile"));
+    vec![login, home.join(".bashrc")]
+}
+
+/// Every profile an install may have edited (this pyve's or the original's choices).
+fn all_profiles(home: &Path) -> Vec<PathBuf> {
+    [".zprofile", ".bash_profile", ".bash_login", ".profile", ".bashrc"].iter().map(|f| home.join(f)).collect()
 }
 
 /// The files to install from `dir`: `pyve` (the running file), the `pyve-NAME` executables and the
@@ -184,18 +204,21 @@ pub fn install(env: &HostEnv) -> Result<u8> {
     }
     save(&p.manifest, &manifest)?;
 
-    let profile = profile(&p.home);
     let mut edited = None;
     if on_path(env, &p.bin) {
         ui::info(&format!("{} already in PATH", p.bin.display()));
     } else {
-        match add_block(&profile)? {
-            None => ui::info(&format!("PATH already configured in {}", profile.display())),
-            Some(edit) => {
-                ui::success(&format!("Added {} to PATH in {}", p.bin.display(), profile.display()));
-                manifest.profiles.retain(|e| e.path != edit.path);
-                manifest.profiles.push(edit);
-                edited = Some(profile.clone());
+        for profile in profiles(&p.home) {
+            // In `~/.bashrc`, which a login shell may read after its profile, only when missing.
+            let line = if profile.ends_with(".bashrc") { RC_PATH_LINE } else { PATH_LINE };
+            match add_block(&profile, line)? {
+                None => ui::info(&format!("PATH already configured in {}", profile.display())),
+                Some(edit) => {
+                    ui::success(&format!("Added {} to PATH in {}", p.bin.display(), profile.display()));
+                    manifest.profiles.retain(|e| e.path != edit.path);
+                    manifest.profiles.push(edit);
+                    edited.get_or_insert(profile);
+                }
             }
         }
     }
@@ -224,7 +247,7 @@ pub fn install(env: &HostEnv) -> Result<u8> {
 }
 
 /// Append pyve's block to `profile` unless it is there; `None` when it was.
-fn add_block(profile: &Path) -> Result<Option<ProfileEdit>> {
+fn add_block(profile: &Path, line: &str) -> Result<Option<ProfileEdit>> {
     let existing = match std::fs::read(profile) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -240,7 +263,7 @@ fn add_block(profile: &Path) -> Result<Option<ProfileEdit>> {
         .create(true)
         .open(profile)
         .with_context(|| format!("cannot write {}", profile.display()))?;
-    let block = format!("{}{BLOCK_BEGIN}\n{PATH_LINE}\n{BLOCK_END}\n", if added_newline { "\n" } else { "" });
+    let block = format!("{}{BLOCK_BEGIN}\n{line}\n{BLOCK_END}\n", if added_newline { "\n" } else { "" });
     f.write_all(block.as_bytes()).with_context(|| format!("cannot write {}", profile.display()))?;
     Ok(Some(ProfileEdit { path: profile.to_path_buf(), created: existing.is_none(), added_newline }))
 }
@@ -298,7 +321,7 @@ pub fn uninstall(env: &HostEnv) -> Result<u8> {
         }
     }
     // The marked block, wherever it is (both profiles, as the original).
-    for profile in [p.home.join(".zprofile"), p.home.join(".bash_profile")] {
+    for profile in all_profiles(&p.home) {
         let edit = manifest.as_ref().and_then(|m| m.profiles.iter().find(|e| e.path == profile));
         if remove_block(&profile, edit)? {
             ui::success(&format!("Removed PATH entry from {}", profile.display()));
@@ -334,9 +357,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(".bash_profile");
         std::fs::write(&p, "a\nb").unwrap();
-        let edit = add_block(&p).unwrap().expect("added");
+        let edit = add_block(&p, PATH_LINE).unwrap().expect("added");
         assert!(edit.added_newline && !edit.created);
-        assert!(add_block(&p).unwrap().is_none(), "once");
+        assert!(add_block(&p, PATH_LINE).unwrap().is_none(), "once");
         // The user appended a line after pyve's block.
         let mut text = std::fs::read_to_string(&p).unwrap();
         text.push_str("c\n");

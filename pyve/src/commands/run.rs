@@ -53,6 +53,11 @@ fn is_executable_file(p: &Path) -> bool {
 
 /// `pyve run`.
 pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
+    // `pyve run -- CMD ...`: a leading `--` ends pyve's options, as uv, cargo and npm take it.
+    let argv = match argv.split_first() {
+        Some((first, rest)) if first == "--" => rest,
+        _ => argv,
+    };
     let Some((program, args)) = argv.split_first() else {
         return Err(Error::usage("no command given to run")
             .hint("usage: pyve run <command> [args...], for example: pyve run python --version"));

@@ -57,9 +57,9 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
             result: result.to_owned(),
             exit_code: code,
         };
-        println!("{}", crate::json::pretty(&out));
+        crate::ui::out(&format!("{}\n", crate::json::pretty(&out)));
     } else {
-        print!("{HEADER}\n{}\n{last}\n", r.text());
+        crate::ui::out(&format!("{HEADER}\n{}\n{last}\n", r.text()));
     }
     Ok(code)
 }

@@ -84,9 +84,35 @@ fn venv_error(e: pyve_venv::Error, dir: &str) -> Error {
             Error::new("destination-exists", format!("cannot create the virtual environment '{dir}': {e}"))
                 .hint("something else created it at the same time; run the command again")
         }
-        _ => Error::new("venv-create-failed", format!("creating the virtual environment '{dir}' failed: {e}"))
-            .hint("check the message above; `pyve --init --force` retries from scratch"),
+        _ => {
+            let message = e.to_string();
+            let hint = missing_ensurepip_hint(&message)
+                .unwrap_or_else(|| "check the message above; `pyve --init --force` retries from scratch".into());
+            Error::new("venv-create-failed", format!("creating the virtual environment '{dir}' failed: {message}"))
+                .hint(hint)
+        }
     }
+}
+
+/// The hint for an interpreter without `ensurepip` (Debian and Ubuntu ship it apart, in
+/// `python3.X-venv`): the package to install, named after the version in the message when it
+/// has one. Retrying with `--force` would fail the same way.
+fn missing_ensurepip_hint(message: &str) -> Option<String> {
+    if !message.contains("ensurepip") {
+        return None;
+    }
+    let package = message
+        .match_indices("python3.")
+        .filter_map(|(i, _)| {
+            let rest = &message[i + "python3.".len()..];
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            (digits > 0 && rest[digits..].starts_with("-venv")).then(|| format!("python3.{}-venv", &rest[..digits]))
+        })
+        .next();
+    Some(match package {
+        Some(p) => format!("the interpreter has no ensurepip, which Debian and Ubuntu ship apart: install it with `sudo apt install {p}`, then run `pyve --init` again"),
+        None => "the interpreter has no ensurepip; on Debian and Ubuntu it is the package python3-venv (`sudo apt install python3-venv`, or python3.X-venv for the interpreter's version), then run `pyve --init` again".into(),
+    })
 }
 
 /// The pin record to keep: what pyve wrote before, while the file still holds it.
@@ -664,5 +690,18 @@ pub fn previous_pin(change: &PinChange) -> Option<&str> {
     match change {
         PinChange::Update { from } if !from.is_empty() => Some(from),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod ensurepip_tests {
+    #[test]
+    fn a_missing_ensurepip_names_the_package() {
+        let debian = "`python3.11 -m venv .venv` failed (exit status: 1): The virtual environment was not created successfully because ensurepip is not\navailable.  On Debian/Ubuntu systems, you need to install the python3-venv\npackage using the following command.\n\n    apt install python3.11-venv\n";
+        let hint = super::missing_ensurepip_hint(debian).unwrap();
+        assert!(hint.contains("sudo apt install python3.11-venv"), "{hint}");
+        let bare = "no bundled pip wheel was found for /usr/bin/python3 (is ensurepip installed?)";
+        assert!(super::missing_ensurepip_hint(bare).unwrap().contains("python3-venv"));
+        assert!(super::missing_ensurepip_hint("disk full").is_none());
     }
 }
