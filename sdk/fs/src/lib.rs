@@ -262,15 +262,7 @@ pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
             ),
         ));
     }
-    let too_big = || {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "it is larger than {}, the most pyve reads of this file (shorten it or remove it)",
-                size_name(limit)
-            ),
-        )
-    };
+    let too_big = || io::Error::new(io::ErrorKind::InvalidInput, TooLarge { limit });
     if meta.len() > limit {
         return Err(too_big());
     }
@@ -280,6 +272,30 @@ pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
         return Err(too_big());
     }
     Ok(bytes)
+}
+
+/// The error inside an [`io::Error`] from [`read_bounded`] for a file larger than its bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// The bound, in bytes.
+    pub limit: u64,
+}
+
+impl fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "it is larger than {}, the most pyve reads of this file (shorten it or remove it)",
+            size_name(self.limit)
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// Whether `e` is [`read_bounded`]'s refusal of a file larger than its bound.
+pub fn too_large(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.downcast_ref::<TooLarge>().is_some())
 }
 
 /// [`read_bounded`], as UTF-8 text (`InvalidData` otherwise).
@@ -366,7 +382,7 @@ mod tests {
         fs::write(&f, "hello").unwrap();
         assert_eq!(read_bounded_text(&f, 5).unwrap(), "hello");
         let e = read_bounded(&f, 4).unwrap_err();
-        assert!(e.to_string().contains("larger than 4 bytes"), "{e}");
+        assert!(e.to_string().contains("larger than 4 bytes") && too_large(&e), "{e}");
         // A huge sparse file is refused from its size, without reading it.
         let big = root.join("big");
         fs::File::create(&big).unwrap().set_len(8 << 30).unwrap();

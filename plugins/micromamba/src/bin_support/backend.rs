@@ -143,7 +143,7 @@ fn tidy(cx: &Context<'_>, root: &Path) {
             }
         } else if let Some(env) = n.strip_prefix('.').and_then(|n| n.strip_suffix(".incomplete")) {
             // The marker holds the pid of the run building in place.
-            let pid = std::fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok());
+            let pid = pyve_fs::read_bounded_text(&p, 64).ok().and_then(|t| t.trim().parse().ok());
             if !maker_gone(pid) {
                 continue;
             }
@@ -160,7 +160,7 @@ fn python_version(env: &Path) -> Option<String> {
     for e in dir.filter_map(std::result::Result::ok) {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.starts_with("python-") && n.ends_with(".json") && n[7..].starts_with(|c: char| c.is_ascii_digit()) {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
+            let v: Value = serde_json::from_slice(&pyve_fs::read_bounded(&e.path(), pyve_fs::READ_LIMIT).ok()?).ok()?;
             return v.get("version").and_then(Value::as_str).map(str::to_owned);
         }
     }
