@@ -629,6 +629,17 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
         None,
     ));
     match &found {
+        // Read-only commands never run a binary the project supplies: it is reported, not
+        // asked for its version (only `--init` runs it; docs/security.md).
+        Some(f) if f.location == discovery::Location::Project => checks.push(check(
+            CheckStatus::Warn,
+            "Micromamba",
+            format!(
+                "{} (project): supplied by the project, not run by doctor; `pyve --init` would run it",
+                f.path.display()
+            ),
+            Some("remove .pyve/bin/micromamba unless you trust this project's copy".into()),
+        )),
         Some(f) => {
             let v = discovery::version(&f.path);
             checks.push(match v {
