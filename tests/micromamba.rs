@@ -503,3 +503,24 @@ fn a_pyve_envs_name_link_out_of_the_project_is_refused_and_left_byte_identical()
     w.pyve(&["doctor"]);
     untouched();
 }
+
+/// Issue 17, class 5: read-only commands execute nothing the project supplies.
+#[test]
+fn read_only_commands_never_run_the_projects_micromamba() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world();
+    w.env_yml(Some("demo"));
+    ok(&w.pyve(&["--init", "--no-direnv"]), "init");
+    let marker = w.sb.path().join("ran");
+    let bin = w.sb.project().join(".pyve/bin/micromamba");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::write(&bin, format!("#!/bin/sh\ntouch '{}'\necho 'micromamba 9.9.9'\n", marker.display())).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for args in [&["doctor"][..], &["--validate"], &["--config"], &["--list"]] {
+        let out = w.pyve(args);
+        assert!(!all(&out).contains("panicked"), "{args:?}: {}", all(&out));
+        assert!(!marker.exists(), "{args:?} ran the project's .pyve/bin/micromamba:\n{}", all(&out));
+    }
+    let out = w.pyve(&["doctor"]);
+    assert!(all(&out).contains("not run by doctor"), "{}", all(&out));
+}

@@ -104,17 +104,49 @@ pub fn parse_version(text: &str) -> Option<String> {
     })
 }
 
-/// Run `<binary> --version`: the version, or why it failed.
+/// How long `<binary> --version` may take before it is killed and reported.
+pub const VERSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Run `<binary> --version`: the version, or why it failed. A binary that does not answer
+/// within [`VERSION_TIMEOUT`] is killed and reported (it costs that time once); at most 64 KiB
+/// of its output is read.
 pub fn version(binary: &Path) -> Result<String, String> {
-    let out = Command::new(binary)
+    version_within(binary, VERSION_TIMEOUT)
+}
+
+fn version_within(binary: &Path, limit: std::time::Duration) -> Result<String, String> {
+    use std::io::Read;
+    let mut child = Command::new(binary)
         .arg("--version")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .output()
+        .spawn()
         .map_err(|e| format!("cannot run {} --version: {e}", binary.display()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(format!("{} --version failed ({})", binary.display(), out.status));
+    let mut stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = (&mut stdout).take(64 << 10).read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(std::time::Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{} --version did not answer within {} s", binary.display(), limit.as_secs()));
+            }
+        }
+    };
+    // A child it left behind may keep the pipe open: wait for the output a little only.
+    let out = rx.recv_timeout(std::time::Duration::from_secs(1)).unwrap_or_default();
+    let text = String::from_utf8_lossy(&out);
+    if !status.success() {
+        return Err(format!("{} --version failed ({status})", binary.display()));
     }
     parse_version(&text).ok_or_else(|| format!("{} --version printed no version: {:?}", binary.display(), text.trim()))
 }
@@ -180,5 +212,17 @@ mod tests {
         assert_eq!(version(&f.path).unwrap(), "2.0.5");
         script(&f.path, "exit 3", 0o755);
         assert!(version(&f.path).unwrap_err().contains("--version failed"));
+    }
+
+    #[test]
+    fn a_binary_that_hangs_on_version_costs_the_timeout_once() {
+        let d = tempfile::tempdir().unwrap();
+        let bin = d.path().join("micromamba");
+        std::fs::write(&bin, "#!/bin/sh\nsleep 30\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let start = std::time::Instant::now();
+        let e = version_within(&bin, std::time::Duration::from_millis(300)).unwrap_err();
+        assert!(e.contains("did not answer"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 }

@@ -66,10 +66,14 @@ fn parse_error(path: &Path, e: &serde_yaml::Error) -> EnvFileError {
     EnvFileError::Parse { path: path.to_path_buf(), line, message }
 }
 
+/// The most pyve reads of an `environment.yml` (a FIFO, a device or a larger file is refused
+/// without being read).
+pub const MAX_SIZE: u64 = pyve_fs::READ_LIMIT;
+
 impl EnvFile {
-    /// Read and check `path`.
+    /// Read and check `path` (a regular file of at most [`MAX_SIZE`] bytes).
     pub fn read(path: &Path) -> Result<EnvFile, EnvFileError> {
-        let text = std::fs::read_to_string(path)
+        let text = pyve_fs::read_bounded_text(path, MAX_SIZE)
             .map_err(|source| EnvFileError::Unreadable { path: path.to_path_buf(), source })?;
         Self::parse(path, &text)
     }
@@ -209,5 +213,20 @@ mod tests {
     fn unreadable_names_the_file() {
         let e = EnvFile::read(Path::new("/nonexistent/environment.yml")).unwrap_err();
         assert!(e.to_string().starts_with("Environment file '/nonexistent/environment.yml' is not readable"), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_small_regular_file_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("environment.yml");
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = EnvFile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("environment.yml") && e.contains("named pipe"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::File::create(&path).unwrap().set_len(16 << 30).unwrap();
+        let e = EnvFile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("environment.yml") && e.contains("larger than"), "{e}");
     }
 }

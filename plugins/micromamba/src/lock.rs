@@ -228,10 +228,15 @@ pub enum LockError {
     },
 }
 
+/// The most pyve reads of a `conda-lock.yml` (one lists every package of every platform, so
+/// the bound is larger than for other project files); a FIFO, a device or a larger file is
+/// refused without being read.
+pub const MAX_SIZE: u64 = 64 << 20;
+
 impl LockFile {
-    /// Read `path`.
+    /// Read `path` (a regular file of at most [`MAX_SIZE`] bytes).
     pub fn read(path: &Path) -> Result<LockFile, LockError> {
-        let text = std::fs::read_to_string(path)
+        let text = pyve_fs::read_bounded_text(path, MAX_SIZE)
             .map_err(|source| LockError::Unreadable { path: path.to_path_buf(), source })?;
         let v: LockFileV1 = serde_yaml::from_str(&text).map_err(|e| LockError::Parse {
             path: path.to_path_buf(),
@@ -513,5 +518,20 @@ package:
         );
         assert_eq!(lock.unchecked("linux-64"), ["requests (pip)"]);
         assert_eq!(lock.pip_requirements("linux-64").unwrap()[0].hash, None);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_small_regular_file_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conda-lock.yml");
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = LockFile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("conda-lock.yml") && e.contains("named pipe"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::File::create(&path).unwrap().set_len(16 << 30).unwrap();
+        let e = LockFile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("conda-lock.yml") && e.contains("larger than"), "{e}");
     }
 }

@@ -26,7 +26,7 @@ pub struct Added {
 }
 
 fn read(path: &Path) -> io::Result<Option<String>> {
-    match fs::read(path) {
+    match pyve_fs::read_bounded(path, pyve_fs::READ_LIMIT) {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),

@@ -95,7 +95,7 @@ pub fn is_executable(p: &Path) -> bool {
 
 /// `version` from the environment's `pyvenv.cfg` (`version_info` for uv's).
 pub fn pyvenv_version(env: &Path) -> Option<String> {
-    let text = fs::read_to_string(env.join("pyvenv.cfg")).ok()?;
+    let text = pyve_fs::read_bounded_text(&env.join("pyvenv.cfg"), pyve_fs::READ_LIMIT).ok()?;
     let mut found = None;
     for line in text.lines() {
         let Some((key, value)) = line.split_once('=') else { continue };
@@ -160,13 +160,13 @@ pub fn pytest_version(site: &[PathBuf]) -> Option<String> {
 /// wrote it: a top-level `python:` mapping with a `version:` key, or `python: {version: V}`).
 /// `None` when the file or the key is missing.
 pub fn config_python_version(root: &Path) -> Option<String> {
-    let text = fs::read_to_string(root.join(".pyve").join("config")).ok()?;
+    let text = pyve_fs::read_bounded_text(&root.join(".pyve").join("config"), pyve_fs::READ_LIMIT).ok()?;
     config_value(&text, "python", "version")
 }
 
 /// The venv directory from `.pyve/config` (`venv: directory:`).
 fn config_venv_directory(root: &Path) -> Option<String> {
-    let text = fs::read_to_string(root.join(".pyve").join("config")).ok()?;
+    let text = pyve_fs::read_bounded_text(&root.join(".pyve").join("config"), pyve_fs::READ_LIMIT).ok()?;
     config_value(&text, "venv", "directory")
 }
 
@@ -231,7 +231,7 @@ fn unquote(s: &str) -> &str {
 /// The project's own environment (not the test environment): `env_path` recorded in
 /// `.pyve/state.json`, else the venv directory of `.pyve/config`, else `<root>/.venv`.
 pub fn project_env(root: &Path) -> PathBuf {
-    if let Ok(bytes) = fs::read(root.join(".pyve").join("state.json"))
+    if let Ok(bytes) = pyve_fs::read_bounded(&root.join(".pyve").join("state.json"), pyve_fs::READ_LIMIT)
         && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
         && let Some(p) = value.get("env_path").and_then(serde_json::Value::as_str)
         && !p.is_empty()
@@ -267,7 +267,7 @@ pub fn shim(root: &Path) -> Shim {
     let site = site_packages(&env, None);
     for s in &site {
         let file = s.join("sitecustomize.py");
-        if let Ok(bytes) = fs::read(&file) {
+        if let Ok(bytes) = pyve_fs::read_bounded(&file, pyve_fs::READ_LIMIT) {
             let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
             let first = String::from_utf8_lossy(first);
             return if first.trim_end() == SHIM_MARKER { Shim::Present(file) } else { Shim::Foreign(file) };

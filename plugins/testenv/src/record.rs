@@ -84,7 +84,7 @@ impl Record {
     /// none.
     pub fn load(testenv_dir: &Path) -> Result<Option<Record>, RecordError> {
         let path = testenv_dir.join(FILE);
-        let bytes = match fs::read(&path) {
+        let bytes = match pyve_fs::read_bounded(&path, pyve_fs::READ_LIMIT) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(RecordError::Read { path, source }),
@@ -224,5 +224,20 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_748_770_200)), "2025-06-01T09:30:00Z");
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(4_102_444_799)), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn a_record_that_is_not_a_small_regular_file_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = Record::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains(FILE) && e.contains("named pipe"), "{e}");
+        fs::remove_file(&path).unwrap();
+        fs::File::create(&path).unwrap().set_len(16 << 30).unwrap();
+        let e = Record::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains(FILE) && e.contains("larger than 1 MiB"), "{e}");
     }
 }

@@ -449,8 +449,9 @@ fn dotenv_check(root: &Path, r: &mut Report) {
 fn testenv_check(root: &Path, r: &mut Report) {
     let dir = root.join(".pyve/testenv");
     let venv = dir.join("venv");
-    let record: Option<serde_json::Value> =
-        std::fs::read(dir.join("testenv.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let record: Option<serde_json::Value> = pyve_fs::read_bounded(&dir.join("testenv.json"), pyve_fs::READ_LIMIT)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
     let version = record.as_ref().and_then(|v| v.get("python_version")).and_then(|v| v.as_str()).map(str::to_owned);
     let has_venv = venv.join("pyvenv.cfg").is_file();
     match (has_venv, &record) {

@@ -582,7 +582,7 @@ fn preflight(root: &Path, args: &InitArgs) -> Result<()> {
         _ => None,
     };
     if let Some(gitignore) = gitignore
-        && let Err(e) = std::fs::read(&gitignore)
+        && let Err(e) = pyve_fs::read_bounded_text(&gitignore, files::TEXT_MAX)
         && e.kind() != std::io::ErrorKind::NotFound
     {
         return Err(Error::new(format!("cannot read {}", gitignore.display())).because(e).hint(
@@ -724,7 +724,7 @@ fn write_envrc(
         ));
     } else if path.exists() {
         if files::envrc_is_ours(&path) {
-            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            if pyve_fs::read_bounded_text(&path, files::TEXT_MAX).ok().as_deref() != Some(text.as_str()) {
                 files::write_atomic(&path, text.as_bytes(), None)?;
                 ui::success("Updated .envrc");
             }

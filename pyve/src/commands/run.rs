@@ -90,7 +90,7 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
 
     let mut cmd = resolve(program, &state)?;
     cmd.args(args);
-    apply(&mut cmd, &root, &state);
+    apply(&mut cmd, &root, &state)?;
     exec(cmd)
 }
 
@@ -258,13 +258,24 @@ fn resolve(program: &OsStr, state: &State) -> Result<Command> {
     }
 }
 
-/// The recorded activation, plus the project's `.env` (variables already set win).
-fn apply(cmd: &mut Command, root: &Path, state: &State) {
-    if let Ok(text) = std::fs::read_to_string(root.join(".env")) {
-        for (k, v) in files::parse_dotenv(&text) {
-            if std::env::var_os(&k).is_none() {
-                cmd.env(k, v);
+/// The recorded activation, plus the project's `.env` (variables already set win). `.env` is
+/// read only when it is a regular file of at most [`files::DOTENV_MAX`] bytes: a FIFO or a link
+/// to `/dev/stdin` would otherwise wait for, or swallow, the command's own standard input.
+fn apply(cmd: &mut Command, root: &Path, state: &State) -> Result<()> {
+    let dotenv = root.join(".env");
+    match pyve_fs::read_bounded_text(&dotenv, files::DOTENV_MAX) {
+        Ok(text) => {
+            for (k, v) in files::parse_dotenv(&text) {
+                if std::env::var_os(&k).is_none() {
+                    cmd.env(k, v);
+                }
             }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::new(format!("cannot read {}", dotenv.display()))
+                .because(e)
+                .hint("pyve run loads .env as a small regular text file: fix it or move it aside; nothing was run"));
         }
     }
     for var in &state.activation.unset {
@@ -282,4 +293,5 @@ fn apply(cmd: &mut Command, root: &Path, state: &State) {
             cmd.env("PATH", joined);
         }
     }
+    Ok(())
 }

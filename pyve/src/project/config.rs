@@ -108,13 +108,10 @@ fn scalar_text(v: &Yaml) -> Option<String> {
     }
 }
 
-/// Read at most one byte more than [`MAX_SIZE`] (a huge file is refused without being read
-/// whole).
+/// Read at most [`MAX_SIZE`] bytes of a regular file (a huge file, a FIFO or a device is refused
+/// without being read).
 fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?.take(MAX_SIZE as u64 + 1).read_to_end(&mut bytes)?;
-    Ok(bytes)
+    pyve_fs::read_bounded(path, MAX_SIZE as u64)
 }
 
 impl Config {
@@ -122,7 +119,7 @@ impl Config {
     pub fn load(root: &Path) -> Result<Option<Config>> {
         let path = root.join(CONFIG_FILE);
         let text = match read_bounded(&path) {
-            Ok(bytes) if bytes.len() > MAX_SIZE => {
+            Err(e) if pyve_fs::too_large(&e) => {
                 return Err(at(
                     &path,
                     None,

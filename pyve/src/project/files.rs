@@ -216,9 +216,15 @@ pub fn envrc_text(root: &Path, backend: &str, activation: &Activation, env_path:
     t
 }
 
-/// Whether the `.envrc` at `path` is one pyve wrote (and may rewrite or delete).
+/// The most pyve reads of a project's `.env` (`pyve run`).
+pub const DOTENV_MAX: u64 = pyve_fs::READ_LIMIT;
+/// The most pyve reads of a `.gitignore` or an `.envrc` it may change.
+pub const TEXT_MAX: u64 = pyve_fs::READ_LIMIT;
+
+/// Whether the `.envrc` at `path` is one pyve wrote (and may rewrite or delete). Only a regular
+/// file of at most [`TEXT_MAX`] bytes can be.
 pub fn envrc_is_ours(path: &Path) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(ENVRC_MARKER))
+    pyve_fs::read_bounded_text(path, TEXT_MAX).is_ok_and(|t| t.starts_with(ENVRC_MARKER))
 }
 
 /// The `.gitignore` of the project at `root` to read and change: the file itself, or where a
@@ -244,7 +250,7 @@ pub fn gitignore_path(root: &Path) -> Result<Option<PathBuf>> {
 /// ending the last one first when the file lacks a final newline). Returns the lines added and
 /// whether the file was created.
 pub fn gitignore_add(path: &Path, lines: &[String]) -> Result<(Vec<String>, bool)> {
-    let existing = match std::fs::read_to_string(path) {
+    let existing = match pyve_fs::read_bounded_text(path, TEXT_MAX) {
         Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Error::new(format!("cannot read {}", path.display())).because(e)),
@@ -275,7 +281,7 @@ pub fn gitignore_add(path: &Path, lines: &[String]) -> Result<(Vec<String>, bool
 /// Remove `lines` (once each) from the `.gitignore` at `path`; delete the file when pyve
 /// created it and nothing else is left. Returns whether anything changed.
 pub fn gitignore_remove(path: &Path, lines: &[String], created: bool) -> Result<bool> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(false) };
+    let Ok(text) = pyve_fs::read_bounded_text(path, TEXT_MAX) else { return Ok(false) };
     let mut to_remove: Vec<&str> = lines.iter().map(String::as_str).collect();
     let mut kept = Vec::new();
     for l in text.lines() {

@@ -17,10 +17,7 @@ const FORMAT: u32 = 1;
 const MAX_SIZE: usize = 1 << 20;
 
 fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?.take(MAX_SIZE as u64 + 1).read_to_end(&mut bytes)?;
-    Ok(bytes)
+    pyve_fs::read_bounded(path, MAX_SIZE as u64)
 }
 
 /// The state of an initialised project.
@@ -92,7 +89,7 @@ impl State {
     pub fn load(root: &Path) -> Result<Option<State>> {
         let path = root.join(STATE_FILE);
         let bytes = match read_bounded(&path) {
-            Ok(b) if b.len() > MAX_SIZE => {
+            Err(e) if pyve_fs::too_large(&e) => {
                 return Err(Error::new(format!(
                     "{} is larger than {} MiB: it is not one pyve wrote",
                     path.display(),

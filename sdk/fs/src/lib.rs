@@ -228,6 +228,109 @@ pub fn open_own_file(root: &Path, path: &Path) -> Result<fs::File, Refused> {
     options.open(path).map_err(io)
 }
 
+/// The most pyve reads of a small project file it parses (`.env`, version pins, records,
+/// `environment.yml`, lock files): 1 MiB unless the caller documents another bound.
+pub const READ_LIMIT: u64 = 1 << 20;
+
+/// Read a file a project supplies, safely: opened without blocking (`O_NONBLOCK`, so a FIFO
+/// without a writer cannot hang pyve and a link to `/dev/stdin` cannot swallow the user's
+/// piped input), checked with `fstat` to be a regular file (a FIFO, a device, a socket or a
+/// directory is refused without reading a byte), and read up to `limit` bytes (a larger file
+/// is refused, never read whole). Links are followed: where the file lives is the caller's
+/// concern ([`inspect`]); what is read is always one bounded regular file.
+///
+/// Errors keep their [`io::ErrorKind`] (`NotFound` for a missing file, so callers can tell
+/// "absent" from "refused"); a refusal is `InvalidInput` with a message saying why and what to
+/// do, meant to follow "cannot read FILE: ".
+pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "it is {}, not a regular file (pyve reads project files only when they are regular files; replace it with one)",
+                kind_name(&meta.file_type())
+            ),
+        ));
+    }
+    let too_big = || io::Error::new(io::ErrorKind::InvalidInput, TooLarge { limit });
+    if meta.len() > limit {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
+/// The error inside an [`io::Error`] from [`read_bounded`] for a file larger than its bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// The bound, in bytes.
+    pub limit: u64,
+}
+
+impl fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "it is larger than {}, the most pyve reads of this file (shorten it or remove it)",
+            size_name(self.limit)
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// Whether `e` is [`read_bounded`]'s refusal of a file larger than its bound.
+pub fn too_large(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.downcast_ref::<TooLarge>().is_some())
+}
+
+/// [`read_bounded`], as UTF-8 text (`InvalidData` otherwise).
+pub fn read_bounded_text(path: &Path, limit: u64) -> io::Result<String> {
+    String::from_utf8(read_bounded(path, limit)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+fn kind_name(t: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() { "a directory" } else { "not a regular file" }
+}
+
+fn size_name(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 /// Whether process `pid` still runs: it exists and is not a zombie (a process killed while its
 /// parent was gone may stay a zombie for long where nothing reaps orphans, as in a container,
 /// yet it will never finish the temporary files it left). Decides whether another pyve's
@@ -270,6 +373,38 @@ mod tests {
         fs::create_dir_all(&out).unwrap();
         fs::write(out.join("keep"), "user data").unwrap();
         (tmp, root, out)
+    }
+
+    #[test]
+    fn bounded_reads_refuse_what_is_not_a_small_regular_file() {
+        let (_tmp, root, _out) = setup();
+        let f = root.join("f");
+        fs::write(&f, "hello").unwrap();
+        assert_eq!(read_bounded_text(&f, 5).unwrap(), "hello");
+        let e = read_bounded(&f, 4).unwrap_err();
+        assert!(e.to_string().contains("larger than 4 bytes") && too_large(&e), "{e}");
+        // A huge sparse file is refused from its size, without reading it.
+        let big = root.join("big");
+        fs::File::create(&big).unwrap().set_len(8 << 30).unwrap();
+        let start = std::time::Instant::now();
+        let e = read_bounded(&big, READ_LIMIT).unwrap_err();
+        assert!(e.to_string().contains("larger than 1 MiB"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        // A FIFO without a writer: refused at once, never waited on.
+        let fifo = root.join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_bounded(&fifo, READ_LIMIT).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("named pipe"), "{e}");
+        // A link to a device, and a directory.
+        symlink("/dev/zero", root.join("zero")).unwrap();
+        assert!(read_bounded(&root.join("zero"), READ_LIMIT).unwrap_err().to_string().contains("a device"));
+        assert!(read_bounded(&root, READ_LIMIT).unwrap_err().to_string().contains("a directory"));
+        assert_eq!(read_bounded(&root.join("none"), 1).unwrap_err().kind(), io::ErrorKind::NotFound);
+        fs::write(&f, [0xff, 0xfe]).unwrap();
+        assert_eq!(read_bounded_text(&f, 5).unwrap_err().kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]

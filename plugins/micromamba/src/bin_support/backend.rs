@@ -143,7 +143,7 @@ fn tidy(cx: &Context<'_>, root: &Path) {
             }
         } else if let Some(env) = n.strip_prefix('.').and_then(|n| n.strip_suffix(".incomplete")) {
             // The marker holds the pid of the run building in place.
-            let pid = std::fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok());
+            let pid = pyve_fs::read_bounded_text(&p, 64).ok().and_then(|t| t.trim().parse().ok());
             if !maker_gone(pid) {
                 continue;
             }
@@ -160,7 +160,7 @@ fn python_version(env: &Path) -> Option<String> {
     for e in dir.filter_map(std::result::Result::ok) {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.starts_with("python-") && n.ends_with(".json") && n[7..].starts_with(|c: char| c.is_ascii_digit()) {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
+            let v: Value = serde_json::from_slice(&pyve_fs::read_bounded(&e.path(), pyve_fs::READ_LIMIT).ok()?).ok()?;
             return v.get("version").and_then(Value::as_str).map(str::to_owned);
         }
     }
@@ -629,6 +629,17 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
         None,
     ));
     match &found {
+        // Read-only commands never run a binary the project supplies: it is reported, not
+        // asked for its version (only `--init` runs it; docs/security.md).
+        Some(f) if f.location == discovery::Location::Project => checks.push(check(
+            CheckStatus::Warn,
+            "Micromamba",
+            format!(
+                "{} (project): supplied by the project, not run by doctor; `pyve --init` would run it",
+                f.path.display()
+            ),
+            Some("remove .pyve/bin/micromamba unless you trust this project's copy".into()),
+        )),
         Some(f) => {
             let v = discovery::version(&f.path);
             checks.push(match v {

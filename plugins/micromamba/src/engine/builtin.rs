@@ -215,7 +215,7 @@ impl Engine for Builtin {
             if p.extension().is_none_or(|x| x != "json") {
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(&p) else { continue };
+            let Ok(text) = pyve_fs::read_bounded_text(&p, pyve_fs::READ_LIMIT) else { continue };
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
             let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_string();
             out.push(Package { name: s("name"), version: s("version"), build: s("build"), channel: s("channel") });

@@ -52,7 +52,7 @@ pub struct PyvenvCfg {
 /// Read `<env>/pyvenv.cfg` (missing keys are `None`).
 pub fn read_cfg(env: &Path) -> PyvenvCfg {
     let mut cfg = PyvenvCfg::default();
-    let Ok(text) = fs::read_to_string(env.join("pyvenv.cfg")) else { return cfg };
+    let Ok(text) = pyve_fs::read_bounded_text(&env.join("pyvenv.cfg"), pyve_fs::READ_LIMIT) else { return cfg };
     for line in text.lines() {
         let Some((key, value)) = line.split_once('=') else { continue };
         let value = value.trim();

@@ -475,9 +475,13 @@ fn remove_tool_versions_python(text: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // files
 
-/// The file's text, `None` when it does not exist.
+/// The most pyve reads of a version file (`.python-version`, `.tool-versions`).
+pub const PIN_MAX: u64 = 64 << 10;
+
+/// The file's text, `None` when it does not exist. Only a regular file of at most [`PIN_MAX`]
+/// bytes is read (a FIFO, a device or a larger file is an error naming it).
 fn read_text(path: &Path) -> Result<Option<String>, PolicyError> {
-    match fs::read(path) {
+    match pyve_fs::read_bounded(path, PIN_MAX) {
         Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| PolicyError::VersionFile {
             op: "read",
             path: path.to_path_buf(),
