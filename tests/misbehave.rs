@@ -244,3 +244,90 @@ fn listing_reports_broken_plugins_and_goes_on() {
     let bad = list.as_array().unwrap().iter().find(|e| e["name"] == "misbehave").unwrap();
     assert_eq!(bad["status"], "incompatible");
 }
+
+/// A plugin that writes garbage and exits at once gets the same diagnosis every time, whether
+/// pyve's `initialize` reached it before it exited or not.
+#[test]
+fn garbage_then_exit_is_diagnosed_the_same_every_time() {
+    let sb = Sandbox::new();
+    let path = sb.plugins().join("pyve-noisy");
+    std::fs::write(&path, "#!/bin/sh\necho 'Loading configuration...'\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for i in 0..20 {
+        let out = run(sb.pyve_cmd().args(["plugin", "info", "noisy"]));
+        assert_eq!(out.code, Some(1), "run {i}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("wrote a line that is not a protocol message")
+                && out.stderr.contains("Loading configuration..."),
+            "run {i}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// A plugin whose handshake hangs costs its timeout once: the failure is cached with its file
+/// and the plugin is not started again by listings until the file changes; `plugin info`
+/// always tries again.
+#[test]
+fn a_hanging_handshake_is_tried_once_until_the_file_changes() {
+    let (sb, path) = exec_sandbox();
+    let log = sb.path().join("starts.log");
+    let list = |sb: &Sandbox| {
+        run(sb
+            .pyve_cmd()
+            .arg("--list")
+            .env("PYVE_MISBEHAVE", "hang")
+            .env("PYVE_MISBEHAVE_LOG", &log)
+            .env("PYVE_HANDSHAKE_TIMEOUT", "1"))
+    };
+    let starts = || std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| *l == "started").count();
+    for _ in 0..3 {
+        let out = list(&sb);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        assert!(out.stderr.contains("did not answer `initialize` within 1 s"), "{}", out.stderr);
+    }
+    assert_eq!(starts(), 1, "started once for three listings");
+    // A changed file is tried again.
+    pyve_tests::place(&example("pyve-misbehave"), &path);
+    list(&sb);
+    assert_eq!(starts(), 2);
+    // `plugin info` always starts it (and refreshes the cache).
+    run(sb
+        .pyve_cmd()
+        .args(["plugin", "info", "misbehave"])
+        .env("PYVE_MISBEHAVE_LOG", &log)
+        .env("PYVE_HANDSHAKE_TIMEOUT", "1"));
+    assert_eq!(starts(), 3);
+    let out = run(sb.pyve_cmd().arg("--list").env("PYVE_MISBEHAVE_LOG", &log));
+    assert!(out.stdout.contains("misbehave"), "now healthy and listed: {}", out.stdout);
+    assert_eq!(starts(), 3, "the refreshed manifest answers");
+}
+
+/// What a plugin logs during its handshake is shown by `plugin info` and `plugin list -v`
+/// (from the cache too), naming the plugin.
+#[test]
+fn logs_during_the_handshake_are_shown_by_info_and_list() {
+    let sb = Sandbox::new();
+    let path = sb.plugins().join("pyve-chatty");
+    std::fs::write(
+        &path,
+        r#"#!/bin/sh
+read line
+printf '%s\n' '{"jsonrpc":"2.0","method":"$/log","params":{"level":"warn","message":"no config file, using defaults"}}'
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"result":{"name":"chatty","version":"0.1.0","protocol":"1.0","description":"Talks","provides":{"commands":[{"name":"chatty"}]}}}'
+read line
+printf '%s\n' '{"jsonrpc":"2.0","id":2,"result":null}'
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run(sb.pyve_cmd().args(["plugin", "info", "chatty"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("WARNING: chatty: no config file, using defaults"), "{}", out.stderr);
+    for _ in 0..2 {
+        let out = run(sb.pyve_cmd().args(["plugin", "list", "-v"]));
+        assert!(out.stderr.contains("WARNING: chatty: no config file, using defaults"), "{}", out.stderr);
+    }
+}

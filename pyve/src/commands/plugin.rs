@@ -88,6 +88,11 @@ pub fn list(env: &HostEnv, builtins: &[&str], as_json: bool, verbose: bool) -> R
         return Ok(0);
     }
     print_table(env, &inventory, verbose);
+    if verbose {
+        for e in inventory.entries.iter().filter(|e| !e.logs.is_empty()) {
+            plugins::show_logs(&e.candidate.name, &e.logs);
+        }
+    }
     for e in &inventory.entries {
         let c = &e.candidate;
         match &e.status {
@@ -327,7 +332,16 @@ pub fn info(env: &HostEnv, builtins: &[&str], name: &str, as_json: bool) -> Resu
         return Err(Error::new(format!("no plugin named '{name}'")).hint(hint));
     };
     let info = plugins::inspect_session(env);
-    let manifest = plugins::fetch_manifest(&candidate, &info, plugins::timeouts(env)).map_err(|e| e.to_error())?;
+    let (result, logs) = plugins::fetch_manifest_logged(&candidate, &info, plugins::timeouts(env));
+    // What it logged during the handshake, then the result. A plugin whose handshake timed
+    // out before is tried again here, and a success replaces the cached failure.
+    plugins::show_logs(name, &logs);
+    if let Ok(m) = &result {
+        let mut cache = plugins::cache::Cache::load(env.cache_dir.as_deref());
+        cache.put_handshake(&candidate, Ok(m.clone()), logs);
+        cache.save();
+    }
+    let manifest = result.map_err(|e| e.to_error())?;
     if as_json {
         let mut v = serde_json::to_value(&manifest).expect("manifests serialize");
         v["path"] = json!(candidate.path);

@@ -3,6 +3,11 @@
 //! they already know), and the plugin file names of each searched directory keyed by the
 //! directory's modification time (so an unchanged `/usr/bin` is not read again).
 //!
+//! A handshake that timed out is cached too (with its failure), so a hanging plugin costs its
+//! timeout once, not on every listing; it is tried again when its file changes, and
+//! `pyve plugin info NAME` always tries again (a success replaces the entry). Other failures
+//! are quick to see again and are not cached.
+//!
 //! The cache is only an accelerator: a missing, unreadable or corrupt file is ignored and
 //! rewritten; writes go to a temporary file renamed into place.
 
@@ -10,13 +15,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use pyve_protocol::types::Manifest;
+use pyve_protocol::types::{LogParams, Manifest};
+
+use crate::rpc::Failure;
 use serde::{Deserialize, Serialize};
 
 use super::discovery::{Candidate, mtime_ns};
 
 const FILE: &str = "plugins.json";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// A directory whose modification time is this recent is not cached: an entry added within
 /// the same clock tick would leave the time unchanged.
@@ -40,7 +47,18 @@ struct ManifestEntry {
     /// Inode and status-change time (entries written without them never match).
     #[serde(default)]
     identity: (u64, i128),
-    manifest: Manifest,
+    /// The manifest, or how the handshake failed.
+    outcome: Outcome,
+    /// What the plugin logged (`$/log`) during its handshake.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    logs: Vec<LogParams>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Outcome {
+    Manifest(Manifest),
+    Failure(Failure),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -70,22 +88,46 @@ impl Cache {
         Cache { path, data, dirty: false }
     }
 
-    /// The manifest cached for a candidate, if its file has not changed since.
-    pub fn manifest(&self, c: &Candidate) -> Option<&Manifest> {
+    fn entry(&self, c: &Candidate) -> Option<&ManifestEntry> {
         self.data
             .manifests
             .get(&c.path)
             .filter(|e| e.size == c.size && e.mtime_ns == c.mtime_ns && e.identity == c.identity)
-            .map(|e| &e.manifest)
+    }
+
+    /// The handshake cached for a candidate, if its file has not changed since: its manifest
+    /// or its failure, and what it logged.
+    pub fn handshake(&self, c: &Candidate) -> Option<(Result<&Manifest, &Failure>, &[LogParams])> {
+        self.entry(c).map(|e| {
+            let outcome = match &e.outcome {
+                Outcome::Manifest(m) => Ok(m),
+                Outcome::Failure(f) => Err(f),
+            };
+            (outcome, e.logs.as_slice())
+        })
+    }
+
+    /// The manifest cached for a candidate, if its file has not changed since.
+    pub fn manifest(&self, c: &Candidate) -> Option<&Manifest> {
+        self.handshake(c).and_then(|(o, _)| o.ok())
+    }
+
+    /// Remember a candidate's handshake: its manifest (or failure) and what it logged.
+    pub fn put_handshake(&mut self, c: &Candidate, outcome: Result<Manifest, Failure>, logs: Vec<LogParams>) {
+        let outcome = match outcome {
+            Ok(m) => Outcome::Manifest(m),
+            Err(f) => Outcome::Failure(f),
+        };
+        self.data.manifests.insert(
+            c.path.clone(),
+            ManifestEntry { size: c.size, mtime_ns: c.mtime_ns, identity: c.identity, outcome, logs },
+        );
+        self.dirty = true;
     }
 
     /// Remember a candidate's manifest.
     pub fn put_manifest(&mut self, c: &Candidate, manifest: Manifest) {
-        self.data.manifests.insert(
-            c.path.clone(),
-            ManifestEntry { size: c.size, mtime_ns: c.mtime_ns, identity: c.identity, manifest },
-        );
-        self.dirty = true;
+        self.put_handshake(c, Ok(manifest), Vec::new());
     }
 
     /// The plugin file names of a directory, read from disk unless the cached list is still

@@ -14,7 +14,7 @@ use pyve_protocol::types::Manifest;
 
 use crate::env::HostEnv;
 use crate::error::Error;
-use crate::rpc::{Client, QuietHandler, RpcError, SessionInfo, Timeouts};
+use crate::rpc::{Client, PluginRef, RpcError, SessionInfo, Timeouts};
 pub use discovery::{Candidate, Kind, Origin, Problem, Resolution, SearchPath};
 
 /// The state of one plugin file, as `plugin list` reports it.
@@ -56,6 +56,8 @@ pub struct Entry {
     pub manifest: Option<Manifest>,
     /// What it serves when it is the winner: `rpc`, `passthrough`.
     pub serves: Vec<&'static str>,
+    /// What it logged (`$/log`) during its handshake (shown by `plugin list -v`).
+    pub logs: Vec<pyve_protocol::types::LogParams>,
 }
 
 /// Every plugin file on the search path.
@@ -174,10 +176,58 @@ pub fn timeouts(env: &HostEnv) -> Timeouts {
 
 /// Start a plugin, do the handshake, end the session.
 pub fn fetch_manifest(c: &Candidate, info: &SessionInfo, timeouts: Timeouts) -> Result<Manifest, RpcError> {
-    let mut client = Client::start(c, info, timeouts)?;
-    let manifest = client.initialize(info, &mut QuietHandler)?;
-    client.shutdown();
-    Ok(manifest)
+    fetch_manifest_logged(c, info, timeouts).0
+}
+
+/// Keeps what a plugin logs during its handshake.
+#[derive(Debug, Default)]
+pub struct LogCollector(pub Vec<pyve_protocol::types::LogParams>);
+
+impl crate::rpc::Handler for LogCollector {
+    fn log(&mut self, _plugin: &crate::rpc::PluginRef, p: pyve_protocol::types::LogParams) {
+        if self.0.len() < 100 {
+            self.0.push(p);
+        }
+    }
+    fn progress(&mut self, _: &crate::rpc::PluginRef, _: pyve_protocol::types::ProgressParams) {}
+    fn prompt(
+        &mut self,
+        plugin: &crate::rpc::PluginRef,
+        params: pyve_protocol::types::PromptParams,
+    ) -> Result<pyve_protocol::types::PromptResult, pyve_protocol::ErrorObject> {
+        crate::rpc::QuietHandler.prompt(plugin, params)
+    }
+}
+
+/// [`fetch_manifest`], with what the plugin logged (`$/log`) during the handshake.
+pub fn fetch_manifest_logged(
+    c: &Candidate,
+    info: &SessionInfo,
+    timeouts: Timeouts,
+) -> (Result<Manifest, RpcError>, Vec<pyve_protocol::types::LogParams>) {
+    let mut logs = LogCollector::default();
+    let result = Client::start(c, info, timeouts).and_then(|mut client| {
+        let manifest = client.initialize(info, &mut logs)?;
+        client.shutdown();
+        Ok(manifest)
+    });
+    (result, logs.0)
+}
+
+/// Print what a plugin logged during its handshake, each line naming the plugin.
+pub fn show_logs(name: &str, logs: &[pyve_protocol::types::LogParams]) {
+    use pyve_protocol::types::LogLevel;
+    for l in logs {
+        let line = format!("{name}: {}", l.message);
+        match l.level {
+            LogLevel::Error => crate::ui::error_line(&line),
+            LogLevel::Warn => crate::ui::warn(&line),
+            LogLevel::Success => crate::ui::success(&line),
+            LogLevel::Info => crate::ui::info(&line),
+            LogLevel::Debug => crate::ui::debug(&line),
+            LogLevel::Trace => crate::ui::trace(&line),
+        }
+    }
 }
 
 /// Scan the search path, resolve every name, and learn the manifests of usable files (from
@@ -218,7 +268,7 @@ pub fn inventory(env: &HostEnv, builtins: &[&str]) -> Inventory {
             } else {
                 Status::Ok
             };
-            entries.push(Entry { candidate: c, status, manifest: None, serves });
+            entries.push(Entry { candidate: c, status, manifest: None, serves, logs: Vec::new() });
         }
     }
 
@@ -228,15 +278,28 @@ pub fn inventory(env: &HostEnv, builtins: &[&str]) -> Inventory {
         if matches!(e.status, Status::Unusable(_)) {
             continue;
         }
-        match cache.manifest(&e.candidate) {
-            Some(m) => e.manifest = Some(m.clone()),
+        match cache.handshake(&e.candidate) {
+            Some((Ok(m), logs)) => {
+                e.manifest = Some(m.clone());
+                e.logs = logs.to_vec();
+            }
+            // A handshake that timed out costs its time once: tried again when the file
+            // changes (or by `pyve plugin info`).
+            Some((Err(f), logs)) => {
+                e.logs = logs.to_vec();
+                if matches!(e.status, Status::Ok) {
+                    e.status = Status::Failed(RpcError { plugin: PluginRef::of(&e.candidate), failure: f.clone() });
+                    e.serves.clear();
+                }
+            }
             None => todo.push(idx),
         }
     }
     if !todo.is_empty() {
         let info = inspect_session(env);
         let timeouts = timeouts(env);
-        let results: Mutex<Vec<(usize, Result<Manifest, RpcError>)>> = Mutex::new(Vec::new());
+        type Fetched = (Result<Manifest, RpcError>, Vec<pyve_protocol::types::LogParams>);
+        let results: Mutex<Vec<(usize, Fetched)>> = Mutex::new(Vec::new());
         let next = AtomicUsize::new(0);
         let workers = todo.len().min(8);
         std::thread::scope(|s| {
@@ -245,24 +308,32 @@ pub fn inventory(env: &HostEnv, builtins: &[&str]) -> Inventory {
                     loop {
                         let k = next.fetch_add(1, Ordering::SeqCst);
                         let Some(&idx) = todo.get(k) else { break };
-                        let r = fetch_manifest(&entries[idx].candidate, &info, timeouts);
+                        let r = fetch_manifest_logged(&entries[idx].candidate, &info, timeouts);
                         results.lock().unwrap_or_else(|e| e.into_inner()).push((idx, r));
                     }
                 });
             }
         });
-        for (idx, r) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        for (idx, (r, logs)) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            entries[idx].logs = logs.clone();
             match r {
                 Ok(m) => {
-                    cache.put_manifest(&entries[idx].candidate, m.clone());
+                    cache.put_handshake(&entries[idx].candidate, Ok(m.clone()), logs);
                     entries[idx].manifest = Some(m);
                 }
-                // A shadowed file stays reported as shadowed: it serves nothing anyway.
-                Err(e) if matches!(entries[idx].status, Status::Ok) => {
-                    entries[idx].status = Status::Failed(e);
-                    entries[idx].serves.clear();
+                Err(e) => {
+                    // A handshake that timed out is remembered: it would cost its timeout on
+                    // every listing. Other failures are cheap to see again, and their
+                    // diagnosis stays fresh.
+                    if matches!(e.failure, crate::rpc::Failure::Timeout { .. }) {
+                        cache.put_handshake(&entries[idx].candidate, Err(e.failure.clone()), logs);
+                    }
+                    // A shadowed file stays reported as shadowed: it serves nothing anyway.
+                    if matches!(entries[idx].status, Status::Ok) {
+                        entries[idx].status = Status::Failed(e);
+                        entries[idx].serves.clear();
+                    }
                 }
-                Err(_) => {}
             }
         }
     }

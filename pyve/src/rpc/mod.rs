@@ -75,8 +75,9 @@ impl PluginRef {
     }
 }
 
-/// How a plugin failed us.
-#[derive(Debug, Clone, PartialEq)]
+/// How a plugin failed us (cached with the plugin's file: see the manifest cache).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Failure {
     /// It could not be started or loaded.
     Start(String),
@@ -395,12 +396,28 @@ impl Client {
         self.next_id += 1;
         let line = framing::encode(&Message::Request(Request::new::<M>(id.clone(), params)));
         if let Err(e) = self.transport.send(line.strip_suffix(b"\n").unwrap_or(&line)) {
-            // The plugin is gone (its end event says how), or refused the message.
-            let status = match self.transport.recv(Duration::from_millis(500)) {
-                Some(Event::Closed(Some(s))) => Some(s),
-                _ if e.kind() == std::io::ErrorKind::Other => Some(e.to_string()),
-                _ => None,
-            };
+            // The plugin is gone, or refused the message. What it wrote before it went decides
+            // the diagnosis, the same whichever came first (our write or its exit): a line that
+            // is not a message is garbage; otherwise its end says how it exited.
+            let deadline = Instant::now() + Duration::from_millis(500);
+            let mut status = None;
+            while let Some(event) = self.transport.recv(deadline.saturating_duration_since(Instant::now())) {
+                match event {
+                    Event::Line(l) => {
+                        if let Err(why) = framing::decode(&l) {
+                            return Err(self.end_with(Failure::Garbage { line: excerpt(&l), why: why.to_string() }));
+                        }
+                    }
+                    Event::Broken(why) => return Err(self.end_with(Failure::Garbage { line: String::new(), why })),
+                    Event::Closed(s) => {
+                        status = s;
+                        break;
+                    }
+                }
+            }
+            if status.is_none() && e.kind() == std::io::ErrorKind::Other {
+                status = Some(e.to_string());
+            }
             return Err(self.end_with(Failure::Closed { method: M::METHOD.into(), status }));
         }
         let response = self.wait::<M>(&id, handler)?;
