@@ -61,8 +61,9 @@ fn the_examples_pass_in_rust_and_python() {
     place(&example("pyve-hello"), &dir.join("rust/pyve-hello"));
     place(&example_dylib("hello_dylib"), &dir.join("rust/libpyve_hello.so"));
     place(&repo_root().join("sdk/python/examples/pyve-hello"), &dir.join("python/pyve-hello"));
+    place(&repo_root().join("sdk/python/examples/pyve-direnv"), &dir.join("python/pyve-direnv"));
     std::fs::copy(repo_root().join("sdk/python/pyve_plugin.py"), dir.join("python/pyve_plugin.py")).unwrap();
-    for file in ["rust/pyve-hello", "rust/libpyve_hello.so", "python/pyve-hello"] {
+    for file in ["rust/pyve-hello", "rust/libpyve_hello.so", "python/pyve-hello", "python/pyve-direnv"] {
         let (code, reports, stderr) = kit(&sb, &[dir.join(file).to_str().unwrap()]);
         assert_eq!(code, Some(0), "{file}: {stderr}\n{reports:#?}");
         assert!(failures(&reports[0]).is_empty(), "{file}: {:?}", failures(&reports[0]));
