@@ -219,6 +219,33 @@ Each failure names the rule, what was sent and what came back. Exit 1 on any fai
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         timeout: u64,
     },
+    /// Write a new plugin that builds, passes `pyve plugin test` and installs
+    #[command(after_help = "Rust: a crate pyve-NAME/ on pyve-sdk (an executable and the dynamic library pyve loads
+in-process). Python: pyve-NAME/pyve-NAME on the helper pyve_plugin.py, written beside it.
+The skeleton is a command unless --backend or --hook says otherwise.")]
+    New {
+        /// The plugin's name: lowercase letters, digits and dashes
+        name: String,
+        /// The language
+        #[arg(long, value_enum, default_value_t = crate::commands::plugin_new::Lang::Rust)]
+        lang: crate::commands::plugin_new::Lang,
+        /// A backend (an environment kind for `pyve --init --backend NAME`)
+        #[arg(long, conflicts_with_all = ["command", "hook"])]
+        backend: bool,
+        /// A command `pyve NAME` (the default)
+        #[arg(long, conflicts_with = "hook")]
+        command: bool,
+        /// A post-create hook
+        #[arg(long)]
+        hook: bool,
+        /// Where to write it (default: ./pyve-NAME)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+        /// The pyve-sdk crate to depend on, as a path (default: this pyve's checkout when it
+        /// was built in one, else the git repository)
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<std::path::PathBuf>,
+    },
     /// Remove a plugin `pyve plugin install` installed: exactly the files of its receipt
     Remove {
         /// The plugin name

@@ -142,6 +142,17 @@ fn run(args: Vec<OsString>) -> Result<u8> {
                 };
                 commands::plugin::test(&env, BUILTINS, &target, &opts, json)
             }
+            PluginCmd::New { name, lang, backend, command: _, hook, dir, sdk } => {
+                use commands::plugin_new::Role;
+                let role = if backend {
+                    Role::Backend
+                } else if hook {
+                    Role::Hook
+                } else {
+                    Role::Command
+                };
+                commands::plugin_new::run(&env, &name, lang, role, dir.as_deref(), sdk.as_deref())
+            }
             PluginCmd::Pin { name, version } => commands::plugin_pins::pin(&env, &name, version.as_deref()),
             PluginCmd::Remove { name } => commands::plugin::remove(&env, &name),
         },

@@ -6,6 +6,7 @@ pub mod external;
 pub mod init;
 pub mod install;
 pub mod plugin;
+pub mod plugin_new;
 pub mod plugin_pins;
 pub mod purge;
 pub mod python_version;
