@@ -53,6 +53,14 @@ fn cli() {
         )
         .register_bin("pyve-with-noexec", Path::new(&stage(root.path(), "noexec", &[(&noexec, "pyve-noexec")])))
         .register_bin(
+            "pyve-with-backends",
+            Path::new(&stage(
+                root.path(),
+                "backends",
+                &[(&bin("pyve-venv"), "pyve-venv"), (&bin("pyve-micromamba"), "pyve-micromamba")],
+            )),
+        )
+        .register_bin(
             "pyve-with-testenv",
             Path::new(&stage(root.path(), "testenv", &[(&bin("pyve-testenv"), "pyve-testenv")])),
         )

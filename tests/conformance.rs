@@ -144,9 +144,11 @@ fn check_handshake(s: &Subject) {
 
 fn check_negotiation(s: &Subject) {
     let mut r = s.raw();
-    assert_eq!(r.initialize(&["1.3"])["result"]["protocol"], "1.0", "{}: lower minor wins", s.label);
+    assert_eq!(r.initialize(&["1.3"])["result"]["protocol"], "1.1", "{}: lower minor wins", s.label);
     let mut r = s.raw();
-    assert_eq!(r.initialize(&["2.0", "1.1"])["result"]["protocol"], "1.0", "{}: shared major", s.label);
+    assert_eq!(r.initialize(&["2.0", "1.1"])["result"]["protocol"], "1.1", "{}: shared major", s.label);
+    let mut r = s.raw();
+    assert_eq!(r.initialize(&["1.0"])["result"]["protocol"], "1.0", "{}: an older host's minor", s.label);
     let mut r = s.raw();
     let m = r.initialize(&["2.0"]);
     let (code, kind) = error_of(&m);

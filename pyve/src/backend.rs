@@ -355,3 +355,86 @@ pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &Post
     }
     Ok(())
 }
+
+/// An option a backend declares for `pyve --init` (protocol 1.1), with who declares it.
+#[derive(Clone, Debug)]
+pub struct Declared {
+    /// The backend.
+    pub backend: String,
+    /// The plugin providing it, and its version.
+    pub plugin: String,
+    /// Its version.
+    pub version: String,
+    /// The option.
+    pub info: OptionInfo,
+}
+
+/// `pyve --init`'s own options: a backend cannot take these names.
+pub const HOST_INIT_FLAGS: &[&str] = &[
+    "python-version",
+    "backend",
+    "local-env",
+    "no-direnv",
+    "update",
+    "force",
+    "help",
+    "quiet",
+    "verbose",
+    "color",
+    "version",
+    "list",
+];
+
+/// Options of backends pyve knows by name, for the hint when their plugin is not installed.
+pub const WELL_KNOWN_OPTIONS: &[(&str, &str)] = &[
+    ("env-name", "micromamba"),
+    ("strict", "micromamba"),
+    ("auto-bootstrap", "micromamba"),
+    ("bootstrap-to", "micromamba"),
+    ("venv-dir", "venv"),
+];
+
+/// Why a declared option cannot be offered, if it cannot.
+pub fn option_problem(o: &OptionInfo) -> Option<String> {
+    if !pyve_protocol::is_valid_plugin_name(&o.name) {
+        return Some(format!("`{}` is not an option name (lowercase letters, digits and dashes)", o.name));
+    }
+    if HOST_INIT_FLAGS.contains(&o.name.as_str()) {
+        return Some(format!("--{} is one of pyve's own options", o.name));
+    }
+    if o.setting.trim().is_empty() {
+        return Some(format!("--{} names no `setting`", o.name));
+    }
+    match o.kind {
+        OptionKind::Enum if o.choices.is_empty() => Some(format!("--{} is an enum without `choices`", o.name)),
+        OptionKind::Unknown => Some(format!("--{} has a kind this pyve does not know", o.name)),
+        _ => None,
+    }
+}
+
+/// Every option the installed backends declare, from their (cached) manifests, in search
+/// order; options that cannot be offered are left out (`pyve plugin test` says why).
+pub fn declared_options(inventory: &Inventory) -> Vec<Declared> {
+    let mut out = Vec::new();
+    for e in inventory.active().filter(|e| e.serves.contains(&"rpc")) {
+        let Some(m) = &e.manifest else { continue };
+        for b in &m.provides.backends {
+            for o in &b.options {
+                if option_problem(o).is_some() {
+                    ui::debug(&format!(
+                        "{}: option --{} of backend {} is not offered",
+                        e.candidate.name, o.name, b.name
+                    ));
+                    continue;
+                }
+                out.push(Declared {
+                    backend: b.name.clone(),
+                    plugin: e.candidate.name.clone(),
+                    version: m.version.clone(),
+                    info: o.clone(),
+                });
+            }
+        }
+    }
+    out
+}

@@ -253,6 +253,113 @@ The skeleton is a command unless --backend or --hook says otherwise.")]
     },
 }
 
+/// The id of the positional argument of `pyve --init` a backend may claim (`DIR`).
+pub const POSITIONAL_OPTION: &str = "backend-positional";
+
+/// The arg id of a backend option.
+pub fn option_id(name: &str) -> String {
+    format!("backend-option-{name}")
+}
+
+/// `pyve --init` with the options the installed backends declare, grouped by backend in its
+/// help. An option several backends declare is one flag (its value goes to whichever is
+/// chosen); one positional argument may be claimed (the first declaration wins).
+pub fn with_backend_options(cmd: clap::Command, declared: &[crate::backend::Declared]) -> clap::Command {
+    use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser};
+    use pyve_protocol::types::OptionKind;
+    cmd.mut_subcommand("init", |mut sc| {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut positional = false;
+        for d in declared {
+            if seen.contains(&d.info.name.as_str()) {
+                continue;
+            }
+            seen.push(&d.info.name);
+            let others: Vec<&str> = declared
+                .iter()
+                .filter(|o| o.info.name == d.info.name && o.backend != d.backend)
+                .map(|o| o.backend.as_str())
+                .collect();
+            let mut help = d.info.help.clone();
+            if let Some(def) = &d.info.default {
+                help = format!("{help} [default: {def}]");
+            }
+            if !others.is_empty() {
+                help = format!("{help} (also backend {})", others.join(", "));
+            }
+            let heading = format!("Options of backend {} ({} {})", d.backend, d.plugin, d.version);
+            let value_name = d.info.value_name.clone().unwrap_or_else(|| d.info.name.to_uppercase());
+            let mut arg = clap::Arg::new(option_id(&d.info.name))
+                .long(d.info.name.clone())
+                .help(help.clone())
+                .help_heading(heading.clone());
+            arg = match d.info.kind {
+                OptionKind::Flag => arg.action(clap::ArgAction::SetTrue),
+                OptionKind::Enum => {
+                    arg.value_name(value_name.clone()).value_parser(PossibleValuesParser::new(d.info.choices.clone()))
+                }
+                _ => arg.value_name(value_name.clone()).value_parser(NonEmptyStringValueParser::new()),
+            };
+            sc = sc.arg(arg);
+            if d.info.positional && !positional && d.info.kind != OptionKind::Flag {
+                positional = true;
+                sc = sc.arg(
+                    clap::Arg::new(POSITIONAL_OPTION)
+                        .value_name(value_name)
+                        .index(1)
+                        .value_parser(NonEmptyStringValueParser::new())
+                        .help(format!("Same as --{}", d.info.name))
+                        .help_heading(heading),
+                );
+            }
+        }
+        sc
+    })
+}
+
+/// The backend options given to `pyve --init`, from its matches.
+pub fn given_options(
+    matches: &clap::ArgMatches,
+    declared: &[crate::backend::Declared],
+) -> Vec<crate::commands::init::GivenOption> {
+    use pyve_protocol::types::OptionKind;
+    let mut out: Vec<crate::commands::init::GivenOption> = Vec::new();
+    let owners = |name: &str| -> Vec<String> {
+        let mut v: Vec<String> = declared.iter().filter(|d| d.info.name == name).map(|d| d.backend.clone()).collect();
+        v.dedup();
+        v
+    };
+    for d in declared {
+        if out.iter().any(|g| g.name == d.info.name && !g.positional) {
+            continue;
+        }
+        let id = option_id(&d.info.name);
+        let value = match d.info.kind {
+            OptionKind::Flag => matches.get_flag(&id).then_some(serde_json::Value::Bool(true)),
+            _ => matches.get_one::<String>(&id).map(|v| serde_json::Value::String(v.clone())),
+        };
+        if let Some(value) = value {
+            out.push(crate::commands::init::GivenOption {
+                name: d.info.name.clone(),
+                positional: false,
+                value,
+                owners: owners(&d.info.name),
+            });
+        }
+    }
+    if let Ok(Some(v)) = matches.try_get_one::<String>(POSITIONAL_OPTION)
+        && let Some(d) = declared.iter().find(|d| d.info.positional)
+    {
+        out.push(crate::commands::init::GivenOption {
+            name: d.info.name.clone(),
+            positional: true,
+            value: serde_json::Value::String(v.clone()),
+            owners: declared.iter().filter(|o| o.info.positional).map(|o| o.backend.clone()).collect(),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;

@@ -85,10 +85,17 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         ui::init(ui::ColorChoice::Auto, 0);
         command = command.after_help(help_epilogue(&env));
     }
+    // `pyve --init` takes the options its backends declare (from their cached manifests).
+    let declared =
+        if mentions_init(&args) { backend::declared_options(&plugins::inventory(&env, BUILTINS)) } else { Vec::new() };
+    if !declared.is_empty() {
+        command = cli::with_backend_options(command, &declared);
+    }
     let matches = match command.try_get_matches_from(&args) {
         Ok(m) => m,
-        Err(e) => return clap_failure(e),
+        Err(e) => return clap_failure(e, mentions_init(&args)),
     };
+    let given = matches.subcommand_matches("init").map(|m| cli::given_options(m, &declared)).unwrap_or_default();
     let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::usage(e.to_string()))?;
     let verbosity = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
     ui::init(cli.color, verbosity);
@@ -104,7 +111,10 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         return commands::plugin::list(&env, BUILTINS, false, false);
     }
     match cli.command {
-        Some(Cmd::Init(args)) => commands::init::run(&env, args),
+        Some(Cmd::Init(mut args)) => {
+            args.options = given;
+            commands::init::run(&env, args)
+        }
         Some(Cmd::Purge { dir, venv_dir }) => {
             let dir = commands::init::venv_dir(dir, venv_dir, "--purge")?;
             commands::purge::run(&env, dir.as_deref())
@@ -191,6 +201,11 @@ fn version_with_command(args: &[OsString]) -> Error {
         .hint(format!("for more detail use `--verbose`: pyve {}", verbose.join(" ")))
 }
 
+/// Whether the command line is `pyve --init ...` (in any spelling).
+fn mentions_init(args: &[OsString]) -> bool {
+    args.iter().skip(1).any(|a| a == "--init" || a == "-i" || a == "init")
+}
+
 fn wants_help(args: &[OsString]) -> bool {
     args.iter()
         .skip(1)
@@ -220,7 +235,7 @@ fn help_epilogue(env: &HostEnv) -> String {
 }
 
 /// Print a clap error in pyve's style (`ERROR:` / `hint:`), or help/version on stdout.
-fn clap_failure(e: clap::Error) -> Result<u8> {
+fn clap_failure(e: clap::Error, init: bool) -> Result<u8> {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -251,12 +266,43 @@ fn clap_failure(e: clap::Error) -> Result<u8> {
                     err = err.because(line);
                 }
             }
-            if let Some(flag) = similar_flag(&e) {
+            if let Some(hint) = uninstalled_backend_option(&e).filter(|_| init) {
+                hints.insert(0, hint);
+            } else if let Some(flag) = similar_flag(&e) {
                 hints.insert(0, format!("did you mean `{flag}`?"));
             }
             hints.push("`pyve --help` shows every option".to_owned());
             Err(err.hint(hints.join("; ")))
         }
+    }
+}
+
+/// For an unknown argument of `pyve --init` that belongs to a backend pyve knows by name whose
+/// plugin is not installed (`--env-name` without pyve-micromamba, `DIR` without pyve-venv):
+/// how to install it.
+fn uninstalled_backend_option(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(given)) = e.get(ContextKind::InvalidArg) else { return None };
+    let env = HostEnv::from_process();
+    let installed = |backend: &str| {
+        backend::declared_options(&plugins::inventory(&env, BUILTINS)).iter().any(|d| d.backend == backend)
+    };
+    match given.split('=').next().and_then(|g| g.strip_prefix("--")) {
+        Some(name) => {
+            let (_, backend) = backend::WELL_KNOWN_OPTIONS.iter().find(|(o, _)| *o == name)?;
+            (!installed(backend)).then(|| {
+                format!(
+                    "--{name} is an option of the {backend} backend, whose plugin is not installed: `pyve plugin install {backend}` (or put pyve-{backend} on the plugin path)"
+                )
+            })
+        }
+        None if !given.starts_with('-') && !installed("venv") => Some(format!(
+            "`pyve --init {given}` names the venv directory of the venv backend, whose plugin is not installed: `pyve plugin install venv` (or put pyve-venv on the plugin path)"
+        )),
+        None => None,
     }
 }
 

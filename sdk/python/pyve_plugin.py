@@ -17,7 +17,7 @@ import types
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 MAX_LINE = 16 * 1024 * 1024  # a longer line from the host ends the session
 LOG_LEVELS = ("error", "warn", "success", "info", "debug", "trace")
 
@@ -623,13 +623,18 @@ class Plugin:
         return lambda func: self._hooks.append((event, description, func)) or func
 
     def backend(self, name: str, backend: Any, selectors: Sequence[str] = (), priority: int = 0,
-                description: str = "") -> Any:
+                description: str = "", options: Sequence[Dict[str, Any]] = ()) -> Any:
         """Add a backend: an object with ``create``, ``describe``, ``activation``, ``remove`` and
-        optionally ``doctor``, each ``(cx, params) -> dict``."""
+        optionally ``doctor``, each ``(cx, params) -> dict``. ``options`` are what it adds to
+        ``pyve --init`` (protocol 1.1): dicts with ``name``, ``kind`` (flag, string, path, enum),
+        ``setting``, and optionally ``help``, ``choices``, ``default``, ``value_name``."""
         missing = [m for m in ("create", "describe", "activation", "remove") if not callable(getattr(backend, m, None))]
         if missing or isinstance(selectors, str):
             raise TypeError("backend %r: lacks %s, or selectors is not a list" % (name, ", ".join(missing) or "nothing"))
-        info = {"name": name, "selectors": list(selectors), "priority": int(priority), "description": description}
+        if any(not isinstance(o, dict) or not o.get("name") or not o.get("setting") for o in options):
+            raise TypeError("backend %r: each option is a dict with at least name and setting" % name)
+        info = {"name": name, "selectors": list(selectors), "priority": int(priority), "description": description,
+                "options": [dict(o) for o in options]}
         self._backends.append((info, backend))
         return backend
 

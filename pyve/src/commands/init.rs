@@ -20,15 +20,38 @@ use crate::ui;
 /// How long `--init` waits for another pyve working on the same project.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
-/// The options of `pyve --init`.
+/// An option of a backend given on the command line (`--env-name NAME`, or the positional
+/// `DIR`), routed to the chosen backend's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenOption {
+    /// The option's name (`env-name`); for the positional value, the name of the option that
+    /// declares it.
+    pub name: String,
+    /// It was given as the positional argument.
+    pub positional: bool,
+    /// `true` for a flag, the text otherwise.
+    pub value: Value,
+    /// The backends that declare it.
+    pub owners: Vec<String>,
+}
+
+impl GivenOption {
+    /// How the user wrote it.
+    pub fn spelled(&self) -> String {
+        if self.positional {
+            format!("the argument '{}'", self.value.as_str().unwrap_or_default())
+        } else {
+            format!("--{}", self.name)
+        }
+    }
+}
+
+/// The options of `pyve --init`. Backends add their own (see [`crate::cli::with_backend_options`]).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct InitArgs {
-    /// The virtual environment's directory, relative to the project (venv backend) [default: .venv]
-    #[arg(value_name = "DIR")]
-    pub dir: Option<String>,
-    /// Another spelling of DIR (the original tool's test harness passes it)
-    #[arg(long = "venv-dir", value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
-    pub venv_dir: Option<String>,
+    /// Options of backends, as given (filled after parsing).
+    #[arg(skip)]
+    pub options: Vec<GivenOption>,
     /// Python version for the environment: X.Y.Z or X.Y (pinned through asdf or pyenv)
     #[arg(long, value_name = "VERSION", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub python_version: Option<String>,
@@ -47,21 +70,10 @@ pub struct InitArgs {
     /// On an initialised project: rebuild the environment (asks first, unless PYVE_FORCE_YES=1 or CI is set)
     #[arg(long)]
     pub force: bool,
-    /// Environment name (micromamba backend)
-    #[arg(long, value_name = "NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
-    pub env_name: Option<String>,
-    /// Fail when conda-lock.yml is missing or stale (micromamba backend)
-    #[arg(long)]
-    pub strict: bool,
-    /// Download micromamba without asking when it is missing (micromamba backend)
-    #[arg(long)]
-    pub auto_bootstrap: bool,
-    /// Where --auto-bootstrap installs micromamba: project or user (micromamba backend)
-    #[arg(long, value_name = "WHERE", value_parser = ["project", "user"])]
-    pub bootstrap_to: Option<String>,
 }
 
-/// The venv directory given as `DIR` or `--venv-dir DIR` (one of them, or both the same).
+/// The venv directory given to `--purge` as `DIR` or `--venv-dir DIR` (one of them, or both
+/// the same).
 pub fn venv_dir(positional: Option<String>, flag: Option<String>, command: &str) -> Result<Option<String>> {
     match (positional, flag) {
         (Some(p), Some(f)) if p != f => {
@@ -74,6 +86,22 @@ pub fn venv_dir(positional: Option<String>, flag: Option<String>, command: &str)
 
 /// Check the arguments that pyve itself understands, before anything is touched.
 fn validate(args: &InitArgs) -> Result<()> {
+    // The positional value and its option, given both with different values (`pyve --init a
+    // --venv-dir b`).
+    for (i, a) in args.options.iter().enumerate() {
+        if let Some(b) = args.options[i + 1..].iter().find(|b| b.name == a.name && b.value != a.value) {
+            let text = |g: &GivenOption| g.value.as_str().unwrap_or_default().to_owned();
+            let (pos, flag) = if a.positional { (a, b) } else { (b, a) };
+            return Err(Error::usage(format!(
+                "two values given for --{}: '{}' (the argument) and '{}' (--{})",
+                a.name,
+                text(pos),
+                text(flag),
+                a.name
+            ))
+            .hint(format!("give one: pyve --init --{} {}", a.name, text(flag))));
+        }
+    }
     if let Some(v) = &args.python_version {
         check_python_version(v, "pyve --init --python-version")?;
     }
@@ -106,8 +134,7 @@ fn force_yes() -> bool {
 }
 
 /// `pyve --init`.
-pub fn run(env: &HostEnv, mut args: InitArgs) -> Result<u8> {
-    args.dir = venv_dir(args.dir.take(), args.venv_dir.take(), "--init")?;
+pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
     validate(&args)?;
     let cwd = project::current_dir()?;
     let root = match env.project_root(&cwd) {
@@ -342,42 +369,38 @@ fn settings_for(choice: &Choice, args: &InitArgs, config: Option<&Config>, state
     if let Some(c) = config.filter(|c| c.backend.as_deref() == Some(&choice.name)) {
         settings.extend(c.backend_settings(&choice.name));
     }
-    let mut ignored = Vec::new();
-    if choice.name == "venv" {
-        if let Some(d) = &args.dir {
-            settings.insert("directory".into(), Value::String(d.clone()));
-        }
-        for (flag, set) in [
-            ("--env-name", args.env_name.is_some()),
-            ("--strict", args.strict),
-            ("--auto-bootstrap", args.auto_bootstrap),
-            ("--bootstrap-to", args.bootstrap_to.is_some()),
-        ] {
-            if set {
-                ignored.push(flag);
+    // The options given on the command line, for the backend that declares them.
+    let declared: Vec<OptionInfo> = choice
+        .plugin
+        .manifest
+        .as_ref()
+        .and_then(|m| m.provides.backends.iter().find(|b| b.name == choice.name))
+        .map(|b| b.options.clone())
+        .unwrap_or_default();
+    for given in &args.options {
+        let mine = declared.iter().find(|o| if given.positional { o.positional } else { o.name == given.name });
+        match mine {
+            Some(o) => {
+                settings.insert(o.setting.clone(), given.value.clone());
             }
+            None => ui::warn(&format!(
+                "{} is {}, not of the {} backend in use; ignored",
+                given.spelled(),
+                owner_of(given),
+                choice.name
+            )),
         }
-    } else {
-        if let Some(n) = &args.env_name {
-            settings.insert("env_name".into(), Value::String(n.clone()));
-        }
-        if args.strict {
-            settings.insert("strict".into(), Value::Bool(true));
-        }
-        if args.auto_bootstrap {
-            settings.insert("auto_bootstrap".into(), Value::Bool(true));
-        }
-        if let Some(b) = &args.bootstrap_to {
-            settings.insert("bootstrap_to".into(), Value::String(b.clone()));
-        }
-        if args.dir.is_some() {
-            ignored.push("DIR");
-        }
-    }
-    for flag in ignored {
-        ui::warn(&format!("{flag} does not apply to the {} backend; ignored", choice.name));
     }
     settings
+}
+
+/// Which backends an option belongs to, for the warning when another one is in use.
+fn owner_of(given: &GivenOption) -> String {
+    match given.owners.as_slice() {
+        [] => "an option of no installed backend".to_owned(),
+        [one] => format!("an option of backend {one}"),
+        many => format!("an option of backends {}", many.join(", ")),
+    }
 }
 
 /// Create (or replace) the environment, run the hooks, then write the host's files.

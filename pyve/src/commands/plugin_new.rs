@@ -216,7 +216,14 @@ pub fn plugin() -> Plugin {{
     Plugin::new("{name}", env!("CARGO_PKG_VERSION"))
         .description("A directory backend (a skeleton from `pyve plugin new`)")
         .backend(
-            BackendInfo {{ name: "{name}".into(), selectors: vec!["{name}.toml".into()], priority: 5, description: String::new() }},
+            BackendInfo {{
+                name: "{name}".into(),
+                selectors: vec!["{name}.toml".into()],
+                priority: 5,
+                // Options of `pyve --init` (an OptionInfo each: name, kind, setting, help).
+                options: Vec::new(),
+                ..Default::default()
+            }},
             Dir,
         )
 }}

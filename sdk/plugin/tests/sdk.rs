@@ -93,6 +93,7 @@ fn plugin(flag: Arc<AtomicBool>) -> Plugin {
                 selectors: vec!["demo.toml".into()],
                 priority: 3,
                 description: "".into(),
+                options: Vec::new(),
             },
             Demo { saw_cancel: flag },
         )
@@ -114,7 +115,7 @@ fn create(version: &str) -> CreateParams {
 fn manifest_lists_every_role() {
     let mut c = TestClient::start(plugin(Arc::default()));
     let m = c.initialize().unwrap();
-    assert_eq!((m.name.as_str(), m.version.as_str(), m.protocol.to_string().as_str()), ("demo", "1.2.3", "1.0"));
+    assert_eq!((m.name.as_str(), m.version.as_str(), m.protocol.to_string().as_str()), ("demo", "1.2.3", "1.1"));
     assert_eq!(m.provides.backends[0].priority, 3);
     assert_eq!(m.provides.hooks.len(), 2);
     assert!(m.capabilities.cancel && m.capabilities.progress && m.capabilities.prompt);
@@ -257,6 +258,6 @@ fn offering_only_another_major_is_refused_with_both_versions() {
         })
         .unwrap_err();
     assert_eq!(e.code, code::INCOMPATIBLE_PROTOCOL);
-    assert!(e.message.contains("pyve 3.0.0 speaks 2.1, plugin demo 1.2.3 speaks 1.0"), "{}", e.message);
+    assert!(e.message.contains("pyve 3.0.0 speaks 2.1, plugin demo 1.2.3 speaks 1.1"), "{}", e.message);
     assert!(e.hint().unwrap().contains("pyve-demo built for protocol 2"), "{:?}", e.hint());
 }

@@ -124,7 +124,7 @@ impl Provides {
 }
 
 /// A backend and the project files that select it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 pub struct BackendInfo {
     /// The backend name, as given to `--backend`.
@@ -139,6 +139,60 @@ pub struct BackendInfo {
     /// One line saying what the backend makes.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// The options the backend adds to `pyve --init` (protocol 1.1). The host parses them,
+    /// shows them in `pyve --init --help` and completion, and hands their values on in
+    /// `settings`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<OptionInfo>,
+}
+
+/// An option a backend adds to `pyve --init` (protocol 1.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+pub struct OptionInfo {
+    /// The long flag without its dashes: `env-name` for `--env-name` (lowercase letters, digits
+    /// and dashes).
+    pub name: String,
+    /// What it takes.
+    #[serde(default)]
+    pub kind: OptionKind,
+    /// For `enum`: the values accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// One line of help.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub help: String,
+    /// The `settings` key the value fills (`env_name`): `true` for a flag, the text otherwise.
+    pub setting: String,
+    /// The value the backend uses when the option is not given, as shown in help.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// The placeholder in help (`NAME`, `DIR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_name: Option<String>,
+    /// Also accepted as the positional argument of `pyve --init VALUE` (the original tool's
+    /// `pyve --init DIR` for the venv directory). One option of all backends may claim it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub positional: bool,
+}
+
+/// What an option takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum OptionKind {
+    /// Nothing: present or not (`--strict`).
+    #[default]
+    Flag,
+    /// A text (`--env-name NAME`).
+    String,
+    /// A path, passed as typed (the backend's help says what it is relative to).
+    Path,
+    /// One of `choices`.
+    Enum,
+    /// A kind from a newer protocol: the host does not offer the option.
+    #[serde(other)]
+    Unknown,
 }
 
 /// A command the plugin runs in passthrough.

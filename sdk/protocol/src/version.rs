@@ -19,8 +19,9 @@ pub struct ProtocolVersion {
     pub minor: u32,
 }
 
-/// The protocol version this crate describes.
-pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 0 };
+/// The protocol version this crate describes. 1.1 added backend options (`BackendInfo::options`);
+/// a 1.1 peer speaks 1.0 with a 1.0 peer.
+pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 1 };
 
 impl ProtocolVersion {
     /// A version from its two parts.

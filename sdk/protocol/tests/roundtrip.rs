@@ -47,6 +47,12 @@ fn manifest() -> Manifest {
                 selectors: vec!["pyproject.toml".into()],
                 priority: 0,
                 description: String::new(),
+                options: vec![OptionInfo {
+                    name: "env-name".into(),
+                    kind: OptionKind::String,
+                    setting: "env_name".into(),
+                    ..Default::default()
+                }],
             }],
             commands: vec![CommandInfo { name: "venv-info".into(), summary: "show".into() }],
             hooks: vec![HookInfo { event: "post-create".into(), description: "shim".into() }],

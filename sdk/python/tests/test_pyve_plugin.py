@@ -61,12 +61,13 @@ class Protocol(unittest.TestCase):
         self.c.close()
 
     def test_negotiation(self):
-        self.assertEqual(self.c.initialize(protocol_versions=["2.0", "1.3"])["protocol"], "1.0")
+        self.assertEqual(self.c.initialize(protocol_versions=["2.0", "1.3"])["protocol"], "1.1")
+        self.assertEqual(pp.TestClient(self.plugin).initialize(protocol_versions=["1.0"])["protocol"], "1.0")
         with self.assertRaises(pp.PluginError) as e:
             pp.TestClient(self.plugin).initialize(protocol_versions=["2.0"])
         self.assertEqual((e.exception.code, e.exception.kind), (-32001, "incompatible-protocol"))
         self.assertIn("pyve-demo", e.exception.hint)
-        self.assertEqual(e.exception.details, {"plugin": ["1.0"], "host": ["2.0"]})
+        self.assertEqual(e.exception.details, {"plugin": ["1.1"], "host": ["2.0"]})
 
     def test_before_initialize_and_unknown_method(self):
         with self.assertRaises(pp.PluginError) as e:

@@ -5,7 +5,7 @@ mod backend;
 mod settings;
 
 use pyve_sdk::Plugin;
-use pyve_sdk::types::BackendInfo;
+use pyve_sdk::types::{BackendInfo, OptionInfo, OptionKind};
 
 /// The plugin: backend `micromamba`.
 pub fn plugin() -> Plugin {
@@ -17,7 +17,42 @@ pub fn plugin() -> Plugin {
                 selectors: ["environment.yml", "conda-lock.yml"].map(String::from).to_vec(),
                 priority: 10,
                 description: "a conda environment at .pyve/envs/<name>, built in-process or by micromamba".into(),
+                options: options(),
             },
             backend::MicromambaBackend,
         )
+}
+
+/// The options of `pyve --init` this backend takes (the original tool's flags).
+fn options() -> Vec<OptionInfo> {
+    let opt = |name: &str, kind, setting: &str, help: &str| OptionInfo {
+        name: name.into(),
+        kind,
+        setting: setting.into(),
+        help: help.into(),
+        ..OptionInfo::default()
+    };
+    vec![
+        OptionInfo {
+            value_name: Some("NAME".into()),
+            ..opt(
+                "env-name",
+                OptionKind::String,
+                "env_name",
+                "Environment name [default: environment.yml's name, else the directory's]",
+            )
+        },
+        opt("strict", OptionKind::Flag, "strict", "Fail when conda-lock.yml is missing or stale, or cannot be checked"),
+        opt(
+            "auto-bootstrap",
+            OptionKind::Flag,
+            "auto_bootstrap",
+            "Download micromamba without asking when it is missing",
+        ),
+        OptionInfo {
+            choices: vec!["project".into(), "user".into()],
+            value_name: Some("WHERE".into()),
+            ..opt("bootstrap-to", OptionKind::Enum, "bootstrap_to", "Where --auto-bootstrap installs micromamba")
+        },
+    ]
 }

@@ -8,7 +8,7 @@ mod settings;
 mod ui;
 
 use pyve_sdk::Plugin;
-use pyve_sdk::types::BackendInfo;
+use pyve_sdk::types::{BackendInfo, OptionInfo, OptionKind};
 
 /// The plugin: backend `venv` and the command `python-version`.
 pub fn plugin() -> Plugin {
@@ -21,6 +21,18 @@ pub fn plugin() -> Plugin {
                 priority: 0,
                 description: "a virtual environment (.venv) built natively, pip seeded from the interpreter's wheel"
                     .into(),
+                // The original tool's `pyve --init DIR` and `--venv-dir DIR`.
+                options: vec![OptionInfo {
+                    name: "venv-dir".into(),
+                    kind: OptionKind::Path,
+                    help: "The virtual environment's directory, relative to the project (also `pyve --init DIR`)"
+                        .into(),
+                    setting: "directory".into(),
+                    default: Some(".venv".into()),
+                    value_name: Some("DIR".into()),
+                    positional: true,
+                    ..OptionInfo::default()
+                }],
             },
             backend::VenvBackend,
         )
