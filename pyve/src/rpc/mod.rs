@@ -157,6 +157,9 @@ impl RpcError {
                 status.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
             ),
             Failure::Garbage { line, why } => format!("wrote a line that is not a protocol message ({why}): {line}"),
+            Failure::Timeout { method, after } if method.starts_with("pyve_plugin_") => {
+                format!("did not return from `{method}` within {}; the library is abandoned", human_duration(*after))
+            }
             Failure::Timeout { method, after } => {
                 format!("did not answer `{method}` within {}", human_duration(*after))
             }
@@ -186,7 +189,11 @@ impl RpcError {
                 "a plugin must write only protocol messages to stdout (logs go to stderr); {run_it}, and report it to its author"
             )),
             Failure::Timeout { method, .. } => {
-                let var = if method == request::Initialize::METHOD { "PYVE_HANDSHAKE_TIMEOUT" } else { "PYVE_RPC_TIMEOUT" };
+                let var = if method == request::Initialize::METHOD || method.starts_with("pyve_plugin_") {
+                    "PYVE_HANDSHAKE_TIMEOUT"
+                } else {
+                    "PYVE_RPC_TIMEOUT"
+                };
                 Error::new(format!("{label} {}", self.summary()))
                     .hint(format!("if it is only slow, allow more time with {var}=<seconds>; otherwise {run_it}"))
             }
@@ -385,10 +392,18 @@ impl Client {
                 ProcessTransport::spawn(&candidate.path, &info.env)
                     .map_err(|e| RpcError { plugin: plugin.clone(), failure: Failure::Start(e.to_string()) })?,
             ),
-            Kind::Dylib => Box::new(
-                dylib::DylibTransport::load(&candidate.path)
-                    .map_err(|e| RpcError { plugin: plugin.clone(), failure: Failure::Start(e) })?,
-            ),
+            // Every call into the library is bounded by the handshake's time (a library call
+            // must return at once): one that does not costs it once (cached like a handshake
+            // that timed out) and the library is abandoned.
+            Kind::Dylib => {
+                Box::new(dylib::DylibTransport::load_within(&candidate.path, timeouts.handshake).map_err(|e| {
+                    let failure = match e {
+                        dylib::LoadError::Timeout { call, after } => Failure::Timeout { method: call.into(), after },
+                        dylib::LoadError::Failed(why) => Failure::Start(why),
+                    };
+                    RpcError { plugin: plugin.clone(), failure }
+                })?)
+            }
         };
         Ok(Client { transport, plugin, timeouts, next_id: 1, ended: false, cancellable: false })
     }
@@ -477,6 +492,11 @@ impl Client {
         self.next_id += 1;
         let line = framing::encode(&Message::Request(Request::new::<M>(id.clone(), params)));
         if let Err(e) = self.transport.send(line.strip_suffix(b"\n").unwrap_or(&line)) {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                // A library whose `pyve_plugin_send` did not return: abandoned.
+                return Err(self
+                    .end_with(Failure::Timeout { method: "pyve_plugin_send".into(), after: self.timeouts.handshake }));
+            }
             // The plugin is gone, or refused the message. What it wrote before it went decides
             // the diagnosis, the same whichever came first (our write or its exit): a line that
             // is not a message is garbage; otherwise its end says how it exited.
