@@ -118,6 +118,81 @@ fn a_library_in_a_world_writable_directory_is_refused() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
 
+/// Issue 17, class 10: every ancestor of the file really loaded is judged (as ssh and sudo
+/// do), and of every link on the way: a safe directory under a world-writable parent is not
+/// safe. A sticky world-writable parent is accepted only when root owns it (`/tmp`), which
+/// the sandbox itself (under `/tmp`) relies on.
+#[test]
+fn a_library_under_a_world_writable_ancestor_is_refused() {
+    let sb = Sandbox::new();
+    let open = mkdir(&sb.path().join("open")).to_path_buf();
+    let safe = mkdir(&open.join("safe")).to_path_buf();
+    place(&example_dylib("hello_dylib"), &safe.join("libpyve_hello.so"));
+    let chmod = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let info =
+        |plugin_path: &Path| run(sb.pyve_cmd().env("PYVE_PLUGIN_PATH", plugin_path).args(["plugin", "info", "hello"]));
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let chown = |p: &Path, uid: u32| std::os::unix::fs::lchown(p, Some(uid), None).unwrap();
+    if root {
+        // A sticky directory not owned by root is not `/tmp`.
+        chown(&open, 65534);
+    }
+    for mode in [0o777, 0o1777] {
+        chmod(&open, mode);
+        let out = info(&safe);
+        assert_eq!(out.code, Some(1), "mode {mode:o}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains(&format!("refused: {} is world-writable", open.display())),
+            "mode {mode:o}: {}",
+            out.stderr
+        );
+    }
+    // Found through a link in a safe directory: the target's ancestors are judged too.
+    let link = sb.plugins().join("libpyve_hello.so");
+    std::os::unix::fs::symlink(safe.join("libpyve_hello.so"), &link).unwrap();
+    let out = info(&sb.plugins());
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("refused: {} is world-writable", open.display())), "{}", out.stderr);
+    if root {
+        // Root's sticky directory (as `/tmp`): accepted when the next component down is the
+        // user's or root's, refused when it is another user's.
+        chown(&open, 0);
+        assert_eq!(info(&safe).code, Some(0));
+        chown(&safe, 65534);
+        let out = info(&safe);
+        assert_eq!(out.code, Some(1), "{}", out.stderr);
+        assert!(out.stderr.contains(&format!("refused: {} is world-writable", open.display())), "{}", out.stderr);
+        chown(&safe, 0);
+    }
+    chmod(&open, 0o755);
+    assert_eq!(info(&safe).code, Some(0));
+    assert_eq!(info(&sb.plugins()).code, Some(0));
+    // A safe directory reached through a link that lives under a world-writable directory.
+    let lair = mkdir(&sb.path().join("lair")).to_path_buf();
+    std::os::unix::fs::symlink(&safe, lair.join("dir")).unwrap();
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(lair.join("dir/libpyve_hello.so"), &link).unwrap();
+    chmod(&lair, 0o777);
+    let out = info(&sb.plugins());
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("refused: {} is world-writable", lair.display())), "{}", out.stderr);
+}
+
+/// A relative `PYVE_PLUGIN_PATH` entry is not searched, and said so once, naming it.
+#[test]
+fn a_relative_plugin_path_entry_is_warned_about_once() {
+    let sb = Sandbox::new();
+    place(&example("pyve-hello"), &sb.project().join("relbin/pyve-hello"));
+    let pp = format!("relbin:{}:relbin", sb.plugins().display());
+    for args in [&["--list"][..], &["hello", "x"]] {
+        let out = run(sb.pyve_cmd().env("PYVE_PLUGIN_PATH", &pp).args(args));
+        let warning = "PYVE_PLUGIN_PATH entry 'relbin' is relative and is not searched";
+        assert_eq!(out.stderr.matches(warning).count(), 1, "{args:?}: {}", out.stderr);
+        assert!(!out.stdout.contains("Hello"), "{}", out.stdout);
+    }
+}
+
 #[test]
 fn built_in_commands_are_never_shadowed() {
     let sb = Sandbox::new();

@@ -80,7 +80,7 @@ fn answers_with_an_incompatible_protocol_major() {
     let (sb, path) = exec_sandbox();
     let err = info_fails(&sb, "misbehave", &path, "protocol-2");
     assert!(err.contains("speaks protocol 2.0 (plugin version 0.0.1); pyve"), "{err}");
-    assert!(err.contains("speaks protocol 1.0"), "both versions are named: {err}");
+    assert!(err.contains("speaks protocol 1.1"), "both versions are named: {err}");
     assert!(err.contains("install a version of pyve-misbehave for protocol 1"), "what to upgrade: {err}");
 }
 
@@ -330,4 +330,43 @@ printf '%s\n' '{"jsonrpc":"2.0","id":2,"result":null}'
         let out = run(sb.pyve_cmd().args(["plugin", "list", "-v"]));
         assert!(out.stderr.contains("WARNING: chatty: no config file, using defaults"), "{}", out.stderr);
     }
+}
+
+/// Issue 17, class 8: a library call that never returns (`pyve_plugin_open`, `_send` or
+/// `_close`) costs its time once: pyve abandons the session with an error naming the library
+/// and the call, and a listing remembers the failure until the file changes.
+#[test]
+fn a_library_call_that_never_returns_is_bounded_and_tried_once() {
+    for (mode, call) in [("block-open", "pyve_plugin_open"), ("block-send", "pyve_plugin_send")] {
+        let (sb, path) = lib_sandbox();
+        let err = info_fails(&sb, "misbehave-lib", &path, mode);
+        assert!(
+            err.contains(&format!("did not return from `{call}` within 1 s; the library is abandoned")),
+            "{mode}: {err}"
+        );
+        assert!(err.contains("PYVE_HANDSHAKE_TIMEOUT"), "{mode}: {err}");
+        let log = sb.path().join("starts.log");
+        let starts = || std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| *l == "started").count();
+        for _ in 0..3 {
+            let out = run(sb
+                .pyve_cmd()
+                .arg("--list")
+                .env("PYVE_MISBEHAVE", mode)
+                .env("PYVE_MISBEHAVE_LOG", &log)
+                .env("PYVE_HANDSHAKE_TIMEOUT", "1"));
+            assert_eq!(out.code, Some(0), "{mode}: {}", out.stderr);
+            assert!(out.stderr.contains(&format!("did not return from `{call}`")), "{mode}: {}", out.stderr);
+        }
+        assert_eq!(starts(), 1, "{mode}: opened once for three listings");
+    }
+    // A `close` that never returns: the work is done, the session is abandoned, pyve ends.
+    let (sb, _) = lib_sandbox();
+    let out = run(sb
+        .pyve_cmd()
+        .args(["plugin", "info", "misbehave-lib"])
+        .env("PYVE_MISBEHAVE", "block-close")
+        .env("PYVE_HANDSHAKE_TIMEOUT", "1"));
+    assert!(out.elapsed < HANG_LIMIT, "block-close: pyve took {:?}", out.elapsed);
+    assert_eq!(out.code, Some(0), "block-close: {}", out.stderr);
+    assert!(out.stdout.contains("kind:         dylib"), "{}", out.stdout);
 }

@@ -49,17 +49,38 @@ fn seconds(key: &str) -> Option<Duration> {
 fn parse_seconds(key: &str, raw: &str) -> Option<Duration> {
     match raw.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0) {
         Some(secs) if secs > MAX_TIMEOUT.as_secs_f64() => {
-            crate::ui::warn(&format!("{key}={raw} is more than a week; using {} seconds", MAX_TIMEOUT.as_secs()));
+            crate::ui::warn(&format!("{key}={raw:.40} is more than a week; using {} seconds", MAX_TIMEOUT.as_secs()));
             Some(MAX_TIMEOUT)
         }
         Some(secs) if secs < MIN_TIMEOUT.as_secs_f64() => {
-            crate::ui::warn(&format!("{key}={raw} is less than a millisecond; using 0.001 seconds"));
+            crate::ui::warn(&format!("{key}={raw:.40} is less than a millisecond; using 0.001 seconds"));
             Some(MIN_TIMEOUT)
         }
         Some(secs) => Some(Duration::from_secs_f64(secs)),
         None => {
-            crate::ui::warn(&format!("ignoring {key}={raw}: expected a positive number of seconds"));
+            crate::ui::warn(&format!("ignoring {key}={raw:.40}: expected a positive number of seconds"));
             None
+        }
+    }
+}
+
+/// How long a prompt waits for a piped answer: `PYVE_PROMPT_TIMEOUT` seconds (0 allowed: do not
+/// wait), default 10; a malformed value is reported and ignored, one above a week is capped.
+pub fn prompt_seconds(raw: Option<&str>) -> Duration {
+    const DEFAULT: Duration = Duration::from_secs(10);
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return DEFAULT };
+    match raw.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0) {
+        Some(secs) if secs > MAX_TIMEOUT.as_secs_f64() => {
+            crate::ui::warn(&format!(
+                "PYVE_PROMPT_TIMEOUT={raw:.40} is more than a week; using {} seconds",
+                MAX_TIMEOUT.as_secs()
+            ));
+            MAX_TIMEOUT
+        }
+        Some(secs) => Duration::from_secs_f64(secs),
+        None => {
+            crate::ui::warn(&format!("ignoring PYVE_PROMPT_TIMEOUT={raw:.40}: expected a number of seconds"));
+            DEFAULT
         }
     }
 }
@@ -107,6 +128,20 @@ impl HostEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prompt_waits_from_any_text_never_panic() {
+        assert_eq!(prompt_seconds(None), Duration::from_secs(10));
+        assert_eq!(prompt_seconds(Some("0")), Duration::ZERO);
+        assert_eq!(prompt_seconds(Some("1.5")), Duration::from_millis(1500));
+        for huge in ["1e300", "1e20", "18446744073709551616", "604801"] {
+            assert_eq!(prompt_seconds(Some(huge)), MAX_TIMEOUT, "{huge}");
+        }
+        for bad in ["", "abc", "-1", "inf", "NaN", "-inf", "1s", "\u{1}"] {
+            assert_eq!(prompt_seconds(Some(bad)), Duration::from_secs(10), "{bad}");
+        }
+        prompt_seconds(Some(&"9".repeat(100_000)));
+    }
 
     #[test]
     fn timeouts_from_any_text_never_panic() {

@@ -220,10 +220,12 @@ fn help_epilogue(env: &HostEnv) -> String {
     let commands = inventory.commands();
     let mut text = String::new();
     if !commands.is_empty() {
-        let width = commands.keys().map(String::len).max().unwrap_or(0);
+        let width = commands.keys().map(|k| k.chars().count()).max().unwrap_or(0);
         text.push_str("Plugin commands:\n");
         for (name, (summary, plugin)) in &commands {
-            let _ = writeln!(text, "  {name:<width$}  {summary} [{plugin}]");
+            // Padded by hand: a `{:<w$}` width above 65 535 panics.
+            let pad = " ".repeat(width.saturating_sub(name.chars().count()));
+            let _ = writeln!(text, "  {name}{pad}  {summary} [{plugin}]");
         }
         text.push('\n');
     }

@@ -192,10 +192,10 @@ impl std::fmt::Display for NoAnswer {
 }
 
 /// How long a prompt waits for an answer that does not come from a person at a terminal
-/// (`PYVE_PROMPT_TIMEOUT` seconds, default 10).
+/// (`PYVE_PROMPT_TIMEOUT` seconds, default 10, at most a week: [`crate::env::prompt_seconds`]).
 pub fn prompt_wait() -> Duration {
-    let secs = std::env::var("PYVE_PROMPT_TIMEOUT").ok().and_then(|v| v.trim().parse::<f64>().ok());
-    Duration::from_secs_f64(secs.filter(|s| s.is_finite() && *s >= 0.0).unwrap_or(10.0))
+    let raw = std::env::var_os("PYVE_PROMPT_TIMEOUT").map(|v| v.to_string_lossy().into_owned());
+    crate::env::prompt_seconds(raw.as_deref())
 }
 
 /// Whether a prompt can be answered: stdin is not known to be closed. A terminal, a pipe or a

@@ -174,7 +174,10 @@ fn print_table(env: &HostEnv, inventory: &Inventory, verbose: bool) {
             if k == cells.len() - 1 {
                 l.push_str(cell);
             } else {
-                let _ = write!(l, "{cell:<w$}  ");
+                // Padded by hand: a `{:<w$}` width above 65 535 panics, and a cell is as long
+                // as what a plugin (or a path) makes it.
+                l.push_str(cell);
+                l.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.chars().count()) + 2));
             }
         }
         out.push_str(l.trim_end());

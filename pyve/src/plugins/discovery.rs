@@ -103,6 +103,9 @@ impl SearchPath {
                 if entry.as_os_str().is_empty() {
                     sp.skipped.push((String::new(), "an empty entry (the current directory) is never searched"));
                 } else if entry.is_relative() {
+                    if origin == Origin::PluginPath {
+                        warn_relative_once(&entry);
+                    }
                     sp.skipped.push((
                         entry.display().to_string(),
                         "a relative entry depends on the current directory and is never searched",
@@ -116,6 +119,20 @@ impl SearchPath {
             push(&mut sp, dir.to_path_buf(), Origin::PyveDir);
         }
         sp
+    }
+}
+
+/// Say, once per run, that a relative `PYVE_PLUGIN_PATH` entry is not searched (it would
+/// depend on the current directory, which may be a clone).
+fn warn_relative_once(entry: &Path) {
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if !warned.iter().any(|w| w == entry) {
+        warned.push(entry.to_path_buf());
+        crate::ui::warn(&format!(
+            "PYVE_PLUGIN_PATH entry '{:.200}' is relative and is not searched: plugin directories must be absolute paths",
+            entry.display()
+        ));
     }
 }
 
@@ -283,21 +300,70 @@ fn is_executable(_: &std::fs::Metadata) -> bool {
 }
 
 /// The library file or a directory that decides what is loaded, when one is writable by
-/// anyone: the file really loaded (links resolved) and its directory, and the directory of the
-/// link pyve found (anyone could replace the link there).
+/// anyone (docs/security.md, "Trusted"): the file really loaded, and every directory from `/`
+/// down to it and to each link on the way (the link pyve found, and every link it leads
+/// through), judged as ssh and sudo judge a path. A world-writable directory is refused, but
+/// for a sticky one owned by root (`/tmp`): there only the owner of an entry can rename or
+/// remove it, so it is accepted when the next component down is owned by the user or root.
 #[cfg(unix)]
 fn world_writable(path: &Path, meta: &std::fs::Metadata) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let open = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o002 != 0);
     if meta.permissions().mode() & 0o002 != 0 {
         return Some(path.to_path_buf());
     }
+    // Every link on the way: its directory (canonical) and that directory's ancestors.
+    let mut link = path.to_path_buf();
+    for _ in 0..40 {
+        let parent = match link.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        // Each directory on the way as written (a link among them is judged where it lives),
+        // then where it leads.
+        let mut child = link.file_name().unwrap_or_default().to_os_string();
+        for lexical in parent.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+            let Ok(dir) = std::fs::canonicalize(lexical) else { return Some(lexical.to_path_buf()) };
+            if let Some(bad) = unsafe_ancestor(&dir, &dir.join(&child)) {
+                return Some(bad);
+            }
+            child = lexical.file_name().unwrap_or_default().to_os_string();
+        }
+        let Ok(dir) = std::fs::canonicalize(&parent) else { return Some(parent) };
+        let entry = dir.join(link.file_name().unwrap_or_default());
+        match std::fs::read_link(&entry) {
+            Ok(target) => link = dir.join(target),
+            Err(_) => break,
+        }
+    }
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let dirs = [path.parent(), real.parent()];
+    let open = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o002 != 0);
     if real != path && open(&real) {
         return Some(real);
     }
-    dirs.into_iter().flatten().find(|d| open(d)).map(Path::to_path_buf)
+    real.parent().and_then(|d| unsafe_ancestor(d, &real))
+}
+
+/// The first directory from `dir` (canonical) up to `/` that anyone may write, but for a
+/// root-owned sticky directory whose next component down (towards `entry`) is the user's or
+/// root's.
+#[cfg(unix)]
+fn unsafe_ancestor(dir: &Path, entry: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let mut below = entry.to_path_buf();
+    for a in dir.ancestors() {
+        let Ok(m) = std::fs::symlink_metadata(a) else { return Some(a.to_path_buf()) };
+        if m.mode() & 0o002 != 0 {
+            let sticky_root = m.mode() & 0o1000 != 0 && m.uid() == 0;
+            let below_trusted = std::fs::symlink_metadata(&below).is_ok_and(|b| b.uid() == me || b.uid() == 0);
+            if !(sticky_root && below_trusted) {
+                return Some(a.to_path_buf());
+            }
+        }
+        below = a.to_path_buf();
+    }
+    None
 }
 
 /// Inode and status-change time of a file (zeros where the platform has none).

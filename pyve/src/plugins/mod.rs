@@ -279,6 +279,8 @@ pub fn inventory(env: &HostEnv, builtins: &[&str]) -> Inventory {
             continue;
         }
         match cache.handshake(&e.candidate) {
+            // A manifest cached by an older pyve is checked as a fresh one is (issue 17, class 9).
+            Some((Ok(m), _)) if crate::rpc::check_manifest(m).is_err() => todo.push(idx),
             Some((Ok(m), logs)) => {
                 e.manifest = Some(m.clone());
                 e.logs = logs.to_vec();

@@ -157,6 +157,9 @@ impl RpcError {
                 status.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
             ),
             Failure::Garbage { line, why } => format!("wrote a line that is not a protocol message ({why}): {line}"),
+            Failure::Timeout { method, after } if method.starts_with("pyve_plugin_") => {
+                format!("did not return from `{method}` within {}; the library is abandoned", human_duration(*after))
+            }
             Failure::Timeout { method, after } => {
                 format!("did not answer `{method}` within {}", human_duration(*after))
             }
@@ -186,7 +189,11 @@ impl RpcError {
                 "a plugin must write only protocol messages to stdout (logs go to stderr); {run_it}, and report it to its author"
             )),
             Failure::Timeout { method, .. } => {
-                let var = if method == request::Initialize::METHOD { "PYVE_HANDSHAKE_TIMEOUT" } else { "PYVE_RPC_TIMEOUT" };
+                let var = if method == request::Initialize::METHOD || method.starts_with("pyve_plugin_") {
+                    "PYVE_HANDSHAKE_TIMEOUT"
+                } else {
+                    "PYVE_RPC_TIMEOUT"
+                };
                 Error::new(format!("{label} {}", self.summary()))
                     .hint(format!("if it is only slow, allow more time with {var}=<seconds>; otherwise {run_it}"))
             }
@@ -194,8 +201,10 @@ impl RpcError {
                 "install a version of pyve-{} for protocol {}, or a pyve that speaks the plugin's protocol",
                 p.name, PROTOCOL_VERSION.major
             )),
-            Failure::BadManifest(_) => Error::new(format!("{label} {}", self.summary()))
+            Failure::BadManifest(why) if why.starts_with("calls itself") => Error::new(format!("{label} {}", self.summary()))
                 .hint(format!("rename the file after the plugin's real name, or reinstall pyve-{}", p.name)),
+            Failure::BadManifest(_) => Error::new(format!("{label} {}", self.summary()))
+                .hint(format!("this is a bug in the plugin: reinstall pyve-{}, or report it to its author", p.name)),
             Failure::Remote(e) => {
                 let err = Error::new(format!("{}: {}", p.name, e.message)).because(format!("reported by {label}"));
                 match e.hint() {
@@ -208,6 +217,80 @@ impl RpcError {
             Failure::Interrupted => Error::new(format!("interrupted while waiting for {label}")).exit_code(130),
         }
     }
+}
+
+/// The longest one-line text of a manifest (a description or a summary), in characters.
+pub const MAX_MANIFEST_TEXT: usize = 1024;
+/// The longest name in a manifest (a version, a command, a backend, a hook event), in characters.
+pub const MAX_MANIFEST_NAME: usize = 64;
+/// The longest selector (a file name or a pattern), in characters.
+pub const MAX_SELECTOR: usize = 255;
+/// The most entries of each list of a manifest (backends, commands, hooks, selectors).
+pub const MAX_MANIFEST_ENTRIES: usize = 64;
+
+/// Check the bounds and shapes of a manifest (docs/security.md, "Plugins' output"): every text
+/// is one line without control characters and within its bound, every name is a plain word
+/// (`[A-Za-z0-9][A-Za-z0-9._-]*`, nothing a shell or a terminal would read specially), every
+/// selector a plain file name (a `*` allowed), every list within [`MAX_MANIFEST_ENTRIES`].
+/// The error says which field is wrong, without repeating it whole.
+pub fn check_manifest(m: &Manifest) -> Result<(), String> {
+    fn text(field: &str, v: &str, max: usize) -> Result<(), String> {
+        let n = v.chars().count();
+        if n > max {
+            return Err(format!("sent a manifest whose {field} is {n} characters long (at most {max})"));
+        }
+        if let Some(c) = v.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "sent a manifest whose {field} holds the control character {:?} (one line of text expected)",
+                c
+            ));
+        }
+        Ok(())
+    }
+    fn name(field: &str, v: &str) -> Result<(), String> {
+        text(field, v, MAX_MANIFEST_NAME)?;
+        let plain = v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !plain {
+            return Err(format!(
+                "sent a manifest whose {field} '{:.64}' is not a plain name ([A-Za-z0-9][A-Za-z0-9._-]*)",
+                v.escape_debug()
+            ));
+        }
+        Ok(())
+    }
+    fn count(field: &str, n: usize) -> Result<(), String> {
+        if n > MAX_MANIFEST_ENTRIES {
+            return Err(format!("sent a manifest with {n} {field} (at most {MAX_MANIFEST_ENTRIES})"));
+        }
+        Ok(())
+    }
+    text("version", &m.version, MAX_MANIFEST_NAME)?;
+    text("description", &m.description, MAX_MANIFEST_TEXT)?;
+    let p = &m.provides;
+    count("backends", p.backends.len())?;
+    count("commands", p.commands.len())?;
+    count("hooks", p.hooks.len())?;
+    for b in &p.backends {
+        name("backend name", &b.name)?;
+        text("backend description", &b.description, MAX_MANIFEST_TEXT)?;
+        count("selectors", b.selectors.len())?;
+        for s in &b.selectors {
+            text("selector", s, MAX_SELECTOR)?;
+            if s.is_empty() || s == "." || s == ".." || s.contains(['/', '\\']) {
+                return Err(format!("sent a manifest whose selector '{:.64}' is not a file name", s.escape_debug()));
+            }
+        }
+    }
+    for c in &p.commands {
+        name("command name", &c.name)?;
+        text("command summary", &c.summary, MAX_MANIFEST_TEXT)?;
+    }
+    for h in &p.hooks {
+        name("hook event", &h.event)?;
+        text("hook description", &h.description, MAX_MANIFEST_TEXT)?;
+    }
+    Ok(())
 }
 
 fn human_duration(d: Duration) -> String {
@@ -309,10 +392,18 @@ impl Client {
                 ProcessTransport::spawn(&candidate.path, &info.env)
                     .map_err(|e| RpcError { plugin: plugin.clone(), failure: Failure::Start(e.to_string()) })?,
             ),
-            Kind::Dylib => Box::new(
-                dylib::DylibTransport::load(&candidate.path)
-                    .map_err(|e| RpcError { plugin: plugin.clone(), failure: Failure::Start(e) })?,
-            ),
+            // Every call into the library is bounded by the handshake's time (a library call
+            // must return at once): one that does not costs it once (cached like a handshake
+            // that timed out) and the library is abandoned.
+            Kind::Dylib => {
+                Box::new(dylib::DylibTransport::load_within(&candidate.path, timeouts.handshake).map_err(|e| {
+                    let failure = match e {
+                        dylib::LoadError::Timeout { call, after } => Failure::Timeout { method: call.into(), after },
+                        dylib::LoadError::Failed(why) => Failure::Start(why),
+                    };
+                    RpcError { plugin: plugin.clone(), failure }
+                })?)
+            }
         };
         Ok(Client { transport, plugin, timeouts, next_id: 1, ended: false, cancellable: false })
     }
@@ -369,9 +460,14 @@ impl Client {
         if manifest.name != self.plugin.name {
             self.kill();
             return Err(self.fail(Failure::BadManifest(format!(
-                "calls itself '{}' but its file name says '{}'",
-                manifest.name, self.plugin.name
+                "calls itself '{:.64}' but its file name says '{}'",
+                manifest.name.escape_debug(),
+                self.plugin.name
             ))));
+        }
+        if let Err(why) = check_manifest(&manifest) {
+            self.kill();
+            return Err(self.fail(Failure::BadManifest(why)));
         }
         Ok(manifest)
     }
@@ -396,6 +492,11 @@ impl Client {
         self.next_id += 1;
         let line = framing::encode(&Message::Request(Request::new::<M>(id.clone(), params)));
         if let Err(e) = self.transport.send(line.strip_suffix(b"\n").unwrap_or(&line)) {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                // A library whose `pyve_plugin_send` did not return: abandoned.
+                return Err(self
+                    .end_with(Failure::Timeout { method: "pyve_plugin_send".into(), after: self.timeouts.handshake }));
+            }
             // The plugin is gone, or refused the message. What it wrote before it went decides
             // the diagnosis, the same whichever came first (our write or its exit): a line that
             // is not a message is garbage; otherwise its end says how it exited.

@@ -143,7 +143,8 @@ impl std::error::Error for NoAnswer {}
 /// `PYVE_PROMPT_TIMEOUT` seconds, default 10 (as the host).
 pub fn prompt_wait() -> Duration {
     let secs = std::env::var("PYVE_PROMPT_TIMEOUT").ok().and_then(|v| v.trim().parse::<f64>().ok());
-    Duration::from_secs_f64(secs.filter(|s| s.is_finite() && *s >= 0.0).unwrap_or(10.0))
+    // At most a week, as the host (a larger value would overflow a `Duration` or a deadline).
+    Duration::from_secs_f64(secs.filter(|s| s.is_finite() && *s >= 0.0).unwrap_or(10.0).min(7.0 * 24.0 * 3600.0))
 }
 
 /// Print `text` on stdout (no newline) and read one line of answer from stdin, trimmed.
