@@ -462,6 +462,19 @@ impl Kit<'_> {
         } else {
             self.pass("manifest description", "one line");
         }
+        let options: Vec<&pyve_protocol::types::OptionInfo> =
+            manifest.provides.backends.iter().flat_map(|b| b.options.iter()).collect();
+        if !options.is_empty() {
+            let mut problems: Vec<String> = options.iter().filter_map(|o| crate::backend::option_problem(o)).collect();
+            if options.iter().filter(|o| o.positional).count() > 1 {
+                problems.push("more than one option claims the positional argument".into());
+            }
+            if problems.is_empty() {
+                self.pass("manifest options", format!("{} option(s) pyve --init can offer", options.len()));
+            } else {
+                self.fail("manifest options", problems.join("; "), None, None);
+            }
+        }
         if manifest.provides.is_empty() {
             self.fail(
                 "manifest provides",
