@@ -167,6 +167,10 @@ fn policy_request(paths: &Paths) -> Request {
         python_version: None,
         configured_version: project::config_python_version(&paths.root),
         env: Environment::from_process(),
+        // The test environment runs the project's tests: the same rule as the project's own
+        // interpreter; a malformed requires-python is reported by `pyve --init`, not here.
+        requires: pyve_venv::policy::RequiresPython::read(&paths.root).ok().flatten(),
+        force: false,
     }
 }
 

@@ -228,6 +228,8 @@ impl Backend for VenvBackend {
             python_version: p.python_version.clone(),
             configured_version: s.python_version.clone(),
             env: Environment::from_process(),
+            requires: pyve_venv::policy::RequiresPython::read(&root).map_err(policy_error)?,
+            force: p.replace,
         };
         let replacing = match envdir::state(&env_path) {
             EnvState::NotVenv(why) => return Err(not_a_venv(&dir, &env_path, &why, "replace or reuse")),
@@ -435,6 +437,22 @@ fn doctor_checks(root: &Path, s: &VenvSettings) -> Vec<Check> {
         }
     }
     checks.extend(version_file_checks(root, env_version.as_ref()));
+    match pyve_venv::policy::RequiresPython::read(root) {
+        Ok(None) => {}
+        Ok(Some(r)) => match &env_version {
+            Some(v) if r.matches((v.major, v.minor, v.micro)) => {
+                checks.push(check(CheckStatus::Ok, "requires-python", format!("{r} (Python {} satisfies it)", v.full), None))
+            }
+            Some(v) => checks.push(check(
+                CheckStatus::Error,
+                "requires-python",
+                format!("Python {} does not satisfy pyproject.toml's requires-python = \"{r}\"", v.full),
+                Some(format!("rebuild it with a version that satisfies \"{r}\": `pyve --init --force --python-version X.Y`, or change requires-python")),
+            )),
+            None => {}
+        },
+        Err(e) => checks.push(check(CheckStatus::Error, "requires-python", e.to_string(), e.hint())),
+    }
     if let Some(n) = packages {
         checks.push(check(CheckStatus::Info, "Packages", format!("{n} installed"), None));
     }

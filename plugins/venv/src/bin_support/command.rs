@@ -80,7 +80,15 @@ fn pin(ui: &TerminalUi, root: PathBuf, version: String) -> Result<(), Error> {
     let Some(manager) = detect(&env).manager else {
         return Err(policy_error(PolicyError::NoVersionManager { version }));
     };
-    let req = Request { project_root: root.clone(), python_version: Some(version), configured_version: None, env };
+    let requires = pyve_venv::policy::RequiresPython::read(&root).map_err(policy_error)?;
+    let req = Request {
+        project_root: root.clone(),
+        python_version: Some(version),
+        configured_version: None,
+        env,
+        requires,
+        force: false,
+    };
     let resolved = resolve(ui, &req)?;
     let file = manager.kind.pin_file();
     let mut before = None;

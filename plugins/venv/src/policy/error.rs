@@ -137,6 +137,32 @@ pub enum PolicyError {
     },
 
     /// A file-system or process operation failed.
+    /// pyproject.toml's `requires-python` cannot be read.
+    #[error("{}: {why}", path.display())]
+    RequiresPython {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// An explicit version contradicts `requires-python`.
+    #[error("Python {version} ({origin}) does not satisfy pyproject.toml's requires-python = \"{requires}\"")]
+    ContradictsRequiresPython {
+        /// The version chosen.
+        version: String,
+        /// Where it was asked for.
+        origin: String,
+        /// The specifier set.
+        requires: String,
+    },
+    /// No installed (or installable) interpreter satisfies `requires-python`.
+    #[error("no installed Python satisfies pyproject.toml's requires-python = \"{requires}\"")]
+    NoMatchingPython {
+        /// The specifier set.
+        requires: String,
+        /// What is installed.
+        installed: Vec<String>,
+    },
     #[error("cannot {op} {}: {source}", path.display())]
     Io {
         /// What was being done.
@@ -164,6 +190,9 @@ impl PolicyError {
             PolicyError::InstallCancelled { .. } => "cancelled",
             PolicyError::Interpreter { .. } => "interpreter-unusable",
             PolicyError::Io { .. } => "io",
+            PolicyError::RequiresPython { .. } => "invalid-project",
+            PolicyError::ContradictsRequiresPython { .. } => "requires-python",
+            PolicyError::NoMatchingPython { .. } => "python-not-available",
         }
     }
 
@@ -204,6 +233,16 @@ impl PolicyError {
             }
             PolicyError::InstallCancelled { .. } => None,
             PolicyError::Io { path, .. } => Some(format!("check the permissions of {}", path.display())),
+            PolicyError::RequiresPython { .. } => {
+                Some("write it as a PEP 440 specifier set, such as requires-python = \">=3.10\"".into())
+            }
+            PolicyError::ContradictsRequiresPython { requires, .. } => Some(format!(
+                "ask for a version that satisfies \"{requires}\" (--python-version), change the pin or requires-python, or pass --force to use it anyway"
+            )),
+            PolicyError::NoMatchingPython { requires, installed } => Some(format!(
+                "install one (pyenv install 3.X, with X allowed by \"{requires}\"){}",
+                if installed.is_empty() { String::new() } else { format!("; installed: {}", installed.join(", ")) }
+            )),
         }
     }
 

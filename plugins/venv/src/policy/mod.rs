@@ -35,6 +35,7 @@ mod error;
 pub mod managers;
 pub mod path;
 pub mod pin;
+pub mod requires;
 mod version;
 
 use std::ffi::OsString;
@@ -49,6 +50,7 @@ pub use pin::{
     AppliedPin, PinAction, PinChange, PinFile, PinOrigin, PinRecord, PinRemoval, PinState, apply_pin, read_pin,
     remove_pin,
 };
+pub use requires::RequiresPython;
 pub use version::{VersionRequest, parse_release};
 
 use crate::interpreter::{Interpreter, PythonVersion};
@@ -111,12 +113,18 @@ pub struct Request {
     pub configured_version: Option<String>,
     /// The environment.
     pub env: Environment,
+    /// The project's `requires-python` ([`RequiresPython::read`]): only interpreters that
+    /// satisfy it are chosen, and an explicit version that contradicts it is an error.
+    pub requires: Option<RequiresPython>,
+    /// An explicit version that contradicts `requires` is a warning, not an error
+    /// (`pyve --init --force`).
+    pub force: bool,
 }
 
 impl Request {
     /// A request with no explicit or configured version.
     pub fn new(project_root: PathBuf, env: Environment) -> Request {
-        Request { project_root, python_version: None, configured_version: None, env }
+        Request { project_root, python_version: None, configured_version: None, env, requires: None, force: false }
     }
 }
 
@@ -133,6 +141,8 @@ pub enum Source {
     DefaultEnv,
     /// Nothing was requested: the newest installed.
     Newest,
+    /// Nothing was requested: the newest installed that satisfies `requires-python`.
+    RequiresPython,
 }
 
 impl Source {
@@ -149,6 +159,7 @@ impl Source {
             Source::Config => "recorded in .pyve/config".into(),
             Source::DefaultEnv => "from PYVE_DEFAULT_PYTHON_VERSION".into(),
             Source::Newest => "the newest installed".into(),
+            Source::RequiresPython => "the newest installed that satisfies pyproject.toml's requires-python".into(),
         }
     }
 }
@@ -203,6 +214,7 @@ impl Resolved {
             Provider::Manager(_) => String::new(),
         };
         match (self.source, self.requested) {
+            (Source::RequiresPython, _) => format!("Using Python {v}{from_path} ({})", self.source.describe()),
             (Source::Newest, _) => {
                 let on = if from_path.is_empty() { String::new() } else { from_path.replacen(" from", " on", 1) };
                 format!("Using Python {v}, the newest installed{on} (pass --python-version to choose)")
@@ -401,33 +413,71 @@ pub fn resolve_interpreter(req: &Request) -> Result<Resolution, PolicyError> {
         })
     };
 
+    let requires = req.requires.as_ref();
+    let satisfies = |v: &PythonVersion| requires.is_none_or(|r| r.matches((v.major, v.minor, v.micro)));
     match (&manager, wanted) {
         (Some(m), Some((want, source))) => {
             let candidates = m.find(&want);
             if let Some(interpreter) = first_usable(&candidates, &mut notes)? {
+                check_requires(req, &interpreter.version, source, &mut notes)?;
                 let pin = pin_for(req, m, source, Some(&want), &interpreter.version)?;
                 return Ok(ready(interpreter, Provider::Manager(m.clone()), pin, Some(want), source, notes));
             }
             match m.installable(&want, &req.env) {
-                Ok(Some(version)) => Ok(Resolution::NeedsInstall(InstallPlan {
-                    request: req.clone(),
-                    manager: m.clone(),
-                    version,
-                    requested: want,
-                    source,
-                    notes,
-                })),
+                Ok(Some(version)) => {
+                    if let Some(v) = crate::interpreter::PythonVersion::parse(&version) {
+                        check_requires(req, &v, source, &mut notes)?;
+                    }
+                    Ok(Resolution::NeedsInstall(InstallPlan {
+                        request: req.clone(),
+                        manager: m.clone(),
+                        version,
+                        requested: want,
+                        source,
+                        notes,
+                    }))
+                }
                 Ok(None) => Err(not_available_with_manager(m, &want, source, None)),
                 Err(problem) => Err(not_available_with_manager(m, &want, source, Some(problem))),
             }
         }
         (Some(m), None) => {
             let mut installed = m.installed();
-            installed.retain(|p| p.release.0 == 3);
+            installed.retain(|p| p.release.0 == 3 && requires.is_none_or(|r| r.matches(p.release)));
             installed.reverse();
+            let source = if requires.is_some() { Source::RequiresPython } else { Source::Newest };
             if let Some(interpreter) = first_usable(&installed, &mut notes)? {
-                let pin = pin_for(req, m, Source::Newest, None, &interpreter.version)?;
-                return Ok(ready(interpreter, Provider::Manager(m.clone()), pin, None, Source::Newest, notes));
+                let pin = pin_for(req, m, source, None, &interpreter.version)?;
+                return Ok(ready(interpreter, Provider::Manager(m.clone()), pin, None, source, notes));
+            }
+            if let Some(r) = requires {
+                // The newest version the manager can install that satisfies it.
+                for minor in (6..=20).rev() {
+                    let want = VersionRequest { major: 3, minor, patch: None };
+                    let Ok(Some(version)) = m.installable(&want, &req.env) else { continue };
+                    let Some(v) = crate::interpreter::PythonVersion::parse(&version) else { continue };
+                    if r.matches((v.major, v.minor, v.micro)) {
+                        let requested = VersionRequest::parse(&version).unwrap_or(want);
+                        return Ok(Resolution::NeedsInstall(InstallPlan {
+                            request: req.clone(),
+                            manager: m.clone(),
+                            version,
+                            requested,
+                            source: Source::RequiresPython,
+                            notes,
+                        }));
+                    }
+                }
+                let mut found = path_pythons(&req.env, None);
+                found.retain(|i| satisfies(&i.version));
+                return match take_newest(found) {
+                    Some(interpreter) => {
+                        Ok(ready(interpreter, Provider::Path, None, None, Source::RequiresPython, notes))
+                    }
+                    None => {
+                        Err(PolicyError::NoMatchingPython { requires: r.text.clone(), installed: installed_names(m) })
+                    }
+                };
             }
             notes.push(format!("{} has no Python 3 installed; using the newest Python 3 on PATH", m.kind));
             let interpreter = newest_on_path(&req.env)?;
@@ -437,15 +487,62 @@ pub fn resolve_interpreter(req: &Request) -> Result<Resolution, PolicyError> {
             let mut found = path_pythons(&req.env, Some(&want));
             found.retain(|i| want.matches_version(&i.version));
             match take_newest(found) {
-                Some(interpreter) => Ok(ready(interpreter, Provider::Path, None, Some(want), source, notes)),
+                Some(interpreter) => {
+                    check_requires(req, &interpreter.version, source, &mut notes)?;
+                    Ok(ready(interpreter, Provider::Path, None, Some(want), source, notes))
+                }
                 None => Err(not_available_on_path(&req.env, &want, source)),
             }
         }
-        (None, None) => {
-            let interpreter = newest_on_path(&req.env)?;
-            Ok(ready(interpreter, Provider::Path, None, None, Source::Newest, notes))
-        }
+        (None, None) => match requires {
+            Some(r) => {
+                let mut found = path_pythons(&req.env, None);
+                found.retain(|i| satisfies(&i.version));
+                match take_newest(found) {
+                    Some(interpreter) => {
+                        Ok(ready(interpreter, Provider::Path, None, None, Source::RequiresPython, notes))
+                    }
+                    None => Err(PolicyError::NoMatchingPython { requires: r.text.clone(), installed: Vec::new() }),
+                }
+            }
+            None => {
+                let interpreter = newest_on_path(&req.env)?;
+                Ok(ready(interpreter, Provider::Path, None, None, Source::Newest, notes))
+            }
+        },
     }
+}
+
+/// An explicitly requested version (flag, pin file, config) that contradicts `requires-python`:
+/// an error naming both, or with `force` a warning.
+fn check_requires(
+    req: &Request,
+    v: &PythonVersion,
+    source: Source,
+    notes: &mut Vec<String>,
+) -> Result<(), PolicyError> {
+    let Some(r) = &req.requires else { return Ok(()) };
+    if r.matches((v.major, v.minor, v.micro)) {
+        return Ok(());
+    }
+    if req.force {
+        notes.push(format!(
+            "Python {} ({}) does not satisfy pyproject.toml's requires-python = \"{r}\"; using it anyway (--force)",
+            v.full,
+            source.describe()
+        ));
+        return Ok(());
+    }
+    Err(PolicyError::ContradictsRequiresPython {
+        version: v.full.clone(),
+        origin: source.describe(),
+        requires: r.text.clone(),
+    })
+}
+
+/// The installed versions of a manager, for messages.
+fn installed_names(m: &Manager) -> Vec<String> {
+    m.installed().into_iter().map(|p| p.name).collect()
 }
 
 fn version_key(v: &PythonVersion) -> (u32, u32, u32, bool) {
@@ -656,6 +753,8 @@ mod tests {
                 python_version: flag.map(str::to_string),
                 configured_version: None,
                 env: self.env(),
+                requires: None,
+                force: false,
             }
         }
 
@@ -702,6 +801,44 @@ mod tests {
         let e = requested_version(&req).unwrap_err();
         assert_eq!(e.kind(), "unsupported-pin");
         assert!(e.hint().unwrap().contains("--python-version"));
+    }
+
+    #[test]
+    fn requires_python_chooses_and_contradicts() {
+        let fake = Fake::new();
+        let v311 = fake.pyenv_install("3.11");
+        let v312 = fake.pyenv_install("3.12");
+        let mut req = fake.request(None);
+        req.requires = Some(RequiresPython::parse("<3.12").unwrap());
+        // Nothing asked for: the newest installed that satisfies it.
+        let r = ready(resolve_interpreter(&req));
+        assert_eq!((r.version.full.as_str(), r.source), (v311.as_str(), Source::RequiresPython));
+        assert!(r.choice_message().contains("satisfies pyproject.toml's requires-python"), "{}", r.choice_message());
+        // An explicit version that contradicts it: an error naming both, or a warning with force.
+        req.python_version = Some("3.12".into());
+        let e = resolve_interpreter(&req).unwrap_err();
+        assert_eq!(e.kind(), "requires-python");
+        assert!(
+            e.to_string().contains(&format!("Python {v312} (requested with --python-version) does not satisfy")),
+            "{e}"
+        );
+        assert!(e.to_string().contains("requires-python = \"<3.12\""), "{e}");
+        req.force = true;
+        let r = ready(resolve_interpreter(&req));
+        assert_eq!(r.version.full, v312);
+        assert!(r.notes.iter().any(|n| n.contains("using it anyway (--force)")), "{:?}", r.notes);
+        // A pin file that contradicts it, too.
+        req.force = false;
+        req.python_version = None;
+        fake.write(".python-version", &format!("{v312}\n"));
+        let e = resolve_interpreter(&req).unwrap_err();
+        assert!(e.to_string().contains("(pinned in .python-version) does not satisfy"), "{e}");
+        // Nothing installed satisfies it and the manager cannot install: a clear error.
+        fs::remove_file(fake.project.join(".python-version")).unwrap();
+        req.requires = Some(RequiresPython::parse("<3.0").unwrap());
+        let e = resolve_interpreter(&req).unwrap_err();
+        assert_eq!(e.kind(), "python-not-available", "{e}");
+        assert!(e.to_string().contains("no installed Python satisfies"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,72 @@
+//! `requires-python` (pyproject.toml) chooses the interpreter, refuses an explicit version that
+//! contradicts it (naming both), and doctor reports an environment that no longer satisfies it.
+
+use pyve_tests::{Sandbox, python, run};
+
+fn project(sb: &Sandbox, requires: &str) {
+    std::fs::write(
+        sb.project().join("pyproject.toml"),
+        format!("[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \"{requires}\"\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_newest_interpreter_that_satisfies_it_is_chosen() {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv"]);
+    project(&sb, ">=3.9,<3.12");
+    let out = run(sb.e2e().args(["--init", "--no-direnv"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let v311 = python("3.11");
+    assert!(
+        out.stdout.contains(&format!(
+            "Using Python {v311} (the newest installed that satisfies pyproject.toml's requires-python)"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(std::fs::read_to_string(sb.project().join(".python-version")).unwrap().trim(), v311);
+    let out = run(sb.e2e().args(["run", "python", "-c", "import sys; print(sys.version_info[:2])"]));
+    assert_eq!(out.stdout, "(3, 11)\n", "{}", out.stderr);
+
+    // The project moves on: doctor says the environment no longer fits.
+    project(&sb, ">=3.12");
+    let out = run(sb.e2e().arg("doctor"));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "✗ requires-python: Python {v311} does not satisfy pyproject.toml's requires-python = \">=3.12\""
+        )),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn an_explicit_version_that_contradicts_it_is_refused_naming_both() {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv"]);
+    project(&sb, "<3.12");
+    let v312 = python("3.12");
+    let out = run(sb.e2e().args(["--init", "--no-direnv", "--python-version", &v312]));
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "Python {v312} (requested with --python-version) does not satisfy pyproject.toml's requires-python = \"<3.12\""
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint: ask for a version that satisfies \"<3.12\""), "{}", out.stderr);
+    assert!(!sb.project().join(".venv").exists() && !sb.project().join(".python-version").exists());
+    // A malformed requires-python is named with its file.
+    project(&sb, "3.11");
+    let out = run(sb.e2e().args(["--init", "--no-direnv"]));
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("pyproject.toml: `requires-python = \"3.11\"`: `3.11` does not start with an operator"),
+        "{}",
+        out.stderr
+    );
+}
