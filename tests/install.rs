@@ -253,3 +253,32 @@ fn a_stock_debian_home_keeps_its_login_shell() {
     }
     assert_eq!(bash_finds_pyve(&sb, &["-l", "-c"]), "");
 }
+
+#[test]
+fn install_writes_the_completion_scripts_and_the_man_page_and_uninstall_removes_exactly_them() {
+    let sb = sandbox();
+    let home = sb.home();
+    let files = [
+        ".local/share/bash-completion/completions/pyve",
+        ".zfunc/_pyve",
+        ".config/fish/completions/pyve.fish",
+        ".local/share/man/man1/pyve.1",
+    ];
+    // The user's own completion of another tool, beside pyve's.
+    std::fs::create_dir_all(home.join(".zfunc")).unwrap();
+    std::fs::write(home.join(".zfunc/_mine"), "#compdef mine\n").unwrap();
+    ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--install"), "install");
+    for f in files {
+        let p = home.join(f);
+        assert!(p.is_file(), "{f} not installed");
+    }
+    assert!(std::fs::read_to_string(home.join(".local/share/man/man1/pyve.1")).unwrap().contains(".TH pyve 1"));
+    assert!(std::fs::read_to_string(home.join(".zfunc/_pyve")).unwrap().starts_with("#compdef pyve"));
+    let out = pyve(&sb, &sb.pyve(), "/bin/bash", "--uninstall");
+    ok(&out, "uninstall");
+    for f in files {
+        assert!(!home.join(f).exists(), "{f} not removed");
+        assert!(out.stdout.contains(&format!("✓ Removed {}", home.join(f).display())), "{}", out.stdout);
+    }
+    assert!(home.join(".zfunc/_mine").is_file(), "the user's file stays");
+}

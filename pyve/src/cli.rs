@@ -9,6 +9,7 @@ use crate::ui::ColorChoice;
 
 /// Names pyve serves itself; plugins never shadow them.
 pub const BUILTINS: &[&str] = &[
+    "completions",
     "config",
     "doctor",
     "help",
@@ -122,6 +123,16 @@ pub enum Cmd {
     /// Remove what `pyve --install` installed (keeps a non-empty ~/.local/.env)
     #[command(long_flag = "uninstall")]
     Uninstall,
+    /// Print the completion script for a shell (bash, zsh, fish)
+    #[command(after_help = "The script asks pyve at each TAB, so commands of plugins installed later complete too.
+  bash: pyve completions bash > ~/.local/share/bash-completion/completions/pyve
+  zsh:  pyve completions zsh > ~/.zfunc/_pyve   (with ~/.zfunc on fpath before compinit)
+  fish: pyve completions fish > ~/.config/fish/completions/pyve.fish")]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: crate::commands::completions::Shell,
+    },
     /// A plugin command: `pyve NAME ARGS...` runs the executable pyve-NAME
     #[command(external_subcommand)]
     External(Vec<OsString>),

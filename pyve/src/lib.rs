@@ -29,7 +29,15 @@ use error::{EXIT_USAGE, Error, Result};
 
 /// Run pyve with the process's arguments.
 pub fn main() -> ExitCode {
+    // A TAB in a shell whose completion script pyve wrote (`PYVE_COMPLETE` set): answer, exit.
+    commands::completions::complete_if_asked();
     let args: Vec<OsString> = std::env::args_os().collect();
+    // The man page (hidden: `pyve --install` writes it where `man pyve` finds it).
+    if args.len() == 2 && args[1] == "__man" {
+        use std::io::Write as _;
+        let _ = std::io::stdout().write_all(&commands::completions::man_page());
+        return ExitCode::SUCCESS;
+    }
     // The commonest calls answer before anything else is set up.
     if args.len() == 2 && (args[1] == "--version" || args[1] == "-v" || args[1] == "-V") {
         ui::out(&format!("pyve version {VERSION}\n"));
@@ -124,6 +132,7 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         Some(Cmd::Config { json }) => commands::config_report::run(&env, json),
         Some(Cmd::Doctor { json }) => commands::doctor::run(&env, json),
         Some(Cmd::Validate { json }) => commands::validate::run(&env, json),
+        Some(Cmd::Completions { shell }) => commands::completions::run(shell),
         Some(Cmd::Install) => commands::install::install(&env),
         Some(Cmd::Uninstall) => commands::install::uninstall(&env),
         Some(Cmd::Plugin(p)) => match p.command {

@@ -381,3 +381,26 @@ pub fn assert_matches_schema(name: &str, text: &str) -> serde_json::Value {
     assert!(errors.is_empty(), "output breaks {name}:\n{}\n{text}", errors.join("\n"));
     value
 }
+
+/// A Python command plugin on the helper (sdk/python), `pyve-NAME` in `dir`, providing
+/// `commands`; each prints `NAME: COMMAND ARGS...`.
+pub fn python_command_plugin(dir: &Path, name: &str, commands: &[&str]) -> PathBuf {
+    let sdk = repo_root().join("sdk/python");
+    let mut text = format!(
+        "#!/usr/bin/env python3\nimport os, sys\nsys.path.insert(0, {sdk:?})\nimport pyve_plugin as pp\n\nplugin = pp.Plugin({name:?}, \"0.1.0\", description=\"A test command plugin\")\n\n",
+        sdk = sdk.display().to_string(),
+    );
+    for c in commands {
+        let f = c.replace('-', "_");
+        text.push_str(&format!(
+            "@plugin.command({c:?}, summary=\"The {c} command of {name}\")\ndef cmd_{f}(inv):\n    print({name:?} + \": \" + \" \".join([os.environ.get(\"PYVE_COMMAND\", \"?\")] + [pp.as_text(a) for a in inv.args]))\n    return 0\n\n"
+        ));
+    }
+    text.push_str("if __name__ == \"__main__\":\n    pp.main(plugin)\n");
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(format!("pyve-{name}"));
+    std::fs::write(&path, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}

@@ -90,6 +90,12 @@ pub fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsS
     let cwd = std::env::current_dir().ok();
     let root = cwd.as_deref().and_then(|c| env.project_root(c));
     let mut cmd = Command::new(&plugin.path);
+    // The plugin sees the command it serves as its name (`pyve test` runs pyve-testenv as
+    // `test`), as cargo's external subcommands and busybox applets do.
+    {
+        use std::os::unix::process::CommandExt as _;
+        cmd.arg0(command);
+    }
     cmd.args(args).envs(super::plugin_env(env, root.as_deref(), Some(command)));
     let status = crate::signals::run_foreground(&mut cmd).map_err(|e| {
         Error::new(format!("could not run plugin '{}' ({})", plugin.name, plugin.path.display()))

@@ -40,6 +40,9 @@ struct Manifest {
     /// Whether install created `~/.local/.env`.
     #[serde(default)]
     created_env_template: bool,
+    /// The completion scripts and the man page install wrote (absolute paths).
+    #[serde(default)]
+    shell_files: Vec<PathBuf>,
 }
 
 /// How a profile was edited.
@@ -234,6 +237,14 @@ pub fn install(env: &HostEnv) -> Result<u8> {
             ui::success(&format!("Created {} template", p.template.display()));
         }
     }
+    for (path, text) in shell_files(&p.home) {
+        write_shell_file(&path, &text)?;
+        if !manifest.shell_files.contains(&path) {
+            manifest.shell_files.push(path.clone());
+        }
+        save(&p.manifest, &manifest)?;
+        ui::success(&format!("Installed {}", path.display()));
+    }
     save(&p.manifest, &manifest)?;
 
     ui::status("");
@@ -244,6 +255,31 @@ pub fn install(env: &HostEnv) -> Result<u8> {
         ui::status(&format!("  source {}", profile.display()));
     }
     Ok(0)
+}
+
+/// Where each shell looks for completions, and where `man pyve` finds the page, with their text.
+fn shell_files(home: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    use super::completions::{Shell, man_page, script};
+    vec![
+        (home.join(".local/share/bash-completion/completions/pyve"), script(Shell::Bash)),
+        (home.join(".zfunc/_pyve"), script(Shell::Zsh)),
+        (home.join(".config/fish/completions/pyve.fish"), script(Shell::Fish)),
+        (home.join(".local/share/man/man1/pyve.1"), man_page()),
+    ]
+}
+
+/// Write a completion script or the man page (through a temporary file renamed in).
+fn write_shell_file(path: &Path, text: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(text).with_context(|| format!("cannot write {}", path.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    tmp.persist(path).map_err(|e| Error::new(format!("cannot write {}", path.display())).because(e.error))?;
+    Ok(())
 }
 
 /// Append pyve's block to `profile` unless it is there; `None` when it was.
@@ -318,6 +354,14 @@ pub fn uninstall(env: &HostEnv) -> Result<u8> {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::new(format!("cannot remove {}", path.display())).because(e)),
             }
+        }
+    }
+    // The completion scripts and the man page, exactly those recorded.
+    for path in manifest.as_ref().map(|m| m.shell_files.clone()).unwrap_or_default() {
+        match std::fs::remove_file(&path) {
+            Ok(()) => ui::success(&format!("Removed {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::new(format!("cannot remove {}", path.display())).because(e)),
         }
     }
     // The marked block, wherever it is (both profiles, as the original).

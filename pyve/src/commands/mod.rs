@@ -1,5 +1,6 @@
 //! The host's commands.
 
+pub mod completions;
 pub mod config_report;
 pub mod doctor;
 pub mod external;

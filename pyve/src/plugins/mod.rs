@@ -69,6 +69,8 @@ pub struct Inventory {
     pub search: SearchPath,
     /// The pins of the project of the current directory, applied to `entries`.
     pub pins: pins::Pins,
+    /// The project's `commands:` choices (command name -> plugin name).
+    pub choices: BTreeMap<String, String>,
 }
 
 impl Inventory {
@@ -134,15 +136,45 @@ impl Inventory {
         Some(err.hint(hint))
     }
 
-    /// The plugin whose manifest provides command `name`, with the executable to run.
+    /// The plugins (with an executable) whose manifests provide command `name`, in search order.
+    pub fn command_providers(&self, name: &str) -> Vec<&str> {
+        let mut providers: Vec<&str> = Vec::new();
+        for e in self.active() {
+            let provides = e.manifest.as_ref().is_some_and(|m| m.provides.commands.iter().any(|c| c.name == name));
+            let has_exec =
+                self.active().any(|x| x.candidate.name == e.candidate.name && x.candidate.kind == Kind::Exec);
+            if provides && has_exec && !providers.contains(&e.candidate.name.as_str()) {
+                providers.push(&e.candidate.name);
+            }
+        }
+        providers
+    }
+
+    /// The plugin whose manifest provides command `name`, with the executable to run. When
+    /// several do, the project's `commands: {NAME: PLUGIN}` chooses; without a choice the first
+    /// found serves it, with a warning naming all of them.
     pub fn command_provider(&self, name: &str) -> Option<&Entry> {
-        let providers: Vec<&str> = self
-            .active()
-            .filter(|e| e.manifest.as_ref().is_some_and(|m| m.provides.commands.iter().any(|c| c.name == name)))
-            .map(|e| e.candidate.name.as_str())
-            .collect();
-        let plugin = providers.first()?;
-        self.active().find(|e| e.candidate.name == *plugin && e.candidate.kind == Kind::Exec)
+        let providers = self.command_providers(name);
+        let first = *providers.first()?;
+        let chosen = match self.choices.get(name) {
+            Some(c) if providers.contains(&c.as_str()) => c.as_str(),
+            Some(c) => {
+                crate::ui::warn(&format!(
+                    "`commands: {{{name}: {c}}}` in .pyve/config: plugin '{c}' does not provide `pyve {name}` (it is provided by {}); using pyve-{first}",
+                    providers.iter().map(|p| format!("pyve-{p}")).collect::<Vec<_>>().join(", ")
+                ));
+                first
+            }
+            None if providers.len() > 1 => {
+                crate::ui::warn(&format!(
+                    "`pyve {name}` is provided by {}; using pyve-{first} (the first found): choose with `commands: {{{name}: PLUGIN}}` in .pyve/config",
+                    providers.iter().map(|p| format!("pyve-{p}")).collect::<Vec<_>>().join(" and ")
+                ));
+                first
+            }
+            None => first,
+        };
+        self.active().find(|e| e.candidate.name == chosen && e.candidate.kind == Kind::Exec)
     }
 
     /// Every command name the active plugins provide, with its summary and plugin.
@@ -341,9 +373,14 @@ pub fn inventory(env: &HostEnv, builtins: &[&str]) -> Inventory {
     }
     cache.retain_manifests(&candidates);
     cache.save();
-    let pins = pins::Pins::for_cwd(env);
+    let config = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| env.project_root(&cwd))
+        .and_then(|root| crate::project::Config::load(&root).ok().flatten());
+    let pins = config.as_ref().map(|c| c.plugins.clone()).unwrap_or_default();
+    let choices = config.as_ref().map(|c| c.command_choices()).unwrap_or_default();
     apply_pins(&mut entries, &pins, builtins);
-    Inventory { entries, search, pins }
+    Inventory { entries, search, pins, choices }
 }
 
 impl Inventory {

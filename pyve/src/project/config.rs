@@ -202,6 +202,23 @@ impl Config {
         Ok(Config { path, text, pyve_version, backend, plugins, root })
     }
 
+    /// `commands:`: which plugin serves a command several plugins provide (`commands: {test:
+    /// testenv}`). Entries that are not `name: plugin` are ignored.
+    pub fn command_choices(&self) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(Yaml::Mapping(m)) = self.root.get(Yaml::String("commands".to_owned())) {
+            for (k, v) in m {
+                if let (Some(k), Some(v)) = (k.as_str(), v.as_str()) {
+                    let v = v.strip_prefix("pyve-").unwrap_or(v);
+                    if pyve_protocol::is_valid_plugin_name(v) {
+                        out.insert(k.to_owned(), v.to_owned());
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The settings recorded for `backend`: its section, plus `python.version` as
     /// `python_version` (the original's layout).
     pub fn backend_settings(&self, backend: &str) -> Settings {
