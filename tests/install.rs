@@ -282,3 +282,22 @@ fn install_writes_the_completion_scripts_and_the_man_page_and_uninstall_removes_
     }
     assert!(home.join(".zfunc/_mine").is_file(), "the user's file stays");
 }
+
+/// zsh: the completion script is sourced from `~/.zshrc` after the user's `compinit`, so a real
+/// interactive zsh knows how to complete `pyve`; uninstall gives `~/.zshrc` back byte for byte.
+#[test]
+fn zsh_completes_pyve_after_install() {
+    let sb = sandbox();
+    let home = sb.home();
+    let zshrc = home.join(".zshrc");
+    let mine = "autoload -Uz compinit && compinit -u\n";
+    std::fs::write(&zshrc, mine).unwrap();
+    ok(&pyve(&sb, &sb.pyve(), "/bin/zsh", "--install"), "install");
+    let mut cmd = Command::new("zsh");
+    sb.isolate(&mut cmd);
+    cmd.env("ZDOTDIR", &home).current_dir(&home).args(["-i", "-c", "print -r -- ${_comps[pyve]}"]);
+    let out = run(&mut cmd);
+    assert_eq!(out.stdout.trim(), "_clap_dynamic_completer_pyve", "{}", out.stderr);
+    ok(&pyve(&sb, &sb.pyve(), "/bin/zsh", "--uninstall"), "uninstall");
+    assert_eq!(std::fs::read_to_string(&zshrc).unwrap(), mine);
+}

@@ -25,6 +25,12 @@ const PATH_LINE: &str = "export PATH=\"$HOME/.local/bin:$PATH\"  # Added by pyve
 /// read both the profile and `~/.bashrc`).
 const RC_PATH_LINE: &str = "case \":$PATH:\" in *\":$HOME/.local/bin:\"*) ;; *) export PATH=\"$HOME/.local/bin:$PATH\" ;; esac  # Added by pyve installer";
 
+/// The line for `~/.zshrc`: zsh finds completion functions only on `fpath`, which `~/.zfunc`
+/// is not by default; sourcing the script after `compinit` (it ends with `compdef`) works
+/// wherever the user's `compinit` is, and does nothing without zsh's completion system.
+const ZSH_COMPLETION_LINE: &str =
+    "(( $+functions[compdef] )) && source \"$HOME/.zfunc/_pyve\"  # Added by pyve installer";
+
 /// What one install did, for the uninstall.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Manifest {
@@ -96,7 +102,10 @@ fn profiles(home: &Path) -> Vec<PathBuf> {
 
 /// Every profile an install may have edited (this pyve's or the original's choices).
 fn all_profiles(home: &Path) -> Vec<PathBuf> {
-    [".zprofile", ".bash_profile", ".bash_login", ".profile", ".bashrc"].iter().map(|f| home.join(f)).collect()
+    [".zprofile", ".zshrc", ".bash_profile", ".bash_login", ".profile", ".bashrc"]
+        .iter()
+        .map(|f| home.join(f))
+        .collect()
 }
 
 /// The files to install from `dir`: `pyve` (the running file), the `pyve-NAME` executables and the
@@ -235,6 +244,20 @@ pub fn install(env: &HostEnv) -> Result<u8> {
         if files::create_new(&p.template, b"", Some(0o600))? {
             manifest.created_env_template = true;
             ui::success(&format!("Created {} template", p.template.display()));
+        }
+    }
+    // zsh users: the completion script is sourced from `~/.zshrc` (zsh has no per-user
+    // completion directory it reads by default).
+    let zshrc = p.home.join(".zshrc");
+    if std::env::var("SHELL").is_ok_and(|s| s.contains("zsh")) || zshrc.exists() {
+        match add_block(&zshrc, ZSH_COMPLETION_LINE)? {
+            None => ui::info(&format!("zsh completion already configured in {}", zshrc.display())),
+            Some(edit) => {
+                ui::success(&format!("Added zsh completion to {}", zshrc.display()));
+                manifest.profiles.retain(|e| e.path != edit.path);
+                manifest.profiles.push(edit);
+                save(&p.manifest, &manifest)?;
+            }
         }
     }
     for (path, text) in shell_files(&p.home) {
