@@ -872,3 +872,112 @@ fn a_misnamed_plugin_is_reported_by_verbose_listing_and_never_suggested() {
     has(&r, "plugin names are lowercase");
     assert!(!r.stderr.contains("named pyve-Upper"), "{}", r.stderr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 17, class 7: an interrupt (SIGINT, SIGTERM, SIGHUP) seen at any point of `--init` ends
+// it with 128 + the signal and the undo; children never outlive pyve; after `kill -9` the next
+// command finds config, state and environment in agreement or says what to run.
+
+/// The running processes started for this sandbox (their environment names it), other than
+/// zombies: after pyve is gone there must be none.
+fn sandbox_processes(sb: &Sandbox) -> Vec<(u32, String)> {
+    let needle = sb.path().to_string_lossy().into_owned().into_bytes();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(environ) = std::fs::read(e.path().join("environ")) else { continue };
+        if environ.windows(needle.len()).any(|w| w == needle.as_slice()) && alive(pid) {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            out.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn no_processes_left(sb: &Sandbox, when: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let left = sandbox_processes(sb);
+        if left.is_empty() {
+            return;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "{when}: processes outlived pyve: {left:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A running pyve whose stdout and stderr lines are collected.
+struct Running {
+    child: std::process::Child,
+    rx: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Running {
+    fn start(cmd: &mut std::process::Command) -> Running {
+        use std::io::BufRead;
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Running { child, rx, seen: String::new() }
+    }
+
+    /// Send `signal`, wait for the end; the exit code and everything printed.
+    fn signal(mut self, signal: i32) -> (Option<i32>, String) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.rx.recv_timeout(std::time::Duration::from_secs(5)) {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        (status.code(), self.seen)
+    }
+}
+
+#[test]
+fn sigterm_to_testenv_install_ends_its_pip() {
+    for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")] {
+        let sb = sandbox();
+        let p = sb.project();
+        code(&pyve(&sb, &["testenv", "--init"]), 0, "testenv --init");
+        std::fs::write(p.join("requirements-dev.txt"), "pyve-no-such-package-for-tests\n").unwrap();
+        // An index that accepts connections and never answers: pip is certainly running (and
+        // would go on for a minute) when the signal comes.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let index = format!("http://{}/simple", silent.local_addr().unwrap());
+        let mut cmd = sb.e2e();
+        cmd.env("PIP_INDEX_URL", &index).env("PIP_DEFAULT_TIMEOUT", "60").env("PIP_RETRIES", "0").args([
+            "testenv",
+            "--install",
+            "-r",
+            "requirements-dev.txt",
+        ]);
+        let running = Running::start(&mut cmd);
+        let mut pip = None;
+        wait_until("pip to run", || {
+            pip = sandbox_processes(&sb).into_iter().find(|(_, c)| c.contains("pip install")).map(|(pid, _)| pid);
+            pip.is_some()
+        });
+        let (status, seen) = running.signal(signal);
+        assert_eq!(status, Some(128 + signal), "{name}: pyve reports the end by the signal\n{seen}");
+        let pip = pip.unwrap();
+        wait_until(&format!("pip to end after {name}"), || !alive(pip));
+        no_processes_left(&sb, name);
+        drop(silent);
+    }
+}
