@@ -525,18 +525,26 @@ fn an_unwritable_project_is_refused_before_anything_is_made() {
 
 #[test]
 fn an_interrupted_post_create_hook_ends_the_init_and_leaves_nothing() {
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGHUP, "SIGHUP")] {
+        interrupted_hook(signal, name);
+    }
+}
+
+fn interrupted_hook(signal: i32, name: &str) {
     use std::io::BufRead;
     let sb = sandbox();
     sb.install(&["pyve-distutils-shim"]);
     let p = sb.project();
     std::fs::write(p.join(".gitignore"), "target\n").unwrap();
+    // The shim's installer waits on an index that accepts connections and never answers: the
+    // hook is certainly running when the interrupt comes.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let index = format!("http://{}/simple", silent.local_addr().unwrap());
     let mut cmd = sb.e2e();
-    // The shim's installer waits on an index that never answers: the hook is certainly
-    // running when the interrupt comes.
     cmd.env_remove("PYVE_DISABLE_DISTUTILS_SHIM")
-        .env("PIP_INDEX_URL", "http://10.255.255.1/simple")
-        .env("UV_INDEX_URL", "http://10.255.255.1/simple")
-        .env("UV_DEFAULT_INDEX", "http://10.255.255.1/simple")
+        .env("PIP_INDEX_URL", &index)
+        .env("UV_INDEX_URL", &index)
+        .env("UV_DEFAULT_INDEX", &index)
         .env("PIP_DEFAULT_TIMEOUT", "60")
         .args(["--init", "--no-direnv", "--python-version", &python("3.12")])
         .stdin(std::process::Stdio::null())
@@ -568,14 +576,15 @@ fn an_interrupted_post_create_hook_ends_the_init_and_leaves_nothing() {
     assert!(seen.contains("installing distutils compatibility shim"), "the hook never started:\n{seen}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let status = child.wait().unwrap();
     while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
         seen.push_str(&line);
         seen.push('\n');
     }
-    assert_eq!(status.code(), Some(130), "an interrupted hook ends the init with 130:\n{seen}");
+    assert_eq!(status.code(), Some(128 + signal), "{name}: an interrupted hook ends the init with 128+n:\n{seen}");
     assert!(!seen.contains("initialized successfully"), "{seen}");
+    no_processes_left(&sb, name);
     assert_eq!(names(&p), [".gitignore"], "nothing half-made is left:\n{seen}");
     assert_eq!(std::fs::read_to_string(p.join(".gitignore")).unwrap(), "target\n");
     // And the next init works.
@@ -936,6 +945,18 @@ impl Running {
         Running { child, rx, seen: String::new() }
     }
 
+    /// Wait for a line containing `what` (the process may end first: then the assertion says so).
+    fn wait_for(&mut self, what: &str) {
+        while let Ok(line) = self.rx.recv_timeout(std::time::Duration::from_secs(180)) {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+            if line.contains(what) {
+                return;
+            }
+        }
+        panic!("`{what}` never came:\n{}", self.seen);
+    }
+
     /// Send `signal`, wait for the end; the exit code and everything printed.
     fn signal(mut self, signal: i32) -> (Option<i32>, String) {
         // SAFETY: signalling our own child.
@@ -946,6 +967,91 @@ impl Running {
             self.seen.push('\n');
         }
         (status.code(), self.seen)
+    }
+}
+
+const SIGNALS: [(i32, &str); 3] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")];
+
+#[test]
+fn an_interrupt_at_any_step_of_a_first_init_ends_it_and_leaves_nothing() {
+    let v = python("3.12");
+    for step in ["before-create", "after-create", "write-files", "write-config"] {
+        for (signal, name) in SIGNALS {
+            let when = format!("{name} at {step}");
+            let sb = sandbox();
+            let p = sb.project();
+            std::fs::write(p.join(".gitignore"), "target\n").unwrap();
+            let mut cmd = sb.e2e();
+            cmd.env("PYVE_TEST_PAUSE_AT", step).args(["--init", "--python-version", &v]);
+            let mut running = Running::start(&mut cmd);
+            running.wait_for(&format!("pyve-test: paused at {step}"));
+            let (status, seen) = running.signal(signal);
+            assert_eq!(status, Some(128 + signal), "{when}: exit status\n{seen}");
+            assert!(!seen.contains("initialized successfully"), "{when}:\n{seen}");
+            assert!(seen.contains(&format!("interrupted ({name})")), "{when}: says why\n{seen}");
+            assert_eq!(names(&p), [".gitignore"], "{when}: nothing half-made is left:\n{seen}");
+            assert_eq!(std::fs::read_to_string(p.join(".gitignore")).unwrap(), "target\n", "{when}");
+            no_processes_left(&sb, &when);
+            // `--validate` is honest: there is no project.
+            let r = pyve(&sb, &["--validate"]);
+            code(&r, 1, &format!("--validate after {when}"));
+            has(&r, "not initialized");
+        }
+    }
+}
+
+#[test]
+fn sighup_and_sigterm_during_the_creation_cancel_it_and_leave_nothing() {
+    for (signal, name) in SIGNALS {
+        let sb = Sandbox::new();
+        sb.add_plugin(&pyve_tests::example("pyve-misbehave"), "pyve-misbehave");
+        let log = sb.path().join("plugin.log");
+        let mut cmd = sb.pyve_cmd();
+        cmd.args(["--init", "--backend", "stuck", "--no-direnv"])
+            .env("PYVE_MISBEHAVE", "stuck-create")
+            .env("PYVE_MISBEHAVE_LOG", &log);
+        let running = Running::start(&mut cmd);
+        wait_until("the backend to be creating", || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.lines().count() >= 1)
+                && children_of(running.child.id()).len() == 1
+        });
+        let (status, seen) = running.signal(signal);
+        assert_eq!(status, Some(128 + signal), "{name} during env/create\n{seen}");
+        assert!(seen.contains("asking plugin 'misbehave' to stop"), "{name}: the backend is cancelled\n{seen}");
+        assert!(!sb.project().join(".pyve").exists(), "{name}: nothing of the failed init is left\n{seen}");
+        no_processes_left(&sb, name);
+    }
+}
+
+#[test]
+fn an_interrupt_before_the_swap_keeps_the_old_environment() {
+    let v = python("3.12");
+    for (signal, name) in SIGNALS {
+        let sb = sandbox();
+        let p = sb.project();
+        code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &v]), 0, "first --init");
+        let before =
+            (std::fs::read(p.join(".pyve/config")).unwrap(), std::fs::read(p.join(".pyve/state.json")).unwrap());
+        std::fs::write(p.join(".venv/marker"), "old").unwrap();
+        let mut cmd = sb.e2e();
+        cmd.env("PYVE_TEST_PAUSE_AT", "before-create").env("PYVE_FORCE_YES", "1").args([
+            "--init",
+            "--force",
+            "--no-direnv",
+        ]);
+        let mut running = Running::start(&mut cmd);
+        running.wait_for("pyve-test: paused at before-create");
+        let (status, seen) = running.signal(signal);
+        assert_eq!(status, Some(128 + signal), "{name}\n{seen}");
+        assert_eq!(
+            std::fs::read_to_string(p.join(".venv/marker")).unwrap(),
+            "old",
+            "{name}: the old environment stays"
+        );
+        let after =
+            (std::fs::read(p.join(".pyve/config")).unwrap(), std::fs::read(p.join(".pyve/state.json")).unwrap());
+        assert_eq!(after, before, "{name}: config and state unchanged");
+        code(&pyve(&sb, &["--validate"]), 0, &format!("--validate after {name}"));
     }
 }
 

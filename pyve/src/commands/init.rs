@@ -109,6 +109,9 @@ fn force_yes() -> bool {
 pub fn run(env: &HostEnv, mut args: InitArgs) -> Result<u8> {
     args.dir = venv_dir(args.dir.take(), args.venv_dir.take(), "--init")?;
     validate(&args)?;
+    // From here on an interrupt (SIGINT, SIGTERM, SIGHUP) is noted, and the init ends at its
+    // next step with the undo (docs/interrupts.md).
+    crate::signals::catch_interrupts();
     let cwd = project::current_dir()?;
     let root = match env.project_root(&cwd) {
         Some(root) if root != cwd => {
@@ -118,6 +121,7 @@ pub fn run(env: &HostEnv, mut args: InitArgs) -> Result<u8> {
         _ => cwd,
     };
     let mut lock = Lock::acquire(&root, LOCK_WAIT)?;
+    crate::signals::check()?;
     let config = Config::load(&root)?;
     let Some(config) = config else {
         let inventory = plugins::inventory(env, crate::cli::BUILTINS);
@@ -391,6 +395,8 @@ fn build(
     old_state: Option<&State>,
 ) -> Result<()> {
     preflight(root, args)?;
+    test_pause("before-create");
+    crate::signals::check()?;
     let settings = settings_for(choice, args, old_config, old_state);
     header(choice, args, &settings);
     let replace = old_config.is_some() && old_state.is_none_or(|s| s.backend == choice.name);
@@ -405,6 +411,21 @@ fn build(
             }
         };
 
+    let created = create(env, root, args, choice, settings, replace);
+    let created = created?;
+    test_pause("after-create");
+    finish(env, inventory, root, args, choice, old_config, old_state, replaced_existed, created)
+}
+
+/// The backend's `env/create`, checked.
+fn create(
+    env: &HostEnv,
+    root: &Path,
+    args: &InitArgs,
+    choice: &Choice,
+    settings: Settings,
+    replace: bool,
+) -> Result<(CreateResult, String)> {
     let mut session = Session::open(env, &choice.plugin, root)?;
     let params = CreateParams {
         project_root: root.to_path_buf(),
@@ -431,6 +452,24 @@ fn build(
             plugin.name
         )));
     }
+    Ok((created, plugin_version))
+}
+
+/// After `env/create`: the hooks, then the host's files; on a failure or an interrupt, the undo
+/// (a first init) or a record of the new environment (a re-init, whose old one is gone).
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    env: &HostEnv,
+    inventory: &Inventory,
+    root: &Path,
+    args: &InitArgs,
+    choice: &Choice,
+    old_config: Option<&Config>,
+    old_state: Option<&State>,
+    replaced_existed: bool,
+    (created, plugin_version): (CreateResult, String),
+) -> Result<()> {
+    let plugin = &choice.plugin.candidate;
     if let (Some(asked), Some(got)) = (args.python_version.as_deref(), created.python_version.as_deref())
         && got != asked
         && !got.starts_with(&format!("{asked}."))
@@ -488,6 +527,8 @@ fn build(
 
     let mut wrote = Written::default();
     let finished = (|| -> Result<()> {
+        // An interrupt during the creation, answered too late to cancel it, ends the init too.
+        crate::signals::check()?;
         backend::run_post_create_hooks(
             env,
             inventory,
@@ -500,12 +541,18 @@ fn build(
                 created: created.created,
             },
         )?;
+        crate::signals::check()?;
         write_envrc(root, args, choice, &created, &mut state, &mut wrote)?;
         write_dotenv(root, args, env, &mut state, &mut wrote)?;
         write_gitignore(root, args, &created, &mut state, &mut wrote)?;
+        test_pause("write-files");
+        crate::signals::check()?;
         wrote.state = true;
         files::write_own(root, &root.join(STATE_FILE), state.to_text().as_bytes())?;
+        test_pause("write-config");
         files::write_own(root, &root.join(CONFIG_FILE), config_text.as_bytes())?;
+        // The last point an interrupt is seen: after it the init is whole and says so.
+        crate::signals::check()?;
         Ok(())
     })();
     if let Err(e) = finished {
@@ -834,4 +881,19 @@ fn write_gitignore(
         }
     }
     Ok(())
+}
+
+/// Test-only: with `PYVE_TEST_PAUSE_AT=STEP` (before-create, after-create, write-files,
+/// write-config), `--init` prints `pyve-test: paused at STEP` on stderr at that step and waits
+/// there (up to 60 s) until an interrupt arrives, so that the fault-injection suite can signal
+/// it at a known moment. Not a user setting: documented in docs/interrupts.md as test-only.
+fn test_pause(step: &str) {
+    if std::env::var_os("PYVE_TEST_PAUSE_AT").is_none_or(|v| v != step) {
+        return;
+    }
+    eprintln!("pyve-test: paused at {step}");
+    let start = std::time::Instant::now();
+    while crate::signals::received().is_none() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
