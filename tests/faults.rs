@@ -1024,6 +1024,54 @@ fn sighup_and_sigterm_during_the_creation_cancel_it_and_leave_nothing() {
 }
 
 #[test]
+fn an_interrupt_during_a_reinit_after_the_swap_records_the_new_environment_and_says_what_to_run() {
+    let v = python("3.12");
+    for (signal, name) in [(libc::SIGKILL, "SIGKILL"), (libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")] {
+        let sb = sandbox();
+        code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &v]), 0, "first --init");
+        let mut cmd = sb.e2e();
+        cmd.env("PYVE_TEST_PAUSE_AT", "after-create").env("PYVE_FORCE_YES", "1").args([
+            "--init",
+            "--force",
+            "--no-direnv",
+            "--python-version",
+            &v,
+        ]);
+        let mut running = Running::start(&mut cmd);
+        running.wait_for("pyve-test: paused at after-create");
+        let (status, seen) = running.signal(signal);
+        if signal == libc::SIGKILL {
+            assert_eq!(status, None, "{seen}");
+        } else {
+            assert_eq!(status, Some(128 + signal), "{name}: exit status\n{seen}");
+            has_text(&seen, "run `pyve --init --force` again");
+        }
+        assert!(!seen.contains("initialized successfully"), "{name}:\n{seen}");
+        no_processes_left(&sb, name);
+        // The next commands say the init did not finish, and what to run.
+        let r = pyve(&sb, &["--validate"]);
+        code(&r, 1, &format!("--validate after {name}"));
+        has(&r, "did not finish");
+        has(&r, "pyve --init --force");
+        let r = pyve(&sb, &["doctor"]);
+        has(&r, "did not finish");
+        let r = pyve(&sb, &["--init", "--update"]);
+        code(&r, 1, &format!("--update after {name}"));
+        has(&r, "did not finish");
+        has(&r, "pyve --init --force");
+        let r = run(sb.e2e().args(["run", "python", "-c", "print('ran')"]));
+        has(&r, "did not finish");
+        // --force makes it whole, and everything agrees again.
+        let r =
+            run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--no-direnv", "--python-version", &v]));
+        code(&r, 0, &format!("--force after {name}"));
+        let r = pyve(&sb, &["--validate"]);
+        code(&r, 0, &format!("--validate after the repair ({name})"));
+        assert!(!r.stdout.contains("did not finish"), "{}", r.stdout);
+    }
+}
+
+#[test]
 fn an_interrupt_before_the_swap_keeps_the_old_environment() {
     let v = python("3.12");
     for (signal, name) in SIGNALS {
@@ -1053,6 +1101,11 @@ fn an_interrupt_before_the_swap_keeps_the_old_environment() {
         assert_eq!(after, before, "{name}: config and state unchanged");
         code(&pyve(&sb, &["--validate"]), 0, &format!("--validate after {name}"));
     }
+}
+
+#[track_caller]
+fn has_text(all: &str, needle: &str) {
+    assert!(all.contains(needle), "`{needle}` missing from:\n{all}");
 }
 
 #[test]

@@ -223,6 +223,10 @@ enum Conflict {
 /// Nothing else is checked or touched, as the original (a venv directory that is not a real
 /// environment is left as it is, and so is the rest of the config).
 fn update(root: &Path, config: &Config, args: &InitArgs, conflict: Conflict) -> Result<u8> {
+    if let Some(why) = unfinished(root) {
+        // Updating in place would record an environment whose set-up is not known to be whole.
+        return Err(Error::new(why).hint("run `pyve --init --force` to rebuild the environment and record it"));
+    }
     let recorded = config.backend.as_deref();
     let Some(recorded) = recorded else {
         return Err(Error::new(format!("cannot update in place: {} records no backend", config.path.display()))
@@ -411,8 +415,18 @@ fn build(
             }
         };
 
+    // Written before the backend may swap a new environment in, removed once the config and
+    // the state describe it: after a `kill -9` the next command knows the init did not finish.
+    write_unfinished(root)?;
     let created = create(env, root, args, choice, settings, replace);
-    let created = created?;
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => {
+            // The backend made nothing (or put the old environment back): nothing unfinished.
+            clear_unfinished(root);
+            return Err(e);
+        }
+    };
     test_pause("after-create");
     finish(env, inventory, root, args, choice, old_config, old_state, replaced_existed, created)
 }
@@ -559,11 +573,13 @@ fn finish(
         if old_config.is_none() {
             // A first init that failed leaves nothing: what this run made goes again.
             undo(env, choice, root, &created, &wrote);
+            clear_unfinished(root);
         } else {
             // The backend already swapped the new environment in: the record must describe
             // it, whatever failed (best effort: the disk may be full).
             let recorded = files::write_own(root, &root.join(STATE_FILE), state.to_text().as_bytes())
                 .and_then(|()| files::write_own(root, &root.join(CONFIG_FILE), config_text.as_bytes()));
+            // The unfinished marker stays: --validate, doctor and run say to run --force.
             if recorded.is_ok() {
                 ui::warn(&format!(
                     "the new environment {} is in place and recorded, but the set-up did not finish: \
@@ -574,6 +590,7 @@ fn finish(
         }
         return Err(e);
     }
+    clear_unfinished(root);
     ui::success(&format!("{} {CONFIG_FILE}", if old_config.is_some() { "Updated" } else { "Created" }));
 
     ui::status("");
@@ -881,6 +898,46 @@ fn write_gitignore(
         }
     }
     Ok(())
+}
+
+/// The marker of an `--init` under way: written before `env/create`, removed when the config
+/// and the state describe the environment (or nothing was changed). Left by a killed init, or
+/// by a re-init that failed after the swap.
+pub const UNFINISHED_FILE: &str = ".pyve/init-unfinished";
+
+fn write_unfinished(root: &Path) -> Result<()> {
+    let text = format!(
+        "# pyve --init (pid {}) started here and has not finished; run `pyve --init --force`\n",
+        std::process::id()
+    );
+    files::write_own(root, &root.join(UNFINISHED_FILE), text.as_bytes())
+}
+
+fn clear_unfinished(root: &Path) {
+    let _ = std::fs::remove_file(root.join(UNFINISHED_FILE));
+}
+
+/// What the next command says when an `--init` did not finish in `root` (`None`: nothing to
+/// say). The marker is a regular file of pyve's; a link or anything else there is ignored.
+pub fn unfinished(root: &Path) -> Option<String> {
+    let path = root.join(UNFINISHED_FILE);
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let text = pyve_fs::read_bounded_text(&path, 4096).unwrap_or_default();
+    let pid = text.split("(pid ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse::<i32>().ok());
+    #[cfg(unix)]
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let running = pid.is_some_and(|p| p > 0 && p as u32 != std::process::id() && unsafe { libc::kill(p, 0) } == 0);
+    #[cfg(not(unix))]
+    let running = false;
+    Some(if running {
+        format!("a `pyve --init` (pid {}) is under way in this project", pid.unwrap_or_default())
+    } else {
+        "the last `pyve --init` did not finish (it was killed or failed after the environment was replaced): \
+         the environment may lack its set-up, and the config may not describe it"
+            .to_owned()
+    })
 }
 
 /// Test-only: with `PYVE_TEST_PAUSE_AT=STEP` (before-create, after-create, write-files,
