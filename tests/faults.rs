@@ -1140,3 +1140,25 @@ fn sigterm_to_testenv_install_ends_its_pip() {
         drop(silent);
     }
 }
+
+#[test]
+fn an_interrupt_during_purge_ends_it_and_the_next_purge_finishes() {
+    let v = python("3.12");
+    for (signal, name) in SIGNALS {
+        let sb = sandbox();
+        let p = sb.project();
+        code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &v]), 0, "--init");
+        let mut cmd = sb.e2e();
+        cmd.env("PYVE_TEST_PAUSE_AT", "purge-files").args(["--purge"]);
+        let mut running = Running::start(&mut cmd);
+        running.wait_for("pyve-test: paused at purge-files");
+        let (status, seen) = running.signal(signal);
+        assert_eq!(status, Some(128 + signal), "{name}\n{seen}");
+        has_text(&seen, "run `pyve --purge` again");
+        assert!(!seen.contains("artifacts removed"), "{name}: not reported as done\n{seen}");
+        assert!(p.join(".pyve/config").exists(), "{name}: the config stays until the end");
+        no_processes_left(&sb, name);
+        code(&pyve(&sb, &["--purge"]), 0, &format!("--purge after {name}"));
+        assert!(!p.join(".pyve").exists() && !p.join(".venv").exists(), "{name}: the next purge finishes");
+    }
+}

@@ -941,10 +941,10 @@ pub fn unfinished(root: &Path) -> Option<String> {
 }
 
 /// Test-only: with `PYVE_TEST_PAUSE_AT=STEP` (before-create, after-create, write-files,
-/// write-config), `--init` prints `pyve-test: paused at STEP` on stderr at that step and waits
+/// write-config; purge-files for `--purge`), `--init` prints `pyve-test: paused at STEP` on stderr at that step and waits
 /// there (up to 60 s) until an interrupt arrives, so that the fault-injection suite can signal
 /// it at a known moment. Not a user setting: documented in docs/interrupts.md as test-only.
-fn test_pause(step: &str) {
+pub(crate) fn test_pause(step: &str) {
     if std::env::var_os("PYVE_TEST_PAUSE_AT").is_none_or(|v| v != step) {
         return;
     }
