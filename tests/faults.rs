@@ -1162,3 +1162,29 @@ fn an_interrupt_during_purge_ends_it_and_the_next_purge_finishes() {
         assert!(!p.join(".pyve").exists() && !p.join(".venv").exists(), "{name}: the next purge finishes");
     }
 }
+
+/// Found beyond the named instances: the kernel's SIGTERM to a plugin whose pyve was killed
+/// ended the plugin but not the pip it ran.
+#[test]
+fn kill_9_during_a_hook_leaves_no_process() {
+    let sb = sandbox();
+    sb.install(&["pyve-distutils-shim"]);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let index = format!("http://{}/simple", silent.local_addr().unwrap());
+    let mut cmd = sb.e2e();
+    cmd.env_remove("PYVE_DISABLE_DISTUTILS_SHIM")
+        .env("PIP_INDEX_URL", &index)
+        .env("UV_INDEX_URL", &index)
+        .env("UV_DEFAULT_INDEX", &index)
+        .env("PIP_DEFAULT_TIMEOUT", "60")
+        .args(["--init", "--no-direnv", "--python-version", &python("3.12")]);
+    let mut running = Running::start(&mut cmd);
+    running.wait_for("installing distutils compatibility shim");
+    let pyve_pid = running.child.id();
+    wait_until("the hook's installer to run", || {
+        sandbox_processes(&sb).iter().any(|(pid, c)| *pid != pyve_pid && c.contains(" pip "))
+    });
+    let (status, _) = running.signal(libc::SIGKILL);
+    assert_eq!(status, None);
+    no_processes_left(&sb, "SIGKILL during the hook");
+}
