@@ -525,18 +525,26 @@ fn an_unwritable_project_is_refused_before_anything_is_made() {
 
 #[test]
 fn an_interrupted_post_create_hook_ends_the_init_and_leaves_nothing() {
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGHUP, "SIGHUP")] {
+        interrupted_hook(signal, name);
+    }
+}
+
+fn interrupted_hook(signal: i32, name: &str) {
     use std::io::BufRead;
     let sb = sandbox();
     sb.install(&["pyve-distutils-shim"]);
     let p = sb.project();
     std::fs::write(p.join(".gitignore"), "target\n").unwrap();
+    // The shim's installer waits on an index that accepts connections and never answers: the
+    // hook is certainly running when the interrupt comes.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let index = format!("http://{}/simple", silent.local_addr().unwrap());
     let mut cmd = sb.e2e();
-    // The shim's installer waits on an index that never answers: the hook is certainly
-    // running when the interrupt comes.
     cmd.env_remove("PYVE_DISABLE_DISTUTILS_SHIM")
-        .env("PIP_INDEX_URL", "http://10.255.255.1/simple")
-        .env("UV_INDEX_URL", "http://10.255.255.1/simple")
-        .env("UV_DEFAULT_INDEX", "http://10.255.255.1/simple")
+        .env("PIP_INDEX_URL", &index)
+        .env("UV_INDEX_URL", &index)
+        .env("UV_DEFAULT_INDEX", &index)
         .env("PIP_DEFAULT_TIMEOUT", "60")
         .args(["--init", "--no-direnv", "--python-version", &python("3.12")])
         .stdin(std::process::Stdio::null())
@@ -568,14 +576,15 @@ fn an_interrupted_post_create_hook_ends_the_init_and_leaves_nothing() {
     assert!(seen.contains("installing distutils compatibility shim"), "the hook never started:\n{seen}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let status = child.wait().unwrap();
     while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
         seen.push_str(&line);
         seen.push('\n');
     }
-    assert_eq!(status.code(), Some(130), "an interrupted hook ends the init with 130:\n{seen}");
+    assert_eq!(status.code(), Some(128 + signal), "{name}: an interrupted hook ends the init with 128+n:\n{seen}");
     assert!(!seen.contains("initialized successfully"), "{seen}");
+    no_processes_left(&sb, name);
     assert_eq!(names(&p), [".gitignore"], "nothing half-made is left:\n{seen}");
     assert_eq!(std::fs::read_to_string(p.join(".gitignore")).unwrap(), "target\n");
     // And the next init works.
@@ -871,4 +880,311 @@ fn a_misnamed_plugin_is_reported_by_verbose_listing_and_never_suggested() {
     has(&r, "Unknown command: Upper");
     has(&r, "plugin names are lowercase");
     assert!(!r.stderr.contains("named pyve-Upper"), "{}", r.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 17, class 7: an interrupt (SIGINT, SIGTERM, SIGHUP) seen at any point of `--init` ends
+// it with 128 + the signal and the undo; children never outlive pyve; after `kill -9` the next
+// command finds config, state and environment in agreement or says what to run.
+
+/// The running processes started for this sandbox (their environment names it), other than
+/// zombies: after pyve is gone there must be none.
+fn sandbox_processes(sb: &Sandbox) -> Vec<(u32, String)> {
+    let needle = sb.path().to_string_lossy().into_owned().into_bytes();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(environ) = std::fs::read(e.path().join("environ")) else { continue };
+        if environ.windows(needle.len()).any(|w| w == needle.as_slice()) && alive(pid) {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            out.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn no_processes_left(sb: &Sandbox, when: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let left = sandbox_processes(sb);
+        if left.is_empty() {
+            return;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "{when}: processes outlived pyve: {left:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A running pyve whose stdout and stderr lines are collected.
+struct Running {
+    child: std::process::Child,
+    rx: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Running {
+    fn start(cmd: &mut std::process::Command) -> Running {
+        use std::io::BufRead;
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Running { child, rx, seen: String::new() }
+    }
+
+    /// Wait for a line containing `what` (the process may end first: then the assertion says so).
+    fn wait_for(&mut self, what: &str) {
+        while let Ok(line) = self.rx.recv_timeout(std::time::Duration::from_secs(180)) {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+            if line.contains(what) {
+                return;
+            }
+        }
+        panic!("`{what}` never came:\n{}", self.seen);
+    }
+
+    /// Send `signal`, wait for the end; the exit code and everything printed.
+    fn signal(mut self, signal: i32) -> (Option<i32>, String) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.rx.recv_timeout(std::time::Duration::from_secs(5)) {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        (status.code(), self.seen)
+    }
+}
+
+const SIGNALS: [(i32, &str); 3] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")];
+
+#[test]
+fn an_interrupt_at_any_step_of_a_first_init_ends_it_and_leaves_nothing() {
+    let v = python("3.12");
+    for step in ["before-create", "after-create", "write-files", "write-config"] {
+        for (signal, name) in SIGNALS {
+            let when = format!("{name} at {step}");
+            let sb = sandbox();
+            let p = sb.project();
+            std::fs::write(p.join(".gitignore"), "target\n").unwrap();
+            let mut cmd = sb.e2e();
+            cmd.env("PYVE_TEST_PAUSE_AT", step).args(["--init", "--python-version", &v]);
+            let mut running = Running::start(&mut cmd);
+            running.wait_for(&format!("pyve-test: paused at {step}"));
+            let (status, seen) = running.signal(signal);
+            assert_eq!(status, Some(128 + signal), "{when}: exit status\n{seen}");
+            assert!(!seen.contains("initialized successfully"), "{when}:\n{seen}");
+            assert!(seen.contains(&format!("interrupted ({name})")), "{when}: says why\n{seen}");
+            assert_eq!(names(&p), [".gitignore"], "{when}: nothing half-made is left:\n{seen}");
+            assert_eq!(std::fs::read_to_string(p.join(".gitignore")).unwrap(), "target\n", "{when}");
+            no_processes_left(&sb, &when);
+            // `--validate` is honest: there is no project.
+            let r = pyve(&sb, &["--validate"]);
+            code(&r, 1, &format!("--validate after {when}"));
+            has(&r, "not initialized");
+        }
+    }
+}
+
+#[test]
+fn sighup_and_sigterm_during_the_creation_cancel_it_and_leave_nothing() {
+    for (signal, name) in SIGNALS {
+        let sb = Sandbox::new();
+        sb.add_plugin(&pyve_tests::example("pyve-misbehave"), "pyve-misbehave");
+        let log = sb.path().join("plugin.log");
+        let mut cmd = sb.pyve_cmd();
+        cmd.args(["--init", "--backend", "stuck", "--no-direnv"])
+            .env("PYVE_MISBEHAVE", "stuck-create")
+            .env("PYVE_MISBEHAVE_LOG", &log);
+        let running = Running::start(&mut cmd);
+        wait_until("the backend to be creating", || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.lines().count() >= 1)
+                && children_of(running.child.id()).len() == 1
+        });
+        let (status, seen) = running.signal(signal);
+        assert_eq!(status, Some(128 + signal), "{name} during env/create\n{seen}");
+        assert!(seen.contains("asking plugin 'misbehave' to stop"), "{name}: the backend is cancelled\n{seen}");
+        assert!(!sb.project().join(".pyve").exists(), "{name}: nothing of the failed init is left\n{seen}");
+        no_processes_left(&sb, name);
+    }
+}
+
+#[test]
+fn an_interrupt_during_a_reinit_after_the_swap_records_the_new_environment_and_says_what_to_run() {
+    let v = python("3.12");
+    for (signal, name) in [(libc::SIGKILL, "SIGKILL"), (libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")] {
+        let sb = sandbox();
+        code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &v]), 0, "first --init");
+        let mut cmd = sb.e2e();
+        cmd.env("PYVE_TEST_PAUSE_AT", "after-create").env("PYVE_FORCE_YES", "1").args([
+            "--init",
+            "--force",
+            "--no-direnv",
+            "--python-version",
+            &v,
+        ]);
+        let mut running = Running::start(&mut cmd);
+        running.wait_for("pyve-test: paused at after-create");
+        let (status, seen) = running.signal(signal);
+        if signal == libc::SIGKILL {
+            assert_eq!(status, None, "{seen}");
+        } else {
+            assert_eq!(status, Some(128 + signal), "{name}: exit status\n{seen}");
+            has_text(&seen, "run `pyve --init --force` again");
+        }
+        assert!(!seen.contains("initialized successfully"), "{name}:\n{seen}");
+        no_processes_left(&sb, name);
+        // The next commands say the init did not finish, and what to run.
+        let r = pyve(&sb, &["--validate"]);
+        code(&r, 1, &format!("--validate after {name}"));
+        has(&r, "did not finish");
+        has(&r, "pyve --init --force");
+        let r = pyve(&sb, &["doctor"]);
+        has(&r, "did not finish");
+        let r = pyve(&sb, &["--init", "--update"]);
+        code(&r, 1, &format!("--update after {name}"));
+        has(&r, "did not finish");
+        has(&r, "pyve --init --force");
+        let r = run(sb.e2e().args(["run", "python", "-c", "print('ran')"]));
+        has(&r, "did not finish");
+        // --force makes it whole, and everything agrees again.
+        let r =
+            run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--no-direnv", "--python-version", &v]));
+        code(&r, 0, &format!("--force after {name}"));
+        let r = pyve(&sb, &["--validate"]);
+        code(&r, 0, &format!("--validate after the repair ({name})"));
+        assert!(!r.stdout.contains("did not finish"), "{}", r.stdout);
+    }
+}
+
+#[test]
+fn an_interrupt_before_the_swap_keeps_the_old_environment() {
+    let v = python("3.12");
+    for (signal, name) in SIGNALS {
+        let sb = sandbox();
+        let p = sb.project();
+        code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &v]), 0, "first --init");
+        let before =
+            (std::fs::read(p.join(".pyve/config")).unwrap(), std::fs::read(p.join(".pyve/state.json")).unwrap());
+        std::fs::write(p.join(".venv/marker"), "old").unwrap();
+        let mut cmd = sb.e2e();
+        cmd.env("PYVE_TEST_PAUSE_AT", "before-create").env("PYVE_FORCE_YES", "1").args([
+            "--init",
+            "--force",
+            "--no-direnv",
+        ]);
+        let mut running = Running::start(&mut cmd);
+        running.wait_for("pyve-test: paused at before-create");
+        let (status, seen) = running.signal(signal);
+        assert_eq!(status, Some(128 + signal), "{name}\n{seen}");
+        assert_eq!(
+            std::fs::read_to_string(p.join(".venv/marker")).unwrap(),
+            "old",
+            "{name}: the old environment stays"
+        );
+        let after =
+            (std::fs::read(p.join(".pyve/config")).unwrap(), std::fs::read(p.join(".pyve/state.json")).unwrap());
+        assert_eq!(after, before, "{name}: config and state unchanged");
+        code(&pyve(&sb, &["--validate"]), 0, &format!("--validate after {name}"));
+    }
+}
+
+#[track_caller]
+fn has_text(all: &str, needle: &str) {
+    assert!(all.contains(needle), "`{needle}` missing from:\n{all}");
+}
+
+#[test]
+fn sigterm_to_testenv_install_ends_its_pip() {
+    for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")] {
+        let sb = sandbox();
+        let p = sb.project();
+        code(&pyve(&sb, &["testenv", "--init"]), 0, "testenv --init");
+        std::fs::write(p.join("requirements-dev.txt"), "pyve-no-such-package-for-tests\n").unwrap();
+        // An index that accepts connections and never answers: pip is certainly running (and
+        // would go on for a minute) when the signal comes.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let index = format!("http://{}/simple", silent.local_addr().unwrap());
+        let mut cmd = sb.e2e();
+        cmd.env("PIP_INDEX_URL", &index).env("PIP_DEFAULT_TIMEOUT", "60").env("PIP_RETRIES", "0").args([
+            "testenv",
+            "--install",
+            "-r",
+            "requirements-dev.txt",
+        ]);
+        let running = Running::start(&mut cmd);
+        let mut pip = None;
+        wait_until("pip to run", || {
+            pip = sandbox_processes(&sb).into_iter().find(|(_, c)| c.contains("pip install")).map(|(pid, _)| pid);
+            pip.is_some()
+        });
+        let (status, seen) = running.signal(signal);
+        assert_eq!(status, Some(128 + signal), "{name}: pyve reports the end by the signal\n{seen}");
+        let pip = pip.unwrap();
+        wait_until(&format!("pip to end after {name}"), || !alive(pip));
+        no_processes_left(&sb, name);
+        drop(silent);
+    }
+}
+
+#[test]
+fn an_interrupt_during_purge_ends_it_and_the_next_purge_finishes() {
+    let v = python("3.12");
+    for (signal, name) in SIGNALS {
+        let sb = sandbox();
+        let p = sb.project();
+        code(&pyve(&sb, &["--init", "--no-direnv", "--python-version", &v]), 0, "--init");
+        let mut cmd = sb.e2e();
+        cmd.env("PYVE_TEST_PAUSE_AT", "purge-files").args(["--purge"]);
+        let mut running = Running::start(&mut cmd);
+        running.wait_for("pyve-test: paused at purge-files");
+        let (status, seen) = running.signal(signal);
+        assert_eq!(status, Some(128 + signal), "{name}\n{seen}");
+        has_text(&seen, "run `pyve --purge` again");
+        assert!(!seen.contains("artifacts removed"), "{name}: not reported as done\n{seen}");
+        assert!(p.join(".pyve/config").exists(), "{name}: the config stays until the end");
+        no_processes_left(&sb, name);
+        code(&pyve(&sb, &["--purge"]), 0, &format!("--purge after {name}"));
+        assert!(!p.join(".pyve").exists() && !p.join(".venv").exists(), "{name}: the next purge finishes");
+    }
+}
+
+/// Found beyond the named instances: the kernel's SIGTERM to a plugin whose pyve was killed
+/// ended the plugin but not the pip it ran.
+#[test]
+fn kill_9_during_a_hook_leaves_no_process() {
+    let sb = sandbox();
+    sb.install(&["pyve-distutils-shim"]);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let index = format!("http://{}/simple", silent.local_addr().unwrap());
+    let mut cmd = sb.e2e();
+    cmd.env_remove("PYVE_DISABLE_DISTUTILS_SHIM")
+        .env("PIP_INDEX_URL", &index)
+        .env("UV_INDEX_URL", &index)
+        .env("UV_DEFAULT_INDEX", &index)
+        .env("PIP_DEFAULT_TIMEOUT", "60")
+        .args(["--init", "--no-direnv", "--python-version", &python("3.12")]);
+    let mut running = Running::start(&mut cmd);
+    running.wait_for("installing distutils compatibility shim");
+    let pyve_pid = running.child.id();
+    wait_until("the hook's installer to run", || {
+        sandbox_processes(&sb).iter().any(|(pid, c)| *pid != pyve_pid && c.contains(" pip "))
+    });
+    let (status, _) = running.signal(libc::SIGKILL);
+    assert_eq!(status, None);
+    no_processes_left(&sb, "SIGKILL during the hook");
 }

@@ -331,15 +331,20 @@ pub fn run_post_create_hooks(env: &HostEnv, inventory: &Inventory, params: &Post
             }
             r
         });
+        // An interrupt seen while the hook ran (or before) ends the init, whatever the hook
+        // answered: an interrupted hook is never a success.
+        if crate::signals::received().is_some() {
+            ui::warn(&format!("post-create hook of {} interrupted", entry.candidate.name));
+            return Err(match result {
+                Err(e) if e.code() >= 128 => e,
+                _ => crate::signals::interrupted_error(),
+            });
+        }
         match result {
             Ok(r) => {
                 if let Some(summary) = r.summary {
                     ui::debug(&format!("{}: {summary}", entry.candidate.name));
                 }
-            }
-            Err(e) if e.code() == 130 => {
-                ui::warn(&format!("post-create hook of {} interrupted", entry.candidate.name));
-                return Err(e);
             }
             Err(e) => {
                 ui::warn(&format!(

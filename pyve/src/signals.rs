@@ -3,23 +3,88 @@
 //! the terminal's process group, decides. During a plugin call ([`catch_interrupts`]) a
 //! handler sets a flag and the call is cancelled with `$/cancel`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+//!
+//! The rule (docs/interrupts.md): an interrupt (SIGINT, SIGTERM, SIGHUP) seen at any point of
+//! a command ends it. [`interrupted`] is the pending flag a plugin call turns into `$/cancel`
+//! (and [`reset`] forgets once handled); [`received`] is the signal itself, never forgotten, so
+//! that a command checks it between its steps ([`check`]) and ends with 128 + its number even
+//! when the step that was running finished anyway.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use crate::error::{Error, Result};
 
 static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
-/// From now on, SIGINT, SIGTERM and SIGQUIT set a flag instead of ending pyve (see
-/// [`interrupted`]). Handlers (not `SIG_IGN`) are used, so plugins started afterwards get the
-/// default dispositions back.
+/// The first interrupting signal received (0: none). Never reset.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+#[cfg(unix)]
+fn note(sig: i32) {
+    let _ = RECEIVED.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// From now on, SIGINT, SIGTERM, SIGHUP and SIGQUIT set a flag instead of ending pyve (see
+/// [`interrupted`] and [`received`]). Handlers (not `SIG_IGN`) are used, so plugins started
+/// afterwards get the default dispositions back.
 pub fn catch_interrupts() {
     FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));
         #[cfg(unix)]
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGQUIT] {
+        for sig in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+            signal_hook::consts::SIGQUIT,
+        ] {
             let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+            // SAFETY: the action only stores to an atomic (async-signal-safe).
+            let _ = unsafe { signal_hook::low_level::register(sig, move || note(sig)) };
         }
         flag
     });
+}
+
+/// The interrupting signal received since [`catch_interrupts`] (or at a prompt), if any: it
+/// stays set for the whole command, whatever was cancelled or reset since.
+pub fn received() -> Option<i32> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// The exit status for an interrupt: 128 + the signal (130 for SIGINT, 143 for SIGTERM, 129
+/// for SIGHUP); 130 when no signal is known (a prompt's end of input reported as Ctrl-C).
+pub fn exit_status() -> u8 {
+    match received() {
+        Some(s) if (1..=127).contains(&s) => 128 + s as u8,
+        _ => 130,
+    }
+}
+
+/// The name of the signal received, for messages.
+pub fn name() -> &'static str {
+    match received() {
+        #[cfg(unix)]
+        Some(libc::SIGTERM) => "SIGTERM",
+        #[cfg(unix)]
+        Some(libc::SIGHUP) => "SIGHUP",
+        #[cfg(unix)]
+        Some(libc::SIGQUIT) => "SIGQUIT",
+        _ => "SIGINT",
+    }
+}
+
+/// The error that ends an interrupted command, with its exit status.
+pub fn interrupted_error() -> Error {
+    Error::new(format!("interrupted ({})", name())).exit_code(exit_status())
+}
+
+/// A point between two steps of a command: an interrupt seen at any time before ends it here.
+pub fn check() -> Result<()> {
+    if received().is_some() { Err(interrupted_error()) } else { Ok(()) }
 }
 
 /// Whether an interrupt arrived since [`catch_interrupts`], or at a prompt ([`at_prompt`]).
@@ -27,15 +92,16 @@ pub fn interrupted() -> bool {
     FLAG.get().is_some_and(|f| f.load(Ordering::SeqCst)) || PROMPT_INTERRUPT.load(Ordering::SeqCst)
 }
 
-/// Set by SIGINT or SIGTERM while a prompt waits.
+/// Set by SIGINT, SIGTERM or SIGHUP while a prompt waits.
 static PROMPT_INTERRUPT: AtomicBool = AtomicBool::new(false);
 
 #[cfg(unix)]
-extern "C" fn on_prompt_signal(_: libc::c_int) {
+extern "C" fn on_prompt_signal(sig: libc::c_int) {
     PROMPT_INTERRUPT.store(true, Ordering::SeqCst);
+    note(sig);
 }
 
-/// Run `f`, a prompt waiting for an answer, with SIGINT and SIGTERM caught without
+/// Run `f`, a prompt waiting for an answer, with SIGINT, SIGTERM and SIGHUP caught without
 /// `SA_RESTART`: the wait (poll(2)) returns `EINTR` and the prompt sees [`interrupted`], so
 /// Ctrl-C cancels the question at once instead of when Enter is pressed. The previous
 /// dispositions (the default, or [`catch_interrupts`]'s handlers) are restored afterwards.
@@ -51,11 +117,14 @@ pub fn at_prompt<T>(f: impl FnOnce() -> T) -> T {
             libc::sigemptyset(&mut action.sa_mask);
             let mut old_int: libc::sigaction = std::mem::zeroed();
             let mut old_term: libc::sigaction = std::mem::zeroed();
+            let mut old_hup: libc::sigaction = std::mem::zeroed();
             libc::sigaction(libc::SIGINT, &action, &mut old_int);
             libc::sigaction(libc::SIGTERM, &action, &mut old_term);
+            libc::sigaction(libc::SIGHUP, &action, &mut old_hup);
             let result = f();
             libc::sigaction(libc::SIGINT, &old_int, std::ptr::null_mut());
             libc::sigaction(libc::SIGTERM, &old_term, std::ptr::null_mut());
+            libc::sigaction(libc::SIGHUP, &old_hup, std::ptr::null_mut());
             result
         }
     }

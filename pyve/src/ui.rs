@@ -174,7 +174,7 @@ impl NoAnswer {
     /// The error that ends a command whose question was interrupted: exit 130, as a shell
     /// reports Ctrl-C, and nothing was changed.
     pub fn interrupted_error() -> Error {
-        Error::new("interrupted at the prompt: nothing was changed").exit_code(130)
+        Error::new("interrupted at the prompt: nothing was changed").exit_code(crate::signals::exit_status())
     }
 }
 

@@ -425,7 +425,7 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         ui.debug(&format!("running {} --offline --quiet", line));
-        if offline.status().is_ok_and(|s| s.success()) {
+        if PassOn::status(&mut offline).is_ok_and(|s| s.success()) {
             ui.success("Dev/test dependencies installed (from uv's cache, offline)");
             return Ok(());
         }
@@ -475,11 +475,9 @@ fn choose_uv(ui: &Ui, python: &Path) -> Result<(PathBuf, String), String> {
         pyve_venv::uv::NO_UV_VAR
     ));
     let provisioned = pyve_venv::uv::Provision::prepare(&cache).map_err(|e| e.to_string()).and_then(|p| {
-        let out = p
-            .command(python)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run pip download: {e}"))?;
+        let mut download = p.command(python);
+        download.stdin(std::process::Stdio::null());
+        let out = PassOn::output(&mut download).map_err(|e| format!("cannot run pip download: {e}"))?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no error output").trim().to_owned();
@@ -499,10 +497,97 @@ fn choose_uv(ui: &Ui, python: &Path) -> Result<(PathBuf, String), String> {
     }
 }
 
+/// The child SIGTERM and SIGHUP are passed on to while [`PassOn`] is in place (0: none yet).
+static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// A SIGTERM or SIGHUP that came before the child's pid was known.
+static PENDING: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn pass_on(sig: libc::c_int) {
+    use std::sync::atomic::Ordering;
+    // Pending first, then the pid: whichever side comes second sees the other's write.
+    PENDING.store(sig, Ordering::SeqCst);
+    let pid = CHILD.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe; the pid is our own child's, still unreaped.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// While it lives, SIGTERM and SIGHUP sent to this process (pyve passes them on to a
+/// passthrough plugin) are passed on to the child it was given, which then ends and is
+/// reported: pip or uv never outlive `pyve testenv --install`. Dropped, the previous
+/// dispositions are back.
+struct PassOn {
+    old: [libc::sigaction; 2],
+}
+
+impl PassOn {
+    fn install() -> PassOn {
+        use std::sync::atomic::Ordering;
+        CHILD.store(0, Ordering::SeqCst);
+        PENDING.store(0, Ordering::SeqCst);
+        // SAFETY: sigaction with a handler that only touches atomics and calls kill(2); the old
+        // actions are saved and put back on drop. exec resets a caught signal to the default,
+        // so the child starts with the default dispositions.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = pass_on as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut old: [libc::sigaction; 2] = std::mem::zeroed();
+            libc::sigaction(libc::SIGTERM, &action, &mut old[0]);
+            libc::sigaction(libc::SIGHUP, &action, &mut old[1]);
+            PassOn { old }
+        }
+    }
+
+    /// The child is started: pass signals on to it, the one that came meanwhile first.
+    fn child(&self, pid: u32) {
+        use std::sync::atomic::Ordering;
+        let pid = pid as libc::pid_t;
+        CHILD.store(pid, Ordering::SeqCst);
+        let early = PENDING.swap(0, Ordering::SeqCst);
+        if early != 0 {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, early) };
+        }
+    }
+
+    /// Spawn `cmd` and wait for it, with signals passed on.
+    fn status(cmd: &mut Command) -> std::io::Result<ExitStatus> {
+        let guard = PassOn::install();
+        let mut child = cmd.spawn()?;
+        guard.child(child.id());
+        child.wait()
+    }
+
+    /// Spawn `cmd` and collect its output, with signals passed on.
+    fn output(cmd: &mut Command) -> std::io::Result<std::process::Output> {
+        let guard = PassOn::install();
+        let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn()?;
+        guard.child(child.id());
+        child.wait_with_output()
+    }
+}
+
+impl Drop for PassOn {
+    fn drop(&mut self) {
+        CHILD.store(0, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: restores the dispositions saved by `install`.
+        unsafe {
+            libc::sigaction(libc::SIGTERM, &self.old[0], std::ptr::null_mut());
+            libc::sigaction(libc::SIGHUP, &self.old[1], std::ptr::null_mut());
+        }
+    }
+}
+
 /// Run the child and wait for it; meanwhile Ctrl-C and Ctrl-\ go to the child (in the
-/// terminal's process group) and do not end this process, which reports the outcome.
+/// terminal's process group) and do not end this process, which reports the outcome. SIGTERM
+/// and SIGHUP are passed on to the child ([`PassOn`]).
 fn wait_ignoring_interrupts(cmd: &mut Command) -> std::io::Result<ExitStatus> {
+    let guard = PassOn::install();
     let mut child = cmd.spawn()?;
+    guard.child(child.id());
     // SAFETY: signal(2) only changes this process's dispositions; SIG_IGN is a valid one, and
     // the child (already started) keeps its own default dispositions.
     let old = unsafe { [libc::signal(libc::SIGINT, libc::SIG_IGN), libc::signal(libc::SIGQUIT, libc::SIG_IGN)] };

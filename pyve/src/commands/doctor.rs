@@ -91,6 +91,18 @@ pub fn recorded(root: &Path, r: &mut Report) -> Recorded {
             None
         }
     };
+    if let Some(why) = crate::commands::init::unfinished(root) {
+        if why.contains("under way") {
+            r.host_hint(CheckStatus::Warn, "Initialization", why, "wait for it to finish, then check again");
+        } else {
+            r.host_hint(
+                CheckStatus::Error,
+                "Initialization",
+                why,
+                "Run 'pyve --init --force' to rebuild the environment and record it",
+            );
+        }
+    }
     let backend = config.as_ref().and_then(|c| c.backend.clone()).or_else(|| state.as_ref().map(|s| s.backend.clone()));
     let mut settings: Settings = state.as_ref().map(|s| s.settings.clone()).unwrap_or_default();
     if let (Some(b), Some(c)) = (&backend, &config) {

@@ -22,6 +22,9 @@ pub const TESTENV_DIR: &str = "testenv";
 
 /// `pyve --purge`.
 pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
+    // An interrupt (SIGINT, SIGTERM, SIGHUP) ends the purge at its next step; the config
+    // stays until the end, so the next `--purge` finishes (docs/interrupts.md).
+    crate::signals::catch_interrupts();
     let cwd = project::current_dir()?;
     let Some(root) = env.project_root(&cwd) else {
         ui::info(&format!(
@@ -32,6 +35,7 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
         return Ok(0);
     };
     let lock = Lock::acquire(&root, Duration::from_secs(5))?;
+    crate::signals::check()?;
     let config =
         Config::load(&root)?.ok_or_else(|| Error::new("the project's config disappeared while pyve was starting"))?;
     let state = match State::load(&root) {
@@ -81,6 +85,8 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
         }
         None => ui::warn("the config records no backend: no environment removed"),
     }
+    crate::commands::init::test_pause("purge-files");
+    crate::signals::check().map_err(|e| e.hint("run `pyve --purge` again to finish"))?;
 
     // The host's files.
     let managed = state.as_ref().map(|s| s.managed.clone()).unwrap_or_default();

@@ -71,6 +71,10 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
         ))
         .hint("create one with `pyve --init` in the project's directory"));
     };
+    if let Some(why) = crate::commands::init::unfinished(&root) {
+        crate::ui::warn(&why);
+        crate::ui::hint("run `pyve --init --force` to rebuild it, or `pyve --validate` to see what is there");
+    }
     let state = match State::load(&root)? {
         Some(state) => state,
         None => unrecorded(env, &root)?,

@@ -214,7 +214,8 @@ impl RpcError {
             }
             Failure::BadResult { .. } => Error::new(format!("{label} {}", self.summary()))
                 .hint(format!("the plugin and pyve disagree on the protocol; update pyve-{} or pyve", p.name)),
-            Failure::Interrupted => Error::new(format!("interrupted while waiting for {label}")).exit_code(130),
+            Failure::Interrupted => Error::new(format!("interrupted ({}) while waiting for {label}", crate::signals::name()))
+                .exit_code(crate::signals::exit_status()),
         }
     }
 }

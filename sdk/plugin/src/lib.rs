@@ -172,11 +172,39 @@ impl Plugin {
     }
 }
 
+/// SIGTERM to an RPC plugin (pyve stopping it, or the kernel when pyve ends, even by
+/// `kill -9`: `PR_SET_PDEATHSIG`) ends its children too: the first SIGTERM is passed on to the
+/// plugin's process group (pyve starts each RPC plugin as the leader of a group of its own, so
+/// the pip or interpreter it runs is in it), and the plugin then dies of it as by default. Only
+/// when this process leads its group: never the group of pyve or of a terminal. A plugin that
+/// installs its own SIGTERM handler replaces this one.
+#[cfg(unix)]
+fn term_takes_the_group() {
+    extern "C" fn on_term(_: libc::c_int) {
+        // SAFETY: signal(2) and kill(2) are async-signal-safe. SIGTERM goes back to the default
+        // first, so the group's SIGTERM (this process is in it) ends this process too.
+        unsafe {
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            libc::kill(0, libc::SIGTERM);
+        }
+    }
+    // SAFETY: getpgrp/getpid have no preconditions; the handler above is async-signal-safe.
+    unsafe {
+        if libc::getpgrp() == libc::getpid() {
+            libc::signal(libc::SIGTERM, on_term as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn term_takes_the_group() {}
+
 /// Run the plugin as an executable: with `--pyve-rpc` it speaks the protocol on stdin/stdout;
 /// otherwise it runs the passthrough command the host asked for. Never returns.
 pub fn main(plugin: Plugin) -> ! {
     let mut args = std::env::args_os().skip(1).peekable();
     if args.peek().is_some_and(|a| a == "--pyve-rpc") {
+        term_takes_the_group();
         let code = server::serve_stdio(&plugin);
         std::process::exit(code);
     }
