@@ -141,6 +141,18 @@ fn declarations(sb: &Sandbox, uv: Option<&Path>, label: &str) {
     let v = run(Command::new(p.join(".venv/bin/python")).args(["-c", "import demo_pkg; print(demo_pkg.VALUE)"]));
     assert_eq!(v.stdout.trim(), "43", "not editable: {}", v.stderr);
     assert_eq!(state(&p)["editable"], true);
+
+    // The time of `pyve --init` for 3 dependencies with warm caches (the second project).
+    for n in 0..2 {
+        let p = sb.path().join(format!("three-{label}-{n}"));
+        write(&p, &[("requirements.txt", "six\niniconfig\ntomli\n")]);
+        let start = std::time::Instant::now();
+        let out = init(sb, &p, uv, &[]);
+        let took = start.elapsed();
+        ok(&out, "init with 3 dependencies");
+        assert!(imports(&p, "six") && imports(&p, "iniconfig") && imports(&p, "tomli"));
+        eprintln!("pyve --init, 3 dependencies, {label}, {}: {took:.2?}", if n == 0 { "first" } else { "warm" });
+    }
 }
 
 #[test]
