@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod deps;
 mod error;
 mod flavor;
 pub mod interpreter;

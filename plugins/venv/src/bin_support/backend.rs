@@ -296,13 +296,21 @@ impl Backend for VenvBackend {
             None => prior,
         };
         let version = resolved.version.full.clone();
+        // What the project declares, into the new environment; a failed install keeps it.
+        let record = if s.install_deps {
+            super::deps::install(cx, &root, &created.path, &dir)?
+        } else {
+            super::deps::skipped(cx, &root)
+        };
+        let mut settings = s.to_settings(Some(&version), pinned.as_ref());
+        settings.insert(super::deps::RECORD_KEY.into(), record);
         Ok(CreateResult {
             env_path: created.path.clone(),
             created: true,
             interpreter: Some(created.path.join("bin").join("python")),
             python_version: Some(version.clone()),
             activation: activation_for(&created.path),
-            settings: s.to_settings(Some(&version), pinned.as_ref()),
+            settings,
             gitignore: vec![dir],
             created_files: pinned
                 .filter(PinRecord::created_file)

@@ -3,6 +3,7 @@
 
 mod backend;
 mod command;
+mod deps;
 mod envdir;
 mod settings;
 mod ui;
@@ -22,17 +23,35 @@ pub fn plugin() -> Plugin {
                 description: "a virtual environment (.venv) built natively, pip seeded from the interpreter's wheel"
                     .into(),
                 // The original tool's `pyve --init DIR` and `--venv-dir DIR`.
-                options: vec![OptionInfo {
-                    name: "venv-dir".into(),
-                    kind: OptionKind::Path,
-                    help: "The virtual environment's directory, relative to the project (also `pyve --init DIR`)"
-                        .into(),
-                    setting: "directory".into(),
-                    default: Some(".venv".into()),
-                    value_name: Some("DIR".into()),
-                    positional: true,
-                    ..OptionInfo::default()
-                }],
+                options: vec![
+                    OptionInfo {
+                        name: "venv-dir".into(),
+                        kind: OptionKind::Path,
+                        help: "The virtual environment's directory, relative to the project (also `pyve --init DIR`)"
+                            .into(),
+                        setting: "directory".into(),
+                        default: Some(".venv".into()),
+                        value_name: Some("DIR".into()),
+                        positional: true,
+                        ..OptionInfo::default()
+                    },
+                    // The later original's `--no-install-deps` / `--auto-install-deps` (the default).
+                    OptionInfo {
+                        name: "no-install-deps".into(),
+                        kind: OptionKind::Flag,
+                        help: "Do not install the project's dependencies (requirements.txt, pyproject.toml, uv.lock)"
+                            .into(),
+                        setting: "no_install_deps".into(),
+                        ..OptionInfo::default()
+                    },
+                    OptionInfo {
+                        name: "auto-install-deps".into(),
+                        kind: OptionKind::Flag,
+                        help: "Install the project's dependencies after creating the environment (the default)".into(),
+                        setting: "auto_install_deps".into(),
+                        ..OptionInfo::default()
+                    },
+                ],
             },
             backend::VenvBackend,
         )

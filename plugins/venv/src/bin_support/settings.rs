@@ -1,8 +1,11 @@
 //! The backend's settings (its section of `.pyve/config` plus flags) and request checks.
 //!
 //! Read: `directory` (default `.venv`), `python_version` (the version recorded for the
-//! project), `pinned` (what pyve wrote into the version file). Written back by `env/create`:
-//! the same three keys.
+//! project), `pinned` (what pyve wrote into the version file), `no_install_deps` /
+//! `auto_install_deps` (the flags `--no-install-deps` / `--auto-install-deps`), `deps` (the
+//! record of the last dependency install). Written back by `env/create`: `directory`,
+//! `python_version`, `pinned` and `deps` (the flags are not: they apply to one init, or stay
+//! in `.pyve/config` when the user writes them there).
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +29,12 @@ pub struct VenvSettings {
     pub python_version: Option<String>,
     /// What pyve wrote into the version file, if anything.
     pub pinned: Option<PinRecord>,
+    /// Install the project's dependencies after creating the environment: not when
+    /// `no_install_deps` is true (`--no-install-deps`, or the config), unless
+    /// `auto_install_deps` is true (`--auto-install-deps`).
+    pub install_deps: bool,
+    /// The record of the last install (`deps`, a nested object kept in `.pyve/state.json`).
+    pub deps: Option<Value>,
 }
 
 impl VenvSettings {
@@ -56,7 +65,19 @@ impl VenvSettings {
             }
         };
         let pinned = settings.get("pinned").and_then(PinRecord::from_json);
-        Ok(VenvSettings { directory, python_version, pinned })
+        let flag = |key: &str| -> Result<bool> {
+            match settings.get(key) {
+                None | Some(Value::Null) => Ok(false),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(other) => {
+                    Err(Error::invalid_params(format!("the venv setting `{key}` must be true or false, not {other}"))
+                        .hint(format!("fix `{key}` in .pyve/config")))
+                }
+            }
+        };
+        let install_deps = flag("auto_install_deps")? || !flag("no_install_deps")?;
+        let deps = settings.get("deps").filter(|v| v.is_object()).cloned();
+        Ok(VenvSettings { directory, python_version, pinned, install_deps, deps })
     }
 
     /// The settings to record after `env/create`.
@@ -68,6 +89,9 @@ impl VenvSettings {
         }
         if let Some(p) = pinned {
             out.insert("pinned".into(), p.to_json());
+        }
+        if let Some(d) = &self.deps {
+            out.insert("deps".into(), d.clone());
         }
         out
     }
@@ -165,5 +189,15 @@ mod tests {
         assert_eq!(out["pinned"]["origin"], "created");
         assert_eq!(out["directory"], "env");
         assert!(check_version("3.12").is_ok() && check_version("3").is_err());
+        assert!(parsed.install_deps && parsed.deps.is_none());
+        s.insert("no_install_deps".into(), Value::from(true));
+        s.insert("deps".into(), serde_json::json!({"installed": true}));
+        let parsed = VenvSettings::parse(&s).unwrap();
+        assert!(!parsed.install_deps);
+        assert_eq!(parsed.to_settings(None, None)["deps"]["installed"], true);
+        s.insert("auto_install_deps".into(), Value::from(true));
+        assert!(VenvSettings::parse(&s).unwrap().install_deps);
+        s.insert("auto_install_deps".into(), Value::from("yes"));
+        assert_eq!(VenvSettings::parse(&s).unwrap_err().kind(), "invalid-params");
     }
 }

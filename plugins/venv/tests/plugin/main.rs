@@ -83,7 +83,8 @@ fn create_describe_activation_doctor_remove_on_312() {
     assert_eq!(r["activation"], activation);
     assert_eq!(
         r["settings"],
-        json!({"directory": ".venv", "python_version": v, "pinned": {"file": ".python-version", "version": v, "origin": "created"}})
+        json!({"directory": ".venv", "python_version": v, "pinned": {"file": ".python-version", "version": v, "origin": "created"},
+               "deps": {"installed": true, "from": "declarations", "files": {}, "groups": [], "editable": false}})
     );
     assert_eq!(r["gitignore"], json!([".venv"]));
     assert_eq!(r["created_files"], json!([".python-version"]));

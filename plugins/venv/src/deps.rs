@@ -1,0 +1,311 @@
+//! What a project declares for its environment, read for the install at init
+//! (`docs/venv-backend.md`, "Dependencies"):
+//!
+//! - `uv.lock`: when present it is the source of truth, installed exactly by uv's frozen sync;
+//! - otherwise `requirements.txt` (at the root), pyproject.toml's `[project] dependencies`, the
+//!   `dev` dependency group (PEP 735, `{include-group = ...}` resolved), and the project itself,
+//!   editable, when it is a buildable package (a `[build-system]` table, or `setup.py` /
+//!   `setup.cfg`).
+//!
+//! Each declaration file read is recorded with the sha256 of its bytes, for `pyve sync` to
+//! tell later whether the declarations changed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+/// The largest declaration file read.
+const MAX_FILE: u64 = 4 << 20;
+
+/// The dependency group installed by default.
+pub const DEFAULT_GROUP: &str = "dev";
+
+/// One requirement and the file that declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// The requirement as written (PEP 508).
+    pub spec: String,
+    /// Where it comes from: `pyproject.toml [project] dependencies`, `... [dependency-groups] dev`.
+    pub origin: String,
+}
+
+impl Requirement {
+    /// The distribution name the requirement names (lowercase, `_`/`.` as `-`).
+    pub fn name(&self) -> String {
+        requirement_name(&self.spec)
+    }
+}
+
+/// What to install.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Declared {
+    /// `uv.lock` exists: install it exactly (uv's frozen sync) when uv is available.
+    pub uv_lock: bool,
+    /// `requirements.txt` exists at the root.
+    pub requirements_txt: bool,
+    /// `[project] dependencies` and the groups' requirements, in order.
+    pub requirements: Vec<Requirement>,
+    /// The groups installed (`dev` when declared).
+    pub groups: Vec<String>,
+    /// The project is a buildable package: install it editable (`-e .`).
+    pub editable: bool,
+    /// The declaration files read, by name, with the sha256 (hex) of their bytes.
+    pub files: BTreeMap<String, String>,
+}
+
+impl Declared {
+    /// Whether there is anything to install.
+    pub fn is_empty(&self) -> bool {
+        !self.uv_lock && !self.requirements_txt && self.requirements.is_empty() && !self.editable
+    }
+
+    /// The installer arguments for the declarations (not the lock): `-r requirements.txt`, the
+    /// requirements, `-e .`.
+    pub fn install_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.requirements_txt {
+            args.extend(["-r".to_owned(), "requirements.txt".to_owned()]);
+        }
+        args.extend(self.requirements.iter().map(|r| r.spec.clone()));
+        if self.editable {
+            args.extend(["-e".to_owned(), ".".to_owned()]);
+        }
+        args
+    }
+
+    /// Where the requirement named `name` is declared, when it is.
+    pub fn origin_of(&self, root: &Path, name: &str) -> Option<String> {
+        let name = normalize(name);
+        if let Some(r) = self.requirements.iter().find(|r| r.name() == name) {
+            return Some(r.origin.clone());
+        }
+        if self.requirements_txt
+            && let Ok(text) = pyve_fs::read_bounded_text(&root.join("requirements.txt"), MAX_FILE)
+            && requirements_txt_names(&text).contains(&name)
+        {
+            return Some("requirements.txt".into());
+        }
+        None
+    }
+}
+
+/// Why the declarations cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DeclError {
+    /// A file could not be read.
+    #[error("cannot read {file}: {source}")]
+    Io {
+        /// The file name.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// pyproject.toml is not what PEP 621 / PEP 735 describe.
+    #[error("pyproject.toml: {0}")]
+    Pyproject(String),
+}
+
+fn read(root: &Path, name: &str, files: &mut BTreeMap<String, String>) -> Result<Option<String>, DeclError> {
+    match pyve_fs::read_bounded_text(&root.join(name), MAX_FILE) {
+        Ok(text) => {
+            files.insert(name.to_owned(), sha256_hex(text.as_bytes()));
+            Ok(Some(text))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(DeclError::Io { file: name.to_owned(), source }),
+    }
+}
+
+/// The sha256 of `data`, in lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Read what the project at `root` declares.
+pub fn read_declared(root: &Path) -> Result<Declared, DeclError> {
+    let mut d = Declared::default();
+    if read(root, "uv.lock", &mut d.files)?.is_some() {
+        d.uv_lock = true;
+    }
+    d.requirements_txt = read(root, "requirements.txt", &mut d.files)?.is_some();
+    let mut build_system = false;
+    if let Some(text) = read(root, "pyproject.toml", &mut d.files)? {
+        let doc: toml_edit::DocumentMut = text
+            .parse()
+            .map_err(|e: toml_edit::TomlError| DeclError::Pyproject(format!("not valid TOML: {}", e.message())))?;
+        build_system = doc.get("build-system").is_some_and(|b| b.is_table_like());
+        if let Some(deps) = doc.get("project").and_then(|p| p.get("dependencies")) {
+            let list = strings(deps)
+                .ok_or_else(|| DeclError::Pyproject("`[project] dependencies` must be a list of strings".into()))?;
+            d.requirements.extend(
+                list.into_iter()
+                    .map(|spec| Requirement { spec, origin: "pyproject.toml [project] dependencies".into() }),
+            );
+        }
+        if let Some(groups) = doc.get("dependency-groups")
+            && groups.get(DEFAULT_GROUP).is_some()
+        {
+            let mut seen = Vec::new();
+            let specs = group(groups, DEFAULT_GROUP, &mut seen)?;
+            d.requirements.extend(specs.into_iter().map(|spec| Requirement {
+                spec,
+                origin: format!("pyproject.toml [dependency-groups] {DEFAULT_GROUP}"),
+            }));
+            d.groups.push(DEFAULT_GROUP.into());
+        }
+    }
+    for legacy in ["setup.py", "setup.cfg"] {
+        if root.join(legacy).is_file() {
+            read(root, legacy, &mut d.files)?;
+            build_system = true;
+        }
+    }
+    d.editable = build_system;
+    Ok(d)
+}
+
+fn strings(item: &toml_edit::Item) -> Option<Vec<String>> {
+    let array = item.as_array()?;
+    array.iter().map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+/// The requirements of dependency group `name`, includes resolved (PEP 735).
+fn group(groups: &toml_edit::Item, name: &str, seen: &mut Vec<String>) -> Result<Vec<String>, DeclError> {
+    let key = normalize(name);
+    if seen.contains(&key) {
+        return Err(DeclError::Pyproject(format!(
+            "dependency group `{name}` includes itself (through {})",
+            seen.join(" → ")
+        )));
+    }
+    seen.push(key.clone());
+    let table =
+        groups.as_table_like().ok_or_else(|| DeclError::Pyproject("`[dependency-groups]` must be a table".into()))?;
+    let (_, item) = table
+        .iter()
+        .find(|(k, _)| normalize(k) == key)
+        .ok_or_else(|| DeclError::Pyproject(format!("dependency group `{name}` is included but not defined")))?;
+    let array =
+        item.as_array().ok_or_else(|| DeclError::Pyproject(format!("dependency group `{name}` must be a list")))?;
+    let mut out = Vec::new();
+    for v in array {
+        if let Some(s) = v.as_str() {
+            out.push(s.to_owned());
+        } else if let Some(included) = v.as_inline_table().and_then(|t| t.get("include-group")).and_then(|i| i.as_str())
+        {
+            out.extend(group(groups, included, seen)?);
+        } else {
+            return Err(DeclError::Pyproject(format!(
+                "dependency group `{name}`: each entry is a requirement string or {{include-group = \"...\"}}"
+            )));
+        }
+    }
+    seen.pop();
+    Ok(out)
+}
+
+/// A distribution name normalised (PEP 503): lowercase, runs of `-_.` as one `-`.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// The name a PEP 508 requirement starts with.
+pub fn requirement_name(spec: &str) -> String {
+    let name: String =
+        spec.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    normalize(&name)
+}
+
+/// The names `requirements.txt` lists (option lines, URLs and paths skipped).
+fn requirements_txt_names(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split(" #").next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('-') && !l.contains("://"))
+        .map(requirement_name)
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(d.path().join(name), text).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn nothing_declared() {
+        let d = project(&[]);
+        let decl = read_declared(d.path()).unwrap();
+        assert!(decl.is_empty());
+        assert!(decl.files.is_empty());
+    }
+
+    #[test]
+    fn requirements_and_pyproject() {
+        let d = project(&[
+            ("requirements.txt", "six==1.16.0  # pinned\n-i https://x/simple\n"),
+            (
+                "pyproject.toml",
+                "[project]\nname = \"p\"\ndependencies = [\"iniconfig>=1\"]\n\n[dependency-groups]\n\
+                 dev = [\"tomli\", {include-group = \"Test_Tools\"}]\ntest-tools = [\"packaging\"]\nother = [\"x\"]\n",
+            ),
+        ]);
+        let decl = read_declared(d.path()).unwrap();
+        assert!(decl.requirements_txt && !decl.uv_lock && !decl.editable);
+        assert_eq!(decl.install_args(), ["-r", "requirements.txt", "iniconfig>=1", "tomli", "packaging"]);
+        assert_eq!(decl.groups, ["dev"]);
+        assert_eq!(decl.files.keys().collect::<Vec<_>>(), ["pyproject.toml", "requirements.txt"]);
+        assert_eq!(decl.files["requirements.txt"].len(), 64);
+        assert_eq!(decl.origin_of(d.path(), "Six"), Some("requirements.txt".into()));
+        assert_eq!(decl.origin_of(d.path(), "packaging").unwrap(), "pyproject.toml [dependency-groups] dev");
+        assert_eq!(decl.origin_of(d.path(), "iniconfig").unwrap(), "pyproject.toml [project] dependencies");
+        assert_eq!(decl.origin_of(d.path(), "nope"), None);
+    }
+
+    #[test]
+    fn buildable_and_locked() {
+        let d = project(&[
+            ("pyproject.toml", "[build-system]\nrequires = [\"setuptools\"]\n"),
+            ("uv.lock", "version = 1\n"),
+        ]);
+        let decl = read_declared(d.path()).unwrap();
+        assert!(decl.editable && decl.uv_lock);
+        assert_eq!(decl.install_args(), ["-e", "."]);
+        let d = project(&[("setup.py", "")]);
+        assert!(read_declared(d.path()).unwrap().editable);
+    }
+
+    #[test]
+    fn bad_declarations() {
+        let d = project(&[("pyproject.toml", "[dependency-groups]\ndev = [{include-group = \"dev\"}]\n")]);
+        assert!(read_declared(d.path()).unwrap_err().to_string().contains("includes itself"));
+        let d = project(&[("pyproject.toml", "[project]\ndependencies = \"six\"\n")]);
+        assert!(read_declared(d.path()).unwrap_err().to_string().contains("list of strings"));
+        let d = project(&[("pyproject.toml", "[dependency-groups]\ndev = [{include-group = \"gone\"}]\n")]);
+        assert!(read_declared(d.path()).unwrap_err().to_string().contains("not defined"));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(requirement_name("Foo_Bar.baz>=1 ; python_version<'3.12'"), "foo-bar-baz");
+        assert_eq!(requirement_name("six[extra]==1"), "six");
+        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+}
