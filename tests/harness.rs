@@ -385,7 +385,7 @@ fn venv_dir_is_the_directory_everywhere() {
     let out = run(harness(&sb).args(["--init", "other", "--venv-dir", "my_venv"]));
     assert_eq!(out.code, Some(1));
     assert!(
-        out.stderr.contains("two venv directories given: 'other' (DIR) and 'my_venv' (--venv-dir)"),
+        out.stderr.contains("two values given for --venv-dir: 'other' (the argument) and 'my_venv' (--venv-dir)"),
         "{}",
         out.stderr
     );
