@@ -240,3 +240,43 @@ fn sigint_at_a_prompt_reading_a_pipe_cancels() {
     assert_eq!(listing(&sb), before);
     assert_eq!(std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap(), config);
 }
+
+/// `pyve --init` below a directory that is a project says so instead of making a second
+/// project; `--here` makes one anyway; below a git repository alone it warns and goes on.
+#[test]
+fn init_below_a_project_names_the_project() {
+    let sb = pyve_tests::Sandbox::new();
+    sb.install(&["pyve-venv"]);
+    let repo = sb.project();
+    std::fs::write(repo.join("pyproject.toml"), "[project]\nname = \"demo\"\nversion = \"0.1.0\"\n").unwrap();
+    let src = repo.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let out = pyve_tests::run(sb.e2e().current_dir(&src).args(["--init", "--no-direnv", "--no-install-deps"]));
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "{} is inside the project at {} (it holds pyproject.toml): pyve would make a second project in src",
+            src.display(),
+            repo.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("or pass --here"), "{}", out.stderr);
+    assert!(!src.join(".venv").exists() && !src.join(".pyve").exists());
+
+    let out =
+        pyve_tests::run(sb.e2e().current_dir(&src).args(["--init", "--no-direnv", "--here", "--no-install-deps"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(src.join(".venv").is_dir() && src.join(".pyve/config").is_file());
+
+    // Only a git repository above: a warning, and the project is made here.
+    let git_repo = sb.path().join("gitrepo");
+    let sub = git_repo.join("tools");
+    std::fs::create_dir_all(git_repo.join(".git")).unwrap();
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = pyve_tests::run(sb.e2e().current_dir(&sub).args(["--init", "--no-direnv", "--no-install-deps"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("is inside the git repository"), "{}", out.stderr);
+    assert!(sub.join(".venv").is_dir());
+}

@@ -70,6 +70,74 @@ pub struct InitArgs {
     /// On an initialised project: rebuild the environment (asks first, unless PYVE_FORCE_YES=1 or CI is set)
     #[arg(long)]
     pub force: bool,
+    /// Make the project in the current directory even though a parent directory is a project
+    /// (holds pyproject.toml, setup.py, environment.yml, ...)
+    #[arg(long)]
+    pub here: bool,
+}
+
+/// Files that make a directory a project's root.
+const PROJECT_MARKERS: &[&str] =
+    &["pyproject.toml", "setup.py", "setup.cfg", "environment.yml", "conda-lock.yml", "uv.lock", "requirements.txt"];
+
+/// Where a new project goes: the current directory, unless it holds nothing of a project and a
+/// parent does. Then a person at a terminal is asked; otherwise a parent holding a project
+/// file is an error that names it (a second project inside a project is rarely meant), and a
+/// parent that is only a git repository gets a warning. `--here` keeps the current directory.
+fn new_project_root(cwd: &Path, here: bool) -> Result<std::path::PathBuf> {
+    let holds = |d: &Path, names: &[&str]| names.iter().find(|n| d.join(n).exists()).map(|n| (*n).to_owned());
+    if here || holds(cwd, PROJECT_MARKERS).is_some() || cwd.join(".git").exists() {
+        return Ok(cwd.to_path_buf());
+    }
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let mut found = None;
+    for dir in cwd.ancestors().skip(1) {
+        if let Some(marker) = holds(dir, PROJECT_MARKERS) {
+            found = Some((dir.to_path_buf(), marker, true));
+            break;
+        }
+        // A git repository is a weaker sign (a home directory kept in git is common).
+        if dir.join(".git").exists() && home.as_deref().is_none_or(|h| !h.starts_with(dir)) {
+            found = Some((dir.to_path_buf(), ".git".to_owned(), false));
+            break;
+        }
+    }
+    let Some((parent, marker, strong)) = found else { return Ok(cwd.to_path_buf()) };
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        let question =
+            format!("{} holds {marker}: set up the project there instead of in {}?", parent.display(), cwd.display());
+        let choices = [("y".to_owned(), "yes".to_owned()), ("n".to_owned(), "no".to_owned())];
+        return match ui::ask(&question, &choices, Some("y")) {
+            Ok(a) if a == "n" => Ok(cwd.to_path_buf()),
+            Ok(_) => {
+                ui::info(&format!("Project root: {}", parent.display()));
+                std::env::set_current_dir(&parent)
+                    .map_err(|e| Error::new(format!("cannot enter {}", parent.display())).because(e))?;
+                Ok(parent)
+            }
+            Err(why) => Err(Error::new(format!("no answer: {why}")).hint("pass --here to set up this directory")),
+        };
+    }
+    let rel = cwd.strip_prefix(&parent).map(|r| r.display().to_string()).unwrap_or_default();
+    if strong {
+        return Err(Error::new(format!(
+            "{} is inside the project at {} (it holds {marker}): pyve would make a second project in {rel}",
+            cwd.display(),
+            parent.display()
+        ))
+        .hint(format!(
+            "run `pyve --init` in {}, or pass --here to set up {rel} as a project of its own",
+            parent.display()
+        )));
+    }
+    ui::warn(&format!(
+        "{} is inside the git repository {}: setting up {rel} as a project of its own (run pyve --init in {} for the whole repository)",
+        cwd.display(),
+        parent.display(),
+        parent.display()
+    ));
+    Ok(cwd.to_path_buf())
 }
 
 /// The venv directory given to `--purge` as `DIR` or `--venv-dir DIR` (one of them, or both
@@ -145,7 +213,8 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
             ui::info(&format!("Project root: {} (it holds {CONFIG_FILE})", root.display()));
             root
         }
-        _ => cwd,
+        Some(root) => root,
+        None => new_project_root(&cwd, args.here)?,
     };
     let mut lock = Lock::acquire(&root, LOCK_WAIT)?;
     crate::signals::check()?;
