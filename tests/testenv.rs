@@ -455,3 +455,24 @@ fn uv_is_provisioned_once_then_a_second_project_installs_offline() {
     let out = run(sb.e2e().current_dir(&second).args(["testenv", "--install", "-r", "empty.txt"]));
     has(&out.stdout, "with pip (PYVE_NO_UV=1)");
 }
+
+/// `pyve test` can import what the project's environment has installed (a `.pth` into its
+/// site-packages, the interpreters being the same X.Y), while pytest comes from the test
+/// environment.
+#[test]
+fn tests_import_the_projects_packages() {
+    let sb = sandbox();
+    let p = sb.project();
+    write(&p.join("requirements.txt"), "iniconfig\n");
+    init_project(&sb, "3.11");
+    ok(&pyve(&sb, &["testenv", "--init"]), "testenv --init");
+    ok(&pyve(&sb, &["testenv", "--install"]), "testenv --install");
+    write(&p.join("tests/test_dep.py"), "import iniconfig\n\ndef test_dep():\n    assert iniconfig.__file__\n");
+    let out = pyve(&sb, &["test", "tests"]);
+    ok(&out, "pyve test");
+    has(&out.stdout, "1 passed");
+    let v = python("3.11");
+    let short: String = v.split('.').take(2).collect::<Vec<_>>().join(".");
+    let pth = p.join(format!(".pyve/testenv/venv/lib/python{short}/site-packages/_pyve_project.pth"));
+    assert_eq!(read(&pth), format!("{}\n", p.join(format!(".venv/lib/python{short}/site-packages")).display()));
+}

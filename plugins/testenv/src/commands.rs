@@ -808,6 +808,7 @@ fn prepare_test(ui: &Ui, host: &Host, args: &[OsString]) -> Result<Command, Fail
     if let Some(warning) = version.as_deref().and_then(|v| drift(&paths, v)) {
         ui.warn(&warning);
     }
+    link_project(ui, &paths, version.as_deref(), &site);
     if !project::has_pytest(&site) {
         return Err(Failure::new(format!("pytest is not installed in the dev/test runner environment ({ENV_DIR})"))
             .hint("install it with `pyve testenv --install` (or your test requirements with `pyve testenv --install -r requirements-dev.txt`)"));
@@ -819,6 +820,50 @@ fn prepare_test(ui: &Ui, host: &Host, args: &[OsString]) -> Result<Command, Fail
         cmd.current_dir(&paths.root);
     }
     Ok(cmd)
+}
+
+/// The `.pth` file that makes the project's environment importable from the test environment.
+const PROJECT_PTH: &str = "_pyve_project.pth";
+
+/// Let the tests import what the project's environment has installed: a `.pth` in the test
+/// environment's site-packages naming the project environment's site-packages, when both run
+/// the same Python `X.Y` (a `.pth` entry comes after the test environment's own packages, so
+/// its pytest and plugins win). With another `X.Y` the packages could not load: the file is
+/// removed and a warning says how to align them. No project environment: nothing is linked.
+fn link_project(ui: &Ui, paths: &Paths, test_version: Option<&str>, site: &[PathBuf]) {
+    let Some(test_site) = site.first() else { return };
+    let pth = test_site.join(PROJECT_PTH);
+    let project_env = project::project_env(&paths.root);
+    let test_short = test_version.and_then(project::short);
+    let project_sites = project::site_packages(&project_env, test_short.as_deref());
+    let remove = || {
+        let _ = pyve_fs::remove(&paths.root, &pth);
+    };
+    let Some(project_site) = project_sites.first() else {
+        remove();
+        return;
+    };
+    let project_short = project_site
+        .parent()
+        .and_then(|d| d.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("python"))
+        .map(str::to_owned);
+    if project_short.is_none() || project_short != test_short {
+        remove();
+        ui.warn(&format!(
+            "the project's environment runs Python {} and the test environment Python {}: tests cannot import the project's packages (give them the same Python: `pyve testenv --purge && pyve testenv --init && pyve testenv --install`)",
+            project_short.as_deref().unwrap_or("?"),
+            test_short.as_deref().unwrap_or("?")
+        ));
+        return;
+    }
+    let line = format!("{}\n", project_site.display());
+    if pyve_fs::read_bounded_text(&pth, pyve_fs::READ_LIMIT).ok().as_deref() != Some(line.as_str())
+        && let Err(e) = std::fs::write(&pth, &line)
+    {
+        ui.warn(&format!("cannot write {}: {e}; tests may not import the project's packages", pth.display()));
+    }
 }
 
 #[cfg(test)]
