@@ -19,6 +19,7 @@ pub const BUILTINS: &[&str] = &[
     "purge",
     "python-version",
     "run",
+    "sync",
     "uninstall",
     "validate",
 ];
@@ -73,6 +74,16 @@ pub enum Cmd {
         /// The command and its arguments
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
         command: Vec<OsString>,
+    },
+    /// Make the environment match the project again (rebuild it when its files changed)
+    #[command(after_help = "The environment is out of date when a file it is made from changed, appeared or went
+(requirements.txt, pyproject.toml, uv.lock, the version pin, environment.yml, ...: the backend
+names them), when it is missing, or when .pyve/config names another backend.
+Exit code with --check: 0 up to date, 1 out of date.")]
+    Sync {
+        /// Change nothing: say whether the environment is up to date (exit 1 when not)
+        #[arg(long)]
+        check: bool,
     },
     /// Remove what pyve created (keeps .pyve/testenv and a non-empty .env)
     #[command(long_flag = "purge", short_flag = 'p')]

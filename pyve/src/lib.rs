@@ -129,6 +129,7 @@ fn run(args: Vec<OsString>) -> Result<u8> {
         }
         Some(Cmd::PythonVersion { version }) => commands::python_version::run(&env, &version),
         Some(Cmd::Run { command }) => commands::run::run(&env, &command),
+        Some(Cmd::Sync { check }) => commands::sync::run(&env, check),
         Some(Cmd::Config { json }) => commands::config_report::run(&env, json),
         Some(Cmd::Doctor { json }) => commands::doctor::run(&env, json),
         Some(Cmd::Validate { json }) => commands::validate::run(&env, json),

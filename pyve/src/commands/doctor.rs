@@ -227,6 +227,7 @@ fn project_checks(env: &HostEnv, inventory: &Inventory, root: &Path, r: &mut Rep
     }
     if !rec.state_unusable {
         run_check(root, rec.state.as_ref(), &asked, r);
+        drift_check(root, rec.state.as_ref(), r);
     }
     files_checks(root, r);
     for e in hook_plugins(inventory) {
@@ -608,6 +609,25 @@ pub fn plugin_drift(state: &State, serving: &Entry, r: &mut Report) {
             format!(
                 "rebuild the environment with it (`pyve --init --force`), or pin the one that made it (`{name}: \"={made}\"` under `plugins:` in .pyve/config) and run `pyve plugin install {name}@={made}`"
             ),
+        );
+    }
+}
+
+/// The files the environment was made from, against the project now (`pyve sync` territory).
+pub fn drift_check(root: &Path, state: Option<&State>, r: &mut Report) {
+    let Some(state) = state else { return };
+    if state.inputs.is_empty() || !state.env_path.exists() {
+        return;
+    }
+    let changed = crate::project::state::changed_inputs(root, &state.inputs);
+    if changed.is_empty() {
+        r.host(CheckStatus::Ok, "Environment inputs", "unchanged since the environment was made");
+    } else {
+        r.host_hint(
+            CheckStatus::Warn,
+            "Environment inputs",
+            format!("out of date: {}", changed.join(", ")),
+            "run `pyve sync` to rebuild the environment from them",
         );
     }
 }

@@ -245,6 +245,26 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
     menu(env, &root, &args, &config, state.as_ref())
 }
 
+/// `pyve sync`'s rebuild: the environment again from the recorded config, as `--init --force`
+/// does it (built beside the old one, swapped in when whole, hooks run), without asking.
+pub fn rebuild_for_sync(env: &HostEnv, root: &Path) -> Result<u8> {
+    crate::signals::catch_interrupts();
+    let mut lock = Lock::acquire(root, LOCK_WAIT)?;
+    lock.keep_dir();
+    let config = Config::load(root)?.ok_or_else(|| {
+        Error::new(format!("{} is gone", root.join(CONFIG_FILE).display()))
+            .hint("set the project up with `pyve --init`")
+    })?;
+    let state = match State::load(root) {
+        Ok(s) => s,
+        Err(e) => {
+            ui::warn(&format!("{e}; continuing without it"));
+            None
+        }
+    };
+    force(env, root, &InitArgs::default(), &config, state.as_ref(), false)
+}
+
 /// Neither `--update` nor `--force`: the original's menu (shown even with `PYVE_FORCE_YES`/`CI`,
 /// which only skip confirmations). Warnings on stderr, the menu and its prompt on stdout.
 fn menu(env: &HostEnv, root: &Path, args: &InitArgs, config: &Config, state: Option<&State>) -> Result<u8> {
@@ -627,6 +647,7 @@ fn finish(
     state.activation = created.activation.clone();
     state.settings = created.settings.clone();
     state.created_files = created.created_files.clone();
+    state.inputs = project::state::hash_inputs(root, &created.inputs);
     state.managed = old_state.map(|s| s.managed.clone()).unwrap_or_default();
     let keep = old_config.map(|c| c.root.clone()).unwrap_or_default();
     let config_text = project::config::render(&choice.name, &created.settings, &keep);

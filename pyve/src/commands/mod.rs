@@ -12,6 +12,7 @@ pub mod plugin_pins;
 pub mod purge;
 pub mod python_version;
 pub mod run;
+pub mod sync;
 pub mod validate;
 
 use std::ffi::OsString;

@@ -187,6 +187,8 @@ impl Backend for Dir {{
             settings: Default::default(),
             gitignore: vec![".{name}-env".into()],
             created_files: Vec::new(),
+            // The project files the environment is made from: `pyve sync` rebuilds on a change.
+            inputs: vec!["{name}.toml".into()],
         }})
     }}
 

@@ -54,6 +54,54 @@ pub struct State {
     /// Files pyve itself manages.
     #[serde(default)]
     pub managed: Managed,
+    /// The project files the environment was made from (the backend's `inputs`), by path
+    /// relative to the root: the sha256 of each, `None` when it did not exist. `pyve sync`
+    /// rebuilds when one differs.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub inputs: std::collections::BTreeMap<String, Option<String>>,
+}
+
+/// The largest input file hashed (a conda lock can be large).
+const MAX_INPUT: u64 = 64 << 20;
+
+/// The sha256 of each input file (`None` when absent), by its path relative to `root`. Paths
+/// that are absolute or climb out of the project are left out.
+pub fn hash_inputs(root: &Path, inputs: &[PathBuf]) -> std::collections::BTreeMap<String, Option<String>> {
+    use sha2::{Digest, Sha256};
+    let mut out = std::collections::BTreeMap::new();
+    for rel in inputs {
+        let plain = rel.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain || rel.as_os_str().is_empty() {
+            continue;
+        }
+        let Some(key) = rel.to_str() else { continue };
+        let digest = match pyve_fs::read_bounded(&root.join(rel), MAX_INPUT) {
+            Ok(bytes) => Some(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            // Unreadable (not a file, too large): never equal to a recorded digest.
+            Err(e) => Some(format!("unreadable: {e}")),
+        };
+        out.insert(key.to_owned(), digest);
+    }
+    out
+}
+
+/// What changed among the recorded inputs since: `requirements.txt changed`, `uv.lock
+/// appeared`, `setup.py was removed`.
+pub fn changed_inputs(root: &Path, recorded: &std::collections::BTreeMap<String, Option<String>>) -> Vec<String> {
+    let files: Vec<PathBuf> = recorded.keys().map(PathBuf::from).collect();
+    let now = hash_inputs(root, &files);
+    let mut out = Vec::new();
+    for (file, was) in recorded {
+        match (was, now.get(file).cloned().flatten()) {
+            (Some(a), Some(b)) if *a == b => {}
+            (None, None) => {}
+            (Some(_), Some(_)) => out.push(format!("{file} changed")),
+            (None, Some(_)) => out.push(format!("{file} appeared")),
+            (Some(_), None) => out.push(format!("{file} was removed")),
+        }
+    }
+    out
 }
 
 /// The host's own files and what it did to them.

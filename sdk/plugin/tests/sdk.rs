@@ -73,6 +73,7 @@ fn result(path: &std::path::Path) -> CreateResult {
         settings: Default::default(),
         gitignore: vec![],
         created_files: vec![],
+        inputs: vec![],
     }
 }
 

@@ -285,6 +285,12 @@ pub struct CreateResult {
     /// them later it records in `settings` (which every later request carries).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_files: Vec<PathBuf>,
+    /// (1.1) The project files the environment is made from, relative to the project root,
+    /// whether they exist or not (`requirements.txt`, `pyproject.toml`, `environment.yml`,
+    /// the version pin): pyve records their content and `pyve sync` rebuilds the environment
+    /// when one changes, appears or goes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Parameters of `env/describe`, `env/activation`, `env/remove` and `doctor/checks`.

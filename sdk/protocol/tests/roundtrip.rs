@@ -103,6 +103,7 @@ fn every_request_round_trips() {
             settings: BTreeMap::from([("directory".into(), json!(".venv"))]),
             gitignore: vec![".venv".into()],
             created_files: vec![".python-version".into()],
+            inputs: vec!["requirements.txt".into()],
         },
     );
     request_round_trip::<r::EnvDescribe>(

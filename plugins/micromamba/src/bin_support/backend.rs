@@ -332,6 +332,8 @@ impl MicromambaBackend {
             settings,
             gitignore: vec![ENVS_DIR.into()],
             created_files: Vec::new(),
+            // `pyve sync` re-solves when one of them changes.
+            inputs: vec![ENVIRONMENT_YML.into(), CONDA_LOCK_YML.into()],
         }
     }
 }

@@ -120,6 +120,15 @@ fn prior_pin(settings: &VenvSettings, root: &Path) -> Option<PinRecord> {
     settings.pinned.clone().filter(|r| r.still_holds(root))
 }
 
+/// The project files a venv is made from (`pyve sync` rebuilds it when one changes): the
+/// declarations of its dependencies and of its Python.
+fn inputs() -> Vec<PathBuf> {
+    ["pyproject.toml", "requirements.txt", "uv.lock", "setup.py", "setup.cfg", ".python-version", ".tool-versions"]
+        .iter()
+        .map(PathBuf::from)
+        .collect()
+}
+
 impl VenvBackend {
     /// An environment exists and no replacement was asked for: keep it.
     fn keep(&self, cx: &Context<'_>, req: &Request, s: &VenvSettings, env_path: &Path) -> Result<CreateResult> {
@@ -150,6 +159,7 @@ impl VenvBackend {
                 .map(|r| r.file.file_name().into())
                 .into_iter()
                 .collect(),
+            inputs: inputs(),
         })
     }
 
@@ -317,6 +327,7 @@ impl Backend for VenvBackend {
                 .map(|r| r.file.file_name().into())
                 .into_iter()
                 .collect(),
+            inputs: inputs(),
         })
     }
 

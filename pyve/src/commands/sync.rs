@@ -1,0 +1,61 @@
+//! `pyve sync [--check]`: make the environment match the project again.
+//!
+//! The backend names the project files the environment is made from (`inputs` of
+//! `env/create`: requirements, pyproject.toml, uv.lock, the version pin, environment.yml, ...);
+//! `pyve --init` records their sha256 in `.pyve/state.json`. The environment is out of date
+//! when one of them changed, appeared or went, when it is missing, or when `.pyve/config` names
+//! another backend. Checking reads a few files and starts no plugin, so it costs a few
+//! milliseconds; syncing rebuilds the environment as `pyve --init --force` does (beside the
+//! old one, swapped in when whole, dependencies installed, hooks run).
+
+use crate::env::HostEnv;
+use crate::error::{Error, Result};
+use crate::project::{self, Config, State};
+use crate::ui;
+
+/// Why the environment of the project at `root` is out of date (empty: up to date).
+pub fn out_of_date(root: &std::path::Path) -> Result<Vec<String>> {
+    let config = Config::load(root)?;
+    let state = State::load(root)?;
+    let mut reasons = Vec::new();
+    match &state {
+        None => reasons.push(format!("no environment is recorded ({} is missing)", project::STATE_FILE)),
+        Some(s) if !s.env_path.exists() => {
+            reasons.push(format!("the environment {} is missing", project::display_in(root, &s.env_path)))
+        }
+        Some(s) => reasons.extend(project::state::changed_inputs(root, &s.inputs)),
+    }
+    if let (Some(s), Some(b)) = (&state, config.as_ref().and_then(|c| c.backend.as_deref()))
+        && s.backend != b
+    {
+        reasons.push(format!(".pyve/config names the backend {b}, the environment is {}'s", s.backend));
+    }
+    Ok(reasons)
+}
+
+/// `pyve sync [--check]`.
+pub fn run(env: &HostEnv, check: bool) -> Result<u8> {
+    let cwd = project::current_dir()?;
+    let Some(root) = env.project_root(&cwd) else {
+        return Err(Error::new(format!(
+            "no pyve project here: no {} in {} or its parents",
+            project::CONFIG_FILE,
+            cwd.display()
+        ))
+        .hint("set the project up with `pyve --init`"));
+    };
+    let reasons = out_of_date(&root)?;
+    if reasons.is_empty() {
+        ui::success("Environment up to date");
+        return Ok(0);
+    }
+    if check {
+        for r in &reasons {
+            ui::info(&format!("Out of date: {r}"));
+        }
+        ui::hint("run `pyve sync` to rebuild it");
+        return Ok(1);
+    }
+    ui::info(&format!("Syncing the environment: {}", reasons.join("; ")));
+    crate::commands::init::rebuild_for_sync(env, &root)
+}
