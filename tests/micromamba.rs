@@ -524,3 +524,36 @@ fn read_only_commands_never_run_the_projects_micromamba() {
     let out = w.pyve(&["doctor"]);
     assert!(all(&out).contains("not run by doctor"), "{}", all(&out));
 }
+
+/// A conda environment without python: `pyve run python3` / `pip` say so instead of running
+/// an interpreter from PATH outside the environment.
+#[test]
+fn an_environment_without_python_never_falls_through_to_path() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    ok(&w.pyve(&["--init", "--no-direnv"]), "init");
+    assert!(
+        std::path::Path::new("/usr/bin/python3").exists() || std::path::Path::new("/usr/local/bin/python3").exists()
+    );
+    for program in ["python3", "python", "pip"] {
+        let out = w.pyve(&["run", program, "-c", "pass"]);
+        assert_eq!(out.code, Some(127), "{program}: {}", all(&out));
+        assert!(
+            out.stderr.contains(&format!(
+                "the project's environment has no {program} (.pyve/envs/demo): a conda environment without python"
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("hint: add `python` (and `pip`) to environment.yml's dependencies"),
+            "{}",
+            out.stderr
+        );
+    }
+    // Commands the environment has, and others from PATH, still run.
+    let out = w.pyve(&["run", "hello"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    let out = w.pyve(&["run", "true"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+}

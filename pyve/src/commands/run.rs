@@ -237,6 +237,31 @@ fn resolve(program: &OsStr, state: &State) -> Result<Command> {
             .hint("rebuild the environment: pyve --init --force")
             .exit_code(EXIT_NOT_FOUND));
     }
+    // `python`/`pip` in an environment that has none (a conda environment without python):
+    // never another interpreter from PATH, which would run outside the environment.
+    let pythonish = |n: &str| {
+        n == "pip"
+            || n.starts_with("pip3")
+            || n == "python"
+            || n.strip_prefix("python").is_some_and(|v| v.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+    };
+    if pythonish(&name) && state.activation.path_prepend.iter().any(|d| d.is_dir()) {
+        let (what, fix) = if state.backend == "micromamba" {
+            (
+                "a conda environment without python",
+                "add `python` (and `pip`) to environment.yml's dependencies, then `pyve sync`",
+            )
+        } else {
+            ("an environment without it", "rebuild the environment: pyve --init --force")
+        };
+        return Err(Error::new(format!(
+            "the project's environment has no {name} ({}): {what}",
+            project::display_in(&state.project_root, &state.env_path)
+        ))
+        .because(format!("pyve does not run {name} from PATH instead: it would run outside the environment"))
+        .hint(fix)
+        .exit_code(EXIT_NOT_FOUND));
+    }
     let path_dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
     match find_in(program, path_dirs) {
         Some(found) => Ok(Command::new(found)),
