@@ -524,3 +524,39 @@ fn read_only_commands_never_run_the_projects_micromamba() {
     let out = w.pyve(&["doctor"]);
     assert!(all(&out).contains("not run by doctor"), "{}", all(&out));
 }
+
+/// Issue 17, class 3: a `.pyve/bin` linking out of the project is skipped with a warning that
+/// names the link and says what to do, and nothing there is run or changed.
+#[test]
+fn a_pyve_bin_link_out_of_the_project_is_skipped_with_a_warning_and_left_byte_identical() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world();
+    w.env_yml(Some("demo"));
+    let theirs = w.sb.path().join("user-bin");
+    let marker = w.sb.path().join("ran");
+    std::fs::create_dir_all(&theirs).unwrap();
+    let script = format!("#!/bin/sh\ntouch '{}'\necho 'micromamba 9.9.9'\n", marker.display());
+    std::fs::write(theirs.join("micromamba"), &script).unwrap();
+    std::fs::set_permissions(theirs.join("micromamba"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(w.sb.project().join(".pyve")).unwrap();
+    std::os::unix::fs::symlink(&theirs, w.sb.project().join(".pyve/bin")).unwrap();
+    let untouched = || {
+        assert_eq!(std::fs::read_to_string(theirs.join("micromamba")).unwrap(), script);
+        let names: Vec<_> = std::fs::read_dir(&theirs).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["micromamba"]);
+        assert!(!marker.exists(), "the binary behind a .pyve/bin link out was run");
+    };
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    ok(&out, "init with the built-in engine");
+    let text = all(&out);
+    assert!(text.contains(".pyve/bin is a symbolic link to") && text.contains("outside the project"), "{text}");
+    assert!(text.contains("hint:") && text.contains("rm "), "{text}");
+    untouched();
+    let out = w.pyve(&["doctor"]);
+    assert!(all(&out).contains(".pyve/bin is a symbolic link to"), "{}", all(&out));
+    untouched();
+    assert!(std::fs::symlink_metadata(w.sb.project().join(".pyve/bin")).unwrap().file_type().is_symlink());
+    // Purge may remove the link (never what it points to).
+    ok(&w.pyve(&["--purge"]), "purge");
+    untouched();
+}

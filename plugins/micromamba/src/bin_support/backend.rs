@@ -273,8 +273,8 @@ fn check_lock_entries(cx: &Context<'_>, lock: &LockFile, strict: bool) -> Result
 /// The engine for this request, with the binary found (if any).
 fn choose_engine(cx: &Context<'_>, root: &Path, s: &MambaSettings) -> Result<(Box<dyn Engine>, Option<Found>)> {
     let (found, skipped) = discovery::find_from_env(root);
-    for not_exec in skipped.iter().map(|s| &s.0) {
-        cx.warn(format!("{} is not executable; skipped (chmod +x {})", not_exec.display(), not_exec.display()));
+    for s in &skipped {
+        cx.warn(s.warning());
     }
     let choice = if s.auto_bootstrap { EngineChoice::Micromamba } else { s.engine };
     match engine::pick(choice, found.as_ref()) {
@@ -667,12 +667,16 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
                 (CheckStatus::Info, None)
             };
             let mut detail = "not found (the built-in engine needs none)".to_string();
-            if let Some(not_exec) = skipped.first() {
+            if let Some(not_exec) = skipped.iter().find_map(discovery::Skipped::not_executable) {
                 detail =
-                    format!("{} is not executable (fix with: chmod +x {})", not_exec.0.display(), not_exec.0.display());
+                    format!("{} is not executable (fix with: chmod +x {})", not_exec.display(), not_exec.display());
             }
             checks.push(check(status, "Micromamba", detail, hint));
         }
+    }
+    // A project binary passed over because it (or `.pyve/bin`) links out of the project.
+    for s in skipped.iter().filter(|s| matches!(s, discovery::Skipped::LinksOut { .. })) {
+        checks.push(check(CheckStatus::Warn, "Project micromamba", s.warning(), None));
     }
     // The environment.
     match recorded_name(root, s) {
