@@ -560,3 +560,48 @@ fn a_pyve_bin_link_out_of_the_project_is_skipped_with_a_warning_and_left_byte_id
     ok(&w.pyve(&["--purge"]), "purge");
     untouched();
 }
+
+/// Issue 17, class 6: what a killed init leaves behind does not stop the next one. In the shared
+/// package cache: rattler's hidden extraction directory and a half-extracted copy at the
+/// package's place (files missing); in `.pyve/envs`: an environment marked unfinished by an
+/// older build whose `.NAME.incomplete` holds no pid.
+#[test]
+fn a_killed_inits_half_extracted_packages_and_pidless_markers_do_not_stop_the_next_init() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    ok(&w.pyve(&["--init", "--no-direnv"]), "first init");
+    ok(&w.pyve(&["--purge"]), "purge");
+    let pkgs = w.sb.cache().join("rattler/pkgs");
+    let cached: Vec<_> = std::fs::read_dir(&pkgs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.file_name().unwrap().to_string_lossy().starts_with("hello-"))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let hello = &cached[0];
+    // Half-extracted in place: the metadata is there, the command is not.
+    let bin = hello.join("bin/hello");
+    assert!(bin.is_file(), "{}", bin.display());
+    std::fs::remove_file(&bin).unwrap();
+    // rattler's temporary extraction directory, as a `kill -9` leaves it.
+    let tmp = pkgs.join(format!(".{}Ab3xYz", hello.file_name().unwrap().to_string_lossy()));
+    std::fs::create_dir_all(tmp.join("info")).unwrap();
+    std::fs::write(tmp.join("info/index.json"), "{").unwrap();
+    ok(&w.pyve(&["--init", "--no-direnv"]), "init after a killed extraction");
+    assert!(!tmp.exists(), "the killed run's extraction directory is cleaned");
+    assert!(bin.is_file(), "the half-extracted package is extracted again");
+    let out = w.pyve(&["run", "hello"]);
+    ok(&out, "run hello");
+    assert!(out.stdout.contains("hello from conda"), "{}", all(&out));
+
+    // An environment an older build left unfinished, its marker empty and old.
+    let marker = w.sb.project().join(".pyve/envs/.demo.incomplete");
+    std::fs::write(&marker, "").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&marker).unwrap().set_modified(old).unwrap();
+    let mut c = w.cmd();
+    ok(&run(c.args(["--init", "--force", "--no-direnv"]).env("PYVE_FORCE_YES", "1")), "init over a pidless marker");
+    assert!(!marker.exists(), "the stale marker is gone");
+    ok(&w.pyve(&["run", "hello"]), "run hello after the rebuild");
+    ok(&w.pyve(&["--validate"]), "validate");
+}
