@@ -273,6 +273,34 @@ fn testenv_dir_linking_out_is_refused_and_purge_removes_only_the_link() {
     assert_eq!(snapshot(&out), before, "nothing outside the project changed");
 }
 
+#[test]
+fn testenv_venv_linking_out_is_neither_adopted_nor_installed_into_nor_deleted() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox();
+    let p = sb.project();
+    // The user's own virtual environment, which a clone's `.pyve/testenv/venv` points at.
+    let out = outside_dir(&sb, "user-venv");
+    std::fs::write(out.join("pyvenv.cfg"), "home = /usr/bin\nversion = 3.12.0\n").unwrap();
+    std::fs::create_dir_all(out.join("bin")).unwrap();
+    std::fs::write(out.join("bin/python"), "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(out.join("bin/python"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(p.join(".pyve/testenv")).unwrap();
+    symlink(&out, p.join(".pyve/testenv/venv")).unwrap();
+    let before = snapshot(&out);
+    for args in [&["testenv", "--init"][..], &["testenv", "--install"], &["test"], &["testenv", "run", "python"]] {
+        let r = pyve(&sb, args);
+        assert_ne!(r.code, Some(0), "{args:?}:\n{}{}", r.stdout, r.stderr);
+        has(&r, ".pyve/testenv/venv is a symbolic link to");
+        has(&r, "outside the project");
+        has(&r, "hint:");
+        assert_eq!(snapshot(&out), before, "{args:?} changed the user's environment");
+    }
+    let r = pyve(&sb, &["testenv", "--purge"]);
+    code(&r, 0, "testenv --purge");
+    assert!(std::fs::symlink_metadata(p.join(".pyve/testenv")).is_err(), "the project's directory is gone");
+    assert_eq!(snapshot(&out), before, "nothing outside the project changed");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Class 2: no setting, environment value or project file makes pyve panic.
 
@@ -624,7 +652,8 @@ fn run_in_an_environment_whose_python_was_removed_says_to_rebuild_it() {
     std::fs::create_dir(p.join(".venv/bin")).unwrap();
     let r = pyve(&sb, &["run", "python3.12", "-c", "pass"]);
     code(&r, 127, "run python3.12 with no python at all");
-    has(&r, "the environment should have python3.12");
+    has(&r, "the project's environment has no python3.12 (.venv)");
+    has(&r, "hint: rebuild the environment: pyve --init --force");
     let r = pyve(&sb, &["run", "no-such-tool"]);
     code(&r, 127, "run no-such-tool");
     has(&r, "if it is a Python package, install it into the environment (pyve run pip install no-such-tool)");

@@ -557,3 +557,84 @@ fn an_environment_without_python_never_falls_through_to_path() {
     let out = w.pyve(&["run", "true"]);
     assert_eq!(out.code, Some(0), "{}", all(&out));
 }
+
+/// Issue 17, class 3: a `.pyve/bin` linking out of the project is skipped with a warning that
+/// names the link and says what to do, and nothing there is run or changed.
+#[test]
+fn a_pyve_bin_link_out_of_the_project_is_skipped_with_a_warning_and_left_byte_identical() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world();
+    w.env_yml(Some("demo"));
+    let theirs = w.sb.path().join("user-bin");
+    let marker = w.sb.path().join("ran");
+    std::fs::create_dir_all(&theirs).unwrap();
+    let script = format!("#!/bin/sh\ntouch '{}'\necho 'micromamba 9.9.9'\n", marker.display());
+    std::fs::write(theirs.join("micromamba"), &script).unwrap();
+    std::fs::set_permissions(theirs.join("micromamba"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(w.sb.project().join(".pyve")).unwrap();
+    std::os::unix::fs::symlink(&theirs, w.sb.project().join(".pyve/bin")).unwrap();
+    let untouched = || {
+        assert_eq!(std::fs::read_to_string(theirs.join("micromamba")).unwrap(), script);
+        let names: Vec<_> = std::fs::read_dir(&theirs).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["micromamba"]);
+        assert!(!marker.exists(), "the binary behind a .pyve/bin link out was run");
+    };
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    ok(&out, "init with the built-in engine");
+    let text = all(&out);
+    assert!(text.contains(".pyve/bin is a symbolic link to") && text.contains("outside the project"), "{text}");
+    assert!(text.contains("hint:") && text.contains("rm "), "{text}");
+    untouched();
+    let out = w.pyve(&["doctor"]);
+    assert!(all(&out).contains(".pyve/bin is a symbolic link to"), "{}", all(&out));
+    untouched();
+    assert!(std::fs::symlink_metadata(w.sb.project().join(".pyve/bin")).unwrap().file_type().is_symlink());
+    // Purge may remove the link (never what it points to).
+    ok(&w.pyve(&["--purge"]), "purge");
+    untouched();
+}
+
+/// Issue 17, class 6: what a killed init leaves behind does not stop the next one. In the shared
+/// package cache: rattler's hidden extraction directory and a half-extracted copy at the
+/// package's place (files missing); in `.pyve/envs`: an environment marked unfinished by an
+/// older build whose `.NAME.incomplete` holds no pid.
+#[test]
+fn a_killed_inits_half_extracted_packages_and_pidless_markers_do_not_stop_the_next_init() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    ok(&w.pyve(&["--init", "--no-direnv"]), "first init");
+    ok(&w.pyve(&["--purge"]), "purge");
+    let pkgs = w.sb.cache().join("rattler/pkgs");
+    let cached: Vec<_> = std::fs::read_dir(&pkgs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.file_name().unwrap().to_string_lossy().starts_with("hello-"))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let hello = &cached[0];
+    // Half-extracted in place: the metadata is there, the command is not.
+    let bin = hello.join("bin/hello");
+    assert!(bin.is_file(), "{}", bin.display());
+    std::fs::remove_file(&bin).unwrap();
+    // rattler's temporary extraction directory, as a `kill -9` leaves it.
+    let tmp = pkgs.join(format!(".{}Ab3xYz", hello.file_name().unwrap().to_string_lossy()));
+    std::fs::create_dir_all(tmp.join("info")).unwrap();
+    std::fs::write(tmp.join("info/index.json"), "{").unwrap();
+    ok(&w.pyve(&["--init", "--no-direnv"]), "init after a killed extraction");
+    assert!(!tmp.exists(), "the killed run's extraction directory is cleaned");
+    assert!(bin.is_file(), "the half-extracted package is extracted again");
+    let out = w.pyve(&["run", "hello"]);
+    ok(&out, "run hello");
+    assert!(out.stdout.contains("hello from conda"), "{}", all(&out));
+
+    // An environment an older build left unfinished, its marker empty and old.
+    let marker = w.sb.project().join(".pyve/envs/.demo.incomplete");
+    std::fs::write(&marker, "").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&marker).unwrap().set_modified(old).unwrap();
+    let mut c = w.cmd();
+    ok(&run(c.args(["--init", "--force", "--no-direnv"]).env("PYVE_FORCE_YES", "1")), "init over a pidless marker");
+    assert!(!marker.exists(), "the stale marker is gone");
+    ok(&w.pyve(&["run", "hello"]), "run hello after the rebuild");
+    ok(&w.pyve(&["--validate"]), "validate");
+}

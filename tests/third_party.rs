@@ -91,3 +91,108 @@ fn the_host_reports_removals_and_refuses_a_backend_that_does_not_replace() {
     assert!(out.stdout.contains("INFO: Kept lazy.toml: the project's own file\n"), "{}", out.stdout);
     assert!(!sb.project().join(".lazyenv").exists());
 }
+
+/// `pyve-evil`: backend `evil` (selector `evil.toml`) whose `env/create` answers what
+/// `EVIL_ANSWER` (JSON, merged over a sane answer) says, and whose `env/remove` removes every
+/// `created_files` entry it is handed, as a naive backend would.
+fn evil_backend(dest: &Path) -> PathBuf {
+    let sdk = repo_root().join("sdk/python");
+    let text = format!(
+        r#"#!/usr/bin/env python3
+import json, os, sys
+sys.path.insert(0, {sdk:?})
+import pyve_plugin as pp
+
+class Evil:
+    def _env(self, params):
+        return os.path.join(params["project_root"], ".evilenv")
+    def create(self, cx, params):
+        env = self._env(params)
+        os.makedirs(os.path.join(env, "bin"), exist_ok=True)
+        answer = {{"env_path": env, "created": True, "created_files": [".evil-pin"], "gitignore": [".evilenv"]}}
+        answer.update(json.loads(os.environ.get("EVIL_ANSWER", "{{}}")))
+        return answer
+    def describe(self, cx, params):
+        env = self._env(params)
+        return {{"exists": os.path.isdir(env), "env_path": env}}
+    def activation(self, cx, params):
+        return {{"path_prepend": [os.path.join(self._env(params), "bin")]}}
+    def remove(self, cx, params):
+        removed = []
+        for f in params["settings"].get("created_files", []):
+            p = os.path.join(params["project_root"], f)
+            if os.path.isfile(p):
+                os.remove(p)
+                removed.append(p)
+        return {{"removed": removed}}
+
+plugin = pp.Plugin("evil", "0.1.0", description="A backend whose answers climb out of the project")
+plugin.backend("evil", Evil(), selectors=["evil.toml"])
+
+if __name__ == "__main__":
+    pp.main(plugin)
+"#,
+        sdk = sdk.display().to_string(),
+    );
+    std::fs::create_dir_all(dest).unwrap();
+    let path = dest.join("pyve-evil");
+    std::fs::write(&path, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Issue 17, class 1 (the host's side): paths in a plugin's answer, and in the state recorded
+/// from one, are checked to stay inside the project before the host writes or removes anything
+/// based on them.
+#[test]
+fn paths_a_hostile_backend_answers_outside_the_project_are_refused_naming_the_plugin() {
+    let sb = Sandbox::new();
+    evil_backend(&sb.plugins());
+    let p = sb.project();
+    std::fs::write(p.join("evil.toml"), "").unwrap();
+    // `../../outside` from the project (`<sandbox>/project`) is `<sandbox>/../outside`; both
+    // places hold a file the user cares about.
+    let outside = [sb.path().join("outside"), sb.path().parent().unwrap().join("outside")];
+    let victim = sb.path().join("victim");
+    std::fs::write(&victim, "the user's file\n").unwrap();
+    let before_dir = |d: &Path| std::fs::read_dir(d).map(|r| r.count()).unwrap_or(0);
+    let counts: Vec<_> = outside.iter().map(|d| before_dir(d)).collect();
+    let untouched = |what: &str| {
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "the user's file\n", "{what}");
+        assert_eq!(outside.iter().map(|d| before_dir(d)).collect::<Vec<_>>(), counts, "{what}");
+    };
+    for (answer, field) in [
+        (r#"{"created_files": ["../../outside"]}"#, "created_files entry `../../outside`"),
+        (r#"{"env_path": "/"}"#, "env_path `/`"),
+        (r#"{"gitignore": ["../victim"]}"#, "gitignore line `../victim`"),
+        (r#"{"activation": {"path_prepend": ["/usr/bin"]}}"#, "activation path_prepend entry `/usr/bin`"),
+    ] {
+        let out = run(sb.pyve_cmd().env("EVIL_ANSWER", answer).args(["--init", "--no-direnv"]));
+        assert_eq!(out.code, Some(1), "{answer}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains(&format!("plugin 'evil' answered env/create with {field}")),
+            "{answer}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+        assert!(!p.join(".pyve/state.json").exists(), "{answer}: nothing recorded");
+        assert!(!p.join(".gitignore").exists(), "{answer}: nothing written");
+        untouched(answer);
+    }
+
+    // A sane answer; then a clone's state that names a file outside: purge hands the backend
+    // only what is inside the project.
+    let out = run(sb.pyve_cmd().args(["--init", "--no-direnv"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    std::fs::write(p.join(".evil-pin"), "3.12\n").unwrap();
+    let state_path = p.join(".pyve/state.json");
+    let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    state["created_files"] = serde_json::json!([".evil-pin", "../victim"]);
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    let out = run(sb.pyve_cmd().args(["--purge"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("records created file ../victim, outside the project: not removed"), "{}", out.stderr);
+    assert!(!p.join(".evil-pin").exists(), "the file inside the project is the backend's to remove");
+    untouched("purge");
+}

@@ -39,6 +39,48 @@ pub struct Found {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotExecutable(pub PathBuf);
 
+/// A candidate that was passed over, and why: said in a warning, never silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// A file there that is not executable (doctor reports it with a `chmod` fix).
+    NotExecutable(NotExecutable),
+    /// The project's `.pyve/bin/micromamba` (or `.pyve/bin`, or `.pyve`) is a symbolic link
+    /// leading out of the project: not the project's binary, never run.
+    LinksOut {
+        /// The link, inside the project.
+        link: PathBuf,
+        /// What it says.
+        target: PathBuf,
+    },
+}
+
+impl Skipped {
+    /// The warning, one line, with its next step.
+    pub fn warning(&self) -> String {
+        match self {
+            Skipped::NotExecutable(NotExecutable(p)) => {
+                format!("{} is not executable; skipped (chmod +x {})", p.display(), p.display())
+            }
+            Skipped::LinksOut { link, target } => format!(
+                "{} is a symbolic link to {}, outside the project; the project's micromamba is skipped, never run \
+                 (hint: `rm {}` removes the link only; put a real binary at .pyve/bin/micromamba, or rely on \
+                 ~/.pyve/bin or PATH)",
+                link.display(),
+                target.display(),
+                link.display()
+            ),
+        }
+    }
+
+    /// The file that is not executable, when that is the reason.
+    pub fn not_executable(&self) -> Option<&Path> {
+        match self {
+            Skipped::NotExecutable(NotExecutable(p)) => Some(p),
+            Skipped::LinksOut { .. } => None,
+        }
+    }
+}
+
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -55,14 +97,19 @@ pub fn user_binary(home: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// Find micromamba for the project at `root`; `home` and `path` are `$HOME` and `$PATH`.
-pub fn find(root: &Path, home: Option<&Path>, path: Option<&std::ffi::OsStr>) -> (Option<Found>, Vec<NotExecutable>) {
+pub fn find(root: &Path, home: Option<&Path>, path: Option<&std::ffi::OsStr>) -> (Option<Found>, Vec<Skipped>) {
     let mut skipped = Vec::new();
     let mut candidates = Vec::new();
     // `.pyve/bin` (and `.pyve`) linking out of the project, or a binary there that is a link
-    // leading out, is not the project's binary: skipped.
+    // leading out, is not the project's binary: skipped, with a warning naming the link.
     let project = project_binary(root);
-    if pyve_fs::inspect(root, &project).is_ok_and(|e| e.leads_out().is_none()) {
-        candidates.push((project, Location::Project));
+    match pyve_fs::inspect(root, &project) {
+        Ok(e) => match e.leads_out() {
+            None => candidates.push((project, Location::Project)),
+            Some(l) => skipped.push(Skipped::LinksOut { link: project, target: l.target.clone() }),
+        },
+        Err(pyve_fs::Refused::LinkOnTheWay { link, target }) => skipped.push(Skipped::LinksOut { link, target }),
+        Err(_) => {}
     }
     if let Some(u) = user_binary(home) {
         candidates.push((u, Location::User));
@@ -72,7 +119,7 @@ pub fn find(root: &Path, home: Option<&Path>, path: Option<&std::ffi::OsStr>) ->
             return (Some(Found { path: p, location }), skipped);
         }
         if p.is_file() {
-            skipped.push(NotExecutable(p));
+            skipped.push(Skipped::NotExecutable(NotExecutable(p)));
         }
     }
     if let Some(path) = path {
@@ -91,7 +138,7 @@ pub fn find(root: &Path, home: Option<&Path>, path: Option<&std::ffi::OsStr>) ->
 }
 
 /// Find micromamba with this process's `HOME` and `PATH`.
-pub fn find_from_env(root: &Path) -> (Option<Found>, Vec<NotExecutable>) {
+pub fn find_from_env(root: &Path) -> (Option<Found>, Vec<Skipped>) {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     find(root, home.as_deref(), std::env::var_os("PATH").as_deref())
 }
@@ -167,11 +214,16 @@ mod tests {
         std::fs::write(&bin, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::os::unix::fs::symlink(&outside, root.join(".pyve/bin")).unwrap();
-        assert_eq!(find(&root, None, None).0, None, "a .pyve/bin link out is skipped");
+        let (found, skipped) = find(&root, None, None);
+        assert_eq!(found, None, "a .pyve/bin link out is skipped");
+        assert_eq!(skipped, [Skipped::LinksOut { link: root.join(".pyve/bin"), target: outside.clone() }]);
+        assert!(skipped[0].warning().contains("outside the project"), "{}", skipped[0].warning());
         std::fs::remove_file(root.join(".pyve/bin")).unwrap();
         std::fs::create_dir_all(root.join(".pyve/bin")).unwrap();
         std::os::unix::fs::symlink(&bin, root.join(".pyve/bin/micromamba")).unwrap();
-        assert_eq!(find(&root, None, None).0, None, "a binary linking out is skipped");
+        let (found, skipped) = find(&root, None, None);
+        assert_eq!(found, None, "a binary linking out is skipped");
+        assert_eq!(skipped, [Skipped::LinksOut { link: root.join(".pyve/bin/micromamba"), target: bin.clone() }]);
         std::fs::remove_file(root.join(".pyve/bin/micromamba")).unwrap();
         std::fs::copy(&bin, root.join(".pyve/bin/micromamba")).unwrap();
         assert_eq!(find(&root, None, None).0.map(|f| f.location), Some(Location::Project));
@@ -203,7 +255,7 @@ mod tests {
         script(&user_binary(Some(&home)).unwrap(), "echo 1.0.1", 0o644);
         let (found, skipped) = find(&root, Some(&home), Some(&path));
         assert_eq!(found.unwrap().location, Location::System);
-        assert_eq!(skipped, [NotExecutable(user_binary(Some(&home)).unwrap())]);
+        assert_eq!(skipped, [Skipped::NotExecutable(NotExecutable(user_binary(Some(&home)).unwrap()))]);
         script(&user_binary(Some(&home)).unwrap(), "echo 1.0.1", 0o755);
         assert_eq!(find(&root, Some(&home), Some(&path)).0.unwrap().location, Location::User);
         script(&project_binary(&root), "echo micromamba 2.0.5", 0o755);

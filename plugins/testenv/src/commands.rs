@@ -63,6 +63,27 @@ fn inside(paths: &Paths, path: &Path) -> Result<(), Failure> {
     })
 }
 
+/// [`inside`], and `path` itself is not a symbolic link leading out of the project: the
+/// environment `.pyve/testenv/venv` is built, used and installed into only where it really is.
+fn inside_not_linking_out(paths: &Paths, path: &Path) -> Result<(), Failure> {
+    inside(paths, path)?;
+    match pyve_fs::inspect(&paths.root, path) {
+        Ok(e) => match e.leads_out() {
+            Some(l) => Err(Failure::new(format!(
+                "{} is a symbolic link to {}, outside the project; pyve does not use, write or delete anything there",
+                path.display(),
+                l.target.display()
+            ))
+            .hint(format!(
+                "`rm {}` removes the link only (not what it points to); then run `pyve testenv --init`",
+                path.display()
+            ))),
+            None => Ok(()),
+        },
+        Err(r) => Err(Failure::new(r.to_string()).hint(r.hint())),
+    }
+}
+
 /// The project's lock, `.pyve/lock`: the one every pyve command that writes takes (the host
 /// for `--init`, `--purge`, `--python-version`; this plugin for `--init`, `--install` and
 /// `--purge`), so that two of them never change one project at once. Held until dropped;
@@ -131,7 +152,7 @@ impl Drop for ProjectLock {
 
 /// The environment must exist and work.
 fn ready(paths: &Paths, hint: &str) -> Result<(), Failure> {
-    inside(paths, &paths.env)?;
+    inside_not_linking_out(paths, &paths.env)?;
     match project::env_state(&paths.env) {
         EnvState::Ready => Ok(()),
         EnvState::Missing => Err(not_initialized(hint)),
@@ -212,7 +233,7 @@ fn init(ui: &Ui, host: &Host, paths: &Paths) -> Result<(), Failure> {
         return Err(Failure::new(format!("the project directory {} does not exist", paths.root.display()))
             .hint("run it from inside the project"));
     }
-    inside(paths, &paths.env)?;
+    inside_not_linking_out(paths, &paths.env)?;
     match project::env_state(&paths.env) {
         EnvState::Missing => {}
         state @ (EnvState::Ready | EnvState::Broken(_)) => {

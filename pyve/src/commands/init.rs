@@ -578,6 +578,13 @@ fn create(
             plugin.name
         )));
     }
+    // Every path in the answer stays inside the project (env_path may be elsewhere, reported)
+    // before anything is written or removed based on it (docs/security.md, plugins' output).
+    if let Some(warning) = crate::project::answer::check_create_result(root, &plugin.name, &created).map_err(|e| {
+        e.because(format!("{} may hold what the plugin made; pyve did not touch it", created.env_path.display()))
+    })? {
+        ui::warn(&warning);
+    }
     Ok((created, plugin_version))
 }
 
@@ -605,9 +612,6 @@ fn finish(
             plugin.name
         ));
         ui::hint(&format!("check the plugin ({}), or ask for {got} explicitly", plugin.path.display()));
-    }
-    if !created.env_path.is_absolute() || !created.env_path.starts_with(root) {
-        ui::warn(&format!("the environment is outside the project: {}", created.env_path.display()));
     }
 
     // A project without `.pyve/state.json` whose config names another backend.

@@ -51,7 +51,15 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
     if let Some(b) = &backend {
         settings.extend(config.backend_settings(b));
         if let Some(s) = &state {
-            settings.insert("created_files".into(), serde_json::to_value(&s.created_files).unwrap_or(Value::Null));
+            // A clone's state can say anything: only files inside the project go to the backend.
+            let (inside, outside) = project::answer::recorded_files_inside(&root, &s.created_files);
+            for f in &outside {
+                ui::warn(&format!(
+                    ".pyve/state.json records created file {}, outside the project: not removed",
+                    f.display()
+                ));
+            }
+            settings.insert("created_files".into(), serde_json::to_value(&inside).unwrap_or(Value::Null));
         }
     }
     if let Some(d) = dir {

@@ -1,6 +1,7 @@
 //! A pyve project: its root, its recorded config and state, and the lock that keeps two pyve
 //! processes from changing it at once.
 
+pub mod answer;
 pub mod config;
 pub mod files;
 pub mod state;

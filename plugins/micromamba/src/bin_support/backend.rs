@@ -119,6 +119,28 @@ fn maker_gone(pid: Option<u32>) -> bool {
     pid.is_some_and(|pid| pid != std::process::id() && !pyve_fs::process_alive(pid))
 }
 
+/// How old a `.NAME.incomplete` marker without a pid (written by builds before the pid was
+/// recorded) must be to be taken as stale.
+const PIDLESS_MARKER_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Whether the in-place build a `.NAME.incomplete` marker stands for is over: the marker holds
+/// its builder's pid and that process is gone; or, a marker from an older build that holds no
+/// pid (empty or unreadable), it was last written more than [`PIDLESS_MARKER_STALE_AFTER`] ago.
+/// Called only under the project lock (`--init`, `--purge`), so no other pyve is building in
+/// this project: without the age rule such an environment would stay "not an environment"
+/// forever.
+fn incomplete_marker_stale(marker: &Path) -> bool {
+    let pid = pyve_fs::read_bounded_text(marker, 64).ok().and_then(|t| t.trim().parse().ok());
+    if pid.is_some() {
+        return maker_gone(pid);
+    }
+    std::fs::symlink_metadata(marker)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > PIDLESS_MARKER_STALE_AFTER)
+}
+
 /// Remove what crashed or cancelled runs left in `.pyve/envs`: temporary build directories,
 /// unfinished in-place builds, environments moved aside, each only when the process that made
 /// it is gone (a live one is another pyve at work: its old environment set aside by
@@ -142,9 +164,7 @@ fn tidy(cx: &Context<'_>, root: &Path) {
                 cx.debug(format!("removed {}, left by an interrupted run", p.display()));
             }
         } else if let Some(env) = n.strip_prefix('.').and_then(|n| n.strip_suffix(".incomplete")) {
-            // The marker holds the pid of the run building in place.
-            let pid = pyve_fs::read_bounded_text(&p, 64).ok().and_then(|t| t.trim().parse().ok());
-            if !maker_gone(pid) {
+            if !incomplete_marker_stale(&p) {
                 continue;
             }
             let _ = pyve_fs::remove(root, &dir.join(env));
@@ -273,8 +293,8 @@ fn check_lock_entries(cx: &Context<'_>, lock: &LockFile, strict: bool) -> Result
 /// The engine for this request, with the binary found (if any).
 fn choose_engine(cx: &Context<'_>, root: &Path, s: &MambaSettings) -> Result<(Box<dyn Engine>, Option<Found>)> {
     let (found, skipped) = discovery::find_from_env(root);
-    for not_exec in skipped.iter().map(|s| &s.0) {
-        cx.warn(format!("{} is not executable; skipped (chmod +x {})", not_exec.display(), not_exec.display()));
+    for s in &skipped {
+        cx.warn(s.warning());
     }
     let choice = if s.auto_bootstrap { EngineChoice::Micromamba } else { s.engine };
     match engine::pick(choice, found.as_ref()) {
@@ -669,12 +689,16 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
                 (CheckStatus::Info, None)
             };
             let mut detail = "not found (the built-in engine needs none)".to_string();
-            if let Some(not_exec) = skipped.first() {
+            if let Some(not_exec) = skipped.iter().find_map(discovery::Skipped::not_executable) {
                 detail =
-                    format!("{} is not executable (fix with: chmod +x {})", not_exec.0.display(), not_exec.0.display());
+                    format!("{} is not executable (fix with: chmod +x {})", not_exec.display(), not_exec.display());
             }
             checks.push(check(status, "Micromamba", detail, hint));
         }
+    }
+    // A project binary passed over because it (or `.pyve/bin`) links out of the project.
+    for s in skipped.iter().filter(|s| matches!(s, discovery::Skipped::LinksOut { .. })) {
+        checks.push(check(CheckStatus::Warn, "Project micromamba", s.warning(), None));
     }
     // The environment.
     match recorded_name(root, s) {
@@ -765,5 +789,21 @@ mod tests {
         assert!(!maker_gone(None), "an unknown maker is never assumed gone");
         assert!(!maker_gone(Some(std::process::id())));
         assert!(maker_gone(Some(999_999_999)));
+    }
+
+    #[test]
+    fn a_pidless_incomplete_marker_is_stale_only_when_old() {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join(".demo.incomplete");
+        std::fs::write(&m, "").unwrap();
+        assert!(!incomplete_marker_stale(&m), "a fresh empty marker may be a build at work");
+        let old = std::time::SystemTime::now() - PIDLESS_MARKER_STALE_AFTER - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&m).unwrap().set_modified(old).unwrap();
+        assert!(incomplete_marker_stale(&m), "an old empty marker is stale");
+        std::fs::write(&m, std::process::id().to_string()).unwrap();
+        std::fs::File::options().write(true).open(&m).unwrap().set_modified(old).unwrap();
+        assert!(!incomplete_marker_stale(&m), "a live builder's marker is kept, however old");
+        std::fs::write(&m, "999999999").unwrap();
+        assert!(incomplete_marker_stale(&m), "a dead builder's marker is stale");
     }
 }

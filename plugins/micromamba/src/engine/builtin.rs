@@ -4,6 +4,7 @@ use std::path::Path;
 
 use rattler::install::Installer;
 use rattler_cache::package_cache::PackageCache;
+use rattler_cache::validation::ValidationMode;
 use rattler_conda_types::{Channel, ChannelConfig, GenericVirtualPackage, NamedChannelOrUrl, RepoDataRecord, Subdir};
 use rattler_repodata_gateway::Gateway;
 use rattler_solve::{SolverImpl, SolverTask, resolvo};
@@ -109,6 +110,29 @@ fn verify_local_archives(mut records: Vec<RepoDataRecord>) -> Result<Vec<RepoDat
     Ok(records)
 }
 
+/// Remove what a killed run left half-extracted in the shared package cache. rattler extracts
+/// a package into a hidden temporary sibling (`.NAME-VERSION-BUILD` and six random characters)
+/// and renames it into place while it holds the cache's global lock (`.cache.lock`, an advisory
+/// file lock); a `kill -9` leaves the temporary directory behind, and nothing else ever removes
+/// it. Taken with that lock held, every hidden directory there belongs to a run that is gone
+/// (a live one would hold the lock), so it is removed. Best effort: without the lock, nothing
+/// is touched.
+async fn sweep_killed_extractions(cache: &PackageCache, pkgs: &Path) {
+    if !pkgs.is_dir() {
+        return;
+    }
+    let Ok(lock) = cache.acquire_global_lock().await else { return };
+    if let Ok(entries) = std::fs::read_dir(pkgs) {
+        for e in entries.filter_map(std::result::Result::ok) {
+            let hidden = e.file_name().to_string_lossy().starts_with('.');
+            if hidden && e.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    drop(lock);
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -190,7 +214,10 @@ impl Engine for Builtin {
             };
             let pkgs = private.as_ref().map_or_else(|| req.cache_dir.join("pkgs"), |d| d.path().to_path_buf());
             let records = verify_local_archives(records)?;
-            let cache = PackageCache::new(pkgs);
+            // `Fast`: a cached package is used only when every file its paths.json lists is
+            // there; a half-extracted copy (an older rattler's, or one planted) is fetched again.
+            let cache = PackageCache::new_layered(std::iter::once(pkgs.clone()), false, ValidationMode::Fast);
+            sweep_killed_extractions(&cache, &pkgs).await;
             check_contents(&cache, &records).await?;
             let mut installer = Installer::new()
                 .with_package_cache(cache)
