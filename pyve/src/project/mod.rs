@@ -2,6 +2,7 @@
 //! processes from changing it at once.
 
 pub mod config;
+pub mod dotenv;
 pub mod files;
 pub mod state;
 

@@ -54,6 +54,10 @@ pub struct State {
     /// Files pyve itself manages.
     #[serde(default)]
     pub managed: Managed,
+    /// The sha256 of the `.env` `pyve run` last announced (a new or changed one is announced
+    /// once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dotenv_seen: Option<String>,
 }
 
 /// The host's own files and what it did to them.
@@ -71,6 +75,10 @@ pub struct Managed {
     /// Lines pyve added to `.gitignore` (removed again on purge).
     #[serde(default)]
     pub gitignore_lines: Vec<String>,
+    /// The project was initialised with `--no-direnv`: a later `--init --force` keeps it so
+    /// (no `.envrc` is created again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_direnv: bool,
 }
 
 impl State {
