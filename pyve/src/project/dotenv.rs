@@ -5,8 +5,7 @@
 //!   comments;
 //! - `'single quotes'`: literal, nothing is expanded or unescaped;
 //! - `"double quotes"`: `\n` and `\r` are line breaks, `\X` is `X` (except `\$`, which stays
-//!   as written), then `$VAR`, `${VAR}` and `${VAR:-default}` are expanded; a quoted value may
-//!   span lines;
+//!   as written), then `$VAR`, `${VAR}` and `${VAR:-default}` are expanded (on one line);
 //! - an unquoted value is one word (no spaces), ends at `#`, and is expanded like a double-quoted
 //!   one (without unescaping);
 //! - a variable is looked up among the lines above first, then in the environment the command
@@ -42,7 +41,7 @@ pub fn parse(text: &str, lookup: impl Fn(&str) -> Option<String>) -> (Vec<(Strin
             bad.push(BadLine { line: number, text: line.to_owned() });
             continue;
         };
-        let value = match read_value(rest, &lines, &mut i) {
+        let value = match read_value(rest) {
             Some(v) => v,
             None => {
                 bad.push(BadLine { line: number, text: line.to_owned() });
@@ -67,9 +66,7 @@ enum Value {
 }
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !s.as_bytes()[0].is_ascii_digit()
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !s.as_bytes()[0].is_ascii_digit()
 }
 
 /// `[export ]KEY=` or `KEY: `, and what follows.
@@ -103,24 +100,14 @@ fn only_comment(s: &str) -> bool {
     s.is_empty() || s.starts_with('#')
 }
 
-/// The value that starts with `rest` (a quoted one may go on over the next lines, `next`
-/// is moved past them). `None`: not a value direnv accepts.
-fn read_value(rest: &str, lines: &[&str], next: &mut usize) -> Option<Value> {
+/// The value that starts with `rest` (one line: direnv refuses a quoted value that goes on
+/// over the next lines). `None`: not a value direnv accepts.
+fn read_value(rest: &str) -> Option<Value> {
     if let Some(q) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
         let body = &rest[1..];
         // On this line: the last closing quote followed only by a comment.
         if let Some(v) = closing(body, q) {
             return Some(quoted(q, v));
-        }
-        // Over the next lines.
-        let mut joined = body.to_owned();
-        for (j, l) in lines.iter().enumerate().skip(*next) {
-            joined.push('\n');
-            joined.push_str(l);
-            if let Some(v) = closing(&joined, q) {
-                *next = j + 1;
-                return Some(quoted(q, v));
-            }
         }
         // No closing quote: the quote is part of a bare word.
     }
@@ -301,10 +288,10 @@ mod tests {
                 ("V".into(), "in".into()),
                 ("X".into(), "envw".into()),
                 ("W".into(), "late".into()),
-                ("M".into(), "a\nb".into()),
+                ("M".into(), "\"a".into()),
                 ("Y".into(), "after".into()),
             ]
         );
-        assert_eq!(bad, [BadLine { line: 4, text: "not a line".into() }]);
+        assert_eq!(bad, [BadLine { line: 4, text: "not a line".into() }, BadLine { line: 9, text: "b\"".into() }]);
     }
 }
