@@ -163,14 +163,15 @@ fn run_passes_exit_codes_signals_and_reports_unknown_commands() {
 }
 
 #[test]
-fn run_loads_dotenv_without_overriding_the_callers_variables() {
+fn run_loads_dotenv_over_the_callers_variables_as_direnv_does() {
     let sb = sandbox();
     ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
     std::fs::write(sb.project().join(".env"), "API_TOKEN=secret\nexport MODE=\"dev mode\"\nKEEP=from-dotenv\n")
         .unwrap();
     let out = run(sb.e2e().env("KEEP", "mine").args(["run", "bash", "-c", "echo $API_TOKEN/$MODE/$KEEP"]));
     ok(&out, "run");
-    assert_eq!(out.stdout.trim(), "secret/dev mode/mine");
+    // As direnv's `dotenv` (issue 24 item 7): the project's .env wins over the environment.
+    assert_eq!(out.stdout.trim(), "secret/dev mode/from-dotenv");
 }
 
 #[test]
@@ -675,4 +676,59 @@ fn plugin_versions_pinned_in_the_config_are_honoured() {
     std::fs::write(&config, format!("{base}plugins:\n  venv: \"^0.1\"\n")).unwrap();
     ok(&run(sb.e2e().arg("--purge")), "purge with a matching pin");
     assert!(!sb.project().join(".venv").exists());
+}
+
+/// Issue 24 item 7: `pyve run` reads `.env` as direnv's `dotenv` does (expansion, quotes,
+/// comments, precedence over the environment), and names the lines it skips; the `.env` is
+/// announced once, on stderr, and again when it changes.
+#[test]
+fn dotenv_means_the_same_under_pyve_run_and_direnv() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.12")]), "init");
+    let p = sb.project();
+    let names = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "OUTER", "PRE"];
+    let dotenv = "# comment\n\nA=1\nexport B=word # note\nC=\"x\\ny \\\"q\\\" ${A} $A $PRE\"\nD='lit $A ${A}'\n\
+                  E=\nF=${A}-${NOPE:-dflt}-$PRE\nG=a#b\nH = \"a\\tb\\\\c\" # c\nI: yaml\n\
+                  OUTER=from-dotenv\n";
+    std::fs::write(p.join(".env"), dotenv).unwrap();
+    let script = format!(
+        "import os; print(repr([os.environ.get(n) for n in {:?}]))",
+        names.iter().map(|n| n.to_string()).collect::<Vec<_>>()
+    );
+    let mut pyve = sb.e2e();
+    pyve.args(["run", "python", "-c", &script]).env("PRE", "outer").env("OUTER", "from-env");
+    let first = run(&mut pyve);
+    ok(&first, "pyve run");
+    assert!(first.stderr.contains("WARNING: .env is new: pyve run sets A, B, C"), "{}", first.stderr);
+    let again = run(&mut pyve);
+    assert_eq!(again.stdout, first.stdout);
+    assert_eq!(again.stderr, "", "announced once");
+    let want = "['1', 'word', 'x\\ny \"q\" 1 1 outer', 'lit $A ${A}', '', '1-dflt-outer', 'a', 'atb\\\\c', 'yaml', \
+                'from-dotenv', 'outer']";
+    assert_eq!(first.stdout.trim(), want);
+
+    if let Some(direnv) = pyve::commands::run::find_on_path("direnv") {
+        let direnv_cmd = |args: &[&str]| {
+            let mut c = Command::new(&direnv);
+            sb.isolate(&mut c);
+            c.args(args)
+                .env("XDG_CONFIG_HOME", sb.home().join(".config"))
+                .env("XDG_DATA_HOME", sb.home().join(".local/share"))
+                .env("PRE", "outer")
+                .env("OUTER", "from-env");
+            c
+        };
+        ok(&run(&mut direnv_cmd(&["allow", "."])), "direnv allow");
+        let out = run(&mut direnv_cmd(&["exec", ".", "python", "-c", &script]));
+        ok(&out, "direnv exec");
+        assert_eq!(out.stdout, first.stdout, "direnv and pyve run agree\n{}", out.stderr);
+    }
+
+    // A line pyve cannot read is named (file and line) and skipped; a change is announced.
+    std::fs::write(p.join(".env"), "A=1\nB=two words\nC=3\n").unwrap();
+    let out = run(sb.e2e().args(["run", "python", "-c", "import os; print(os.environ.get('B'), os.environ['C'])"]));
+    ok(&out, "pyve run with a bad line");
+    assert_eq!(out.stdout.trim(), "None 3");
+    assert!(out.stderr.contains(".env:2: skipped, not an assignment pyve can read"), "{}", out.stderr);
+    assert!(out.stderr.contains(".env is changed since the last run: pyve run sets A, C"), "{}", out.stderr);
 }

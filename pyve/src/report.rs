@@ -88,13 +88,25 @@ impl Report {
     /// The report as text: `✓ Label: detail`, `⚠ ...`, `✗ ...`, `  Label: detail` for
     /// information, and a hint as an indented line below its check.
     pub fn text(&self) -> String {
+        self.text_coloured(false)
+    }
+
+    /// [`Report::text`], with the marks coloured as `ui` colours its prefixes (green `✓`,
+    /// yellow `⚠`, red `✗`) when `color` (the stream the report goes to is a terminal).
+    pub fn text_coloured(&self, color: bool) -> String {
+        use pyve_protocol::output::Line;
         let mut out = String::new();
         for l in &self.lines {
-            let mark = match l.status {
-                CheckStatus::Ok => "✓ ",
-                CheckStatus::Info => "  ",
-                CheckStatus::Warn => "⚠ ",
-                CheckStatus::Error => "✗ ",
+            let (mark, line) = match l.status {
+                CheckStatus::Ok => ("✓", Line::Success),
+                CheckStatus::Info => (" ", Line::Plain),
+                CheckStatus::Warn => ("⚠", Line::Warning),
+                CheckStatus::Error => ("✗", Line::Error),
+            };
+            let mark = if color && line != Line::Plain {
+                format!("\x1b[{}m{mark}\x1b[0m ", line.colour())
+            } else {
+                format!("{mark} ")
             };
             match &l.detail {
                 Some(d) => {

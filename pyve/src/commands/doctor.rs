@@ -165,7 +165,7 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
         out.checks = r.lines;
         crate::ui::out(&format!("{}\n", crate::json::pretty(&out)));
     } else {
-        crate::ui::out(&format!("{HEADER}\n{}\n", r.text()));
+        crate::ui::out(&format!("{HEADER}\n{}\n", r.text_coloured(crate::ui::get().color_stdout)));
     }
     Ok(out.exit_code)
 }
@@ -387,8 +387,16 @@ fn direnv_check(root: &Path, r: &mut Report) {
         );
         return;
     };
+    let ours = crate::project::files::envrc_is_ours(&root.join(".envrc"));
     match direnv_allowed(&direnv, root) {
         Some(true) => r.host(CheckStatus::Ok, "Direnv", ".envrc configured (allowed)"),
+        // Allowing an `.envrc` pyve did not write runs whatever it contains.
+        Some(false) if !ours => r.host_hint(
+            CheckStatus::Warn,
+            "Direnv",
+            ".envrc is not pyve's, not allowed",
+            "Review .envrc before allowing it with direnv, or use 'pyve run' to execute commands",
+        ),
         Some(false) => r.host_hint(
             CheckStatus::Warn,
             "Direnv",

@@ -290,7 +290,8 @@ fn menu(env: &HostEnv, root: &Path, args: &InitArgs, config: &Config, state: Opt
     ui::warn(&format!("  Current version: {VERSION}"));
     ui::warn(&format!("  Backend: {recorded}"));
     ui::status("");
-    // The versions on stdout too (later releases of the original moved them into the menu).
+    // The versions on stdout too (later releases of the original moved them into the menu;
+    // the harness reads both).
     ui::status(&format!("  Recorded version: {}", config.pyve_version.as_deref().unwrap_or("(not recorded)")));
     ui::status(&format!("  Current version:  {VERSION}"));
     ui::status(&format!("  Backend:          {recorded}"));
@@ -367,7 +368,11 @@ fn update(root: &Path, config: &Config, args: &InitArgs, conflict: Conflict) -> 
         files::write_own(root, &config.path, config.with_version(VERSION).as_bytes())?;
     }
     ui::info("✓ Configuration updated");
-    ui::info(&format!("  Version: {} → {VERSION}", old.as_deref().unwrap_or("(not recorded)")));
+    if old.as_deref() == Some(VERSION) {
+        ui::info(&format!("  Version: {VERSION} (unchanged)"));
+    } else {
+        ui::info(&format!("  Version: {} → {VERSION}", old.as_deref().unwrap_or("(not recorded)")));
+    }
     ui::info(&format!("  Backend: {recorded} (unchanged)"));
     ui::status("");
     ui::info(&format!("Project updated to Pyve v{VERSION}"));
@@ -384,6 +389,14 @@ fn force(
     state: Option<&State>,
     confirm: bool,
 ) -> Result<u8> {
+    // A project initialised with `--no-direnv` stays without `.envrc`.
+    let remembered;
+    let args = if !args.no_direnv && state.is_some_and(|s| s.managed.no_direnv) {
+        remembered = InitArgs { no_direnv: true, ..args.clone() };
+        &remembered
+    } else {
+        args
+    };
     let inventory = plugins::inventory(env, crate::cli::BUILTINS);
     // Validate first: the backend, its plugin, the arguments. Nothing is touched yet.
     let choice = choose(&inventory, root, args, config.backend.as_deref())?;
@@ -653,6 +666,7 @@ fn finish(
     state.created_files = created.created_files.clone();
     state.inputs = project::state::hash_inputs(root, &created.inputs);
     state.managed = old_state.map(|s| s.managed.clone()).unwrap_or_default();
+    state.managed.no_direnv = args.no_direnv;
     let keep = old_config.map(|c| c.root.clone()).unwrap_or_default();
     let config_text = project::config::render(&choice.name, &created.settings, &keep);
 
@@ -718,12 +732,24 @@ fn finish(
         ui::status(&format!("\nEnvironment location: {}", project::display_in(root, &created.env_path)));
     }
     ui::status("");
-    if args.no_direnv {
-        ui::status("Use 'pyve run <command>' to execute commands in the environment.");
-    } else {
-        ui::status("Next step: Run 'direnv allow' to activate the environment (or use 'pyve run <command>').");
-    }
+    ui::status(&next_step(root, args.no_direnv));
     Ok(())
+}
+
+/// What to do after a successful init: `direnv allow` only when direnv is installed and the
+/// `.envrc` is pyve's (allowing an `.envrc` pyve did not write runs whatever it contains).
+fn next_step(root: &Path, no_direnv: bool) -> String {
+    let envrc = root.join(".envrc");
+    if no_direnv {
+        "Use 'pyve run <command>' to execute commands in the environment.".to_owned()
+    } else if !files::envrc_is_ours(&envrc) {
+        "Next step: review .envrc (it is not pyve's) before allowing it with direnv, or use 'pyve run <command>'."
+            .to_owned()
+    } else if crate::commands::run::find_on_path("direnv").is_none() {
+        "Next step: use 'pyve run <command>' (or install direnv to activate the environment on cd).".to_owned()
+    } else {
+        "Next step: Run 'direnv allow' to activate the environment (or use 'pyve run <command>').".to_owned()
+    }
 }
 
 /// Check every file `--init` writes before anything changes: the project directory must be
@@ -971,7 +997,10 @@ fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State, 
 
 /// The lines `.gitignore` should hold for what `--init` made.
 fn wanted_gitignore(args: &InitArgs, created: &CreateResult, state: &State) -> Vec<String> {
-    let mut wanted: Vec<String> = created.gitignore.clone();
+    // A plugin's lines are used only when they are one plain pattern each (see
+    // `write_gitignore` for the warning).
+    let mut wanted: Vec<String> =
+        created.gitignore.iter().filter(|l| files::gitignore_line_refused(l).is_none()).cloned().collect();
     wanted.push(".env".into());
     if !args.no_direnv || state.managed.envrc {
         wanted.push(".envrc".into());
@@ -995,6 +1024,11 @@ fn write_gitignore(
         ));
         return Ok(());
     };
+    for l in &created.gitignore {
+        if let Some(why) = files::gitignore_line_refused(l) {
+            ui::warn(&format!("the backend asked to add {l:?} to .gitignore: refused ({why})"));
+        }
+    }
     let wanted = wanted_gitignore(args, created, state);
     // Lines pyve added before for something no longer wanted (an old venv directory) go.
     let stale: Vec<String> = state.managed.gitignore_lines.iter().filter(|l| !wanted.contains(l)).cloned().collect();

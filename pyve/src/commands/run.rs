@@ -75,9 +75,9 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
         crate::ui::warn(&why);
         crate::ui::hint("run `pyve --init --force` to rebuild it, or `pyve --validate` to see what is there");
     }
-    let state = match State::load(&root)? {
-        Some(state) => state,
-        None => unrecorded(env, &root)?,
+    let (state, recorded) = match State::load(&root)? {
+        Some(state) => (state, true),
+        None => (unrecorded(env, &root)?, false),
     };
     // A project that pins its backend's plugin runs only where a matching copy is installed
     // (no plugin is started: the manifest cache knows the versions).
@@ -94,7 +94,7 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
 
     let mut cmd = resolve(program, &state)?;
     cmd.args(args);
-    apply(&mut cmd, &root, &state)?;
+    apply(&mut cmd, &root, &state, recorded)?;
     exec(cmd)
 }
 
@@ -287,40 +287,85 @@ fn resolve(program: &OsStr, state: &State) -> Result<Command> {
     }
 }
 
-/// The recorded activation, plus the project's `.env` (variables already set win). `.env` is
-/// read only when it is a regular file of at most [`files::DOTENV_MAX`] bytes: a FIFO or a link
-/// to `/dev/stdin` would otherwise wait for, or swallow, the command's own standard input.
-fn apply(cmd: &mut Command, root: &Path, state: &State) -> Result<()> {
-    let dotenv = root.join(".env");
-    match pyve_fs::read_bounded_text(&dotenv, files::DOTENV_MAX) {
-        Ok(text) => {
-            for (k, v) in files::parse_dotenv(&text) {
-                if std::env::var_os(&k).is_none() {
-                    cmd.env(k, v);
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(Error::new(format!("cannot read {}", dotenv.display()))
-                .because(e)
-                .hint("pyve run loads .env as a small regular text file: fix it or move it aside; nothing was run"));
-        }
-    }
+/// The recorded activation, then the project's `.env` as direnv's `dotenv` reads it (it runs
+/// last in the `.envrc` pyve writes, so its values win over the activation and the process
+/// environment, and its `$VAR`s see both). `.env` is read only when it is a regular file of at
+/// most [`files::DOTENV_MAX`] bytes: a FIFO or a link to `/dev/stdin` would otherwise wait for,
+/// or swallow, the command's own standard input. Lines pyve cannot read are skipped with a
+/// warning; a new or changed `.env` is announced once (its hash is kept in the state).
+fn apply(cmd: &mut Command, root: &Path, state: &State, recorded: bool) -> Result<()> {
     for var in &state.activation.unset {
         cmd.env_remove(var);
     }
     for (k, v) in &state.activation.set {
         cmd.env(k, v);
     }
+    let mut path_value = std::env::var_os("PATH");
     if !state.activation.path_prepend.is_empty() {
         let mut dirs: Vec<PathBuf> = state.activation.path_prepend.clone();
         if let Some(path) = std::env::var_os("PATH") {
             dirs.extend(std::env::split_paths(&path).filter(|d| !state.activation.path_prepend.contains(d)));
         }
         if let Ok(joined) = std::env::join_paths(dirs) {
-            cmd.env("PATH", joined);
+            cmd.env("PATH", &joined);
+            path_value = Some(joined);
         }
     }
+    let dotenv = root.join(".env");
+    let text = match pyve_fs::read_bounded_text(&dotenv, files::DOTENV_MAX) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(Error::new(format!("cannot read {}", dotenv.display()))
+                .because(e)
+                .hint("pyve run loads .env as a small regular text file: fix it or move it aside; nothing was run"));
+        }
+    };
+    // What the command would see without `.env`: the activation over the process environment.
+    let lookup = |name: &str| -> Option<String> {
+        if name == "PATH" {
+            return path_value.as_ref().map(|p| p.to_string_lossy().into_owned());
+        }
+        if let Some(v) = state.activation.set.get(name) {
+            return Some(v.clone());
+        }
+        if state.activation.unset.iter().any(|u| u == name) {
+            return None;
+        }
+        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+    };
+    let (vars, bad) = project::dotenv::parse(&text, lookup);
+    let shown = project::display_in(root, &dotenv);
+    for b in &bad {
+        crate::ui::warn(&format!(
+            "{shown}:{}: skipped, not an assignment pyve can read (KEY=value, quote a value with spaces): {}",
+            b.line,
+            b.text.trim()
+        ));
+    }
+    announce(root, state, recorded, &text, &vars);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
     Ok(())
+}
+
+/// Say once, on stderr, that a new or changed `.env` is applied (a cloned project's `.env`
+/// can set any variable of the command, `PATH` and `PYTHONPATH` included), and remember its
+/// hash in the state so that the next runs are quiet.
+fn announce(root: &Path, state: &State, recorded: bool, text: &str, vars: &[(String, String)]) {
+    use sha2::{Digest, Sha256};
+    let hash: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    if state.dotenv_seen.as_deref() == Some(hash.as_str()) || vars.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = vars.iter().map(|(k, _)| k.as_str()).collect();
+    let what = if state.dotenv_seen.is_some() { "changed since the last run" } else { "new" };
+    crate::ui::warn(&format!(".env is {what}: pyve run sets {} from it", names.join(", ")));
+    if recorded {
+        let mut seen = state.clone();
+        seen.dotenv_seen = Some(hash);
+        // Not being able to remember only means the notice is shown again.
+        let _ = files::write_own(root, &root.join(project::STATE_FILE), seen.to_text().as_bytes());
+    }
 }

@@ -59,7 +59,7 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
         };
         crate::ui::out(&format!("{}\n", crate::json::pretty(&out)));
     } else {
-        crate::ui::out(&format!("{HEADER}\n{}\n{last}\n", r.text()));
+        crate::ui::out(&format!("{HEADER}\n{}\n{last}\n", r.text_coloured(crate::ui::get().color_stdout)));
     }
     Ok(code)
 }

@@ -171,12 +171,51 @@ fn shell_quote(s: &str) -> String {
 fn envrc_path(root: &Path, p: &Path) -> String {
     match p.strip_prefix(root) {
         Ok(rel) if rel.as_os_str().is_empty() => "\"$PWD\"".to_owned(),
-        Ok(rel) => format!("\"$PWD/{}\"", rel.display().to_string().replace('"', "\\\"")),
+        // Inside double quotes bash still reads `$`, `` ` ``, `\\` and `"`: each is escaped.
+        Ok(rel) => format!("\"$PWD/{}\"", dquote_escape(&rel.display().to_string())),
         Err(_) => shell_quote(&p.display().to_string()),
     }
 }
 
-/// The text of the `.envrc` for an environment.
+/// `s` escaped for the inside of a bash double-quoted string.
+fn dquote_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '$' | '`' | '\\' | '"') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whether `name` can be a shell variable's name (`[A-Za-z_][A-Za-z0-9_]*`): a plugin's
+/// activation names anything else, it is left out of `.envrc` (it would be read as a command).
+pub fn is_var_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+}
+
+/// Why a `.gitignore` line a plugin asks for is refused, if it is: a line break or another
+/// control character (more lines than one), a leading `!` (it would un-ignore, `.env` for
+/// example), a leading `#` (a comment), or an empty line.
+pub fn gitignore_line_refused(line: &str) -> Option<&'static str> {
+    if line.trim().is_empty() {
+        Some("it is empty")
+    } else if line.chars().any(char::is_control) {
+        Some("it holds a line break or a control character")
+    } else if line.starts_with('!') {
+        Some("a leading '!' would un-ignore files")
+    } else if line.starts_with('#') {
+        Some("it is a comment")
+    } else {
+        None
+    }
+}
+
+/// The text of the `.envrc` for an environment. Names that are not shell variable names
+/// are left out (with a warning); every value and path is quoted.
 pub fn envrc_text(root: &Path, backend: &str, activation: &Activation, env_path: &Path) -> String {
     let project = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "project".into());
     let env_name = env_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -187,10 +226,19 @@ pub fn envrc_text(root: &Path, backend: &str, activation: &Activation, env_path:
          # Remove the first line to make the file yours; pyve then never changes or deletes it.\n",
         crate::env::VERSION
     ));
-    for var in &activation.unset {
+    let refuse = |name: &str| {
+        let bad = !is_var_name(name);
+        if bad {
+            crate::ui::warn(&format!(
+                "the {backend} backend names the variable {name:?}: left out of .envrc (not a variable name)"
+            ));
+        }
+        bad
+    };
+    for var in activation.unset.iter().filter(|v| !refuse(v)) {
         t.push_str(&format!("unset {var}\n"));
     }
-    for (k, v) in &activation.set {
+    for (k, v) in activation.set.iter().filter(|(k, _)| !refuse(k)) {
         let value = if Path::new(v).is_absolute() { envrc_path(root, Path::new(v)) } else { shell_quote(v) };
         t.push_str(&format!("export {k}={value}\n"));
     }
@@ -311,52 +359,6 @@ pub fn local_env_template(home: Option<&Path>) -> Option<PathBuf> {
     home.map(|h| h.join(".local").join(".env"))
 }
 
-/// Parse a `.env` file: `KEY=VALUE` lines, optional `export `, `#` comments, single or double
-/// quotes (double quotes understand `\n`, `\"`, `\\`), no interpolation.
-pub fn parse_dotenv(text: &str) -> Vec<(String, String)> {
-    let mut vars = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").map(str::trim_start).unwrap_or(line);
-        let Some((key, value)) = line.split_once('=') else { continue };
-        let key = key.trim();
-        if key.is_empty()
-            || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            || key.as_bytes()[0].is_ascii_digit()
-        {
-            continue;
-        }
-        let value = value.trim();
-        let value = if let Some(rest) = value.strip_prefix('"') {
-            let mut out = String::new();
-            let mut chars = rest.chars();
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' => break,
-                    '\\' => match chars.next() {
-                        Some('n') => out.push('\n'),
-                        Some('t') => out.push('\t'),
-                        Some(other) => out.push(other),
-                        None => break,
-                    },
-                    c => out.push(c),
-                }
-            }
-            out
-        } else if let Some(rest) = value.strip_prefix('\'') {
-            rest.split('\'').next().unwrap_or("").to_owned()
-        } else {
-            // An unquoted value ends at ` #` (a comment).
-            value.split(" #").next().unwrap_or("").trim_end().to_owned()
-        };
-        vars.push((key.to_owned(), value));
-    }
-    vars
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,23 +415,6 @@ mod tests {
     }
 
     #[test]
-    fn dotenv_values() {
-        let vars = parse_dotenv(
-            "# comment\nA=1\nexport B = two words # note\nC=\"x\\ny \\\"q\\\"\"\nD='lit $X'\n1BAD=no\nE=\nnot a line\n",
-        );
-        assert_eq!(
-            vars,
-            [
-                ("A".to_owned(), "1".to_owned()),
-                ("B".into(), "two words".into()),
-                ("C".into(), "x\ny \"q\"".into()),
-                ("D".into(), "lit $X".into()),
-                ("E".into(), "".into())
-            ]
-        );
-    }
-
-    #[test]
     fn envrc_uses_project_relative_paths() {
         let root = Path::new("/home/u/my proj");
         let act = Activation {
@@ -445,5 +430,32 @@ mod tests {
         );
         assert!(t.contains("export PYVE_PROMPT_PREFIX='(venv:my proj) '\n"), "{t}");
         assert!(t.ends_with("dotenv_if_exists .env\n"));
+    }
+
+    #[test]
+    fn plugin_names_never_reach_envrc_raw() {
+        let root = Path::new("/p");
+        let act = Activation {
+            set: [
+                ("X; rm -rf ~".to_owned(), "1".to_owned()),
+                ("OK".to_owned(), "/p/$(touch pwned)`id`\\\"".to_owned()),
+            ]
+            .into(),
+            unset: vec!["A\nB".into(), "GOOD".into()],
+            path_prepend: vec!["/p/a$(id)/bin".into()],
+        };
+        let t = envrc_text(root, "venv", &act, Path::new("/p/.venv"));
+        assert!(!t.contains("rm -rf") && !t.contains("A\nB"), "{t}");
+        assert!(t.contains("unset GOOD\n"), "{t}");
+        assert!(t.contains("export OK=\"$PWD/\\$(touch pwned)\\`id\\`\\\\\\\"\"\n"), "{t}");
+        assert!(t.contains("PATH_add \"$PWD/a\\$(id)/bin\"\n"), "{t}");
+    }
+
+    #[test]
+    fn plugin_gitignore_lines_are_checked() {
+        assert!(gitignore_line_refused(".venv").is_none());
+        for l in ["!.env", ".venv\n!.env", "# x", "", "a\rb"] {
+            assert!(gitignore_line_refused(l).is_some(), "{l:?}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod answer;
 pub mod config;
+pub mod dotenv;
 pub mod files;
 pub mod state;
 

@@ -59,6 +59,10 @@ pub struct State {
     /// rebuilds when one differs.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub inputs: std::collections::BTreeMap<String, Option<String>>,
+    /// The sha256 of the `.env` `pyve run` last announced (a new or changed one is announced
+    /// once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dotenv_seen: Option<String>,
 }
 
 /// The largest input file hashed (a conda lock can be large).
@@ -119,6 +123,10 @@ pub struct Managed {
     /// Lines pyve added to `.gitignore` (removed again on purge).
     #[serde(default)]
     pub gitignore_lines: Vec<String>,
+    /// The project was initialised with `--no-direnv`: a later `--init --force` keeps it so
+    /// (no `.envrc` is created again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_direnv: bool,
 }
 
 impl State {

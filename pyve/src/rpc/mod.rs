@@ -205,11 +205,17 @@ impl RpcError {
                 .hint(format!("rename the file after the plugin's real name, or reinstall pyve-{}", p.name)),
             Failure::BadManifest(_) => Error::new(format!("{label} {}", self.summary()))
                 .hint(format!("this is a bug in the plugin: reinstall pyve-{}, or report it to its author", p.name)),
+            // The plugin is named once (the message starts with its name); its path and a
+            // generic hint would only repeat what the user knows: the path with `--verbose`,
+            // the plugin's own hint when it gives one.
             Failure::Remote(e) => {
-                let err = Error::new(format!("{}: {}", p.name, e.message)).because(format!("reported by {label}"));
+                let mut err = Error::new(format!("{}: {}", p.name, e.message));
+                if crate::ui::get().verbosity > 0 {
+                    err = err.because(format!("reported by {label}"));
+                }
                 match e.hint() {
                     Some(h) => err.hint(h),
-                    None => err.hint(format!("see the messages of plugin '{}' above", p.name)),
+                    None => err,
                 }
             }
             Failure::BadResult { .. } => Error::new(format!("{label} {}", self.summary()))

@@ -88,7 +88,7 @@ impl Line {
     }
 
     /// The SGR colour of the prefix (of the whole line for details).
-    const fn colour(self) -> &'static str {
+    pub const fn colour(self) -> &'static str {
         match self {
             Line::Error => "1;31",
             Line::Warning => "1;33",
