@@ -56,3 +56,39 @@ fn sync_outside_a_project_says_what_to_do() {
     assert!(out.stderr.contains("no pyve project here"), "{}", out.stderr);
     assert!(out.stderr.contains("hint: set the project up with `pyve --init`"), "{}", out.stderr);
 }
+
+/// Under direnv: `.envrc` watches the files the environment is made from and, on entry, says in
+/// one line when the environment no longer matches them.
+#[test]
+fn direnv_says_when_the_environment_is_out_of_date() {
+    let Some(direnv) = pyve::commands::run::find_on_path("direnv") else {
+        panic!("direnv is not installed: .ci/run installs it (apt-get install direnv)");
+    };
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv"]);
+    let p = sb.project();
+    std::fs::write(p.join("requirements.txt"), "six\n").unwrap();
+    let v = python("3.11");
+    let out = run(sb.e2e().args(["--init", "--no-install-deps", "--python-version", &v]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let envrc = std::fs::read_to_string(p.join(".envrc")).unwrap();
+    assert!(envrc.contains("watch_file pyproject.toml requirements.txt"), "{envrc}");
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", sb.path().join("bin").display());
+    let direnv_cmd = |args: &[&str]| {
+        let mut c = std::process::Command::new(&direnv);
+        sb.isolate(&mut c);
+        c.args(args)
+            .env("PATH", &path)
+            .env("PYENV_ROOT", pyve_tests::pyenv_root())
+            .env("XDG_CONFIG_HOME", sb.home().join(".config"))
+            .env("XDG_DATA_HOME", sb.home().join(".local/share"));
+        c
+    };
+    assert_eq!(run(&mut direnv_cmd(&["allow", "."])).code, Some(0));
+    let out = run(&mut direnv_cmd(&["exec", ".", "true"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stderr.contains("out of date"), "{}", out.stderr);
+    std::fs::write(p.join("requirements.txt"), "six\niniconfig\n").unwrap();
+    let out = run(&mut direnv_cmd(&["exec", ".", "true"]));
+    assert!(out.stderr.contains("pyve: the environment is out of date: run pyve sync"), "{}", out.stderr);
+}

@@ -922,7 +922,7 @@ fn write_envrc(
         ui::info("Skipping .envrc creation (--no-direnv)");
         return Ok(());
     }
-    let text = files::envrc_text(root, &choice.name, &created.activation, &created.env_path);
+    let text = files::envrc_text(root, &choice.name, &created.activation, &created.env_path, &created.inputs);
     if let Some(link) = files::inspect(root, &path)?.link() {
         // pyve writes only regular files: a link is the user's, whatever it points to.
         ui::info(&format!(

@@ -216,7 +216,7 @@ pub fn gitignore_line_refused(line: &str) -> Option<&'static str> {
 
 /// The text of the `.envrc` for an environment. Names that are not shell variable names
 /// are left out (with a warning); every value and path is quoted.
-pub fn envrc_text(root: &Path, backend: &str, activation: &Activation, env_path: &Path) -> String {
+pub fn envrc_text(root: &Path, backend: &str, activation: &Activation, env_path: &Path, inputs: &[PathBuf]) -> String {
     let project = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "project".into());
     let env_name = env_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut t = String::new();
@@ -261,6 +261,21 @@ pub fn envrc_text(root: &Path, backend: &str, activation: &Activation, env_path:
         t.push_str(&format!("export PYVE_PROMPT_PREFIX={}\n", shell_quote(&format!("({backend}:{label}) "))));
     }
     t.push_str("dotenv_if_exists .env\n");
+    // The files the environment is made from: direnv reloads when one changes, and on entry
+    // one line says when the environment no longer matches them (`pyve sync --check` reads a
+    // few files and starts no plugin).
+    let watched: Vec<String> = inputs
+        .iter()
+        .filter(|p| p.components().all(|c| matches!(c, std::path::Component::Normal(_))))
+        .filter_map(|p| p.to_str())
+        .map(shell_quote)
+        .collect();
+    if !watched.is_empty() {
+        t.push_str(&format!("watch_file {}\n", watched.join(" ")));
+        t.push_str(
+            "if has pyve && ! pyve sync --check -q >/dev/null 2>&1; then log_status \"pyve: the environment is out of date: run pyve sync\"; fi\n",
+        );
+    }
     t
 }
 
@@ -422,7 +437,7 @@ mod tests {
             unset: vec!["PYTHONHOME".into()],
             path_prepend: vec!["/home/u/my proj/.venv/bin".into()],
         };
-        let t = envrc_text(root, "venv", &act, Path::new("/home/u/my proj/.venv"));
+        let t = envrc_text(root, "venv", &act, Path::new("/home/u/my proj/.venv"), &[]);
         assert!(t.starts_with(ENVRC_MARKER));
         assert!(
             t.contains("unset PYTHONHOME\nexport VIRTUAL_ENV=\"$PWD/.venv\"\nPATH_add \"$PWD/.venv/bin\"\n"),
@@ -444,11 +459,21 @@ mod tests {
             unset: vec!["A\nB".into(), "GOOD".into()],
             path_prepend: vec!["/p/a$(id)/bin".into()],
         };
-        let t = envrc_text(root, "venv", &act, Path::new("/p/.venv"));
+        let t = envrc_text(
+            root,
+            "venv",
+            &act,
+            Path::new("/p/.venv"),
+            &[PathBuf::from("requirements.txt"), PathBuf::from("../x")],
+        );
         assert!(!t.contains("rm -rf") && !t.contains("A\nB"), "{t}");
         assert!(t.contains("unset GOOD\n"), "{t}");
         assert!(t.contains("export OK=\"$PWD/\\$(touch pwned)\\`id\\`\\\\\\\"\"\n"), "{t}");
         assert!(t.contains("PATH_add \"$PWD/a\\$(id)/bin\"\n"), "{t}");
+        // Inputs are watched; one that leaves the project is not.
+        assert!(t.contains("watch_file requirements.txt\n"), "{t}");
+        assert!(!t.contains("../x"), "{t}");
+        assert!(t.contains("pyve sync --check -q"), "{t}");
     }
 
     #[test]
