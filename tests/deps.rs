@@ -131,6 +131,15 @@ fn declarations(sb: &Sandbox, uv: Option<&Path>, label: &str) {
     assert!(!p.join("demo.egg-info").exists(), "a project without [build-system] is not installed");
     assert_eq!(state(&p)["groups"], serde_json::json!(["dev"]));
 
+    // Other groups on request: `--groups test` installs that group only.
+    let p = sb.path().join(format!("groups-{label}"));
+    write(&p, &[("pyproject.toml", PYPROJECT)]);
+    let out = init(sb, &p, uv, &["--groups", "test"]);
+    ok(&out, "init --groups test");
+    assert!(imports(&p, "tomli") && imports(&p, "iniconfig"), "{}", all(&out));
+    assert_eq!(state(&p)["groups"], serde_json::json!(["test"]));
+    assert!(std::fs::read_to_string(p.join(".pyve/config")).unwrap().contains("groups: test"));
+
     // buildable: editable, importable, and its dependency.
     let p = sb.path().join(format!("pkg-{label}"));
     buildable(&p);

@@ -122,8 +122,14 @@ pub fn sha256_hex(data: &[u8]) -> String {
     Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Read what the project at `root` declares.
+/// Read what the project at `root` declares, with the `dev` dependency group (when declared).
 pub fn read_declared(root: &Path) -> Result<Declared, DeclError> {
+    read_declared_groups(root, None)
+}
+
+/// Read what the project at `root` declares, with the dependency groups named (`None`: `dev`
+/// when declared; a named group that is not declared is an error).
+pub fn read_declared_groups(root: &Path, wanted: Option<&[String]>) -> Result<Declared, DeclError> {
     let mut d = Declared::default();
     if read(root, "uv.lock", &mut d.files)?.is_some() {
         d.uv_lock = true;
@@ -143,16 +149,26 @@ pub fn read_declared(root: &Path) -> Result<Declared, DeclError> {
                     .map(|spec| Requirement { spec, origin: "pyproject.toml [project] dependencies".into() }),
             );
         }
-        if let Some(groups) = doc.get("dependency-groups")
-            && groups.get(DEFAULT_GROUP).is_some()
-        {
+        let groups = doc.get("dependency-groups");
+        let names: Vec<String> = match wanted {
+            Some(w) => w.to_vec(),
+            None if groups.is_some_and(|g| g.get(DEFAULT_GROUP).is_some()) => vec![DEFAULT_GROUP.into()],
+            None => Vec::new(),
+        };
+        for name in names {
+            let Some(table) = groups.filter(|g| g.get(&name).is_some()) else {
+                return Err(DeclError::Pyproject(format!(
+                    "the dependency group `{name}` (--groups) is not declared in `[dependency-groups]`"
+                )));
+            };
             let mut seen = Vec::new();
-            let specs = group(groups, DEFAULT_GROUP, &mut seen)?;
-            d.requirements.extend(specs.into_iter().map(|spec| Requirement {
-                spec,
-                origin: format!("pyproject.toml [dependency-groups] {DEFAULT_GROUP}"),
-            }));
-            d.groups.push(DEFAULT_GROUP.into());
+            let specs = group(table, &name, &mut seen)?;
+            d.requirements.extend(
+                specs
+                    .into_iter()
+                    .map(|spec| Requirement { spec, origin: format!("pyproject.toml [dependency-groups] {name}") }),
+            );
+            d.groups.push(name);
         }
     }
     for legacy in ["setup.py", "setup.cfg"] {
@@ -300,6 +316,17 @@ mod tests {
         assert!(read_declared(d.path()).unwrap_err().to_string().contains("list of strings"));
         let d = project(&[("pyproject.toml", "[dependency-groups]\ndev = [{include-group = \"gone\"}]\n")]);
         assert!(read_declared(d.path()).unwrap_err().to_string().contains("not defined"));
+        // Groups on request.
+        let d = project(&[(
+            "pyproject.toml",
+            "[project]\nname = \"p\"\n\n[dependency-groups]\ndev = [\"a\"]\ndocs = [\"b\"]\n",
+        )]);
+        let decl = read_declared_groups(d.path(), Some(&["docs".into()])).unwrap();
+        assert_eq!(decl.groups, ["docs"]);
+        assert_eq!(decl.requirements.iter().map(|r| r.spec.as_str()).collect::<Vec<_>>(), ["b"]);
+        let e = read_declared_groups(d.path(), Some(&["nope".into()])).unwrap_err();
+        assert!(e.to_string().contains("`nope` (--groups) is not declared"), "{e}");
+        assert!(read_declared_groups(d.path(), Some(&[])).unwrap().groups.is_empty());
     }
 
     #[test]

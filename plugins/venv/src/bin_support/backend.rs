@@ -308,7 +308,7 @@ impl Backend for VenvBackend {
         let version = resolved.version.full.clone();
         // What the project declares, into the new environment; a failed install keeps it.
         let record = if s.install_deps {
-            super::deps::install(cx, &root, &created.path, &dir)?
+            super::deps::install(cx, &root, &created.path, &dir, s.groups.as_deref())?
         } else {
             super::deps::skipped(cx, &root)
         };

@@ -41,8 +41,8 @@ struct Installer {
 
 /// Install what the project at `root` declares into the environment at `env` (directory name
 /// `dir`). Returns the record for the settings; `Err` only when cancelled.
-pub fn install(cx: &Context<'_>, root: &Path, env: &Path, dir: &str) -> Result<Value> {
-    let declared = match read_declared(root) {
+pub fn install(cx: &Context<'_>, root: &Path, env: &Path, dir: &str, groups: Option<&[String]>) -> Result<Value> {
+    let declared = match pyve_venv::deps::read_declared_groups(root, groups) {
         Ok(d) => d,
         Err(e) => {
             cx.log(

@@ -45,6 +45,15 @@ pub fn plugin() -> Plugin {
                         ..OptionInfo::default()
                     },
                     OptionInfo {
+                        name: "groups".into(),
+                        kind: OptionKind::String,
+                        help: "The pyproject.toml dependency groups to install, comma-separated (\"\" for none)".into(),
+                        setting: "groups".into(),
+                        default: Some("dev, when declared".into()),
+                        value_name: Some("GROUPS".into()),
+                        ..OptionInfo::default()
+                    },
+                    OptionInfo {
                         name: "auto-install-deps".into(),
                         kind: OptionKind::Flag,
                         help: "Install the project's dependencies after creating the environment (the default)".into(),

@@ -35,6 +35,8 @@ pub struct VenvSettings {
     pub install_deps: bool,
     /// The record of the last install (`deps`, a nested object kept in `.pyve/state.json`).
     pub deps: Option<Value>,
+    /// The dependency groups to install (`--groups a,b`; `None`: `dev` when declared).
+    pub groups: Option<Vec<String>>,
 }
 
 impl VenvSettings {
@@ -77,7 +79,19 @@ impl VenvSettings {
         };
         let install_deps = flag("auto_install_deps")? || !flag("no_install_deps")?;
         let deps = settings.get("deps").filter(|v| v.is_object()).cloned();
-        Ok(VenvSettings { directory, python_version, pinned, install_deps, deps })
+        let groups = match settings.get("groups") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                Some(s.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned).collect())
+            }
+            Some(other) => {
+                return Err(Error::invalid_params(format!(
+                    "the venv setting `groups` must be a comma-separated list such as \"dev,docs\", not {other}"
+                ))
+                .hint("fix `groups` in .pyve/config, or pass --groups"));
+            }
+        };
+        Ok(VenvSettings { directory, python_version, pinned, install_deps, deps, groups })
     }
 
     /// The settings to record after `env/create`.
@@ -92,6 +106,9 @@ impl VenvSettings {
         }
         if let Some(d) = &self.deps {
             out.insert("deps".into(), d.clone());
+        }
+        if let Some(g) = &self.groups {
+            out.insert("groups".into(), Value::String(g.join(",")));
         }
         out
     }
