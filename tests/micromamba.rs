@@ -638,3 +638,23 @@ fn a_killed_inits_half_extracted_packages_and_pidless_markers_do_not_stop_the_ne
     ok(&w.pyve(&["run", "hello"]), "run hello after the rebuild");
     ok(&w.pyve(&["--validate"]), "validate");
 }
+
+/// environment.yml's `variables:` are set by `pyve run` (and .envrc), `nodefaults` is not a
+/// channel, and with --env-name no warning says the name comes from the directory.
+#[test]
+fn variables_nodefaults_and_a_given_name() {
+    let w = world();
+    let text = format!(
+        "channels:\n  - {}\n  - nodefaults\ndependencies:\n  - hello\nvariables:\n  GREETING: from environment.yml\n",
+        w.channel.display()
+    );
+    std::fs::write(w.sb.project().join("environment.yml"), text).unwrap();
+    let out = w.pyve(&["--init", "--env-name", "demo"]);
+    ok(&out, "init");
+    assert!(!all(&out).contains("derived from project directory"), "{}", all(&out));
+
+    let out = w.pyve(&["run", "bash", "-c", "echo $GREETING"]);
+    assert_eq!(out.stdout.trim(), "from environment.yml", "{}", out.stderr);
+    let envrc = std::fs::read_to_string(w.sb.project().join(".envrc")).unwrap();
+    assert!(envrc.contains("export GREETING='from environment.yml'"), "{envrc}");
+}

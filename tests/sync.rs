@@ -92,3 +92,26 @@ fn direnv_says_when_the_environment_is_out_of_date() {
     let out = run(&mut direnv_cmd(&["exec", ".", "true"]));
     assert!(out.stderr.contains("pyve: the environment is out of date: run pyve sync"), "{}", out.stderr);
 }
+
+/// `--init --update` keeps the environment and says when it no longer matches the project.
+#[test]
+fn update_says_when_the_environment_is_out_of_date() {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv"]);
+    let p = sb.project();
+    let v = python("3.11");
+    let out = run(sb.e2e().args(["--init", "--no-direnv", "--python-version", &v]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let out = run(sb.e2e().args(["--init", "--update"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stderr.contains("out of date"), "{}", out.stderr);
+    std::fs::write(p.join("requirements.txt"), "six\n").unwrap();
+    let out = run(sb.e2e().args(["--init", "--update"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("WARNING: the environment is out of date: requirements.txt appeared"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("run `pyve sync`"), "{}", out.stderr);
+}

@@ -25,6 +25,8 @@ pub struct EnvFile {
     pub pip: Vec<String>,
     /// What the reference warns about (missing `name:` or `channels:`), one or two lines each.
     pub warnings: Vec<Vec<String>>,
+    /// Its `variables:`, set when the environment is activated (as conda does).
+    pub variables: std::collections::BTreeMap<String, String>,
 }
 
 /// Why environment.yml cannot be used.
@@ -103,6 +105,44 @@ impl EnvFile {
             warnings
                 .push(vec!["environment.yml missing 'channels:' field".to_string(), "Using default channels".into()]);
         }
+        let mut variables = std::collections::BTreeMap::new();
+        match map.get("variables") {
+            None | Some(serde_yaml::Value::Null) => {}
+            Some(serde_yaml::Value::Mapping(vars)) => {
+                for (k, v) in vars {
+                    let name = k.as_str().unwrap_or_default();
+                    let valid = name.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+                        && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
+                    let value = match v {
+                        serde_yaml::Value::String(s) => Some(s.clone()),
+                        serde_yaml::Value::Number(n) => Some(n.to_string()),
+                        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+                        _ => None,
+                    };
+                    match (valid, value) {
+                        (true, Some(value)) => {
+                            variables.insert(name.to_owned(), value);
+                        }
+                        _ => {
+                            return Err(EnvFileError::Parse {
+                                path: path.to_path_buf(),
+                                line: line_of(text, &format!("{name}:")),
+                                message: format!(
+                                    "`variables:` maps variable names to text; `{name}` is not a variable name or its value is not text"
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(EnvFileError::Parse {
+                    path: path.to_path_buf(),
+                    line: line_of(text, "variables:"),
+                    message: "`variables:` maps variable names to values, such as `GDAL_DATA: /path`".into(),
+                });
+            }
+        }
         let env = EnvironmentYaml::from_yaml_str(text).map_err(|e| parse_error(path, &e))?;
         let mut specs = Vec::new();
         let mut pip = Vec::new();
@@ -136,10 +176,16 @@ impl EnvFile {
         Ok(EnvFile {
             path: path.to_path_buf(),
             name: env.name.filter(|n| !n.trim().is_empty()),
-            channels: env.channels,
+            // `nodefaults` tells conda not to add its default channels: it is not a channel.
+            channels: env
+                .channels
+                .into_iter()
+                .filter(|c| !matches!(c, NamedChannelOrUrl::Name(n) if n == "nodefaults"))
+                .collect(),
             specs,
             pip,
             warnings,
+            variables,
         })
     }
 }
@@ -152,6 +198,20 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variables_and_nodefaults() {
+        let text = "name: a\nchannels:\n  - conda-forge\n  - nodefaults\ndependencies:\n  - python\nvariables:\n  GDAL_DATA: /opt/gdal\n  LEVEL: 3\n";
+        let f = EnvFile::parse(Path::new("environment.yml"), text).unwrap();
+        assert_eq!(f.channels.len(), 1);
+        assert_eq!(f.variables.get("GDAL_DATA").map(String::as_str), Some("/opt/gdal"));
+        assert_eq!(f.variables.get("LEVEL").map(String::as_str), Some("3"));
+        let bad = "name: a\ndependencies: [python]\nvariables:\n  \"A B\": x\n";
+        let e = EnvFile::parse(Path::new("environment.yml"), bad).unwrap_err();
+        assert!(e.to_string().contains("not a variable name"), "{e}");
+        let e = EnvFile::parse(Path::new("environment.yml"), "dependencies: [python]\nvariables: [a]\n").unwrap_err();
+        assert!(e.to_string().contains("`variables:` maps variable names"), "{e}");
+    }
 
     #[test]
     fn pip_entries_that_look_like_options_are_refused() {

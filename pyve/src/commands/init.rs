@@ -376,6 +376,16 @@ fn update(root: &Path, config: &Config, args: &InitArgs, conflict: Conflict) -> 
     ui::info(&format!("  Backend: {recorded} (unchanged)"));
     ui::status("");
     ui::info(&format!("Project updated to Pyve v{VERSION}"));
+    // The environment is kept as it is: say when the files it was made from changed since.
+    // (A project without `.pyve/state.json`, set up by the original tool, has no record to
+    // compare with.)
+    if matches!(State::load(root), Ok(Some(_)))
+        && let Ok(reasons) = crate::commands::sync::out_of_date(root)
+        && !reasons.is_empty()
+    {
+        ui::warn(&format!("the environment is out of date: {}", reasons.join(", ")));
+        ui::hint("`--update` keeps the environment: run `pyve sync` to rebuild it from the project's files");
+    }
     Ok(0)
 }
 

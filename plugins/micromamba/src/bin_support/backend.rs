@@ -30,7 +30,14 @@ fn envs_dir(root: &Path) -> PathBuf {
 
 /// How to run commands inside the environment at `env` (absolute paths only).
 pub fn activation_for(env: &Path, name: &str) -> Activation {
-    Activation {
+    // environment.yml's `variables:` (the project is three levels up: .pyve/envs/NAME).
+    let variables = env
+        .ancestors()
+        .nth(3)
+        .and_then(|root| EnvFile::read(&root.join(ENVIRONMENT_YML)).ok())
+        .map(|f| f.variables)
+        .unwrap_or_default();
+    let mut activation = Activation {
         set: BTreeMap::from([
             ("CONDA_PREFIX".to_string(), env.display().to_string()),
             ("CONDA_DEFAULT_ENV".to_string(), name.to_string()),
@@ -41,7 +48,11 @@ pub fn activation_for(env: &Path, name: &str) -> Activation {
         ]),
         unset: vec!["PYTHONHOME".into()],
         path_prepend: vec![env.join("bin")],
+    };
+    for (k, v) in variables {
+        activation.set.entry(k).or_insert(v);
     }
+    activation
 }
 
 fn cancelled(what: &str) -> Error {
@@ -395,6 +406,10 @@ impl Backend for MicromambaBackend {
                 Error::new("bad-environment-file", e.to_string()).hint("fix environment.yml (see https://docs.conda.io/projects/conda/en/latest/user-guide/tasks/manage-environments.html#create-env-file-manually)")
             })?;
             for w in &f.warnings {
+                // No `name:` matters only when no --env-name (or config) names the environment.
+                if s.env_name.is_some() && w.iter().any(|l| l.contains("'name:'")) {
+                    continue;
+                }
                 for line in w {
                     cx.warn(line.clone());
                 }
