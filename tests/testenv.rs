@@ -476,3 +476,27 @@ fn tests_import_the_projects_packages() {
     let pth = p.join(format!(".pyve/testenv/venv/lib/python{short}/site-packages/_pyve_project.pth"));
     assert_eq!(read(&pth), format!("{}\n", p.join(format!(".venv/lib/python{short}/site-packages")).display()));
 }
+
+/// In a conda (micromamba) project the test environment is built on the conda environment's
+/// Python, not the version manager's newest.
+#[test]
+fn a_conda_projects_tests_use_its_python() {
+    let sb = sandbox();
+    let p = sb.project();
+    let v = python("3.12");
+    let short: String = v.split('.').take(2).collect::<Vec<_>>().join(".");
+    let conda_python = pyve_tests::pyenv_root().join(format!("versions/{v}/bin/python{short}"));
+    std::fs::create_dir_all(p.join(".pyve")).unwrap();
+    std::fs::write(p.join(".pyve/config"), "backend: micromamba\nmicromamba:\n  env_name: demo\n").unwrap();
+    let state = serde_json::json!({
+        "format": 1, "pyve_version": "0.1.0", "project_root": p, "backend": "micromamba",
+        "plugin": "micromamba", "plugin_version": "0.1.0", "env_path": p.join(".pyve/envs/demo"),
+        "interpreter": conda_python, "activation": {},
+    });
+    std::fs::write(p.join(".pyve/state.json"), state.to_string()).unwrap();
+    let out = pyve(&sb, &["testenv", "--init"]);
+    ok(&out, "testenv --init");
+    has(&out.stdout, &format!("Using Python {v} of the project's conda environment"));
+    assert_eq!(record(&p)["python_version"], v.as_str());
+    assert_eq!(record(&p)["source"], "the project's conda environment");
+}

@@ -260,15 +260,31 @@ fn init(ui: &Ui, host: &Host, paths: &Paths) -> Result<(), Failure> {
         }
     }
 
-    let resolved = resolve(ui, &policy_request(paths))?;
-    ui.info(&choice_message(&resolved));
+    // A conda project's tests run on its environment's Python (so they can import the conda
+    // packages, through the project `.pth` of `pyve test`); others follow the policy.
+    let (interpreter, source) = match conda_interpreter(&paths.root) {
+        Some(i) => {
+            ui.info(&format!(
+                "Using Python {} of the project's conda environment: {}",
+                i.version,
+                i.executable.display()
+            ));
+            (i, "the project's conda environment".to_owned())
+        }
+        None => {
+            let resolved = resolve(ui, &policy_request(paths))?;
+            ui.info(&choice_message(&resolved));
+            let source = source_text(&resolved);
+            (resolved.interpreter, source)
+        }
+    };
     ui.info(&format!("Creating dev/test runner environment in '{ENV_DIR}'..."));
     fs::create_dir_all(&paths.testenv).map_err(|e| {
         Failure::new(format!("cannot create {}: {e}", paths.testenv.display()))
             .hint(format!("check the permissions of {}", paths.root.display()))
     })?;
     let opts = CreateOptions { cache_dir: default_cache_dir(), ..CreateOptions::default() };
-    let created = pyve_venv::create(&resolved.interpreter, &paths.env, &opts).map_err(|e| match e {
+    let created = pyve_venv::create(&interpreter, &paths.env, &opts).map_err(|e| match e {
         pyve_venv::Error::DestinationExists { .. } => {
             Failure::new(format!("cannot create the dev/test runner environment: {e}"))
                 .hint("another pyve created it at the same time; run `pyve testenv --init` again")
@@ -292,9 +308,9 @@ fn init(ui: &Ui, host: &Host, paths: &Paths) -> Result<(), Failure> {
     };
     let record = Record {
         format: record::FORMAT,
-        python_version: resolved.version.full.clone(),
-        interpreter: resolved.interpreter.executable.clone(),
-        source: source_text(&resolved),
+        python_version: interpreter.version.full.clone(),
+        interpreter: interpreter.executable.clone(),
+        source,
         created_at: record::rfc3339(std::time::SystemTime::now()),
         created_by: format!("pyve-testenv {VERSION}"),
         pyve_version: host.pyve_version.clone(),
@@ -841,6 +857,18 @@ fn prepare_test(ui: &Ui, host: &Host, args: &[OsString]) -> Result<Command, Fail
         cmd.current_dir(&paths.root);
     }
     Ok(cmd)
+}
+
+/// The interpreter of the project's conda environment (`.pyve/state.json` of a micromamba
+/// project whose environment has a python), if any.
+fn conda_interpreter(root: &Path) -> Option<pyve_venv::Interpreter> {
+    let bytes = pyve_fs::read_bounded(&root.join(".pyve").join("state.json"), pyve_fs::READ_LIMIT).ok()?;
+    let state: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if state.get("backend").and_then(serde_json::Value::as_str) != Some("micromamba") {
+        return None;
+    }
+    let python = PathBuf::from(state.get("interpreter")?.as_str()?);
+    python.is_file().then(|| pyve_venv::Interpreter::inspect(&python).ok()).flatten()
 }
 
 /// The `.pth` file that makes the project's environment importable from the test environment.
