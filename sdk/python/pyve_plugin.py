@@ -1,9 +1,7 @@
 """pyve_plugin: write pyve plugins in Python (one file, standard library only, Python 3.8+).
 
-The Python twin of the Rust SDK (``sdk/plugin``). It speaks the protocol of ``docs/protocol.md``;
-``pyve plugin test ./pyve-NAME`` checks a plugin against it. See ``sdk/python/README.md``.
-Reading order: errors, the wire, the session (a reader thread and a worker), what handlers get
-(``Context``), passthrough (``Invocation``, ``Output``), ``Plugin``, running, ``TestClient``.
+The Python twin of the Rust SDK (``sdk/plugin``) for the protocol of ``docs/protocol.md``; the API
+is in ``sdk/python/README.md``. ``pyve plugin test ./pyve-NAME`` checks a plugin against the protocol.
 """
 
 import errno
@@ -30,10 +28,9 @@ class kind:  # noqa: N801 - the error kinds (any other lowercase-words-joined-by
     INVALID_PARAMS, INTERNAL, INCOMPATIBLE_PROTOCOL = "invalid-params", "internal", "incompatible-protocol"
     CANCELLED, NOT_FOUND, IO, NOT_INTERACTIVE, FAILED = "cancelled", "not-found", "io", "not-interactive", "failed"
 
-_CODE_OF_KIND = {kind.PARSE_ERROR: code.PARSE_ERROR, kind.INVALID_REQUEST: code.INVALID_REQUEST,
-                 kind.METHOD_NOT_FOUND: code.METHOD_NOT_FOUND, kind.INVALID_PARAMS: code.INVALID_PARAMS,
-                 kind.INTERNAL: code.INTERNAL_ERROR, kind.INCOMPATIBLE_PROTOCOL: code.INCOMPATIBLE_PROTOCOL,
-                 kind.CANCELLED: code.CANCELLED}
+# The kinds with a code of their own (same attribute name in both classes); any other is -32000.
+_CODE_OF_KIND = dict({getattr(kind, n): getattr(code, n) for n in vars(code) if n.isupper() and hasattr(kind, n)},
+                     internal=code.INTERNAL_ERROR)
 
 def is_valid_plugin_name(name: str) -> bool:
     """``[a-z][a-z0-9-]*``: the part after ``pyve-`` in a plugin's file name."""
@@ -59,17 +56,12 @@ class PluginError(Exception):
         self.kind, self.message, self.hint, self.details = str(kind), str(message), hint, details
         self.code = code if code is not None else _CODE_OF_KIND.get(self.kind, -32000)
 
-    @classmethod
-    def not_found(cls, message: str, hint: Optional[str] = None, details: Any = None) -> "PluginError":
-        return cls(kind.NOT_FOUND, message, hint, details)
-
-    @classmethod
-    def invalid_params(cls, message: str, hint: Optional[str] = None, details: Any = None) -> "PluginError":
-        return cls(kind.INVALID_PARAMS, message, hint, details)
-
-    @classmethod
-    def io(cls, message: str, hint: Optional[str] = None, details: Any = None) -> "PluginError":
-        return cls(kind.IO, message, hint, details)
+    # PluginError.not_found/invalid_params/io(message, hint=None, details=None), .cancelled()
+    not_found, invalid_params, io = (classmethod(lambda cls, message, hint=None, details=None, k=k:
+                                                 cls(k, message, hint, details))
+                                     for k in (kind.NOT_FOUND, kind.INVALID_PARAMS, kind.IO))
+    cancelled = classmethod(lambda cls: cls(kind.CANCELLED, "the request was cancelled"))
+    from_os_error = classmethod(lambda cls, error: cls(kind.IO, _os_reason(error)))
 
     @classmethod
     def io_error(cls, action: str, path: Any, error: BaseException) -> "PluginError":
@@ -81,14 +73,6 @@ class PluginError(Exception):
         elif number in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
             hint = "free some disk space and try again"
         return cls(kind.IO, "cannot %s %s: %s" % (action, path, _os_reason(error)), hint)
-
-    @classmethod
-    def cancelled(cls) -> "PluginError":
-        return cls(kind.CANCELLED, "the request was cancelled")
-
-    @classmethod
-    def from_os_error(cls, error: OSError) -> "PluginError":
-        return cls(kind.IO, _os_reason(error))
 
     @classmethod
     def from_wire(cls, obj: Dict[str, Any]) -> "PluginError":
@@ -159,54 +143,38 @@ def _decode(line: bytes) -> Tuple[str, Any]:
 # of its optional fields. A params object that does not fit is answered `invalid-params`.
 _STR, _BOOL, _OBJ, _OPT_STR = (str,), (bool,), (dict,), (str, type(None))
 _ENV = {"project_root": _STR, "backend": _STR}
-_PARAMS = {
-    "env/create": (_ENV, {"python_version": (_OPT_STR, None), "settings": (_OBJ, {}), "replace": (_BOOL, False)}),
-    "env/describe": (_ENV, {"settings": (_OBJ, {})}),
-    "env/activation": (_ENV, {"settings": (_OBJ, {})}),
-    "env/remove": (_ENV, {"settings": (_OBJ, {})}),
-    "doctor/checks": (_ENV, {"settings": (_OBJ, {})}),
-    "hook/post-create": (dict(_ENV, env_path=_STR), {"interpreter": (_OPT_STR, None),
-                                                      "python_version": (_OPT_STR, None), "created": (_BOOL, False)}),
-}
+_PARAMS = dict({m: (_ENV, {"settings": (_OBJ, {})}) for m in ("env/describe", "env/activation", "env/remove", "doctor/checks")},
+               **{"env/create": (_ENV, {"python_version": (_OPT_STR, None), "settings": (_OBJ, {}), "replace": (_BOOL, False)}),
+                  "hook/post-create": (dict(_ENV, env_path=_STR), {"interpreter": (_OPT_STR, None),
+                                       "python_version": (_OPT_STR, None), "created": (_BOOL, False)})})
 # Result fields each method must return, and defaults filled in for the others.
-_RESULTS = {
-    "env/create": (("env_path", "created"), {}), "env/describe": (("exists",), {}),
-    "env/activation": ((), {}), "env/remove": ((), {"removed": []}), "doctor/checks": ((), {"checks": []}),
-    "hook/post-create": ((), {"changed": False}),
-}
+_RESULTS = {"env/create": (("env_path", "created"), {}), "env/describe": (("exists",), {}), "env/activation": ((), {}),
+            "env/remove": ((), {"removed": []}), "doctor/checks": ((), {"checks": []}), "hook/post-create": ((), {"changed": False})}
 
 def _params(method: str, params: Any) -> Dict[str, Any]:
-    required, optional = _PARAMS[method]
+    def invalid(why: str) -> PluginError:
+        return PluginError.invalid_params("invalid parameters for `%s`: %s" % (method, why))
     if not isinstance(params, dict):
-        raise PluginError.invalid_params("invalid parameters for `%s`: expected an object" % method)
-    out = dict(params)  # every field, unknown ones included
-    for name, types in required.items():
-        if name not in out:
-            raise PluginError.invalid_params("invalid parameters for `%s`: missing field `%s`" % (method, name))
-        if not isinstance(out[name], types):
-            raise PluginError.invalid_params("invalid parameters for `%s`: `%s` must be a %s, not %s"
-                                             % (method, name, types[0].__name__, json.dumps(out[name])))
-    for name, (types, default) in optional.items():
-        if out.get(name) is None:
+        raise invalid("expected an object")
+    out, (required, optional) = dict(params), _PARAMS[method]  # every field, unknown ones included
+    for name, (types, default) in dict({n: (t, Ellipsis) for n, t in required.items()}, **optional).items():
+        if default is Ellipsis and name not in out:
+            raise invalid("missing field `%s`" % name)
+        if default is not Ellipsis and out.get(name) is None:
             out[name] = dict(default) if isinstance(default, dict) else default
         elif not isinstance(out[name], types):
-            raise PluginError.invalid_params("invalid parameters for `%s`: `%s` must be a %s, not %s"
-                                             % (method, name, types[0].__name__, json.dumps(out[name])))
+            raise invalid("`%s` must be a %s, not %s" % (name, types[0].__name__, json.dumps(out[name])))
     return out
 
 def _result(plugin_name: str, method: str, value: Any) -> Dict[str, Any]:
+    """A handler's result, checked (one that does not fit its method is an `internal` error)."""
     required, defaults = _RESULTS[method]
-    if not isinstance(value, dict):
-        raise _BadResult("plugin `%s` returned %s for `%s`: a handler returns a dict"
-                         % (plugin_name, type(value).__name__, method))
-    missing = [f for f in required if value.get(f) is None]
+    missing = [f for f in required if value.get(f) is None] if isinstance(value, dict) else [None]
     if missing:
-        raise _BadResult("plugin `%s` returned an invalid result for `%s`: missing field `%s`"
-                         % (plugin_name, method, missing[0]))
+        what = "an invalid result" if missing[0] else type(value).__name__
+        why = "missing field `%s`" % missing[0] if missing[0] else "a handler returns a dict"
+        raise PluginError(kind.INTERNAL, "plugin `%s` returned %s for `%s`: %s" % (plugin_name, what, method, why))
     return dict(defaults, **{k: v for k, v in value.items() if v is not None})
-
-class _BadResult(Exception):
-    """A handler's result does not fit its method: reported as an `internal` error."""
 
 def _version(text: Any) -> Optional[Tuple[int, int]]:
     parts = text.split(".") if isinstance(text, str) else []
@@ -215,14 +183,12 @@ def _version(text: Any) -> Optional[Tuple[int, int]]:
     return None
 
 def _initialize(plugin: "Plugin", params: Any) -> Dict[str, Any]:
-    if not isinstance(params, dict) or not isinstance(params.get("protocol_versions"), list):
-        raise PluginError.invalid_params("invalid parameters for `initialize`: missing field `protocol_versions`")
-    offered = [_version(v) for v in params["protocol_versions"]]
-    if None in offered:
-        raise PluginError.invalid_params("invalid parameters for `initialize`: a protocol version is MAJOR.MINOR")
-    if not offered:
-        raise PluginError.invalid_params("invalid parameters for `initialize`: `protocol_versions` is empty: "
-                                         "offer at least one version")
+    versions = params.get("protocol_versions") if isinstance(params, dict) else None
+    offered = [_version(v) for v in versions] if isinstance(versions, list) else None
+    why = ("missing field `protocol_versions`" if offered is None else "a protocol version is MAJOR.MINOR"
+           if None in offered else "`protocol_versions` is empty: offer at least one version" if not offered else "")
+    if why:
+        raise PluginError.invalid_params("invalid parameters for `initialize`: " + why)
     ours = _version(PROTOCOL_VERSION)
     minors = [minor for major, minor in offered if major == ours[0]]
     if minors:
@@ -382,8 +348,6 @@ def serve(plugin: "Plugin", source: Callable[[], Optional[bytes]], sink: Callabl
                 response["result"] = plugin._dispatch(Context(session, flag, init), method, params)
         except PluginError as e:
             response["error"] = e.to_wire()
-        except _BadResult as e:
-            response["error"] = _error(kind.INTERNAL, str(e))
         except OSError as e:
             response["error"] = PluginError.from_os_error(e).to_wire()
         except Exception as e:  # a bug in the plugin: report it, keep serving
@@ -400,9 +364,18 @@ def serve(plugin: "Plugin", source: Callable[[], Optional[bytes]], sink: Callabl
 class HostSettings(types.SimpleNamespace):
     """The session settings from ``initialize``: ``interactive``, ``verbosity``, ``color``."""
 
-class Context:
-    """What a handler can do besides computing its result: talk to the user through the host
-    (``$/log``, ``$/progress``, ``host/prompt``) and notice cancellation."""
+class _Levels:
+    """``error``/``warn``/``success``/``info``/``debug``/``trace(message)``: ``self.log(level, message)``."""
+    def error(self, message: Any) -> None: self.log("error", message)  # noqa: E301,E704  ERROR: (stderr)
+    def warn(self, message: Any) -> None: self.log("warn", message)  # noqa: E704  WARNING: (stderr)
+    def success(self, message: Any) -> None: self.log("success", message)  # noqa: E704  ✓ (stdout)
+    def info(self, message: Any) -> None: self.log("info", message)  # noqa: E704  INFO: (stdout)
+    def debug(self, message: Any) -> None: self.log("debug", message)  # noqa: E704  with --verbose
+    def trace(self, message: Any) -> None: self.log("trace", message)  # noqa: E704  with -v -v
+    log = None  # type: Any
+
+class Context(_Levels):
+    """What a handler gets: ``$/log``, ``$/progress``, ``host/prompt`` through the host; cancellation."""
 
     def __init__(self, session: _Session, cancelled: threading.Event, init: Dict[str, Any]) -> None:
         self._session, self._cancelled, self._open = session, cancelled, []  # type: Any
@@ -418,34 +391,24 @@ class Context:
             raise ValueError("log level must be one of %s, not %r" % (", ".join(LOG_LEVELS), level))
         self._session.notify("$/log", {"level": level, "message": str(message)})
 
-    def error(self, message: Any) -> None: self.log("error", message)  # noqa: E704  ERROR: (stderr)
-    def warn(self, message: Any) -> None: self.log("warn", message)  # noqa: E704  WARNING: (stderr)
-    def success(self, message: Any) -> None: self.log("success", message)  # noqa: E704  ✓ (stdout)
-    def info(self, message: Any) -> None: self.log("info", message)  # noqa: E704  INFO: (stdout)
-    def debug(self, message: Any) -> None: self.log("debug", message)  # noqa: E704  with --verbose
-    def trace(self, message: Any) -> None: self.log("trace", message)  # noqa: E704  with -v -v
-
     def progress(self, title: str, total: Optional[int] = None) -> "Progress":
-        """Start a ``$/progress`` (``begin`` now); ``with`` it, or ``end()`` it; it also ends with
-        the handler."""
+        """``begin`` now; ``with`` it or ``end()`` it, else it ends with the handler."""
         p = Progress(self, "t%d" % self._session.next_number(), total)
         self._session.notify("$/progress", _some(token=p.token, kind="begin", title=str(title), total=total))
         self._open.append(p)
         return p
 
-    def is_cancelled(self) -> bool:
-        """Whether the host cancelled the request (``$/cancel``, or it went away)."""
+    def is_cancelled(self) -> bool:  # by `$/cancel`, or the host went away
         return self._cancelled.is_set()
 
-    def check_cancelled(self) -> None:
-        """Raise ``cancelled`` once the request is cancelled: call it between steps."""
+    def check_cancelled(self) -> None:  # raise `cancelled` if so: call it between steps
         if self._cancelled.is_set():
             raise PluginError.cancelled()
 
     def prompt(self, message: str, choices: Optional[Iterable[Any]] = None, default: Optional[str] = None,
                non_interactive_hint: Optional[str] = None) -> str:
-        """Ask the user through the host: the chosen key, or the text typed when there are no
-        ``choices`` (``(key, label)`` pairs). Not interactive: raises ``not-interactive`` at once."""
+        """The chosen key of ``(key, label)`` ``choices``, or the text typed; ``not-interactive`` at once
+        when the session is not."""
         if not self.settings.interactive:
             raise PluginError(kind.NOT_INTERACTIVE, 'cannot ask "%s": the session is not interactive' % message,
                               hint=non_interactive_hint)
@@ -460,16 +423,13 @@ class Context:
         return result["answer"]
 
     def confirm(self, message: str, default: bool = False, non_interactive_hint: Optional[str] = None) -> bool:
-        """A yes/no question; ``default`` is taken when the user just presses Enter."""
         answer = self.prompt(message, [("y", "yes"), ("n", "no")], "y" if default else "n", non_interactive_hint)
         return answer.lower() in ("y", "yes")
 
 def _some(**fields: Any) -> Dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
-class Progress:
-    """An operation reporting progress (from ``Context.progress``)."""
-
+class Progress:  # from Context.progress
     def __init__(self, cx: Context, token: str, total: Optional[int]) -> None:
         self._cx, self.token, self.total, self.ended = cx, token, total, False
 
@@ -483,11 +443,8 @@ class Progress:
             self._cx._open.remove(self)
             self._cx._session.notify("$/progress", {"token": self.token, "kind": "end"})
 
-    def __enter__(self) -> "Progress":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.end()
+    def __enter__(self) -> "Progress": return self  # noqa: E704
+    def __exit__(self, *exc: Any) -> None: self.end()  # noqa: E301,E704
 
 # ---------------------------------------------------------------------------------------------
 # Passthrough: `pyve NAME ARGS...` runs the plugin with ARGS and the context in variables
@@ -512,10 +469,7 @@ class Invocation(types.SimpleNamespace):
     def __init__(self, command: str, args: List[str], host: HostContext) -> None:
         super().__init__(command=command, args=args, host=host)
 
-    @property
-    def output(self) -> "Output":
-        """This command's terminal, with the verbosity and colours pyve passed."""
-        return Output(self.host.verbosity, self.host.color)
+    output = property(lambda self: Output(self.host.verbosity, self.host.color))
 
 # The status lines of pyve and its plugins, as pyve_protocol::output::Line:
 # kind -> (prefix, stream: 1 stdout / 2 stderr, lowest verbosity that shows it, SGR colour).
@@ -530,11 +484,8 @@ def render(line_kind: str, message: str, color: bool = False) -> str:
         return "\x1b[%sm%s\x1b[0m" % (sgr, message) if color and sgr else message
     return "\x1b[%sm%s\x1b[0m %s" % (sgr, prefix, message) if color else "%s %s" % (prefix, message)
 
-class Output:
-    """A passthrough command's terminal (the Rust SDK's ``pyve_sdk::output``): ``INFO:``, ``✓``
-    and plain lines on stdout; ``WARNING:``, ``ERROR:``, ``hint:`` and ``--verbose`` details on
-    stderr; colours when pyve says so (on stdout only when it is a terminal); nothing below the
-    verbosity. RPC handlers report through ``Context`` instead."""
+class Output(_Levels):
+    """A passthrough command's terminal, the Rust SDK's ``pyve_sdk::output`` (RPC handlers use ``Context``)."""
 
     def __init__(self, verbosity: int = 0, color: bool = False, stdout: Any = None, stderr: Any = None) -> None:
         self.verbosity, self.color, self._stdout, self._stderr = verbosity, color, stdout, stderr
@@ -557,16 +508,10 @@ class Output:
         out.flush()
 
     log = line
-    def info(self, message: Any) -> None: self.line("info", message)  # noqa: E301,E704
-    def success(self, message: Any) -> None: self.line("success", message)  # noqa: E704
-    def status(self, message: Any) -> None: self.line("plain", message)  # noqa: E704
-    def warn(self, message: Any) -> None: self.line("warn", message)  # noqa: E704
+    def status(self, message: Any) -> None: self.line("plain", message)  # noqa: E301,E704
     def hint(self, message: Any) -> None: self.line("hint", message)  # noqa: E704
-    def debug(self, message: Any) -> None: self.line("debug", message)  # noqa: E704
-    def trace(self, message: Any) -> None: self.line("trace", message)  # noqa: E704
 
     def error(self, message: Any, hint: Optional[str] = None) -> None:
-        """``ERROR: message`` and, when given, ``hint: ...`` (stderr)."""
         self.line("error", message)
         if hint is not None:
             self.hint(hint)
@@ -594,8 +539,7 @@ def run_passthrough(plugin: "Plugin", args: Sequence[str], environ: Optional[Dic
 # The plugin
 
 class Backend:
-    """Optional base of a backend: ``create``, ``describe``, ``activation``, ``remove``, each
-    ``(cx, params) -> dict``; ``doctor`` (no checks) is supplied."""
+    """Optional base of a backend, supplying ``doctor`` (no checks)."""
 
     def doctor(self, cx: Context, params: Dict[str, Any]) -> Dict[str, Any]:
         return {"checks": []}
@@ -624,10 +568,7 @@ class Plugin:
 
     def backend(self, name: str, backend: Any, selectors: Sequence[str] = (), priority: int = 0,
                 description: str = "", options: Sequence[Dict[str, Any]] = ()) -> Any:
-        """Add a backend: an object with ``create``, ``describe``, ``activation``, ``remove`` and
-        optionally ``doctor``, each ``(cx, params) -> dict``. ``options`` are what it adds to
-        ``pyve --init`` (protocol 1.1): dicts with ``name``, ``kind`` (flag, string, path, enum),
-        ``setting``, and optionally ``help``, ``choices``, ``default``, ``value_name``."""
+        """``options``: what it adds to ``pyve --init`` (protocol 1.1), see docs/plugins.md."""
         missing = [m for m in ("create", "describe", "activation", "remove") if not callable(getattr(backend, m, None))]
         if missing or isinstance(selectors, str):
             raise TypeError("backend %r: lacks %s, or selectors is not a list" % (name, ", ".join(missing) or "nothing"))
@@ -638,8 +579,7 @@ class Plugin:
         self._backends.append((info, backend))
         return backend
 
-    def manifest(self, protocol: str = PROTOCOL_VERSION) -> Dict[str, Any]:
-        """The manifest sent in answer to ``initialize``."""
+    def manifest(self, protocol: str = PROTOCOL_VERSION) -> Dict[str, Any]:  # the answer to `initialize`
         provides = _some(
             backends=[{k: v for k, v in i.items() if v or k == "priority"} for i, _ in self._backends] or None,
             commands=[_some(name=n, summary=s or None) for n, s, _ in self._commands] or None,
@@ -710,9 +650,7 @@ def run(plugin: Plugin, argv: Optional[Sequence[str]] = None) -> int:
         return 130
 
 def main(plugin: Plugin, argv: Optional[Sequence[str]] = None) -> None:
-    """Run the plugin as an executable: with ``--pyve-rpc`` serve the protocol, otherwise run the
-    passthrough command; exit with its code (after a session at once, even if threads the plugin
-    started are still running)."""
+    """``--pyve-rpc``: serve, then exit at once (threads the plugin started or not); else the command."""
     args = list(sys.argv[1:] if argv is None else argv)
     status = run(plugin, args)
     sys.stdout.flush()
@@ -725,9 +663,8 @@ def main(plugin: Plugin, argv: Optional[Sequence[str]] = None) -> None:
 # Testing
 
 class TestClient:
-    """A host for tests: serves ``plugin`` on a thread through in-memory lines, with the code that
-    serves stdin/stdout. ``on_prompt(params) -> str`` answers ``host/prompt`` (or raises
-    ``PluginError``) and makes the session interactive."""
+    """A host for tests, serving ``plugin`` on a thread. ``on_prompt(params) -> str`` answers
+    ``host/prompt`` (or raises ``PluginError``) and makes the session interactive."""
 
     __test__ = False  # not a test case, whatever pytest thinks of its name
 
@@ -745,14 +682,12 @@ class TestClient:
         self._thread.start()
 
     def initialize(self, project_root: Optional[str] = None, protocol_versions: Sequence[str] = (PROTOCOL_VERSION,)) -> Any:
-        """The handshake, as pyve does it; returns the manifest."""
         return self.call("initialize", _some(
             protocol_versions=list(protocol_versions), host={"name": "pyve-test", "version": "0.0.0"},
             settings={"interactive": self.interactive, "color": False},
             project={"root": str(project_root)} if project_root is not None else None))
 
     def call(self, method: str, params: Any = None) -> Any:
-        """Call a method; returns its result or raises ``PluginError``."""
         response = self.wait_for(self.send_request(method, params))
         if "error" in response:
             raise PluginError.from_wire(response["error"])
@@ -775,7 +710,6 @@ class TestClient:
         self._to.put(line.encode("utf-8") if isinstance(line, str) else bytes(line))
 
     def recv(self) -> Dict[str, Any]:
-        """The next message from the plugin, whatever it is."""
         try:
             line = self._from.get(timeout=self.timeout)
         except queue.Empty:
@@ -809,14 +743,13 @@ class TestClient:
         except PluginError as e:
             return {"error": e.to_wire()}
 
-    def logs(self) -> List[Dict[str, Any]]:
-        return [n["params"] for n in self.notifications if n.get("method") == "$/log"]
+    def logs(self, method: str = "$/log") -> List[Dict[str, Any]]:
+        return [n["params"] for n in self.notifications if n.get("method") == method]
 
     def progress(self) -> List[Dict[str, Any]]:
-        return [n["params"] for n in self.notifications if n.get("method") == "$/progress"]
+        return self.logs("$/progress")
 
     def shutdown(self) -> None:
-        """``shutdown``, then wait for the plugin to stop."""
         self.call("shutdown")
         self.close()
 
