@@ -8,9 +8,11 @@ import errno
 import json
 import os
 import queue
+import select
 import signal
 import sys
 import threading
+import time
 import types
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -515,6 +517,57 @@ class Output(_Levels):
         self.line("error", message)
         if hint is not None:
             self.hint(hint)
+
+    def prompt(self, text: str) -> str:
+        """Print ``text`` on stdout and read one line of stdin, trimmed. A person at a terminal is
+        waited for; any other stdin must answer within ``prompt_wait()``. Raises ``NoAnswer``."""
+        out = self._stdout or sys.stdout
+        out.write(text)
+        out.flush()
+        piped = not os.isatty(0)
+        try:
+            answer = _read_line(prompt_wait() if piped or not out.isatty() else None)
+        except NoAnswer:
+            out.write("\n")
+            raise
+        finally:
+            out.flush()
+        if piped:  # show a piped answer after its prompt, as a terminal would have echoed it
+            out.write(answer + "\n")
+            out.flush()
+        return answer
+
+    def confirm(self, question: str) -> bool:
+        """``QUESTION [y/N]: ``: True only for y or yes."""
+        return self.prompt("%s [y/N]: " % question).lower() in ("y", "yes")
+
+class NoAnswer(Exception):
+    """A prompt got no answer: the input ended, stayed silent, or cannot be read."""
+
+def prompt_wait() -> float:
+    """Seconds a prompt waits for a stdin that is not a person at a terminal: ``PYVE_PROMPT_TIMEOUT``,
+    default 10, at most a week (as the host)."""
+    try:
+        secs = float(os.environ.get("PYVE_PROMPT_TIMEOUT", "").strip())
+    except ValueError:
+        secs = -1.0
+    return min(secs, 7 * 24 * 3600.0) if 0 <= secs < float("inf") else 10.0
+
+def _read_line(wait: Optional[float]) -> str:
+    """One line of fd 0, byte by byte (nothing after it is consumed), within ``wait`` in all."""
+    deadline, data = None if wait is None else time.monotonic() + wait, b""
+    while True:
+        try:
+            if deadline is not None and not select.select([0], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise NoAnswer("standard input is not a terminal and gave no answer within %d s" % wait)
+            byte = os.read(0, 1)
+        except (OSError, ValueError):
+            raise NoAnswer("standard input cannot be read") from None
+        if byte == b"\n" or (not byte and data):
+            return data.decode("utf-8", "replace").strip()
+        if not byte:
+            raise NoAnswer("the input ended before an answer")
+        data += byte
 
 def run_passthrough(plugin: "Plugin", args: Sequence[str], environ: Optional[Dict[str, str]] = None) -> int:
     """Run the command ``PYVE_COMMAND`` names (pyve routed it here by manifest), else the one named
