@@ -45,44 +45,36 @@ def as_text(value: Optional[str]) -> Optional[str]:
     except UnicodeEncodeError:
         return None
 
-# ---------------------------------------------------------------------------------------------
 # Errors
 
 class PluginError(Exception):
-    """An error a handler reports to the host: a stable ``kind``, a message saying what failed and
-    why, and usually a ``hint`` with the next step. The code follows the kind."""
-
+    """An error for the host: a stable ``kind`` (the code follows it), a message, usually a ``hint``."""
     def __init__(self, kind: str, message: str, hint: Optional[str] = None, details: Any = None,
                  code: Optional[int] = None) -> None:
         super().__init__(message)
         self.kind, self.message, self.hint, self.details = str(kind), str(message), hint, details
         self.code = code if code is not None else _CODE_OF_KIND.get(self.kind, -32000)
-
     # PluginError.not_found/invalid_params/io(message, hint=None, details=None), .cancelled()
     not_found, invalid_params, io = (classmethod(lambda cls, message, hint=None, details=None, k=k:
                                                  cls(k, message, hint, details))
                                      for k in (kind.NOT_FOUND, kind.INVALID_PARAMS, kind.IO))
     cancelled = classmethod(lambda cls: cls(kind.CANCELLED, "the request was cancelled"))
     from_os_error = classmethod(lambda cls, error: cls(kind.IO, _os_reason(error)))
-
     @classmethod
     def io_error(cls, action: str, path: Any, error: BaseException) -> "PluginError":
-        """``cannot <action> <path>: <reason>``, kind ``io``, with a hint for a denied permission,
-        a read-only file system or a full disk."""
+        """``cannot <action> <path>: <reason>``, with a hint for a denied permission or a full disk."""
         path, number, hint = os.fspath(path) if isinstance(path, os.PathLike) else str(path), getattr(error, "errno", 0), None
         if number in (errno.EACCES, errno.EPERM, errno.EROFS):
             hint = "check the permissions of %s" % (os.path.dirname(path) or path)
         elif number in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
             hint = "free some disk space and try again"
         return cls(kind.IO, "cannot %s %s: %s" % (action, path, _os_reason(error)), hint)
-
     @classmethod
     def from_wire(cls, obj: Dict[str, Any]) -> "PluginError":
         """An error object from the wire (an unknown kind stays as it is)."""
         data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
         return cls(data.get("kind") or kind.FAILED, obj.get("message", ""), data.get("hint"), data.get("details"),
                    obj.get("code"))
-
     def to_wire(self) -> Dict[str, Any]:
         data = {"kind": self.kind, "hint": self.hint, "details": self.details}
         return {"code": int(self.code), "message": self.message, "data": {k: v for k, v in data.items() if v is not None}}
@@ -95,7 +87,6 @@ def _os_reason(error: BaseException) -> str:
 def _error(kind_: str, message: str) -> Dict[str, Any]:
     return PluginError(kind_, message).to_wire()
 
-# ---------------------------------------------------------------------------------------------
 # The wire: one JSON-RPC 2.0 message per line
 
 def _encode(message: Dict[str, Any]) -> bytes:
@@ -119,11 +110,9 @@ def _decode(line: bytes) -> Tuple[str, Any]:
         message = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         return "error", {"jsonrpc": "2.0", "id": None, "error": _error(kind.PARSE_ERROR, "not JSON: %s" % e)}
-
     def invalid(why: str) -> Tuple[str, Any]:
         return "error", {"jsonrpc": "2.0", "id": _usable_id(message),
                          "error": _error(kind.INVALID_REQUEST, "not a JSON-RPC 2.0 message: %s" % why)}
-
     if not isinstance(message, dict):
         return invalid("a message is a JSON object")
     if message.get("jsonrpc") != "2.0":
@@ -205,7 +194,6 @@ def _initialize(plugin: "Plugin", params: Any) -> Dict[str, Any]:
             plugin.name, "/".join(str(m) for m in sorted({v[0] for v in offered})), host_name, ours[0]),
         details={"plugin": [PROTOCOL_VERSION], "host": texts})
 
-# ---------------------------------------------------------------------------------------------
 # The session: a reader thread routes what comes in; the worker answers requests one at a time
 
 class _Session:
@@ -218,7 +206,6 @@ class _Session:
         self._cancelled_early = set()  # type: set  # ids cancelled while queued
         self._counter = 0
         self.input_closed = False
-
     def send(self, message: Dict[str, Any]) -> None:
         message = dict({"jsonrpc": "2.0"}, **message)
         try:
@@ -231,15 +218,12 @@ class _Session:
                 self._sink(line)
             except Exception:  # a host that stopped listening cannot be told anything
                 pass
-
     def notify(self, method: str, params: Dict[str, Any]) -> None:
         self.send({"method": method, "params": params})
-
     def next_number(self) -> int:
         with self._lock:
             self._counter += 1
             return self._counter
-
     def request(self, method: str, params: Dict[str, Any]) -> Dict[str, Any]:
         """Send a request to the host and wait for its response."""
         id_ = "p%d" % self.next_number()
@@ -253,21 +237,18 @@ class _Session:
         if waiter[1] is None:
             raise PluginError(kind.IO, "the host closed the session before answering")
         return waiter[1]
-
     def deliver(self, response: Dict[str, Any]) -> None:
         with self._lock:
             waiter = self._pending.pop(_usable_id(response), None)
         if waiter is not None:
             waiter[1] = response
             waiter[0].set()
-
     def cancel(self, id_: Any) -> None:
         with self._lock:
             if self._current is not None and self._current[0] == id_:
                 self._current[1].set()
             else:  # queued (answered `cancelled` unrun), or already answered (forgotten)
                 self._cancelled_early.add(id_)
-
     def close_input(self) -> None:
         """The host is gone: the running request sees itself cancelled, prompts fail."""
         with self._lock:
@@ -277,7 +258,6 @@ class _Session:
             waiters, self._pending = list(self._pending.values()), {}
         for waiter in waiters:
             waiter[0].set()
-
     def begin(self, id_: Any) -> Optional[threading.Event]:
         """The worker starts request ``id_``: its cancel flag, or None if it was cancelled."""
         with self._lock:
@@ -287,17 +267,14 @@ class _Session:
                 return None
             self._current = (id_, threading.Event())
             return self._current[1]
-
     def end(self) -> None:
         with self._lock:
             self._current = None
 
 def serve(plugin: "Plugin", source: Callable[[], Optional[bytes]], sink: Callable[[bytes], Any]) -> int:
-    """Serve one session until ``shutdown`` or the end of the input; returns the exit code (0).
-    ``source()`` gives the next line (``None`` at the end), ``sink(bytes)`` writes one."""
+    """One session until ``shutdown`` or the end of ``source()`` (lines, then None); returns 0."""
     session = _Session(sink)
     work = queue.Queue()  # type: queue.Queue
-
     def reader() -> None:
         try:
             while True:
@@ -324,7 +301,6 @@ def serve(plugin: "Plugin", source: Callable[[], Optional[bytes]], sink: Callabl
         finally:
             session.close_input()
             work.put(None)
-
     threading.Thread(target=reader, name="pyve-plugin-reader", daemon=True).start()
     init = None  # type: Optional[Dict[str, Any]]
     while True:
@@ -360,7 +336,6 @@ def serve(plugin: "Plugin", source: Callable[[], Optional[bytes]], sink: Callabl
             session.end()
         session.send(response)
 
-# ---------------------------------------------------------------------------------------------
 # What handlers get
 
 class HostSettings(types.SimpleNamespace):
@@ -378,7 +353,6 @@ class _Levels:
 
 class Context(_Levels):
     """What a handler gets: ``$/log``, ``$/progress``, ``host/prompt`` through the host; cancellation."""
-
     def __init__(self, session: _Session, cancelled: threading.Event, init: Dict[str, Any]) -> None:
         self._session, self._cancelled, self._open = session, cancelled, []  # type: Any
         s = init.get("settings") if isinstance(init.get("settings"), dict) else {}
@@ -386,27 +360,22 @@ class Context(_Levels):
                                      color=bool(s.get("color")))
         project = init.get("project") if isinstance(init.get("project"), dict) else {}
         self.project_root = project.get("root")  # requests carry their own project_root: use that
-
     def log(self, level: str, message: Any) -> None:
         """Send ``$/log``; ``level`` is one of ``LOG_LEVELS``."""
         if level not in LOG_LEVELS:
             raise ValueError("log level must be one of %s, not %r" % (", ".join(LOG_LEVELS), level))
         self._session.notify("$/log", {"level": level, "message": str(message)})
-
     def progress(self, title: str, total: Optional[int] = None) -> "Progress":
         """``begin`` now; ``with`` it or ``end()`` it, else it ends with the handler."""
         p = Progress(self, "t%d" % self._session.next_number(), total)
         self._session.notify("$/progress", _some(token=p.token, kind="begin", title=str(title), total=total))
         self._open.append(p)
         return p
-
     def is_cancelled(self) -> bool:  # by `$/cancel`, or the host went away
         return self._cancelled.is_set()
-
     def check_cancelled(self) -> None:  # raise `cancelled` if so: call it between steps
         if self._cancelled.is_set():
             raise PluginError.cancelled()
-
     def prompt(self, message: str, choices: Optional[Iterable[Any]] = None, default: Optional[str] = None,
                non_interactive_hint: Optional[str] = None) -> str:
         """The chosen key of ``(key, label)`` ``choices``, or the text typed; ``not-interactive`` at once
@@ -423,7 +392,6 @@ class Context(_Levels):
         if not isinstance(result, dict) or not isinstance(result.get("answer"), str):
             raise PluginError(kind.INVALID_REQUEST, "the host answered `host/prompt` with an unexpected result")
         return result["answer"]
-
     def confirm(self, message: str, default: bool = False, non_interactive_hint: Optional[str] = None) -> bool:
         answer = self.prompt(message, [("y", "yes"), ("n", "no")], "y" if default else "n", non_interactive_hint)
         return answer.lower() in ("y", "yes")
@@ -434,27 +402,21 @@ def _some(**fields: Any) -> Dict[str, Any]:
 class Progress:  # from Context.progress
     def __init__(self, cx: Context, token: str, total: Optional[int]) -> None:
         self._cx, self.token, self.total, self.ended = cx, token, total, False
-
     def report(self, message: str, done: Optional[int] = None) -> None:
         self._cx._session.notify("$/progress", _some(token=self.token, kind="report", message=str(message),
                                                      done=done, total=self.total))
-
     def end(self) -> None:
         if not self.ended:
             self.ended = True
             self._cx._open.remove(self)
             self._cx._session.notify("$/progress", {"token": self.token, "kind": "end"})
-
     def __enter__(self) -> "Progress": return self  # noqa: E704
     def __exit__(self, *exc: Any) -> None: self.end()  # noqa: E301,E704
 
-# ---------------------------------------------------------------------------------------------
 # Passthrough: `pyve NAME ARGS...` runs the plugin with ARGS and the context in variables
 
 class HostContext(types.SimpleNamespace):
-    """What pyve passes to a passthrough command: ``pyve``, ``pyve_version``, ``project_root``,
-    ``pyve_home``, ``verbosity`` (-1 quiet .. 2 debug) and ``color`` (empty counts as absent)."""
-
+    """What pyve passes to a passthrough command (an empty variable counts as absent)."""
     @classmethod
     def from_env(cls, environ: Optional[Dict[str, str]] = None) -> "HostContext":
         env = os.environ if environ is None else environ
@@ -467,10 +429,8 @@ class HostContext(types.SimpleNamespace):
 
 class Invocation(types.SimpleNamespace):
     """One run of a passthrough command: ``command`` (the name typed), ``args``, ``host``."""
-
     def __init__(self, command: str, args: List[str], host: HostContext) -> None:
         super().__init__(command=command, args=args, host=host)
-
     output = property(lambda self: Output(self.host.verbosity, self.host.color))
 
 # The status lines of pyve and its plugins, as pyve_protocol::output::Line:
@@ -488,15 +448,12 @@ def render(line_kind: str, message: str, color: bool = False) -> str:
 
 class Output(_Levels):
     """A passthrough command's terminal, the Rust SDK's ``pyve_sdk::output`` (RPC handlers use ``Context``)."""
-
     def __init__(self, verbosity: int = 0, color: bool = False, stdout: Any = None, stderr: Any = None) -> None:
         self.verbosity, self.color, self._stdout, self._stderr = verbosity, color, stdout, stderr
-
     @classmethod
     def from_env(cls) -> "Output":
         host = HostContext.from_env()
         return cls(host.verbosity, host.color)
-
     def line(self, line_kind: str, message: Any) -> None:
         """One line of a kind of ``LINES`` (also a ``$/log`` level)."""
         _, stream, least, _ = LINES[line_kind]
@@ -508,22 +465,18 @@ class Output(_Levels):
             out = err
         out.write(render(line_kind, str(message), self.color and (stream == 2 or out.isatty())) + "\n")
         out.flush()
-
     log = line
     def status(self, message: Any) -> None: self.line("plain", message)  # noqa: E301,E704
     def hint(self, message: Any) -> None: self.line("hint", message)  # noqa: E704
-
     def error(self, message: Any, hint: Optional[str] = None) -> None:
         self.line("error", message)
         if hint is not None:
             self.hint(hint)
-
     def prompt(self, text: str) -> str:
         """Print ``text`` on stdout and read one line of stdin, trimmed. A person at a terminal is
         waited for; any other stdin must answer within ``prompt_wait()``. Raises ``NoAnswer``."""
         out = self._stdout or sys.stdout
-        out.write(text)
-        out.flush()
+        print(text, end="", file=out, flush=True)
         piped = not os.isatty(0)
         try:
             answer = _read_line(prompt_wait() if piped or not out.isatty() else None)
@@ -533,10 +486,8 @@ class Output(_Levels):
         finally:
             out.flush()
         if piped:  # show a piped answer after its prompt, as a terminal would have echoed it
-            out.write(answer + "\n")
-            out.flush()
+            print(answer, file=out, flush=True)
         return answer
-
     def confirm(self, question: str) -> bool:
         """``QUESTION [y/N]: ``: True only for y or yes."""
         return self.prompt("%s [y/N]: " % question).lower() in ("y", "yes")
@@ -545,8 +496,7 @@ class NoAnswer(Exception):
     """A prompt got no answer: the input ended, stayed silent, or cannot be read."""
 
 def prompt_wait() -> float:
-    """Seconds a prompt waits for a stdin that is not a person at a terminal: ``PYVE_PROMPT_TIMEOUT``,
-    default 10, at most a week (as the host)."""
+    """How long a stdin that is not a person at a terminal may take: ``PYVE_PROMPT_TIMEOUT``, as the host."""
     try:
         secs = float(os.environ.get("PYVE_PROMPT_TIMEOUT", "").strip())
     except ValueError:
@@ -570,8 +520,7 @@ def _read_line(wait: Optional[float]) -> str:
         data += byte
 
 def run_passthrough(plugin: "Plugin", args: Sequence[str], environ: Optional[Dict[str, str]] = None) -> int:
-    """Run the command ``PYVE_COMMAND`` names (pyve routed it here by manifest), else the one named
-    like the plugin, else its only one; returns the exit code. Without one, says so; returns 1."""
+    """Run the command ``PYVE_COMMAND`` names, else the one named like the plugin, else its only one."""
     wanted = as_text((os.environ if environ is None else environ).get("PYVE_COMMAND")) or None
     found = next((c for c in plugin._commands if c[0] == (wanted or plugin.name)), None)
     if found is None and wanted is None and len(plugin._commands) == 1:
@@ -588,12 +537,10 @@ def run_passthrough(plugin: "Plugin", args: Sequence[str], environ: Optional[Dic
         else "it provides no commands; see what it does with `pyve plugin info %s`" % plugin.name)
     return 1
 
-# ---------------------------------------------------------------------------------------------
 # The plugin
 
 class Backend:
     """Optional base of a backend, supplying ``doctor`` (no checks)."""
-
     def doctor(self, cx: Context, params: Dict[str, Any]) -> Dict[str, Any]:
         return {"checks": []}
 
@@ -602,23 +549,17 @@ _BACKEND_METHODS = {"env/create": "create", "env/describe": "describe", "env/act
 
 class Plugin:
     """A plugin: its name (``[a-z][a-z0-9-]*``), its own semver version, and its roles."""
-
     def __init__(self, name: str, version: str, description: str = "") -> None:
         if not is_valid_plugin_name(name):
             raise ValueError("invalid plugin name %r: use [a-z][a-z0-9-]*" % name)
         self.name, self.version, self.description = name, version, description
         self._backends, self._commands, self._hooks = [], [], []  # type: Any
-
     def command(self, name: str, summary: str = "") -> Callable[[Callable], Callable]:
-        """Decorate ``f(inv: Invocation) -> int``: the passthrough command ``pyve NAME``."""
         return lambda func: self._commands.append((name, summary, func)) or func
-
     def hook(self, event: str, description: str = "") -> Callable[[Callable], Callable]:
-        """Decorate ``f(cx, params) -> dict`` for ``hook/<event>`` (protocol 1.0: post-create)."""
         if event != "post-create":
             raise ValueError('unknown hook event %r: protocol 1.0 defines only "post-create"' % event)
         return lambda func: self._hooks.append((event, description, func)) or func
-
     def backend(self, name: str, backend: Any, selectors: Sequence[str] = (), priority: int = 0,
                 description: str = "", options: Sequence[Dict[str, Any]] = ()) -> Any:
         """``options``: what it adds to ``pyve --init`` (protocol 1.1), see docs/plugins.md."""
@@ -631,7 +572,6 @@ class Plugin:
                 "options": [dict(o) for o in options]}
         self._backends.append((info, backend))
         return backend
-
     def manifest(self, protocol: str = PROTOCOL_VERSION) -> Dict[str, Any]:  # the answer to `initialize`
         provides = _some(
             backends=[{k: v for k, v in i.items() if v or k == "priority"} for i, _ in self._backends] or None,
@@ -639,7 +579,6 @@ class Plugin:
             hooks=[_some(event=e, description=d or None) for e, d, _ in self._hooks] or None)
         return _some(name=self.name, version=self.version, protocol=protocol, description=self.description or None,
                      provides=provides, capabilities={"cancel": True, "progress": True, "prompt": True})
-
     def _dispatch(self, cx: Context, method: str, raw: Any) -> Any:
         try:
             if method in _BACKEND_METHODS:
@@ -662,7 +601,6 @@ class Plugin:
                 p.end()
         raise PluginError(kind.METHOD_NOT_FOUND, "unknown method `%s`" % method)
 
-# ---------------------------------------------------------------------------------------------
 # Running
 
 def serve_stdio(plugin: Plugin) -> int:
@@ -679,13 +617,11 @@ def serve_stdio(plugin: Plugin) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_DFL)
     stream = os.fdopen(in_fd, "rb", buffering=1 << 16)
-
     def source() -> Optional[bytes]:
         line = stream.readline(MAX_LINE + 2)
         if len(line.rstrip(b"\r\n")) > MAX_LINE:
             raise ValueError("a line is longer than %d bytes" % MAX_LINE)
         return line or None
-
     def sink(line: bytes) -> None:
         view = memoryview(line)
         while view:
@@ -693,7 +629,6 @@ def serve_stdio(plugin: Plugin) -> int:
     return serve(plugin, source, sink)
 
 def run(plugin: Plugin, argv: Optional[Sequence[str]] = None) -> int:
-    """Like ``main``, but returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--pyve-rpc"]:
         return serve_stdio(plugin)
@@ -712,56 +647,45 @@ def main(plugin: Plugin, argv: Optional[Sequence[str]] = None) -> None:
         os._exit(status)
     sys.exit(status)
 
-# ---------------------------------------------------------------------------------------------
 # Testing
 
 class TestClient:
     """A host for tests, serving ``plugin`` on a thread. ``on_prompt(params) -> str`` answers
     ``host/prompt`` (or raises ``PluginError``) and makes the session interactive."""
-
     __test__ = False  # not a test case, whatever pytest thinks of its name
-
     def __init__(self, plugin: Plugin, on_prompt: Optional[Callable[[Dict[str, Any]], str]] = None,
                  interactive: Optional[bool] = None, timeout: float = 60.0) -> None:
         self._to, self._from = queue.Queue(), queue.Queue()  # type: Any
         self._next_id, self.timeout, self.on_prompt, self.exit_code = 1, timeout, on_prompt, None
         self.notifications = []  # type: List[Dict[str, Any]]
         self.interactive = (on_prompt is not None) if interactive is None else interactive
-
         def server() -> None:
             self.exit_code = serve(plugin, self._to.get, self._from.put)
             self._from.put(None)
         self._thread = threading.Thread(target=server, name="pyve-plugin-test", daemon=True)
         self._thread.start()
-
     def initialize(self, project_root: Optional[str] = None, protocol_versions: Sequence[str] = (PROTOCOL_VERSION,)) -> Any:
         return self.call("initialize", _some(
             protocol_versions=list(protocol_versions), host={"name": "pyve-test", "version": "0.0.0"},
             settings={"interactive": self.interactive, "color": False},
             project={"root": str(project_root)} if project_root is not None else None))
-
     def call(self, method: str, params: Any = None) -> Any:
         response = self.wait_for(self.send_request(method, params))
         if "error" in response:
             raise PluginError.from_wire(response["error"])
         return response["result"]
-
     def send_request(self, method: str, params: Any = None) -> int:
         """Send a request without waiting for it; returns its id (see ``wait_for``)."""
         id_, self._next_id = self._next_id, self._next_id + 1
         self._to.put(_encode({"jsonrpc": "2.0", "id": id_, "method": method, "params": params}))
         return id_
-
     def notify(self, method: str, params: Any = None) -> None:
         self._to.put(_encode({"jsonrpc": "2.0", "method": method, "params": params}))
-
     def cancel(self, id_: Any) -> None:
         self.notify("$/cancel", {"id": id_})
-
     def send_raw(self, line: Any) -> None:
         """Send raw bytes (or text) as one line."""
         self._to.put(line.encode("utf-8") if isinstance(line, str) else bytes(line))
-
     def recv(self) -> Dict[str, Any]:
         try:
             line = self._from.get(timeout=self.timeout)
@@ -771,7 +695,6 @@ class TestClient:
             self._from.put(None)
             raise AssertionError("the plugin ended the session")
         return json.loads(line.decode("utf-8"))
-
     def wait_for(self, id_: Any) -> Dict[str, Any]:
         """Wait for the response to ``id_``, collecting notifications and answering prompts."""
         while True:
@@ -784,7 +707,6 @@ class TestClient:
                 return message
             else:
                 raise AssertionError("a response to an unknown request: %r" % (message,))
-
     def _answer(self, request: Dict[str, Any]) -> Dict[str, Any]:
         params = request.get("params") or {}
         if request["method"] != "host/prompt":
@@ -795,17 +717,13 @@ class TestClient:
             return {"result": {"answer": self.on_prompt(params)}}
         except PluginError as e:
             return {"error": e.to_wire()}
-
     def logs(self, method: str = "$/log") -> List[Dict[str, Any]]:
         return [n["params"] for n in self.notifications if n.get("method") == method]
-
     def progress(self) -> List[Dict[str, Any]]:
         return self.logs("$/progress")
-
     def shutdown(self) -> None:
         self.call("shutdown")
         self.close()
-
     def close(self) -> None:
         """End the input; the plugin finishes what it was given and stops."""
         self._to.put(None)
