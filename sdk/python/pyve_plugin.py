@@ -71,7 +71,6 @@ class PluginError(Exception):
         return cls(kind.IO, "cannot %s %s: %s" % (action, path, _os_reason(error)), hint)
     @classmethod
     def from_wire(cls, obj: Dict[str, Any]) -> "PluginError":
-        """An error object from the wire (an unknown kind stays as it is)."""
         data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
         return cls(data.get("kind") or kind.FAILED, obj.get("message", ""), data.get("hint"), data.get("details"),
                    obj.get("code"))
@@ -169,9 +168,7 @@ def _result(plugin_name: str, method: str, value: Any) -> Dict[str, Any]:
 
 def _version(text: Any) -> Optional[Tuple[int, int]]:
     parts = text.split(".") if isinstance(text, str) else []
-    if len(parts) == 2 and all(p.isdigit() and p.isascii() for p in parts):
-        return int(parts[0]), int(parts[1])
-    return None
+    return (int(parts[0]), int(parts[1])) if len(parts) == 2 and all(p.isdigit() and p.isascii() for p in parts) else None
 
 def _initialize(plugin: "Plugin", params: Any) -> Dict[str, Any]:
     versions = params.get("protocol_versions") if isinstance(params, dict) else None
@@ -198,14 +195,11 @@ def _initialize(plugin: "Plugin", params: Any) -> Dict[str, Any]:
 
 class _Session:
     def __init__(self, sink: Callable[[bytes], Any]) -> None:
-        self._sink = sink
-        self._write = threading.Lock()
-        self._lock = threading.Lock()
+        self._sink, self._write, self._lock = sink, threading.Lock(), threading.Lock()
         self._pending = {}  # type: Dict[Any, List[Any]]  # host/prompt id -> [event, response]
         self._current = None  # type: Optional[Tuple[Any, threading.Event]]
         self._cancelled_early = set()  # type: set  # ids cancelled while queued
-        self._counter = 0
-        self.input_closed = False
+        self._counter, self.input_closed = 0, False
     def send(self, message: Dict[str, Any]) -> None:
         message = dict({"jsonrpc": "2.0"}, **message)
         try:
@@ -338,8 +332,8 @@ def serve(plugin: "Plugin", source: Callable[[], Optional[bytes]], sink: Callabl
 
 # What handlers get
 
-class HostSettings(types.SimpleNamespace):
-    """The session settings from ``initialize``: ``interactive``, ``verbosity``, ``color``."""
+class HostSettings(types.SimpleNamespace):  # from `initialize`: interactive, verbosity, color
+    pass
 
 class _Levels:
     """``error``/``warn``/``success``/``info``/``debug``/``trace(message)``: ``self.log(level, message)``."""
@@ -349,7 +343,6 @@ class _Levels:
     def info(self, message: Any) -> None: self.log("info", message)  # noqa: E704  INFO: (stdout)
     def debug(self, message: Any) -> None: self.log("debug", message)  # noqa: E704  with --verbose
     def trace(self, message: Any) -> None: self.log("trace", message)  # noqa: E704  with -v -v
-    log = None  # type: Any
 
 class Context(_Levels):
     """What a handler gets: ``$/log``, ``$/progress``, ``host/prompt`` through the host; cancellation."""
@@ -361,7 +354,6 @@ class Context(_Levels):
         project = init.get("project") if isinstance(init.get("project"), dict) else {}
         self.project_root = project.get("root")  # requests carry their own project_root: use that
     def log(self, level: str, message: Any) -> None:
-        """Send ``$/log``; ``level`` is one of ``LOG_LEVELS``."""
         if level not in LOG_LEVELS:
             raise ValueError("log level must be one of %s, not %r" % (", ".join(LOG_LEVELS), level))
         self._session.notify("$/log", {"level": level, "message": str(message)})
@@ -604,10 +596,8 @@ class Plugin:
 # Running
 
 def serve_stdio(plugin: Plugin) -> int:
-    """Serve on stdin/stdout, made private first: descriptor 1 (and ``sys.stdout``) then go to
-    stderr, so a stray ``print()`` reaches the user instead of corrupting the protocol, and
-    descriptor 0 reads ``/dev/null``, so a child process cannot swallow the host's messages.
-    SIGINT gets its default action (pyve cancels with ``$/cancel``)."""
+    """Serve on stdin/stdout, made private first: fd 1 goes to stderr (a stray ``print()`` reaches the
+    user), fd 0 reads ``/dev/null`` (a child cannot swallow the host's messages); SIGINT: default."""
     sys.stdout.flush()
     out_fd, in_fd, null = os.dup(1), os.dup(0), os.open(os.devnull, os.O_RDONLY)
     os.dup2(2, 1)
@@ -641,11 +631,8 @@ def main(plugin: Plugin, argv: Optional[Sequence[str]] = None) -> None:
     """``--pyve-rpc``: serve, then exit at once (threads the plugin started or not); else the command."""
     args = list(sys.argv[1:] if argv is None else argv)
     status = run(plugin, args)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if args[:1] == ["--pyve-rpc"]:
-        os._exit(status)
-    sys.exit(status)
+    sys.stdout.flush(), sys.stderr.flush()
+    (os._exit if args[:1] == ["--pyve-rpc"] else sys.exit)(status)
 
 # Testing
 
@@ -675,7 +662,6 @@ class TestClient:
             raise PluginError.from_wire(response["error"])
         return response["result"]
     def send_request(self, method: str, params: Any = None) -> int:
-        """Send a request without waiting for it; returns its id (see ``wait_for``)."""
         id_, self._next_id = self._next_id, self._next_id + 1
         self._to.put(_encode({"jsonrpc": "2.0", "id": id_, "method": method, "params": params}))
         return id_
@@ -684,7 +670,6 @@ class TestClient:
     def cancel(self, id_: Any) -> None:
         self.notify("$/cancel", {"id": id_})
     def send_raw(self, line: Any) -> None:
-        """Send raw bytes (or text) as one line."""
         self._to.put(line.encode("utf-8") if isinstance(line, str) else bytes(line))
     def recv(self) -> Dict[str, Any]:
         try:
@@ -696,7 +681,7 @@ class TestClient:
             raise AssertionError("the plugin ended the session")
         return json.loads(line.decode("utf-8"))
     def wait_for(self, id_: Any) -> Dict[str, Any]:
-        """Wait for the response to ``id_``, collecting notifications and answering prompts."""
+        """The response to ``id_``; notifications are collected, prompts answered."""
         while True:
             message = self.recv()
             if "method" in message and "id" in message:
@@ -725,6 +710,5 @@ class TestClient:
         self.call("shutdown")
         self.close()
     def close(self) -> None:
-        """End the input; the plugin finishes what it was given and stops."""
         self._to.put(None)
         self._thread.join(self.timeout)
