@@ -1,18 +1,18 @@
 """pyve_plugin: write pyve plugins in Python (one file, standard library only, Python 3.8+).
 
-The Python twin of the Rust SDK (``sdk/plugin``). It speaks the protocol of ``docs/protocol.md``;
-``pyve plugin test ./pyve-NAME`` checks a plugin against it. See ``sdk/python/README.md``.
-Reading order: errors, the wire, the session (a reader thread and a worker), what handlers get
-(``Context``), passthrough (``Invocation``, ``Output``), ``Plugin``, running, ``TestClient``.
+The Python twin of the Rust SDK (``sdk/plugin``) for the protocol of ``docs/protocol.md``; the API
+is in ``sdk/python/README.md``. ``pyve plugin test ./pyve-NAME`` checks a plugin against the protocol.
 """
 
 import errno
 import json
 import os
 import queue
+import select
 import signal
 import sys
 import threading
+import time
 import types
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -30,10 +30,9 @@ class kind:  # noqa: N801 - the error kinds (any other lowercase-words-joined-by
     INVALID_PARAMS, INTERNAL, INCOMPATIBLE_PROTOCOL = "invalid-params", "internal", "incompatible-protocol"
     CANCELLED, NOT_FOUND, IO, NOT_INTERACTIVE, FAILED = "cancelled", "not-found", "io", "not-interactive", "failed"
 
-_CODE_OF_KIND = {kind.PARSE_ERROR: code.PARSE_ERROR, kind.INVALID_REQUEST: code.INVALID_REQUEST,
-                 kind.METHOD_NOT_FOUND: code.METHOD_NOT_FOUND, kind.INVALID_PARAMS: code.INVALID_PARAMS,
-                 kind.INTERNAL: code.INTERNAL_ERROR, kind.INCOMPATIBLE_PROTOCOL: code.INCOMPATIBLE_PROTOCOL,
-                 kind.CANCELLED: code.CANCELLED}
+# The kinds with a code of their own (same attribute name in both classes); any other is -32000.
+_CODE_OF_KIND = dict({getattr(kind, n): getattr(code, n) for n in vars(code) if n.isupper() and hasattr(kind, n)},
+                     internal=code.INTERNAL_ERROR)
 
 def is_valid_plugin_name(name: str) -> bool:
     """``[a-z][a-z0-9-]*``: the part after ``pyve-`` in a plugin's file name."""
@@ -46,57 +45,35 @@ def as_text(value: Optional[str]) -> Optional[str]:
     except UnicodeEncodeError:
         return None
 
-# ---------------------------------------------------------------------------------------------
 # Errors
 
 class PluginError(Exception):
-    """An error a handler reports to the host: a stable ``kind``, a message saying what failed and
-    why, and usually a ``hint`` with the next step. The code follows the kind."""
-
+    """An error for the host: a stable ``kind`` (the code follows it), a message, usually a ``hint``."""
     def __init__(self, kind: str, message: str, hint: Optional[str] = None, details: Any = None,
                  code: Optional[int] = None) -> None:
         super().__init__(message)
         self.kind, self.message, self.hint, self.details = str(kind), str(message), hint, details
         self.code = code if code is not None else _CODE_OF_KIND.get(self.kind, -32000)
-
-    @classmethod
-    def not_found(cls, message: str, hint: Optional[str] = None, details: Any = None) -> "PluginError":
-        return cls(kind.NOT_FOUND, message, hint, details)
-
-    @classmethod
-    def invalid_params(cls, message: str, hint: Optional[str] = None, details: Any = None) -> "PluginError":
-        return cls(kind.INVALID_PARAMS, message, hint, details)
-
-    @classmethod
-    def io(cls, message: str, hint: Optional[str] = None, details: Any = None) -> "PluginError":
-        return cls(kind.IO, message, hint, details)
-
+    # PluginError.not_found/invalid_params/io(message, hint=None, details=None), .cancelled()
+    not_found, invalid_params, io = (classmethod(lambda cls, message, hint=None, details=None, k=k:
+                                                 cls(k, message, hint, details))
+                                     for k in (kind.NOT_FOUND, kind.INVALID_PARAMS, kind.IO))
+    cancelled = classmethod(lambda cls: cls(kind.CANCELLED, "the request was cancelled"))
+    from_os_error = classmethod(lambda cls, error: cls(kind.IO, _os_reason(error)))
     @classmethod
     def io_error(cls, action: str, path: Any, error: BaseException) -> "PluginError":
-        """``cannot <action> <path>: <reason>``, kind ``io``, with a hint for a denied permission,
-        a read-only file system or a full disk."""
+        """``cannot <action> <path>: <reason>``, with a hint for a denied permission or a full disk."""
         path, number, hint = os.fspath(path) if isinstance(path, os.PathLike) else str(path), getattr(error, "errno", 0), None
         if number in (errno.EACCES, errno.EPERM, errno.EROFS):
             hint = "check the permissions of %s" % (os.path.dirname(path) or path)
         elif number in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
             hint = "free some disk space and try again"
         return cls(kind.IO, "cannot %s %s: %s" % (action, path, _os_reason(error)), hint)
-
-    @classmethod
-    def cancelled(cls) -> "PluginError":
-        return cls(kind.CANCELLED, "the request was cancelled")
-
-    @classmethod
-    def from_os_error(cls, error: OSError) -> "PluginError":
-        return cls(kind.IO, _os_reason(error))
-
     @classmethod
     def from_wire(cls, obj: Dict[str, Any]) -> "PluginError":
-        """An error object from the wire (an unknown kind stays as it is)."""
         data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
         return cls(data.get("kind") or kind.FAILED, obj.get("message", ""), data.get("hint"), data.get("details"),
                    obj.get("code"))
-
     def to_wire(self) -> Dict[str, Any]:
         data = {"kind": self.kind, "hint": self.hint, "details": self.details}
         return {"code": int(self.code), "message": self.message, "data": {k: v for k, v in data.items() if v is not None}}
@@ -109,7 +86,6 @@ def _os_reason(error: BaseException) -> str:
 def _error(kind_: str, message: str) -> Dict[str, Any]:
     return PluginError(kind_, message).to_wire()
 
-# ---------------------------------------------------------------------------------------------
 # The wire: one JSON-RPC 2.0 message per line
 
 def _encode(message: Dict[str, Any]) -> bytes:
@@ -133,11 +109,9 @@ def _decode(line: bytes) -> Tuple[str, Any]:
         message = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         return "error", {"jsonrpc": "2.0", "id": None, "error": _error(kind.PARSE_ERROR, "not JSON: %s" % e)}
-
     def invalid(why: str) -> Tuple[str, Any]:
         return "error", {"jsonrpc": "2.0", "id": _usable_id(message),
                          "error": _error(kind.INVALID_REQUEST, "not a JSON-RPC 2.0 message: %s" % why)}
-
     if not isinstance(message, dict):
         return invalid("a message is a JSON object")
     if message.get("jsonrpc") != "2.0":
@@ -159,70 +133,50 @@ def _decode(line: bytes) -> Tuple[str, Any]:
 # of its optional fields. A params object that does not fit is answered `invalid-params`.
 _STR, _BOOL, _OBJ, _OPT_STR = (str,), (bool,), (dict,), (str, type(None))
 _ENV = {"project_root": _STR, "backend": _STR}
-_PARAMS = {
-    "env/create": (_ENV, {"python_version": (_OPT_STR, None), "settings": (_OBJ, {}), "replace": (_BOOL, False)}),
-    "env/describe": (_ENV, {"settings": (_OBJ, {})}),
-    "env/activation": (_ENV, {"settings": (_OBJ, {})}),
-    "env/remove": (_ENV, {"settings": (_OBJ, {})}),
-    "doctor/checks": (_ENV, {"settings": (_OBJ, {})}),
-    "hook/post-create": (dict(_ENV, env_path=_STR), {"interpreter": (_OPT_STR, None),
-                                                      "python_version": (_OPT_STR, None), "created": (_BOOL, False)}),
-}
+_PARAMS = dict({m: (_ENV, {"settings": (_OBJ, {})}) for m in ("env/describe", "env/activation", "env/remove", "doctor/checks")},
+               **{"env/create": (_ENV, {"python_version": (_OPT_STR, None), "settings": (_OBJ, {}), "replace": (_BOOL, False)}),
+                  "hook/post-create": (dict(_ENV, env_path=_STR), {"interpreter": (_OPT_STR, None),
+                                       "python_version": (_OPT_STR, None), "created": (_BOOL, False)})})
 # Result fields each method must return, and defaults filled in for the others.
-_RESULTS = {
-    "env/create": (("env_path", "created"), {}), "env/describe": (("exists",), {}),
-    "env/activation": ((), {}), "env/remove": ((), {"removed": []}), "doctor/checks": ((), {"checks": []}),
-    "hook/post-create": ((), {"changed": False}),
-}
+_RESULTS = {"env/create": (("env_path", "created"), {}), "env/describe": (("exists",), {}), "env/activation": ((), {}),
+            "env/remove": ((), {"removed": []}), "doctor/checks": ((), {"checks": []}), "hook/post-create": ((), {"changed": False})}
 
 def _params(method: str, params: Any) -> Dict[str, Any]:
-    required, optional = _PARAMS[method]
+    def invalid(why: str) -> PluginError:
+        return PluginError.invalid_params("invalid parameters for `%s`: %s" % (method, why))
     if not isinstance(params, dict):
-        raise PluginError.invalid_params("invalid parameters for `%s`: expected an object" % method)
-    out = dict(params)  # every field, unknown ones included
-    for name, types in required.items():
-        if name not in out:
-            raise PluginError.invalid_params("invalid parameters for `%s`: missing field `%s`" % (method, name))
-        if not isinstance(out[name], types):
-            raise PluginError.invalid_params("invalid parameters for `%s`: `%s` must be a %s, not %s"
-                                             % (method, name, types[0].__name__, json.dumps(out[name])))
-    for name, (types, default) in optional.items():
-        if out.get(name) is None:
+        raise invalid("expected an object")
+    out, (required, optional) = dict(params), _PARAMS[method]  # every field, unknown ones included
+    for name, (types, default) in dict({n: (t, Ellipsis) for n, t in required.items()}, **optional).items():
+        if default is Ellipsis and name not in out:
+            raise invalid("missing field `%s`" % name)
+        if default is not Ellipsis and out.get(name) is None:
             out[name] = dict(default) if isinstance(default, dict) else default
         elif not isinstance(out[name], types):
-            raise PluginError.invalid_params("invalid parameters for `%s`: `%s` must be a %s, not %s"
-                                             % (method, name, types[0].__name__, json.dumps(out[name])))
+            raise invalid("`%s` must be a %s, not %s" % (name, types[0].__name__, json.dumps(out[name])))
     return out
 
 def _result(plugin_name: str, method: str, value: Any) -> Dict[str, Any]:
+    """A handler's result, checked (one that does not fit its method is an `internal` error)."""
     required, defaults = _RESULTS[method]
-    if not isinstance(value, dict):
-        raise _BadResult("plugin `%s` returned %s for `%s`: a handler returns a dict"
-                         % (plugin_name, type(value).__name__, method))
-    missing = [f for f in required if value.get(f) is None]
+    missing = [f for f in required if value.get(f) is None] if isinstance(value, dict) else [None]
     if missing:
-        raise _BadResult("plugin `%s` returned an invalid result for `%s`: missing field `%s`"
-                         % (plugin_name, method, missing[0]))
+        what = "an invalid result" if missing[0] else type(value).__name__
+        why = "missing field `%s`" % missing[0] if missing[0] else "a handler returns a dict"
+        raise PluginError(kind.INTERNAL, "plugin `%s` returned %s for `%s`: %s" % (plugin_name, what, method, why))
     return dict(defaults, **{k: v for k, v in value.items() if v is not None})
-
-class _BadResult(Exception):
-    """A handler's result does not fit its method: reported as an `internal` error."""
 
 def _version(text: Any) -> Optional[Tuple[int, int]]:
     parts = text.split(".") if isinstance(text, str) else []
-    if len(parts) == 2 and all(p.isdigit() and p.isascii() for p in parts):
-        return int(parts[0]), int(parts[1])
-    return None
+    return (int(parts[0]), int(parts[1])) if len(parts) == 2 and all(p.isdigit() and p.isascii() for p in parts) else None
 
 def _initialize(plugin: "Plugin", params: Any) -> Dict[str, Any]:
-    if not isinstance(params, dict) or not isinstance(params.get("protocol_versions"), list):
-        raise PluginError.invalid_params("invalid parameters for `initialize`: missing field `protocol_versions`")
-    offered = [_version(v) for v in params["protocol_versions"]]
-    if None in offered:
-        raise PluginError.invalid_params("invalid parameters for `initialize`: a protocol version is MAJOR.MINOR")
-    if not offered:
-        raise PluginError.invalid_params("invalid parameters for `initialize`: `protocol_versions` is empty: "
-                                         "offer at least one version")
+    versions = params.get("protocol_versions") if isinstance(params, dict) else None
+    offered = [_version(v) for v in versions] if isinstance(versions, list) else None
+    why = ("missing field `protocol_versions`" if offered is None else "a protocol version is MAJOR.MINOR"
+           if None in offered else "`protocol_versions` is empty: offer at least one version" if not offered else "")
+    if why:
+        raise PluginError.invalid_params("invalid parameters for `initialize`: " + why)
     ours = _version(PROTOCOL_VERSION)
     minors = [minor for major, minor in offered if major == ours[0]]
     if minors:
@@ -237,20 +191,15 @@ def _initialize(plugin: "Plugin", params: Any) -> Dict[str, Any]:
             plugin.name, "/".join(str(m) for m in sorted({v[0] for v in offered})), host_name, ours[0]),
         details={"plugin": [PROTOCOL_VERSION], "host": texts})
 
-# ---------------------------------------------------------------------------------------------
 # The session: a reader thread routes what comes in; the worker answers requests one at a time
 
 class _Session:
     def __init__(self, sink: Callable[[bytes], Any]) -> None:
-        self._sink = sink
-        self._write = threading.Lock()
-        self._lock = threading.Lock()
+        self._sink, self._write, self._lock = sink, threading.Lock(), threading.Lock()
         self._pending = {}  # type: Dict[Any, List[Any]]  # host/prompt id -> [event, response]
         self._current = None  # type: Optional[Tuple[Any, threading.Event]]
         self._cancelled_early = set()  # type: set  # ids cancelled while queued
-        self._counter = 0
-        self.input_closed = False
-
+        self._counter, self.input_closed = 0, False
     def send(self, message: Dict[str, Any]) -> None:
         message = dict({"jsonrpc": "2.0"}, **message)
         try:
@@ -263,15 +212,12 @@ class _Session:
                 self._sink(line)
             except Exception:  # a host that stopped listening cannot be told anything
                 pass
-
     def notify(self, method: str, params: Dict[str, Any]) -> None:
         self.send({"method": method, "params": params})
-
     def next_number(self) -> int:
         with self._lock:
             self._counter += 1
             return self._counter
-
     def request(self, method: str, params: Dict[str, Any]) -> Dict[str, Any]:
         """Send a request to the host and wait for its response."""
         id_ = "p%d" % self.next_number()
@@ -285,21 +231,18 @@ class _Session:
         if waiter[1] is None:
             raise PluginError(kind.IO, "the host closed the session before answering")
         return waiter[1]
-
     def deliver(self, response: Dict[str, Any]) -> None:
         with self._lock:
             waiter = self._pending.pop(_usable_id(response), None)
         if waiter is not None:
             waiter[1] = response
             waiter[0].set()
-
     def cancel(self, id_: Any) -> None:
         with self._lock:
             if self._current is not None and self._current[0] == id_:
                 self._current[1].set()
             else:  # queued (answered `cancelled` unrun), or already answered (forgotten)
                 self._cancelled_early.add(id_)
-
     def close_input(self) -> None:
         """The host is gone: the running request sees itself cancelled, prompts fail."""
         with self._lock:
@@ -309,7 +252,6 @@ class _Session:
             waiters, self._pending = list(self._pending.values()), {}
         for waiter in waiters:
             waiter[0].set()
-
     def begin(self, id_: Any) -> Optional[threading.Event]:
         """The worker starts request ``id_``: its cancel flag, or None if it was cancelled."""
         with self._lock:
@@ -319,17 +261,14 @@ class _Session:
                 return None
             self._current = (id_, threading.Event())
             return self._current[1]
-
     def end(self) -> None:
         with self._lock:
             self._current = None
 
 def serve(plugin: "Plugin", source: Callable[[], Optional[bytes]], sink: Callable[[bytes], Any]) -> int:
-    """Serve one session until ``shutdown`` or the end of the input; returns the exit code (0).
-    ``source()`` gives the next line (``None`` at the end), ``sink(bytes)`` writes one."""
+    """One session until ``shutdown`` or the end of ``source()`` (lines, then None); returns 0."""
     session = _Session(sink)
     work = queue.Queue()  # type: queue.Queue
-
     def reader() -> None:
         try:
             while True:
@@ -356,7 +295,6 @@ def serve(plugin: "Plugin", source: Callable[[], Optional[bytes]], sink: Callabl
         finally:
             session.close_input()
             work.put(None)
-
     threading.Thread(target=reader, name="pyve-plugin-reader", daemon=True).start()
     init = None  # type: Optional[Dict[str, Any]]
     while True:
@@ -382,8 +320,6 @@ def serve(plugin: "Plugin", source: Callable[[], Optional[bytes]], sink: Callabl
                 response["result"] = plugin._dispatch(Context(session, flag, init), method, params)
         except PluginError as e:
             response["error"] = e.to_wire()
-        except _BadResult as e:
-            response["error"] = _error(kind.INTERNAL, str(e))
         except OSError as e:
             response["error"] = PluginError.from_os_error(e).to_wire()
         except Exception as e:  # a bug in the plugin: report it, keep serving
@@ -394,16 +330,22 @@ def serve(plugin: "Plugin", source: Callable[[], Optional[bytes]], sink: Callabl
             session.end()
         session.send(response)
 
-# ---------------------------------------------------------------------------------------------
 # What handlers get
 
-class HostSettings(types.SimpleNamespace):
-    """The session settings from ``initialize``: ``interactive``, ``verbosity``, ``color``."""
+class HostSettings(types.SimpleNamespace):  # from `initialize`: interactive, verbosity, color
+    pass
 
-class Context:
-    """What a handler can do besides computing its result: talk to the user through the host
-    (``$/log``, ``$/progress``, ``host/prompt``) and notice cancellation."""
+class _Levels:
+    """``error``/``warn``/``success``/``info``/``debug``/``trace(message)``: ``self.log(level, message)``."""
+    def error(self, message: Any) -> None: self.log("error", message)  # noqa: E301,E704  ERROR: (stderr)
+    def warn(self, message: Any) -> None: self.log("warn", message)  # noqa: E704  WARNING: (stderr)
+    def success(self, message: Any) -> None: self.log("success", message)  # noqa: E704  ✓ (stdout)
+    def info(self, message: Any) -> None: self.log("info", message)  # noqa: E704  INFO: (stdout)
+    def debug(self, message: Any) -> None: self.log("debug", message)  # noqa: E704  with --verbose
+    def trace(self, message: Any) -> None: self.log("trace", message)  # noqa: E704  with -v -v
 
+class Context(_Levels):
+    """What a handler gets: ``$/log``, ``$/progress``, ``host/prompt`` through the host; cancellation."""
     def __init__(self, session: _Session, cancelled: threading.Event, init: Dict[str, Any]) -> None:
         self._session, self._cancelled, self._open = session, cancelled, []  # type: Any
         s = init.get("settings") if isinstance(init.get("settings"), dict) else {}
@@ -411,41 +353,25 @@ class Context:
                                      color=bool(s.get("color")))
         project = init.get("project") if isinstance(init.get("project"), dict) else {}
         self.project_root = project.get("root")  # requests carry their own project_root: use that
-
     def log(self, level: str, message: Any) -> None:
-        """Send ``$/log``; ``level`` is one of ``LOG_LEVELS``."""
         if level not in LOG_LEVELS:
             raise ValueError("log level must be one of %s, not %r" % (", ".join(LOG_LEVELS), level))
         self._session.notify("$/log", {"level": level, "message": str(message)})
-
-    def error(self, message: Any) -> None: self.log("error", message)  # noqa: E704  ERROR: (stderr)
-    def warn(self, message: Any) -> None: self.log("warn", message)  # noqa: E704  WARNING: (stderr)
-    def success(self, message: Any) -> None: self.log("success", message)  # noqa: E704  ✓ (stdout)
-    def info(self, message: Any) -> None: self.log("info", message)  # noqa: E704  INFO: (stdout)
-    def debug(self, message: Any) -> None: self.log("debug", message)  # noqa: E704  with --verbose
-    def trace(self, message: Any) -> None: self.log("trace", message)  # noqa: E704  with -v -v
-
     def progress(self, title: str, total: Optional[int] = None) -> "Progress":
-        """Start a ``$/progress`` (``begin`` now); ``with`` it, or ``end()`` it; it also ends with
-        the handler."""
+        """``begin`` now; ``with`` it or ``end()`` it, else it ends with the handler."""
         p = Progress(self, "t%d" % self._session.next_number(), total)
         self._session.notify("$/progress", _some(token=p.token, kind="begin", title=str(title), total=total))
         self._open.append(p)
         return p
-
-    def is_cancelled(self) -> bool:
-        """Whether the host cancelled the request (``$/cancel``, or it went away)."""
+    def is_cancelled(self) -> bool:  # by `$/cancel`, or the host went away
         return self._cancelled.is_set()
-
-    def check_cancelled(self) -> None:
-        """Raise ``cancelled`` once the request is cancelled: call it between steps."""
+    def check_cancelled(self) -> None:  # raise `cancelled` if so: call it between steps
         if self._cancelled.is_set():
             raise PluginError.cancelled()
-
     def prompt(self, message: str, choices: Optional[Iterable[Any]] = None, default: Optional[str] = None,
                non_interactive_hint: Optional[str] = None) -> str:
-        """Ask the user through the host: the chosen key, or the text typed when there are no
-        ``choices`` (``(key, label)`` pairs). Not interactive: raises ``not-interactive`` at once."""
+        """The chosen key of ``(key, label)`` ``choices``, or the text typed; ``not-interactive`` at once
+        when the session is not."""
         if not self.settings.interactive:
             raise PluginError(kind.NOT_INTERACTIVE, 'cannot ask "%s": the session is not interactive' % message,
                               hint=non_interactive_hint)
@@ -458,44 +384,31 @@ class Context:
         if not isinstance(result, dict) or not isinstance(result.get("answer"), str):
             raise PluginError(kind.INVALID_REQUEST, "the host answered `host/prompt` with an unexpected result")
         return result["answer"]
-
     def confirm(self, message: str, default: bool = False, non_interactive_hint: Optional[str] = None) -> bool:
-        """A yes/no question; ``default`` is taken when the user just presses Enter."""
         answer = self.prompt(message, [("y", "yes"), ("n", "no")], "y" if default else "n", non_interactive_hint)
         return answer.lower() in ("y", "yes")
 
 def _some(**fields: Any) -> Dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
-class Progress:
-    """An operation reporting progress (from ``Context.progress``)."""
-
+class Progress:  # from Context.progress
     def __init__(self, cx: Context, token: str, total: Optional[int]) -> None:
         self._cx, self.token, self.total, self.ended = cx, token, total, False
-
     def report(self, message: str, done: Optional[int] = None) -> None:
         self._cx._session.notify("$/progress", _some(token=self.token, kind="report", message=str(message),
                                                      done=done, total=self.total))
-
     def end(self) -> None:
         if not self.ended:
             self.ended = True
             self._cx._open.remove(self)
             self._cx._session.notify("$/progress", {"token": self.token, "kind": "end"})
+    def __enter__(self) -> "Progress": return self  # noqa: E704
+    def __exit__(self, *exc: Any) -> None: self.end()  # noqa: E301,E704
 
-    def __enter__(self) -> "Progress":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.end()
-
-# ---------------------------------------------------------------------------------------------
 # Passthrough: `pyve NAME ARGS...` runs the plugin with ARGS and the context in variables
 
 class HostContext(types.SimpleNamespace):
-    """What pyve passes to a passthrough command: ``pyve``, ``pyve_version``, ``project_root``,
-    ``pyve_home``, ``verbosity`` (-1 quiet .. 2 debug) and ``color`` (empty counts as absent)."""
-
+    """What pyve passes to a passthrough command (an empty variable counts as absent)."""
     @classmethod
     def from_env(cls, environ: Optional[Dict[str, str]] = None) -> "HostContext":
         env = os.environ if environ is None else environ
@@ -508,14 +421,9 @@ class HostContext(types.SimpleNamespace):
 
 class Invocation(types.SimpleNamespace):
     """One run of a passthrough command: ``command`` (the name typed), ``args``, ``host``."""
-
     def __init__(self, command: str, args: List[str], host: HostContext) -> None:
         super().__init__(command=command, args=args, host=host)
-
-    @property
-    def output(self) -> "Output":
-        """This command's terminal, with the verbosity and colours pyve passed."""
-        return Output(self.host.verbosity, self.host.color)
+    output = property(lambda self: Output(self.host.verbosity, self.host.color))
 
 # The status lines of pyve and its plugins, as pyve_protocol::output::Line:
 # kind -> (prefix, stream: 1 stdout / 2 stderr, lowest verbosity that shows it, SGR colour).
@@ -530,20 +438,14 @@ def render(line_kind: str, message: str, color: bool = False) -> str:
         return "\x1b[%sm%s\x1b[0m" % (sgr, message) if color and sgr else message
     return "\x1b[%sm%s\x1b[0m %s" % (sgr, prefix, message) if color else "%s %s" % (prefix, message)
 
-class Output:
-    """A passthrough command's terminal (the Rust SDK's ``pyve_sdk::output``): ``INFO:``, ``✓``
-    and plain lines on stdout; ``WARNING:``, ``ERROR:``, ``hint:`` and ``--verbose`` details on
-    stderr; colours when pyve says so (on stdout only when it is a terminal); nothing below the
-    verbosity. RPC handlers report through ``Context`` instead."""
-
+class Output(_Levels):
+    """A passthrough command's terminal, the Rust SDK's ``pyve_sdk::output`` (RPC handlers use ``Context``)."""
     def __init__(self, verbosity: int = 0, color: bool = False, stdout: Any = None, stderr: Any = None) -> None:
         self.verbosity, self.color, self._stdout, self._stderr = verbosity, color, stdout, stderr
-
     @classmethod
     def from_env(cls) -> "Output":
         host = HostContext.from_env()
         return cls(host.verbosity, host.color)
-
     def line(self, line_kind: str, message: Any) -> None:
         """One line of a kind of ``LINES`` (also a ``$/log`` level)."""
         _, stream, least, _ = LINES[line_kind]
@@ -555,25 +457,62 @@ class Output:
             out = err
         out.write(render(line_kind, str(message), self.color and (stream == 2 or out.isatty())) + "\n")
         out.flush()
-
     log = line
-    def info(self, message: Any) -> None: self.line("info", message)  # noqa: E301,E704
-    def success(self, message: Any) -> None: self.line("success", message)  # noqa: E704
-    def status(self, message: Any) -> None: self.line("plain", message)  # noqa: E704
-    def warn(self, message: Any) -> None: self.line("warn", message)  # noqa: E704
+    def status(self, message: Any) -> None: self.line("plain", message)  # noqa: E301,E704
     def hint(self, message: Any) -> None: self.line("hint", message)  # noqa: E704
-    def debug(self, message: Any) -> None: self.line("debug", message)  # noqa: E704
-    def trace(self, message: Any) -> None: self.line("trace", message)  # noqa: E704
-
     def error(self, message: Any, hint: Optional[str] = None) -> None:
-        """``ERROR: message`` and, when given, ``hint: ...`` (stderr)."""
         self.line("error", message)
         if hint is not None:
             self.hint(hint)
+    def prompt(self, text: str) -> str:
+        """Print ``text`` on stdout and read one line of stdin, trimmed. A person at a terminal is
+        waited for; any other stdin must answer within ``prompt_wait()``. Raises ``NoAnswer``."""
+        out = self._stdout or sys.stdout
+        print(text, end="", file=out, flush=True)
+        piped = not os.isatty(0)
+        try:
+            answer = _read_line(prompt_wait() if piped or not out.isatty() else None)
+        except NoAnswer:
+            out.write("\n")
+            raise
+        finally:
+            out.flush()
+        if piped:  # show a piped answer after its prompt, as a terminal would have echoed it
+            print(answer, file=out, flush=True)
+        return answer
+    def confirm(self, question: str) -> bool:
+        """``QUESTION [y/N]: ``: True only for y or yes."""
+        return self.prompt("%s [y/N]: " % question).lower() in ("y", "yes")
+
+class NoAnswer(Exception):
+    """A prompt got no answer: the input ended, stayed silent, or cannot be read."""
+
+def prompt_wait() -> float:
+    """How long a stdin that is not a person at a terminal may take: ``PYVE_PROMPT_TIMEOUT``, as the host."""
+    try:
+        secs = float(os.environ.get("PYVE_PROMPT_TIMEOUT", "").strip())
+    except ValueError:
+        secs = -1.0
+    return min(secs, 7 * 24 * 3600.0) if 0 <= secs < float("inf") else 10.0
+
+def _read_line(wait: Optional[float]) -> str:
+    """One line of fd 0, byte by byte (nothing after it is consumed), within ``wait`` in all."""
+    deadline, data = None if wait is None else time.monotonic() + wait, b""
+    while True:
+        try:
+            if deadline is not None and not select.select([0], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise NoAnswer("standard input is not a terminal and gave no answer within %d s" % wait)
+            byte = os.read(0, 1)
+        except (OSError, ValueError):
+            raise NoAnswer("standard input cannot be read") from None
+        if byte == b"\n" or (not byte and data):
+            return data.decode("utf-8", "replace").strip()
+        if not byte:
+            raise NoAnswer("the input ended before an answer")
+        data += byte
 
 def run_passthrough(plugin: "Plugin", args: Sequence[str], environ: Optional[Dict[str, str]] = None) -> int:
-    """Run the command ``PYVE_COMMAND`` names (pyve routed it here by manifest), else the one named
-    like the plugin, else its only one; returns the exit code. Without one, says so; returns 1."""
+    """Run the command ``PYVE_COMMAND`` names, else the one named like the plugin, else its only one."""
     wanted = as_text((os.environ if environ is None else environ).get("PYVE_COMMAND")) or None
     found = next((c for c in plugin._commands if c[0] == (wanted or plugin.name)), None)
     if found is None and wanted is None and len(plugin._commands) == 1:
@@ -590,13 +529,10 @@ def run_passthrough(plugin: "Plugin", args: Sequence[str], environ: Optional[Dic
         else "it provides no commands; see what it does with `pyve plugin info %s`" % plugin.name)
     return 1
 
-# ---------------------------------------------------------------------------------------------
 # The plugin
 
 class Backend:
-    """Optional base of a backend: ``create``, ``describe``, ``activation``, ``remove``, each
-    ``(cx, params) -> dict``; ``doctor`` (no checks) is supplied."""
-
+    """Optional base of a backend, supplying ``doctor`` (no checks)."""
     def doctor(self, cx: Context, params: Dict[str, Any]) -> Dict[str, Any]:
         return {"checks": []}
 
@@ -605,29 +541,20 @@ _BACKEND_METHODS = {"env/create": "create", "env/describe": "describe", "env/act
 
 class Plugin:
     """A plugin: its name (``[a-z][a-z0-9-]*``), its own semver version, and its roles."""
-
     def __init__(self, name: str, version: str, description: str = "") -> None:
         if not is_valid_plugin_name(name):
             raise ValueError("invalid plugin name %r: use [a-z][a-z0-9-]*" % name)
         self.name, self.version, self.description = name, version, description
         self._backends, self._commands, self._hooks = [], [], []  # type: Any
-
     def command(self, name: str, summary: str = "") -> Callable[[Callable], Callable]:
-        """Decorate ``f(inv: Invocation) -> int``: the passthrough command ``pyve NAME``."""
         return lambda func: self._commands.append((name, summary, func)) or func
-
     def hook(self, event: str, description: str = "") -> Callable[[Callable], Callable]:
-        """Decorate ``f(cx, params) -> dict`` for ``hook/<event>`` (protocol 1.0: post-create)."""
         if event != "post-create":
             raise ValueError('unknown hook event %r: protocol 1.0 defines only "post-create"' % event)
         return lambda func: self._hooks.append((event, description, func)) or func
-
     def backend(self, name: str, backend: Any, selectors: Sequence[str] = (), priority: int = 0,
                 description: str = "", options: Sequence[Dict[str, Any]] = ()) -> Any:
-        """Add a backend: an object with ``create``, ``describe``, ``activation``, ``remove`` and
-        optionally ``doctor``, each ``(cx, params) -> dict``. ``options`` are what it adds to
-        ``pyve --init`` (protocol 1.1): dicts with ``name``, ``kind`` (flag, string, path, enum),
-        ``setting``, and optionally ``help``, ``choices``, ``default``, ``value_name``."""
+        """``options``: what it adds to ``pyve --init`` (protocol 1.1), see docs/plugins.md."""
         missing = [m for m in ("create", "describe", "activation", "remove") if not callable(getattr(backend, m, None))]
         if missing or isinstance(selectors, str):
             raise TypeError("backend %r: lacks %s, or selectors is not a list" % (name, ", ".join(missing) or "nothing"))
@@ -637,16 +564,13 @@ class Plugin:
                 "options": [dict(o) for o in options]}
         self._backends.append((info, backend))
         return backend
-
-    def manifest(self, protocol: str = PROTOCOL_VERSION) -> Dict[str, Any]:
-        """The manifest sent in answer to ``initialize``."""
+    def manifest(self, protocol: str = PROTOCOL_VERSION) -> Dict[str, Any]:  # the answer to `initialize`
         provides = _some(
             backends=[{k: v for k, v in i.items() if v or k == "priority"} for i, _ in self._backends] or None,
             commands=[_some(name=n, summary=s or None) for n, s, _ in self._commands] or None,
             hooks=[_some(event=e, description=d or None) for e, d, _ in self._hooks] or None)
         return _some(name=self.name, version=self.version, protocol=protocol, description=self.description or None,
                      provides=provides, capabilities={"cancel": True, "progress": True, "prompt": True})
-
     def _dispatch(self, cx: Context, method: str, raw: Any) -> Any:
         try:
             if method in _BACKEND_METHODS:
@@ -669,14 +593,11 @@ class Plugin:
                 p.end()
         raise PluginError(kind.METHOD_NOT_FOUND, "unknown method `%s`" % method)
 
-# ---------------------------------------------------------------------------------------------
 # Running
 
 def serve_stdio(plugin: Plugin) -> int:
-    """Serve on stdin/stdout, made private first: descriptor 1 (and ``sys.stdout``) then go to
-    stderr, so a stray ``print()`` reaches the user instead of corrupting the protocol, and
-    descriptor 0 reads ``/dev/null``, so a child process cannot swallow the host's messages.
-    SIGINT gets its default action (pyve cancels with ``$/cancel``)."""
+    """Serve on stdin/stdout, made private first: fd 1 goes to stderr (a stray ``print()`` reaches the
+    user), fd 0 reads ``/dev/null`` (a child cannot swallow the host's messages); SIGINT: default."""
     sys.stdout.flush()
     out_fd, in_fd, null = os.dup(1), os.dup(0), os.open(os.devnull, os.O_RDONLY)
     os.dup2(2, 1)
@@ -686,13 +607,11 @@ def serve_stdio(plugin: Plugin) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_DFL)
     stream = os.fdopen(in_fd, "rb", buffering=1 << 16)
-
     def source() -> Optional[bytes]:
         line = stream.readline(MAX_LINE + 2)
         if len(line.rstrip(b"\r\n")) > MAX_LINE:
             raise ValueError("a line is longer than %d bytes" % MAX_LINE)
         return line or None
-
     def sink(line: bytes) -> None:
         view = memoryview(line)
         while view:
@@ -700,7 +619,6 @@ def serve_stdio(plugin: Plugin) -> int:
     return serve(plugin, source, sink)
 
 def run(plugin: Plugin, argv: Optional[Sequence[str]] = None) -> int:
-    """Like ``main``, but returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--pyve-rpc"]:
         return serve_stdio(plugin)
@@ -710,72 +628,50 @@ def run(plugin: Plugin, argv: Optional[Sequence[str]] = None) -> int:
         return 130
 
 def main(plugin: Plugin, argv: Optional[Sequence[str]] = None) -> None:
-    """Run the plugin as an executable: with ``--pyve-rpc`` serve the protocol, otherwise run the
-    passthrough command; exit with its code (after a session at once, even if threads the plugin
-    started are still running)."""
+    """``--pyve-rpc``: serve, then exit at once (threads the plugin started or not); else the command."""
     args = list(sys.argv[1:] if argv is None else argv)
     status = run(plugin, args)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if args[:1] == ["--pyve-rpc"]:
-        os._exit(status)
-    sys.exit(status)
+    sys.stdout.flush(), sys.stderr.flush()
+    (os._exit if args[:1] == ["--pyve-rpc"] else sys.exit)(status)
 
-# ---------------------------------------------------------------------------------------------
 # Testing
 
 class TestClient:
-    """A host for tests: serves ``plugin`` on a thread through in-memory lines, with the code that
-    serves stdin/stdout. ``on_prompt(params) -> str`` answers ``host/prompt`` (or raises
-    ``PluginError``) and makes the session interactive."""
-
+    """A host for tests, serving ``plugin`` on a thread. ``on_prompt(params) -> str`` answers
+    ``host/prompt`` (or raises ``PluginError``) and makes the session interactive."""
     __test__ = False  # not a test case, whatever pytest thinks of its name
-
     def __init__(self, plugin: Plugin, on_prompt: Optional[Callable[[Dict[str, Any]], str]] = None,
                  interactive: Optional[bool] = None, timeout: float = 60.0) -> None:
         self._to, self._from = queue.Queue(), queue.Queue()  # type: Any
         self._next_id, self.timeout, self.on_prompt, self.exit_code = 1, timeout, on_prompt, None
         self.notifications = []  # type: List[Dict[str, Any]]
         self.interactive = (on_prompt is not None) if interactive is None else interactive
-
         def server() -> None:
             self.exit_code = serve(plugin, self._to.get, self._from.put)
             self._from.put(None)
         self._thread = threading.Thread(target=server, name="pyve-plugin-test", daemon=True)
         self._thread.start()
-
     def initialize(self, project_root: Optional[str] = None, protocol_versions: Sequence[str] = (PROTOCOL_VERSION,)) -> Any:
-        """The handshake, as pyve does it; returns the manifest."""
         return self.call("initialize", _some(
             protocol_versions=list(protocol_versions), host={"name": "pyve-test", "version": "0.0.0"},
             settings={"interactive": self.interactive, "color": False},
             project={"root": str(project_root)} if project_root is not None else None))
-
     def call(self, method: str, params: Any = None) -> Any:
-        """Call a method; returns its result or raises ``PluginError``."""
         response = self.wait_for(self.send_request(method, params))
         if "error" in response:
             raise PluginError.from_wire(response["error"])
         return response["result"]
-
     def send_request(self, method: str, params: Any = None) -> int:
-        """Send a request without waiting for it; returns its id (see ``wait_for``)."""
         id_, self._next_id = self._next_id, self._next_id + 1
         self._to.put(_encode({"jsonrpc": "2.0", "id": id_, "method": method, "params": params}))
         return id_
-
     def notify(self, method: str, params: Any = None) -> None:
         self._to.put(_encode({"jsonrpc": "2.0", "method": method, "params": params}))
-
     def cancel(self, id_: Any) -> None:
         self.notify("$/cancel", {"id": id_})
-
     def send_raw(self, line: Any) -> None:
-        """Send raw bytes (or text) as one line."""
         self._to.put(line.encode("utf-8") if isinstance(line, str) else bytes(line))
-
     def recv(self) -> Dict[str, Any]:
-        """The next message from the plugin, whatever it is."""
         try:
             line = self._from.get(timeout=self.timeout)
         except queue.Empty:
@@ -784,9 +680,8 @@ class TestClient:
             self._from.put(None)
             raise AssertionError("the plugin ended the session")
         return json.loads(line.decode("utf-8"))
-
     def wait_for(self, id_: Any) -> Dict[str, Any]:
-        """Wait for the response to ``id_``, collecting notifications and answering prompts."""
+        """The response to ``id_``; notifications are collected, prompts answered."""
         while True:
             message = self.recv()
             if "method" in message and "id" in message:
@@ -797,7 +692,6 @@ class TestClient:
                 return message
             else:
                 raise AssertionError("a response to an unknown request: %r" % (message,))
-
     def _answer(self, request: Dict[str, Any]) -> Dict[str, Any]:
         params = request.get("params") or {}
         if request["method"] != "host/prompt":
@@ -808,19 +702,13 @@ class TestClient:
             return {"result": {"answer": self.on_prompt(params)}}
         except PluginError as e:
             return {"error": e.to_wire()}
-
-    def logs(self) -> List[Dict[str, Any]]:
-        return [n["params"] for n in self.notifications if n.get("method") == "$/log"]
-
+    def logs(self, method: str = "$/log") -> List[Dict[str, Any]]:
+        return [n["params"] for n in self.notifications if n.get("method") == method]
     def progress(self) -> List[Dict[str, Any]]:
-        return [n["params"] for n in self.notifications if n.get("method") == "$/progress"]
-
+        return self.logs("$/progress")
     def shutdown(self) -> None:
-        """``shutdown``, then wait for the plugin to stop."""
         self.call("shutdown")
         self.close()
-
     def close(self) -> None:
-        """End the input; the plugin finishes what it was given and stops."""
         self._to.put(None)
         self._thread.join(self.timeout)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -172,6 +173,46 @@ class Output(unittest.TestCase):
         h = pp.HostContext.from_env({"PYVE_VERBOSITY": "-1", "PYVE_COLOR": "always", "PYVE_VERSION": "0.1.0"})
         self.assertEqual((h.verbosity, h.color, h.pyve_version, h.project_root), (-1, True, "0.1.0", None))
         self.assertEqual(pp.HostContext.from_env({"PYVE_VERBOSITY": "999"}).verbosity, 0)
+
+
+class Prompt(unittest.TestCase):
+    def ask(self, stdin, code='print(repr(pp.Output().prompt("name? ")))', **env):
+        script = "import pyve_plugin as pp\ntry:\n    %s\nexcept pp.NoAnswer as e:\n    print('NoAnswer:', e)\n" % code
+        proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                env=dict(os.environ, PYTHONPATH=SDK, **env))
+        start = time.monotonic()
+        out = proc.communicate(stdin, timeout=30)[0] if stdin is not None else proc.stdout.read()
+        proc.stdin.close()
+        proc.wait(30)
+        return out.decode(), time.monotonic() - start
+
+    def test_a_piped_answer_is_read_and_echoed(self):
+        self.assertEqual(self.ask(b"  Ann \nrest\n")[0], "name? Ann\n'Ann'\n")
+        self.assertEqual(self.ask(b"last line without newline")[0], "name? last line without newline\n"
+                                                                    "'last line without newline'\n")
+
+    def test_end_of_input_is_not_an_answer(self):
+        self.assertEqual(self.ask(b"")[0], "name? \nNoAnswer: the input ended before an answer\n")
+
+    def test_a_silent_pipe_waits_prompt_timeout_seconds(self):
+        out, took = self.ask(None, PYVE_PROMPT_TIMEOUT="1")
+        self.assertEqual(out, "name? \nNoAnswer: standard input is not a terminal and gave no answer within 1 s\n")
+        self.assertTrue(0.9 <= took < 10, took)
+
+    def test_confirm_is_true_only_for_y_or_yes(self):
+        code = 'print(pp.Output().confirm("go?"))'
+        for answer, expected in ((b"y\n", True), (b"YES\n", True), (b"n\n", False), (b"yep\n", False), (b"\n", False)):
+            self.assertEqual(self.ask(answer, code)[0].splitlines()[-1], str(expected), answer)
+        self.assertIn("go? [y/N]: ", self.ask(b"y\n", code)[0])
+        self.assertIn("NoAnswer: the input ended", self.ask(b"", code)[0])
+
+    def test_prompt_wait(self):
+        for value, expected in (("", 10.0), ("2.5", 2.5), ("x", 10.0), ("-1", 10.0), ("inf", 10.0), ("nan", 10.0), ("1e9", 604800.0)):
+            os.environ["PYVE_PROMPT_TIMEOUT"] = value
+            try:
+                self.assertEqual(pp.prompt_wait(), expected, value)
+            finally:
+                del os.environ["PYVE_PROMPT_TIMEOUT"]
 
 
 class Examples(unittest.TestCase):
