@@ -658,3 +658,53 @@ fn variables_nodefaults_and_a_given_name() {
     let envrc = std::fs::read_to_string(w.sb.project().join(".envrc")).unwrap();
     assert!(envrc.contains("export GREETING='from environment.yml'"), "{envrc}");
 }
+
+/// A package's `etc/conda/activate.d` script sets variables for `pyve run` and `.envrc`, as
+/// conda's activation does (GDAL, PROJ, Java).
+#[test]
+fn activate_d_scripts_are_applied() {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-micromamba"]);
+    let channel = sb.path().join("channel");
+    let mut gdal = Package::with_command("gdal", "3.8", "gdalinfo", "gdal", Format::Conda);
+    gdal.files.push((
+        "etc/conda/activate.d/gdal.sh".into(),
+        "export GDAL_DATA=\"$CONDA_PREFIX/share/gdal\"\nexport GDAL_DRIVER_PATH=drivers\n".into(),
+        false,
+    ));
+    write_channel(&channel, platform(), &[gdal]).unwrap();
+    let w = World { sb, channel, written: Vec::new() };
+    std::fs::write(
+        w.sb.project().join("environment.yml"),
+        format!("name: geo\nchannels:\n  - {}\ndependencies:\n  - gdal\n", w.channel.display()),
+    )
+    .unwrap();
+    ok(&w.pyve(&["--init"]), "init");
+    let env = w.env("geo");
+    let out = w.pyve(&["run", "sh", "-c", "echo $GDAL_DATA:$GDAL_DRIVER_PATH"]);
+    assert_eq!(out.stdout.trim(), format!("{}/share/gdal:drivers", env.display()), "{}", out.stderr);
+    let envrc = std::fs::read_to_string(w.sb.project().join(".envrc")).unwrap();
+    assert!(envrc.contains("export GDAL_DRIVER_PATH=drivers"), "{envrc}");
+}
+
+/// `CONDA_OVERRIDE_CUDA` feeds the solver's virtual packages, as with conda and micromamba.
+#[test]
+fn conda_override_cuda_feeds_the_solver() {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-micromamba"]);
+    let channel = sb.path().join("channel");
+    let mut gpu = Package::with_command("gpukit", "1.0", "gpukit", "gpu", Format::Conda);
+    gpu.depends = vec!["__cuda >=12".into()];
+    write_channel(&channel, platform(), &[gpu]).unwrap();
+    let w = World { sb, channel, written: Vec::new() };
+    std::fs::write(
+        w.sb.project().join("environment.yml"),
+        format!("name: gpu\nchannels:\n  - {}\ndependencies:\n  - gpukit\n", w.channel.display()),
+    )
+    .unwrap();
+    let out = run(w.cmd().args(["--init", "--no-direnv"]).env("CONDA_OVERRIDE_CUDA", ""));
+    assert_eq!(out.code, Some(1), "no CUDA here, so no solution: {}", all(&out));
+    let out = run(w.cmd().args(["--init", "--no-direnv"]).env("CONDA_OVERRIDE_CUDA", "12.4"));
+    ok(&out, "init with CONDA_OVERRIDE_CUDA=12.4");
+    assert!(w.env("gpu").join("bin/gpukit").exists());
+}

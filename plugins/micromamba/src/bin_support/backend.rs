@@ -52,7 +52,75 @@ pub fn activation_for(env: &Path, name: &str) -> Activation {
     for (k, v) in variables {
         activation.set.entry(k).or_insert(v);
     }
+    for (k, v) in activate_d(env, &activation.set) {
+        activation.set.entry(k).or_insert(v);
+    }
     activation
+}
+
+/// Run `cmd` and return its stdout (at most `bytes`) when it succeeds within `time`; a command
+/// that runs longer is killed.
+fn output_bounded(cmd: &mut std::process::Command, time: std::time::Duration, bytes: u64) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().ok()?;
+    let mut stdout = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = (&mut stdout).take(bytes).read_to_end(&mut buf);
+        buf
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < time => std::thread::sleep(std::time::Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    let out = reader.join().ok()?;
+    status.success().then_some(out)
+}
+
+/// What the environment's `etc/conda/activate.d/*.sh` scripts set (GDAL, PROJ, Java and the
+/// compilers need them), as conda's activation runs them: sourced by `sh` in order with the
+/// environment's variables set, the variables they add or change captured. Bounded: 10 s, 1 MiB
+/// of output; `PATH` changes are left out (the environment's `bin` is put first anyway).
+fn activate_d(env: &Path, base: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let dir = env.join("etc/conda/activate.d");
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "sh")).collect())
+        .unwrap_or_default();
+    if scripts.is_empty() {
+        return BTreeMap::new();
+    }
+    scripts.sort();
+    let dump = |cmd: &mut std::process::Command| -> Option<BTreeMap<String, String>> {
+        cmd.envs(base).stdin(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        let stdout = output_bounded(cmd, std::time::Duration::from_secs(10), 1 << 20)?;
+        Some({
+            stdout
+                .split(|b| *b == 0)
+                .filter_map(|kv| {
+                    std::str::from_utf8(kv).ok()?.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))
+                })
+                .collect()
+        })
+    };
+    let before = dump(std::process::Command::new("sh").args(["-c", "env -0"])).unwrap_or_default();
+    let mut source = String::new();
+    for s in &scripts {
+        source.push_str(&format!(". '{}' >/dev/null 2>&1\n", s.display().to_string().replace('\'', "'\\''")));
+    }
+    source.push_str("env -0\n");
+    let Some(after) = dump(std::process::Command::new("sh").args(["-c", &source])) else { return BTreeMap::new() };
+    after
+        .into_iter()
+        .filter(|(k, v)| k != "PATH" && k != "_" && k != "SHLVL" && k != "PWD" && before.get(k) != Some(v))
+        .collect()
 }
 
 fn cancelled(what: &str) -> Error {

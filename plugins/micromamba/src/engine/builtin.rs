@@ -64,7 +64,8 @@ impl Builtin {
             .await
             .map_err(|e| EngineError::Channels(error_chain(&e)))?;
         let virtual_packages: Vec<GenericVirtualPackage> =
-            VirtualPackage::detect(&VirtualPackageOverrides::default(), None)
+            // CONDA_OVERRIDE_CUDA, CONDA_OVERRIDE_GLIBC, ... as conda and micromamba honour them.
+            VirtualPackage::detect(&VirtualPackageOverrides::from_env(), None)
                 .map_err(|e| EngineError::Solve(format!("cannot detect this system's virtual packages: {e}")))?
                 .into_iter()
                 .map(GenericVirtualPackage::from)
