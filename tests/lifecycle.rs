@@ -753,7 +753,7 @@ fn the_next_step_is_one_that_applies() {
     ok(&out, "init");
     assert!(last(&out).contains("Run 'direnv allow'"), "{}", out.stdout);
     // Without the verbose flag the exact version is said once, in the header.
-    assert_eq!(out.stdout.matches(&format!("{v}")).count(), 2, "header and pin:\n{}", out.stdout);
+    assert_eq!(out.stdout.matches(v.as_str()).count(), 2, "header and pin:\n{}", out.stdout);
 
     // No direnv anywhere on PATH: never "direnv allow".
     let sb = sandbox();
