@@ -824,7 +824,7 @@ fn ctrl_c_during_a_call_says_what_happens_and_a_second_one_stops_the_plugin() {
     }
     drop(tx);
     wait_until("the backend to be creating", || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.lines().count() >= 1) && children_of(child.id()).len() == 1
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("creating")) && children_of(child.id()).len() == 1
     });
     std::thread::sleep(std::time::Duration::from_millis(200));
     let pid = child.id() as libc::pid_t;
@@ -1041,7 +1041,7 @@ fn sighup_and_sigterm_during_the_creation_cancel_it_and_leave_nothing() {
             .env("PYVE_MISBEHAVE_LOG", &log);
         let running = Running::start(&mut cmd);
         wait_until("the backend to be creating", || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.lines().count() >= 1)
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("creating"))
                 && children_of(running.child.id()).len() == 1
         });
         let (status, seen) = running.signal(signal);
@@ -1216,4 +1216,113 @@ fn kill_9_during_a_hook_leaves_no_process() {
     let (status, _) = running.signal(libc::SIGKILL);
     assert_eq!(status, None);
     no_processes_left(&sb, "SIGKILL during the hook");
+}
+
+// The same for the micromamba backend (issue 17: the fault suite extended to it), offline: a
+// conda channel written at run time (as tests/micromamba.rs does), the built-in engine.
+
+/// A sandbox with the micromamba plugin, a local channel and an environment.yml naming it.
+fn mamba_sandbox() -> Sandbox {
+    use pyve_micromamba::channel::{Format, Package, write_channel};
+    let sb = Sandbox::new();
+    sb.install(&["pyve-micromamba"]);
+    let channel = sb.path().join("channel");
+    let hello = Package::with_command("hello", "1.0", "hello", "hello from conda", Format::Conda);
+    write_channel(&channel, pyve_micromamba::lock::platform(), &[hello]).unwrap();
+    let yml = format!("name: demo\nchannels:\n  - {}\ndependencies:\n  - hello\n", channel.display());
+    std::fs::write(sb.project().join("environment.yml"), yml).unwrap();
+    sb
+}
+
+fn mamba_cmd(sb: &Sandbox) -> std::process::Command {
+    let mut c = sb.pyve_cmd();
+    c.env("MAMBA_ROOT_PREFIX", sb.path().join("mamba-root"))
+        .env("RATTLER_CACHE_DIR", sb.cache().join("rattler"))
+        .env("PYVE_DISABLE_DISTUTILS_SHIM", "1");
+    c
+}
+
+#[test]
+fn an_interrupt_at_any_step_of_a_first_micromamba_init_ends_it_and_leaves_nothing() {
+    for step in ["before-create", "after-create", "write-files", "write-config"] {
+        for (signal, name) in SIGNALS {
+            let when = format!("micromamba: {name} at {step}");
+            let sb = mamba_sandbox();
+            let p = sb.project();
+            std::fs::write(p.join(".gitignore"), "target\n").unwrap();
+            let yml = std::fs::read_to_string(p.join("environment.yml")).unwrap();
+            let mut cmd = mamba_cmd(&sb);
+            cmd.env("PYVE_TEST_PAUSE_AT", step).args(["--init"]);
+            let mut running = Running::start(&mut cmd);
+            running.wait_for(&format!("pyve-test: paused at {step}"));
+            let (status, seen) = running.signal(signal);
+            assert_eq!(status, Some(128 + signal), "{when}: exit status\n{seen}");
+            assert!(!seen.contains("initialized successfully"), "{when}:\n{seen}");
+            assert!(seen.contains(&format!("interrupted ({name})")), "{when}: says why\n{seen}");
+            assert_eq!(names(&p), [".gitignore", "environment.yml"], "{when}: nothing half-made is left:\n{seen}");
+            assert_eq!(std::fs::read_to_string(p.join(".gitignore")).unwrap(), "target\n", "{when}");
+            assert_eq!(std::fs::read_to_string(p.join("environment.yml")).unwrap(), yml, "{when}");
+            no_processes_left(&sb, &when);
+            let r = run(mamba_cmd(&sb).arg("--validate"));
+            code(&r, 1, &format!("--validate after {when}"));
+            has(&r, "not initialized");
+            // And the next init makes it whole.
+            code(&run(mamba_cmd(&sb).args(["--init", "--no-direnv"])), 0, &format!("--init after {when}"));
+            code(&run(mamba_cmd(&sb).arg("--validate")), 0, &format!("--validate after the init ({when})"));
+        }
+    }
+}
+
+#[test]
+fn an_interrupt_during_a_micromamba_reinit_keeps_or_records_and_says_what_to_run() {
+    for (signal, name) in SIGNALS {
+        let sb = mamba_sandbox();
+        let p = sb.project();
+        code(&run(mamba_cmd(&sb).args(["--init", "--no-direnv"])), 0, "first --init");
+        let env = p.join(".pyve/envs/demo");
+        let before =
+            (std::fs::read(p.join(".pyve/config")).unwrap(), std::fs::read(p.join(".pyve/state.json")).unwrap());
+
+        // Before the swap: the old environment, config and state stay, --validate passes.
+        std::fs::write(env.join("marker"), "old").unwrap();
+        let mut cmd = mamba_cmd(&sb);
+        cmd.env("PYVE_TEST_PAUSE_AT", "before-create").env("PYVE_FORCE_YES", "1").args([
+            "--init",
+            "--force",
+            "--no-direnv",
+        ]);
+        let mut running = Running::start(&mut cmd);
+        running.wait_for("pyve-test: paused at before-create");
+        let (status, seen) = running.signal(signal);
+        assert_eq!(status, Some(128 + signal), "micromamba {name} before the swap\n{seen}");
+        assert_eq!(std::fs::read_to_string(env.join("marker")).unwrap(), "old", "{name}: the old environment stays");
+        let after =
+            (std::fs::read(p.join(".pyve/config")).unwrap(), std::fs::read(p.join(".pyve/state.json")).unwrap());
+        assert_eq!(after, before, "{name}: config and state unchanged");
+        no_processes_left(&sb, name);
+        code(&run(mamba_cmd(&sb).arg("--validate")), 0, &format!("--validate after {name} before the swap"));
+
+        // After the swap: the new environment is recorded, and every command says what to run.
+        let mut cmd = mamba_cmd(&sb);
+        cmd.env("PYVE_TEST_PAUSE_AT", "after-create").env("PYVE_FORCE_YES", "1").args([
+            "--init",
+            "--force",
+            "--no-direnv",
+        ]);
+        let mut running = Running::start(&mut cmd);
+        running.wait_for("pyve-test: paused at after-create");
+        let (status, seen) = running.signal(signal);
+        assert_eq!(status, Some(128 + signal), "micromamba {name} after the swap\n{seen}");
+        has_text(&seen, "run `pyve --init --force` again");
+        assert!(!seen.contains("initialized successfully"), "{name}:\n{seen}");
+        assert!(!env.join("marker").exists(), "{name}: the new environment is in place");
+        no_processes_left(&sb, name);
+        let r = run(mamba_cmd(&sb).arg("--validate"));
+        code(&r, 1, &format!("--validate after {name} after the swap"));
+        has(&r, "did not finish");
+        has(&r, "pyve --init --force");
+        let r = run(mamba_cmd(&sb).env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--no-direnv"]));
+        code(&r, 0, &format!("--force after {name}"));
+        code(&run(mamba_cmd(&sb).arg("--validate")), 0, &format!("--validate after the repair ({name})"));
+    }
 }

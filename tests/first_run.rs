@@ -197,6 +197,10 @@ sys.stdout.write("\nexit=%d after=%.1f\n" % (code, time.time() - sent))
     assert!(text.contains("\nexit=130 "), "Ctrl-C at the menu:\n{text}");
     assert!(text.contains("interrupted at the prompt"), "{text}");
     assert!(!text.contains("panicked"), "{text}");
+    // One terminal for stdout and stderr: each fact of the menu is said once.
+    for fact in ["Recorded version: 0.8.7", "Current version:", "Backend: venv"] {
+        assert_eq!(text.matches(fact).count(), 1, "`{fact}` once on a terminal:\n{text}");
+    }
     assert_eq!(listing(&sb), before, "nothing is made");
     assert_eq!(std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap(), config);
 }
@@ -279,4 +283,20 @@ fn init_below_a_project_names_the_project() {
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("is inside the git repository"), "{}", out.stderr);
     assert!(sub.join(".venv").is_dir());
+}
+
+/// The menu with stdout and stderr into one pipe (`2>&1`): the facts once, the menu whole.
+#[test]
+fn the_menu_into_one_stream_says_each_fact_once() {
+    let sb = Sandbox::new();
+    initialised(&sb);
+    let mut cmd = Command::new("bash");
+    sb.isolate(&mut cmd);
+    let out = cmd.arg("-c").arg(r#"echo 3 | "$0" --init 2>&1"#).arg(sb.pyve()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for fact in ["Recorded version: 0.8.7", "Current version:", "Backend: venv"] {
+        assert_eq!(text.matches(fact).count(), 1, "`{fact}` once:\n{text}");
+    }
+    assert!(text.contains("What would you like to do?") && text.contains("INFO: Initialization cancelled"), "{text}");
 }

@@ -52,6 +52,8 @@ fn init_run_purge_on_every_supported_python() {
             assert!(out.stdout.contains(expected), "{minor}: `{expected}` missing from:\n{}", out.stdout);
         }
         assert_eq!(out.stderr, "", "status lines go to stdout; nothing went wrong");
+        // The header already names the exact version asked for: no second line about it.
+        assert!(!out.stdout.contains("Using Python"), "{minor}: said twice:\n{}", out.stdout);
 
         // The files.
         assert!(p.join(".venv/pyvenv.cfg").is_file());
@@ -731,4 +733,63 @@ fn dotenv_means_the_same_under_pyve_run_and_direnv() {
     assert_eq!(out.stdout.trim(), "None 3");
     assert!(out.stderr.contains(".env:2: skipped, not an assignment pyve can read"), "{}", out.stderr);
     assert!(out.stderr.contains(".env is changed since the last run: pyve run sets A, C"), "{}", out.stderr);
+}
+
+/// The next step a successful init names (issue 24 item 8): `direnv allow` only when direnv is
+/// installed and `.envrc` is pyve's; `--force` keeps a `--no-direnv` project without `.envrc`.
+#[test]
+fn the_next_step_is_one_that_applies() {
+    let v = python("3.12");
+    let last = |out: &Outcome| out.stdout.lines().last().unwrap_or_default().to_owned();
+
+    // direnv on PATH (a stand-in: only its presence is looked at) and pyve's .envrc.
+    let sb = sandbox();
+    let bin = sb.path().join("direnv-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("direnv"), "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(bin.join("direnv"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let with_direnv = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+    let out = run(sb.e2e().env("PATH", &with_direnv).args(["--init", "--python-version", &v]));
+    ok(&out, "init");
+    assert!(last(&out).contains("Run 'direnv allow'"), "{}", out.stdout);
+    // Without the verbose flag the exact version is said once, in the header.
+    assert_eq!(out.stdout.matches(v.as_str()).count(), 2, "header and pin:\n{}", out.stdout);
+
+    // No direnv anywhere on PATH: never "direnv allow".
+    let sb = sandbox();
+    let empty = sb.path().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(sb.e2e().env("PATH", empty.display().to_string()).args(["--init", "--python-version", &v]));
+    ok(&out, "init without direnv");
+    assert!(!out.stdout.contains("direnv allow"), "{}", out.stdout);
+    assert!(last(&out).contains("pyve run <command>") && last(&out).contains("install direnv"), "{}", out.stdout);
+
+    // A .envrc pyve did not write: review it, never "allow" it.
+    let sb = sandbox();
+    std::fs::write(sb.project().join(".envrc"), "echo not pyve's\n").unwrap();
+    let out = run(sb.e2e().env("PATH", &with_direnv).args(["--init", "--python-version", &v]));
+    ok(&out, "init with a foreign .envrc");
+    assert!(!out.stdout.contains("direnv allow"), "{}", out.stdout);
+    assert!(last(&out).contains("review .envrc"), "{}", out.stdout);
+    assert_eq!(read(&sb.project().join(".envrc")), "echo not pyve's\n");
+
+    // --force in a --no-direnv project: still no .envrc, and the same next step.
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &v, "--no-direnv"]), "init --no-direnv");
+    let out = run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--python-version", &v]));
+    ok(&out, "--force");
+    assert!(!sb.project().join(".envrc").exists(), "{}", out.stdout);
+    assert_eq!(last(&out), "Use 'pyve run <command>' to execute commands in the environment.", "{}", out.stdout);
+
+    // --verbose shows the interpreter choice all the same.
+    let sb = sandbox();
+    let out = run(sb.e2e().args(["--verbose", "--init", "--no-direnv", "--python-version", &v]));
+    ok(&out, "init --verbose");
+    assert!(
+        format!("{}{}", out.stdout, out.stderr)
+            .contains(&format!("Using Python {v} (requested with --python-version)")),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
 }

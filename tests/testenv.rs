@@ -500,3 +500,69 @@ fn a_conda_projects_tests_use_its_python() {
     assert_eq!(record(&p)["python_version"], v.as_str());
     assert_eq!(record(&p)["source"], "the project's conda environment");
 }
+
+/// `--install -r <(cmd)` and `-r FIFO` (issue 17 item 11): a pipe is read once, bounded, into a
+/// private temporary file the installer reads (uv's offline attempt and the real run both see
+/// it), removed afterwards; a pipe holding more than the bound, a directory or a device is
+/// refused by name with nothing installed.
+#[test]
+fn requirements_from_a_pipe() {
+    use std::io::Write;
+    let sb = sandbox();
+    let p = sb.project();
+    let v = python("3.12");
+    write(&p.join(".python-version"), &format!("{v}\n"));
+    ok(&pyve(&sb, &["testenv", "--init"]), "testenv --init");
+    let tmp = sb.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+
+    // A real FIFO, written by another thread once pyve opens it.
+    let fifo = sb.path().join("requirements.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            w.write_all(b"iniconfig\n").unwrap();
+        })
+    };
+    let out = run(sb.e2e().env("TMPDIR", &tmp).args(["testenv", "--install", "-r"]).arg(&fifo));
+    writer.join().unwrap();
+    ok(&out, "install -r FIFO");
+    has(&out.stdout, &format!("(-r {})", fifo.display()));
+    has(&out.stdout, "✓ Dev/test dependencies installed");
+    ok(&pyve(&sb, &["testenv", "run", "python", "-c", "import iniconfig"]), "iniconfig is installed");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the temporary copy is removed");
+
+    // Process substitution, as a user types it: /dev/fd/N handed through the pyve host.
+    let mut cmd = Command::new("bash");
+    sb.isolate(&mut cmd);
+    cmd.env("PYENV_ROOT", pyve_tests::pyenv_root()).env("PYVE_NO_UV", "1").env("TMPDIR", &tmp);
+    cmd.arg("-c").arg(r#""$0" testenv --install -r <(printf 'iniconfig\n')"#).arg(sb.pyve());
+    let out = run(&mut cmd);
+    ok(&out, "install -r <(printf ...)");
+    has(&out.stdout, "(-r /dev/fd/");
+    has(&out.stdout, "✓ Dev/test dependencies installed");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+
+    // More than the bound: refused, nothing installed, nothing left.
+    let mut cmd = Command::new("bash");
+    sb.isolate(&mut cmd);
+    cmd.env("PYENV_ROOT", pyve_tests::pyenv_root()).env("PYVE_NO_UV", "1").env("TMPDIR", &tmp);
+    cmd.arg("-c").arg(r#""$0" testenv --install -r <(head -c 2000000 /dev/zero | tr '\0' '#')"#).arg(sb.pyve());
+    let out = run(&mut cmd);
+    code(&out, 1, "a pipe over the bound");
+    has(&out.stderr, "cannot read requirements from the pipe /dev/fd/");
+    has(&out.stderr, "more than 1 MiB");
+    assert!(!out.stdout.contains("Installing dev/test dependencies"), "{}", out.stdout);
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+
+    // Not a file and not a pipe.
+    for (path, what) in [("/dev/null", "a device"), (".", "a directory")] {
+        let out = pyve(&sb, &["testenv", "--install", "-r", path]);
+        code(&out, 1, path);
+        has(&out.stderr, &format!("(it is {what}, not a file or a pipe)"));
+    }
+}

@@ -198,6 +198,16 @@ pub fn prompt_wait() -> Duration {
     crate::env::prompt_seconds(raw.as_deref())
 }
 
+/// Whether stdout and stderr are the same open file (one terminal, or `2>&1` into one pipe or
+/// file): a fact printed on both would be read twice.
+pub fn stdout_is_stderr() -> bool {
+    // SAFETY: fstat fills the zeroed structs it is given for fds 1 and 2; no other effect.
+    unsafe {
+        let (mut a, mut b) = (std::mem::zeroed::<libc::stat>(), std::mem::zeroed::<libc::stat>());
+        libc::fstat(1, &mut a) == 0 && libc::fstat(2, &mut b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
+    }
+}
+
 /// Whether a prompt can be answered: stdin is not known to be closed. A terminal, a pipe or a
 /// file may deliver an answer ([`prompt`] then decides, with a bounded wait); only a stdin
 /// that is not open counts as "cannot ask" before asking.

@@ -412,13 +412,10 @@ fn find_in(name: &OsStr, dirs: impl IntoIterator<Item = PathBuf>) -> Option<Path
 
 fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failure> {
     ready(paths, "run pyve testenv --init")?;
+    // Every file checked (and every pipe read) before anything is installed.
+    let mut staged = Vec::with_capacity(requirements.len());
     for file in requirements {
-        if !file.is_file() {
-            let why = if file.exists() { "it is not a file" } else { "it does not exist" };
-            return Err(Failure::new(format!("Requirements file not found: {} ({why})", file.display())).hint(
-                "check the path (relative to the current directory), then run pyve testenv --install -r FILE again",
-            ));
-        }
+        staged.push(Staged::new(file)?);
     }
     let python = paths.python();
     let (mut cmd, installer, uv) = match choose_uv(ui, &python) {
@@ -438,8 +435,8 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
         "pytest".to_string()
     } else {
         let mut shown = Vec::new();
-        for file in requirements {
-            cmd.arg("-r").arg(file);
+        for (file, staged) in requirements.iter().zip(&staged) {
+            cmd.arg("-r").arg(&staged.path);
             shown.push(format!("-r {}", file.display()));
         }
         shown.join(" ")
@@ -491,6 +488,108 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
     }
     ui.success("Dev/test dependencies installed");
     Ok(())
+}
+
+/// The most `--install` reads from a requirements pipe (`-r <(cmd)`, `-r /dev/stdin`).
+pub const PIPE_LIMIT: u64 = pyve_fs::READ_LIMIT;
+
+/// A requirements file named with `-r`, as the installer gets it. A regular file is passed
+/// as it is. A pipe (`-r <(cmd)` is `/dev/fd/N`, a pipe or FIFO) can be read only once, while
+/// the installer may open it more than once (uv's offline attempt, then the real run; pip's
+/// own re-reads): it is read once here, up to [`PIPE_LIMIT`], into a private temporary file
+/// (mode 600, removed when the install ends). Anything else (a directory, a device, a socket)
+/// is refused by name, nothing read.
+struct Staged {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl Staged {
+    fn new(file: &Path) -> Result<Staged, Failure> {
+        use std::os::unix::fs::FileTypeExt;
+        let again = "check the path (relative to the current directory), then run pyve testenv --install -r FILE again";
+        let meta = match fs::metadata(file) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Failure::new(format!(
+                    "Requirements file not found: {} (it does not exist)",
+                    file.display()
+                ))
+                .hint(again));
+            }
+            Err(e) => {
+                return Err(Failure::new(format!("cannot read requirements file {}: {e}", file.display())).hint(again));
+            }
+        };
+        if meta.is_file() {
+            return Ok(Staged { path: file.to_path_buf(), temporary: false });
+        }
+        if !meta.file_type().is_fifo() {
+            let what = if meta.is_dir() {
+                "a directory"
+            } else if meta.file_type().is_socket() {
+                "a socket"
+            } else {
+                "a device"
+            };
+            return Err(Failure::new(format!(
+                "Requirements file not found: {} (it is {what}, not a file or a pipe)",
+                file.display()
+            ))
+            .hint(again));
+        }
+        let bytes = read_pipe(file).map_err(|e| {
+            Failure::new(format!("cannot read requirements from the pipe {}: {e}", file.display()))
+                .hint("write the requirements to a file and pass it with -r FILE (a pipe is read once, up to 1 MiB)")
+        })?;
+        let path = write_private(&bytes).map_err(|e| {
+            Failure::new(format!("cannot keep the requirements read from {} in a temporary file: {e}", file.display()))
+                .hint("check that the temporary directory (TMPDIR, else /tmp) is writable, or pass -r FILE")
+        })?;
+        Ok(Staged { path, temporary: true })
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Read a pipe to its end, up to [`PIPE_LIMIT`] bytes (it waits for its writer, as `cat`
+/// would: the user named it on the command line).
+fn read_pipe(file: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    fs::File::open(file)?.take(PIPE_LIMIT + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > PIPE_LIMIT {
+        return Err(std::io::Error::other("it holds more than 1 MiB, the most pyve reads from a pipe"));
+    }
+    Ok(bytes)
+}
+
+/// `bytes` in a new file of the temporary directory that only this user can read.
+fn write_private(bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::env::temp_dir();
+    let mut n = 0u32;
+    loop {
+        let path = dir.join(format!("pyve-testenv-requirements-{}-{n}.txt", std::process::id()));
+        match fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+            Ok(mut f) => {
+                if let Err(e) = f.write_all(bytes) {
+                    let _ = fs::remove_file(&path);
+                    return Err(e);
+                }
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The uv to install with and how to name it, or why pip is used: `PYVE_NO_UV=1` keeps pip;

@@ -290,12 +290,15 @@ fn menu(env: &HostEnv, root: &Path, args: &InitArgs, config: &Config, state: Opt
     ui::warn(&format!("  Current version: {VERSION}"));
     ui::warn(&format!("  Backend: {recorded}"));
     ui::status("");
-    // The versions on stdout too (later releases of the original moved them into the menu;
-    // the harness reads both).
-    ui::status(&format!("  Recorded version: {}", config.pyve_version.as_deref().unwrap_or("(not recorded)")));
-    ui::status(&format!("  Current version:  {VERSION}"));
-    ui::status(&format!("  Backend:          {recorded}"));
-    ui::status("");
+    // The original 0.9.7 added the versions to the menu on stdout (the harness reads both
+    // streams). On one terminal (stdout and stderr the same file) that printed every fact
+    // twice: there the stderr lines above say them once (docs/decisions.md).
+    if !ui::stdout_is_stderr() {
+        ui::status(&format!("  Recorded version: {}", config.pyve_version.as_deref().unwrap_or("(not recorded)")));
+        ui::status(&format!("  Current version:  {VERSION}"));
+        ui::status(&format!("  Backend:          {recorded}"));
+        ui::status("");
+    }
     ui::status("What would you like to do?");
     ui::status("  1. Update in-place (preserves environment, updates config)");
     ui::status("  2. Purge and re-initialize (clean slate)");

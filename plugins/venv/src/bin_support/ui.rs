@@ -85,7 +85,12 @@ pub fn resolve(ui: &dyn Ui, req: &Request) -> Result<Resolved> {
     for note in resolved.notes.iter().filter(|n| !detection.notes.contains(n)) {
         ui.log(LogLevel::Warn, note);
     }
-    ui.log(LogLevel::Info, &resolved.choice_message());
+    // An exact version named with --python-version, from the version manager: the host's
+    // header already shows it ("Python version: 3.12.1"), so the line is for --verbose only.
+    let said = resolved.source == pyve_venv::policy::Source::Flag
+        && resolved.requested.as_ref().is_some_and(|r| r.is_exact())
+        && matches!(resolved.provider, pyve_venv::policy::Provider::Manager(_));
+    ui.log(if said { LogLevel::Debug } else { LogLevel::Info }, &resolved.choice_message());
     Ok(resolved)
 }
 
