@@ -149,17 +149,50 @@ fn lock_status_warns_by_default_and_fails_with_strict() {
     assert!(text.contains(&format!("conda-lock -f environment.yml -p {}", platform())), "{text}");
     assert!(!w.sb.project().join(".pyve/envs").exists(), "nothing made");
 
-    // Stale: environment.yml newer than the lock.
+    // Stale by content: environment.yml asks for hello >=2, the lock (written after it, so
+    // newer) has hello 1.0. --strict refuses it naming the spec; doctor and --validate say stale.
+    let yml = w.sb.project().join("environment.yml");
+    std::fs::write(&yml, format!("name: demo\nchannels:\n  - {}\ndependencies:\n  - hello >=2\n", w.channel.display()))
+        .unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&yml).unwrap().set_modified(old).unwrap();
     let lock = w.sb.project().join("conda-lock.yml");
     std::fs::write(&lock, lock_yml(&w.channel, platform(), &packages(), &w.written)).unwrap();
-    let f = std::fs::File::options().write(true).open(&lock).unwrap();
-    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).unwrap();
     let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
     assert_eq!(out.code, Some(1), "{}", all(&out));
-    assert!(all(&out).contains("Lock file is stale (strict mode)"), "{}", all(&out));
+    let text = all(&out);
+    assert!(text.contains("Lock file is stale (strict mode)"), "{text}");
+    assert!(text.contains("hello >=2: conda-lock.yml locks hello 1.0"), "{text}");
+    assert!(!w.sb.project().join(".pyve/envs").exists(), "nothing made");
     let out = w.pyve(&["--init", "--no-direnv"]);
     ok(&out, "init with a stale lock");
     assert!(out.stderr.contains("WARNING: Lock file may be stale"), "{}", all(&out));
+    assert!(out.stderr.contains("hello >=2: conda-lock.yml locks hello 1.0"), "{}", all(&out));
+    let out = w.pyve(&["doctor"]);
+    assert!(
+        all(&out).contains("conda-lock.yml (stale): it does not satisfy environment.yml: hello >=2"),
+        "{}",
+        all(&out)
+    );
+    let out = w.pyve(&["--validate"]);
+    assert!(
+        all(&out)
+            .contains("Lock file: conda-lock.yml (stale): conda-lock.yml does not satisfy environment.yml: hello >=2"),
+        "{}",
+        all(&out)
+    );
+
+    // Fresh by content: a lock older than environment.yml that satisfies it passes --strict.
+    w.env_yml(Some("demo"));
+    std::fs::File::options().write(true).open(&lock).unwrap().set_modified(old).unwrap();
+    let out = w.pyve(&["doctor"]);
+    assert!(all(&out).contains("conda-lock.yml (up to date)"), "{}", all(&out));
+    let out = w.pyve(&["--validate"]);
+    assert!(all(&out).contains("Lock file: conda-lock.yml (up to date)"), "{}", all(&out));
+    let mut c = w.cmd();
+    let out = run(c.args(["--init", "--force", "--no-direnv", "--strict"]).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "strict init with an older lock that satisfies environment.yml");
+    assert!(!all(&out).contains("stale"), "{}", all(&out));
 }
 
 #[test]
