@@ -741,3 +741,70 @@ fn conda_override_cuda_feeds_the_solver() {
     ok(&out, "init with CONDA_OVERRIDE_CUDA=12.4");
     assert!(w.env("gpu").join("bin/gpukit").exists());
 }
+
+#[test]
+fn pyve_lock_writes_a_lock_that_init_installs_and_check_compares_by_content() {
+    let w = world();
+    // Outside a conda project: a clear error, nothing written.
+    let out = w.pyve(&["lock"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("ERROR: no environment.yml in"), "{}", all(&out));
+    assert!(!w.sb.project().join("conda-lock.yml").exists());
+    let out = w.pyve(&["lock", "--help"]);
+    ok(&out, "lock --help");
+    assert!(out.stdout.contains("Usage: pyve lock [--check]"), "{}", out.stdout);
+
+    w.env_yml(Some("demo"));
+    let out = w.pyve(&["lock", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("no conda-lock.yml"), "{}", all(&out));
+    let out = w.pyve(&["lock"]);
+    ok(&out, "lock");
+    assert!(all(&out).contains("✓ Wrote conda-lock.yml (2 packages for "), "{}", all(&out));
+    let lock = w.sb.project().join("conda-lock.yml");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    for (archive, md5, sha256) in &w.written {
+        assert!(text.contains(&format!("url: file://{}", archive.display())), "{text}");
+        assert!(text.contains(md5) && text.contains(sha256), "{text}");
+    }
+    assert!(text.contains("greet: '*'") || text.contains("greet: \"*\""), "{text}");
+    let names: Vec<_> = std::fs::read_dir(w.sb.project()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!names.iter().any(|n| n.to_string_lossy().starts_with(".conda-lock")), "no temporary left: {names:?}");
+    let out = w.pyve(&["lock", "--check"]);
+    ok(&out, "lock --check");
+    assert!(out.stdout.contains("✓ conda-lock.yml satisfies environment.yml"), "{}", all(&out));
+
+    // The written lock is what --init --strict installs.
+    let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
+    ok(&out, "init --strict from pyve's lock");
+    assert!(all(&out).contains("INFO: Using file: conda-lock.yml"), "{}", all(&out));
+    ok(&w.pyve(&["run", "greet"]), "run greet");
+
+    // environment.yml asks for what the lock contradicts: --check fails by content, naming the
+    // spec, although the lock is not older.
+    let yml = w.sb.project().join("environment.yml");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::write(&yml, format!("channels:\n  - {}\ndependencies:\n  - hello >=2\n", w.channel.display())).unwrap();
+    std::fs::File::options().write(true).open(&yml).unwrap().set_modified(old).unwrap();
+    let out = w.pyve(&["lock", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("hello >=2: conda-lock.yml locks hello 1.0"), "{}", all(&out));
+    // Unsatisfiable: pyve lock fails and leaves the lock as it was.
+    let out = w.pyve(&["lock"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("cannot solve"), "{}", all(&out));
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), text);
+
+    // pip: entries are said not to be locked, and the check reports them.
+    std::fs::write(
+        &yml,
+        format!("channels:\n  - {}\ndependencies:\n  - hello\n  - pip:\n    - rich\n", w.channel.display()),
+    )
+    .unwrap();
+    let out = w.pyve(&["lock"]);
+    ok(&out, "lock with pip entries");
+    assert!(out.stderr.contains("pip: entries are not locked") && out.stderr.contains("rich"), "{}", all(&out));
+    let out = w.pyve(&["lock", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("pip: rich: conda-lock.yml locks no pip package of that name"), "{}", all(&out));
+}

@@ -511,6 +511,83 @@ impl LockFile {
     }
 }
 
+#[derive(Serialize)]
+struct LockOut<'a> {
+    version: u32,
+    metadata: MetaOut,
+    package: &'a [LockedPackage],
+}
+
+#[derive(Serialize)]
+struct MetaOut {
+    content_hash: std::collections::BTreeMap<String, String>,
+    channels: Vec<ChannelOut>,
+    platforms: Vec<String>,
+    sources: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ChannelOut {
+    url: String,
+    used_env_vars: Vec<String>,
+}
+
+/// A solved record as a conda-lock entry for `platform` (category `main`), with its hashes.
+pub fn locked_package(r: &RepoDataRecord, platform: &str) -> LockedPackage {
+    let pr = &r.package_record;
+    let dependencies = pr
+        .depends
+        .iter()
+        .map(|d| match d.trim().split_once(' ') {
+            Some((n, v)) => (n.to_string(), v.trim().to_string()),
+            None => (d.trim().to_string(), "*".to_string()),
+        })
+        .collect();
+    LockedPackage {
+        name: pr.name.as_normalized().to_string(),
+        version: pr.version.to_string(),
+        manager: "conda".into(),
+        platform: platform.into(),
+        dependencies,
+        url: r.url.to_string(),
+        hash: LockedHash { md5: pr.md5.map(|m| hex(&m)), sha256: pr.sha256.map(|s| hex(&s)) },
+        category: Some("main".into()),
+        optional: false,
+    }
+}
+
+/// The text of a conda-lock.yml (format version 1) locking `packages` for `platform`, made
+/// from `env`'s channels (conda-forge when it names none).
+pub fn render(env: &EnvFile, platform: &str, packages: &[LockedPackage]) -> String {
+    let channels = if env.channels.is_empty() {
+        vec!["conda-forge".to_string()]
+    } else {
+        env.channels.iter().map(ToString::to_string).collect()
+    };
+    let out = LockOut {
+        version: 1,
+        metadata: MetaOut {
+            content_hash: Default::default(),
+            channels: channels.into_iter().map(|url| ChannelOut { url, used_env_vars: Vec::new() }).collect(),
+            platforms: vec![platform.into()],
+            sources: vec![ENVIRONMENT_YML.into()],
+        },
+        package: packages,
+    };
+    serde_yaml::to_string(&out).unwrap_or_default()
+}
+
+/// Write `text` to `path` atomically: a temporary file beside it, renamed over it.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".conda-lock.yml.").tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Seconds since the epoch, now (for tests and messages).
 pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
