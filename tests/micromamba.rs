@@ -149,17 +149,50 @@ fn lock_status_warns_by_default_and_fails_with_strict() {
     assert!(text.contains(&format!("conda-lock -f environment.yml -p {}", platform())), "{text}");
     assert!(!w.sb.project().join(".pyve/envs").exists(), "nothing made");
 
-    // Stale: environment.yml newer than the lock.
+    // Stale by content: environment.yml asks for hello >=2, the lock (written after it, so
+    // newer) has hello 1.0. --strict refuses it naming the spec; doctor and --validate say stale.
+    let yml = w.sb.project().join("environment.yml");
+    std::fs::write(&yml, format!("name: demo\nchannels:\n  - {}\ndependencies:\n  - hello >=2\n", w.channel.display()))
+        .unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&yml).unwrap().set_modified(old).unwrap();
     let lock = w.sb.project().join("conda-lock.yml");
     std::fs::write(&lock, lock_yml(&w.channel, platform(), &packages(), &w.written)).unwrap();
-    let f = std::fs::File::options().write(true).open(&lock).unwrap();
-    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).unwrap();
     let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
     assert_eq!(out.code, Some(1), "{}", all(&out));
-    assert!(all(&out).contains("Lock file is stale (strict mode)"), "{}", all(&out));
+    let text = all(&out);
+    assert!(text.contains("Lock file is stale (strict mode)"), "{text}");
+    assert!(text.contains("hello >=2: conda-lock.yml locks hello 1.0"), "{text}");
+    assert!(!w.sb.project().join(".pyve/envs").exists(), "nothing made");
     let out = w.pyve(&["--init", "--no-direnv"]);
     ok(&out, "init with a stale lock");
     assert!(out.stderr.contains("WARNING: Lock file may be stale"), "{}", all(&out));
+    assert!(out.stderr.contains("hello >=2: conda-lock.yml locks hello 1.0"), "{}", all(&out));
+    let out = w.pyve(&["doctor"]);
+    assert!(
+        all(&out).contains("conda-lock.yml (stale): it does not satisfy environment.yml: hello >=2"),
+        "{}",
+        all(&out)
+    );
+    let out = w.pyve(&["--validate"]);
+    assert!(
+        all(&out)
+            .contains("Lock file: conda-lock.yml (stale): conda-lock.yml does not satisfy environment.yml: hello >=2"),
+        "{}",
+        all(&out)
+    );
+
+    // Fresh by content: a lock older than environment.yml that satisfies it passes --strict.
+    w.env_yml(Some("demo"));
+    std::fs::File::options().write(true).open(&lock).unwrap().set_modified(old).unwrap();
+    let out = w.pyve(&["doctor"]);
+    assert!(all(&out).contains("conda-lock.yml (up to date)"), "{}", all(&out));
+    let out = w.pyve(&["--validate"]);
+    assert!(all(&out).contains("Lock file: conda-lock.yml (up to date)"), "{}", all(&out));
+    let mut c = w.cmd();
+    let out = run(c.args(["--init", "--force", "--no-direnv", "--strict"]).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "strict init with an older lock that satisfies environment.yml");
+    assert!(!all(&out).contains("stale"), "{}", all(&out));
 }
 
 #[test]
@@ -707,4 +740,71 @@ fn conda_override_cuda_feeds_the_solver() {
     let out = run(w.cmd().args(["--init", "--no-direnv"]).env("CONDA_OVERRIDE_CUDA", "12.4"));
     ok(&out, "init with CONDA_OVERRIDE_CUDA=12.4");
     assert!(w.env("gpu").join("bin/gpukit").exists());
+}
+
+#[test]
+fn pyve_lock_writes_a_lock_that_init_installs_and_check_compares_by_content() {
+    let w = world();
+    // Outside a conda project: a clear error, nothing written.
+    let out = w.pyve(&["lock"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("ERROR: no environment.yml in"), "{}", all(&out));
+    assert!(!w.sb.project().join("conda-lock.yml").exists());
+    let out = w.pyve(&["lock", "--help"]);
+    ok(&out, "lock --help");
+    assert!(out.stdout.contains("Usage: pyve lock [--check]"), "{}", out.stdout);
+
+    w.env_yml(Some("demo"));
+    let out = w.pyve(&["lock", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("no conda-lock.yml"), "{}", all(&out));
+    let out = w.pyve(&["lock"]);
+    ok(&out, "lock");
+    assert!(all(&out).contains("✓ Wrote conda-lock.yml (2 packages for "), "{}", all(&out));
+    let lock = w.sb.project().join("conda-lock.yml");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    for (archive, md5, sha256) in &w.written {
+        assert!(text.contains(&format!("url: file://{}", archive.display())), "{text}");
+        assert!(text.contains(md5) && text.contains(sha256), "{text}");
+    }
+    assert!(text.contains("greet: '*'") || text.contains("greet: \"*\""), "{text}");
+    let names: Vec<_> = std::fs::read_dir(w.sb.project()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!names.iter().any(|n| n.to_string_lossy().starts_with(".conda-lock")), "no temporary left: {names:?}");
+    let out = w.pyve(&["lock", "--check"]);
+    ok(&out, "lock --check");
+    assert!(out.stdout.contains("✓ conda-lock.yml satisfies environment.yml"), "{}", all(&out));
+
+    // The written lock is what --init --strict installs.
+    let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
+    ok(&out, "init --strict from pyve's lock");
+    assert!(all(&out).contains("INFO: Using file: conda-lock.yml"), "{}", all(&out));
+    ok(&w.pyve(&["run", "greet"]), "run greet");
+
+    // environment.yml asks for what the lock contradicts: --check fails by content, naming the
+    // spec, although the lock is not older.
+    let yml = w.sb.project().join("environment.yml");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::write(&yml, format!("channels:\n  - {}\ndependencies:\n  - hello >=2\n", w.channel.display())).unwrap();
+    std::fs::File::options().write(true).open(&yml).unwrap().set_modified(old).unwrap();
+    let out = w.pyve(&["lock", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("hello >=2: conda-lock.yml locks hello 1.0"), "{}", all(&out));
+    // Unsatisfiable: pyve lock fails and leaves the lock as it was.
+    let out = w.pyve(&["lock"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("cannot solve"), "{}", all(&out));
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), text);
+
+    // pip: entries are said not to be locked, and the check reports them.
+    std::fs::write(
+        &yml,
+        format!("channels:\n  - {}\ndependencies:\n  - hello\n  - pip:\n    - rich\n", w.channel.display()),
+    )
+    .unwrap();
+    let out = w.pyve(&["lock"]);
+    ok(&out, "lock with pip entries");
+    assert!(out.stderr.contains("pip: entries are not locked") && out.stderr.contains("rich"), "{}", all(&out));
+    let out = w.pyve(&["lock", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("pip: rich: conda-lock.yml locks no pip package of that name"), "{}", all(&out));
 }

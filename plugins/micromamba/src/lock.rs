@@ -2,30 +2,26 @@
 //! hints), and its packages as records to install as locked.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rattler_conda_types::RepoDataRecord;
 use rattler_conda_types::package::CondaArchiveIdentifier;
-use serde::Deserialize;
+use rattler_conda_types::{ChannelConfig, NamedChannelOrUrl, PackageName, RepoDataRecord, Version};
+use serde::{Deserialize, Serialize};
 
-use crate::envfile::{CONDA_LOCK_YML, ENVIRONMENT_YML};
+use crate::envfile::{CONDA_LOCK_YML, ENVIRONMENT_YML, EnvFile};
 
-/// The state of the project's environment files.
+/// The state of the project's environment files. Whether a lock is fresh is decided by its
+/// content ([`unmet`]), never by file times: a lock that contradicts environment.yml is stale
+/// however new it is, and one that satisfies it is fresh however old.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockState {
-    /// Both files, the lock not older than environment.yml (whole seconds).
-    Fresh {
-        /// environment.yml's modification time, local `YYYY-MM-DD HH:MM:SS`.
-        env: String,
-        /// conda-lock.yml's.
-        lock: String,
-    },
-    /// Both files, environment.yml modified after the lock.
+    /// Both files, and the lock satisfies environment.yml for this platform.
+    Fresh,
+    /// Both files, and the lock does not satisfy environment.yml.
     Stale {
-        /// environment.yml's modification time.
-        env: String,
-        /// conda-lock.yml's.
-        lock: String,
+        /// What is unmet, one line each (`hello >=2: conda-lock.yml locks hello 1.0`).
+        unmet: Vec<String>,
     },
     /// environment.yml only.
     Missing,
@@ -39,7 +35,7 @@ impl LockState {
     /// The protocol's `lock.state`: `fresh`, `stale`, `missing` or `none`.
     pub fn as_str(&self) -> &'static str {
         match self {
-            LockState::Fresh { .. } | LockState::LockOnly => "fresh",
+            LockState::Fresh | LockState::LockOnly => "fresh",
             LockState::Stale { .. } => "stale",
             LockState::Missing => "missing",
             LockState::Neither => "none",
@@ -49,19 +45,11 @@ impl LockState {
     /// The file `micromamba create -f` receives: the lock when there is one.
     pub fn file(&self) -> Option<&'static str> {
         match self {
-            LockState::Fresh { .. } | LockState::Stale { .. } | LockState::LockOnly => Some(CONDA_LOCK_YML),
+            LockState::Fresh | LockState::Stale { .. } | LockState::LockOnly => Some(CONDA_LOCK_YML),
             LockState::Missing => Some(ENVIRONMENT_YML),
             LockState::Neither => None,
         }
     }
-}
-
-fn mtime(path: &Path) -> Option<i64> {
-    let t = std::fs::metadata(path).ok()?.modified().ok()?;
-    Some(match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    })
 }
 
 /// A Unix time as local `YYYY-MM-DD HH:MM:SS`.
@@ -71,17 +59,137 @@ pub fn local_time(secs: i64) -> String {
         .unwrap_or_else(|_| secs.to_string())
 }
 
-/// The state of `root`'s environment.yml and conda-lock.yml.
+/// The state of `root`'s environment.yml and conda-lock.yml, by content for this platform.
 pub fn lock_state(root: &Path) -> LockState {
-    let env = mtime(&root.join(ENVIRONMENT_YML));
-    let lock = mtime(&root.join(CONDA_LOCK_YML));
-    match (env, lock) {
-        (Some(e), Some(l)) if e > l => LockState::Stale { env: local_time(e), lock: local_time(l) },
-        (Some(e), Some(l)) => LockState::Fresh { env: local_time(e), lock: local_time(l) },
-        (Some(_), None) => LockState::Missing,
-        (None, Some(_)) => LockState::LockOnly,
-        (None, None) => LockState::Neither,
+    let env_path = root.join(ENVIRONMENT_YML);
+    let lock_path = root.join(CONDA_LOCK_YML);
+    match (env_path.exists(), lock_path.exists()) {
+        (true, true) => {
+            let env = match EnvFile::read(&env_path) {
+                Ok(e) => e,
+                Err(e) => return LockState::Stale { unmet: vec![format!("environment.yml cannot be checked: {e}")] },
+            };
+            let lock = match LockFile::read(&lock_path) {
+                Ok(l) => l,
+                Err(e) => return LockState::Stale { unmet: vec![format!("conda-lock.yml cannot be checked: {e}")] },
+            };
+            let unmet = unmet(&env, &lock, platform(), root);
+            if unmet.is_empty() { LockState::Fresh } else { LockState::Stale { unmet } }
+        }
+        (true, false) => LockState::Missing,
+        (false, true) => LockState::LockOnly,
+        (false, false) => LockState::Neither,
     }
+}
+
+/// A channel as the URL it stands for (`conda-forge` and
+/// `https://conda.anaconda.org/conda-forge/` are the same channel; a relative path is read
+/// against `root`), for comparing.
+fn channel_url(c: &NamedChannelOrUrl, root: &Path) -> String {
+    let config = ChannelConfig::default_with_root_dir(root.to_path_buf());
+    match c.clone().into_channel(&config) {
+        Ok(ch) => ch.base_url.as_str().trim_end_matches('/').to_string(),
+        Err(_) => c.to_string(),
+    }
+}
+
+/// The project name of a pip requirement (`requests>=2`, `Foo_Bar @ https://...`), normalised
+/// as pip does (lowercase, runs of `-_.` as `-`).
+pub fn pip_name(requirement: &str) -> String {
+    let end = requirement
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(requirement.len());
+    normalize_pip(&requirement[..end])
+}
+
+fn normalize_pip(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// What of `env` the lock does not satisfy for `platform`, one line each; empty when it
+/// satisfies it. Checked: the channels (same URLs, same order; `nodefaults` is not one), every
+/// conda spec (a locked record of that name whose version and build match the spec's
+/// constraints), every `pip:` requirement (a locked pip package of that name, at the version an
+/// `==` pins).
+pub fn unmet(env: &EnvFile, lock: &LockFile, platform: &str, root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let want: Vec<String> = if env.channels.is_empty() {
+        vec![channel_url(&NamedChannelOrUrl::Name("conda-forge".into()), root)]
+    } else {
+        env.channels.iter().map(|c| channel_url(c, root)).collect()
+    };
+    let have: Vec<String> = lock
+        .channels
+        .iter()
+        .filter_map(|c| NamedChannelOrUrl::from_str(c).ok())
+        .map(|c| channel_url(&c, root))
+        .collect();
+    if want != have {
+        out.push(format!(
+            "channels: environment.yml has [{}], conda-lock.yml was made with [{}]",
+            want.join(", "),
+            have.join(", ")
+        ));
+    }
+    let locked: Vec<&LockedPackage> = lock.packages.iter().filter(|p| p.platform == platform && !p.optional).collect();
+    if locked.is_empty() {
+        out.push(format!("conda-lock.yml locks no packages for {platform} (this machine)"));
+        return out;
+    }
+    for spec in &env.specs {
+        let shown = spec.to_string();
+        let named: Vec<&&LockedPackage> = locked
+            .iter()
+            .filter(|p| p.manager == "conda")
+            .filter(|p| PackageName::try_from(p.name.as_str()).is_ok_and(|n| spec.name.matches(&n)))
+            .collect();
+        if named.is_empty() {
+            out.push(format!("{shown}: conda-lock.yml locks no package of that name for {platform}"));
+            continue;
+        }
+        let fits = |p: &LockedPackage| {
+            let version_ok = match &spec.version {
+                None => true,
+                Some(v) => Version::from_str(&p.version).is_ok_and(|x| v.matches(&x)),
+            };
+            let build_ok = match &spec.build {
+                None => true,
+                Some(b) => url::Url::parse(&p.url)
+                    .ok()
+                    .and_then(|u| CondaArchiveIdentifier::try_from_url(&u))
+                    .is_some_and(|id| b.matches(&id.identifier.build_string)),
+            };
+            version_ok && build_ok
+        };
+        if !named.iter().any(|p| fits(p)) {
+            let got: Vec<String> = named.iter().map(|p| format!("{} {}", p.name, p.version)).collect();
+            out.push(format!("{shown}: conda-lock.yml locks {}", got.join(", ")));
+        }
+    }
+    for req in &env.pip {
+        let name = pip_name(req);
+        let pinned = req.split_once("==").map(|(_, v)| v.split([';', ',', ' ']).next().unwrap_or_default().trim());
+        let named: Vec<&&LockedPackage> =
+            locked.iter().filter(|p| p.manager == "pip" && normalize_pip(&p.name) == name).collect();
+        match (named.first(), pinned) {
+            (None, _) => out.push(format!("pip: {}: conda-lock.yml locks no pip package of that name", req.trim())),
+            (Some(p), Some(v)) if !named.iter().any(|p| p.version == v) => {
+                out.push(format!("pip: {}: conda-lock.yml locks {} {}", req.trim(), p.name, p.version))
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The conda platform of this machine (`linux-64`, `osx-arm64`, ...), for hints and locks.
@@ -91,11 +199,11 @@ pub fn platform() -> &'static str {
 
 /// The command that (re)generates the lock, with this machine's conda platform.
 pub fn regenerate_hint() -> String {
-    format!("conda-lock -f environment.yml -p {}", platform())
+    format!("pyve lock (or: conda-lock -f environment.yml -p {})", platform())
 }
 
 /// One entry of conda-lock.yml's `package:` list (format version 1).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockedPackage {
     /// The package name.
     pub name: String,
@@ -114,7 +222,7 @@ pub struct LockedPackage {
     #[serde(default)]
     pub hash: LockedHash,
     /// `main`, `dev`, ...
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     /// Optional (non-main) packages are not installed.
     #[serde(default)]
@@ -173,11 +281,13 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The hashes of a locked package.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LockedHash {
     /// MD5, hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub md5: Option<String>,
     /// SHA-256, hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
 }
 
@@ -185,7 +295,20 @@ pub struct LockedHash {
 struct LockFileV1 {
     version: u32,
     #[serde(default)]
+    metadata: LockMetadata,
+    #[serde(default)]
     package: Vec<LockedPackage>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct LockMetadata {
+    #[serde(default)]
+    channels: Vec<LockChannel>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LockChannel {
+    url: String,
 }
 
 /// A read conda-lock.yml.
@@ -195,6 +318,8 @@ pub struct LockFile {
     pub path: PathBuf,
     /// Its packages, all platforms.
     pub packages: Vec<LockedPackage>,
+    /// The channels it was made with (`metadata.channels[].url`), in order.
+    pub channels: Vec<String>,
 }
 
 /// Why a lock file cannot be used.
@@ -250,7 +375,11 @@ impl LockFile {
                 message: format!("lock format version {} is not supported (pyve reads version 1)", v.version),
             });
         }
-        Ok(LockFile { path: path.to_path_buf(), packages: v.package })
+        Ok(LockFile {
+            path: path.to_path_buf(),
+            packages: v.package,
+            channels: v.metadata.channels.into_iter().map(|c| c.url).collect(),
+        })
     }
 
     /// The conda packages for `platform` (and the required ones only), as records to install.
@@ -382,6 +511,83 @@ impl LockFile {
     }
 }
 
+#[derive(Serialize)]
+struct LockOut<'a> {
+    version: u32,
+    metadata: MetaOut,
+    package: &'a [LockedPackage],
+}
+
+#[derive(Serialize)]
+struct MetaOut {
+    content_hash: std::collections::BTreeMap<String, String>,
+    channels: Vec<ChannelOut>,
+    platforms: Vec<String>,
+    sources: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ChannelOut {
+    url: String,
+    used_env_vars: Vec<String>,
+}
+
+/// A solved record as a conda-lock entry for `platform` (category `main`), with its hashes.
+pub fn locked_package(r: &RepoDataRecord, platform: &str) -> LockedPackage {
+    let pr = &r.package_record;
+    let dependencies = pr
+        .depends
+        .iter()
+        .map(|d| match d.trim().split_once(' ') {
+            Some((n, v)) => (n.to_string(), v.trim().to_string()),
+            None => (d.trim().to_string(), "*".to_string()),
+        })
+        .collect();
+    LockedPackage {
+        name: pr.name.as_normalized().to_string(),
+        version: pr.version.to_string(),
+        manager: "conda".into(),
+        platform: platform.into(),
+        dependencies,
+        url: r.url.to_string(),
+        hash: LockedHash { md5: pr.md5.map(|m| hex(&m)), sha256: pr.sha256.map(|s| hex(&s)) },
+        category: Some("main".into()),
+        optional: false,
+    }
+}
+
+/// The text of a conda-lock.yml (format version 1) locking `packages` for `platform`, made
+/// from `env`'s channels (conda-forge when it names none).
+pub fn render(env: &EnvFile, platform: &str, packages: &[LockedPackage]) -> String {
+    let channels = if env.channels.is_empty() {
+        vec!["conda-forge".to_string()]
+    } else {
+        env.channels.iter().map(ToString::to_string).collect()
+    };
+    let out = LockOut {
+        version: 1,
+        metadata: MetaOut {
+            content_hash: Default::default(),
+            channels: channels.into_iter().map(|url| ChannelOut { url, used_env_vars: Vec::new() }).collect(),
+            platforms: vec![platform.into()],
+            sources: vec![ENVIRONMENT_YML.into()],
+        },
+        package: packages,
+    };
+    serde_yaml::to_string(&out).unwrap_or_default()
+}
+
+/// Write `text` to `path` atomically: a temporary file beside it, renamed over it.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".conda-lock.yml.").tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Seconds since the epoch, now (for tests and messages).
 pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
@@ -391,34 +597,86 @@ pub fn now() -> i64 {
 mod tests {
     use super::*;
 
-    fn touch(path: &Path, secs: i64) {
-        std::fs::write(path, "x").unwrap();
-        let f = std::fs::File::options().write(true).open(path).unwrap();
-        f.set_modified(UNIX_EPOCH + std::time::Duration::from_secs(secs as u64)).unwrap();
+    fn env(text: &str) -> EnvFile {
+        EnvFile::parse(Path::new("environment.yml"), text).unwrap()
+    }
+
+    fn lock(text: &str) -> LockFile {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(CONDA_LOCK_YML);
+        std::fs::write(&p, text).unwrap();
+        LockFile::read(&p).unwrap()
     }
 
     #[test]
-    fn states_by_mtime_in_whole_seconds() {
+    fn states_by_content_not_by_file_time() {
         let d = tempfile::tempdir().unwrap();
         assert_eq!(lock_state(d.path()), LockState::Neither);
-        touch(&d.path().join(ENVIRONMENT_YML), 1_700_000_100);
+        std::fs::write(d.path().join(ENVIRONMENT_YML), "channels: [conda-forge]\ndependencies: [hello >=2]\n").unwrap();
         assert_eq!(lock_state(d.path()), LockState::Missing);
-        touch(&d.path().join(CONDA_LOCK_YML), 1_700_000_100);
-        assert!(matches!(lock_state(d.path()), LockState::Fresh { .. }), "equal seconds are fresh");
-        touch(&d.path().join(CONDA_LOCK_YML), 1_700_000_000);
-        let LockState::Stale { env, lock } = lock_state(d.path()) else { panic!() };
-        assert_eq!(env, local_time(1_700_000_100));
-        assert_eq!(lock, local_time(1_700_000_000));
-        assert_eq!(env.len(), "YYYY-MM-DD HH:MM:SS".len());
+        // Written after environment.yml, but it locks hello 1.0: stale.
+        std::fs::write(
+            d.path().join(CONDA_LOCK_YML),
+            LOCK.replace("linux-64", platform())
+                .replace("metadata:\n", "metadata:\n  channels: [{url: conda-forge}]\n"),
+        )
+        .unwrap();
+        let LockState::Stale { unmet } = lock_state(d.path()) else { panic!("{:?}", lock_state(d.path())) };
+        assert_eq!(unmet, ["hello >=2: conda-lock.yml locks hello 1.0"]);
+        // environment.yml rewritten (newer) to what the lock has: fresh.
+        std::fs::write(d.path().join(ENVIRONMENT_YML), "channels: [conda-forge]\ndependencies: [hello 1.*]\n").unwrap();
+        assert_eq!(lock_state(d.path()), LockState::Fresh);
+        std::fs::write(d.path().join(CONDA_LOCK_YML), "version: 1\npackage: [oops\n").unwrap();
+        let LockState::Stale { unmet } = lock_state(d.path()) else { panic!() };
+        assert!(unmet[0].starts_with("conda-lock.yml cannot be checked:"), "{unmet:?}");
         std::fs::remove_file(d.path().join(ENVIRONMENT_YML)).unwrap();
         assert_eq!(lock_state(d.path()), LockState::LockOnly);
     }
 
     #[test]
+    fn every_spec_channel_and_pip_entry_is_checked() {
+        let l = LockFile { channels: vec!["conda-forge".into()], ..lock(LOCK) };
+        let check = |text: &str| unmet(&env(text), &l, "linux-64", Path::new("/p"));
+        assert!(check("channels: [conda-forge]\ndependencies: [hello]\n").is_empty());
+        assert!(
+            check("channels: [conda-forge, nodefaults]\ndependencies: ['hello >=1,<2', hello=1.0=pyh_0]\n").is_empty()
+        );
+        // conda-forge's URL is the same channel; no channels means conda-forge.
+        assert!(check("channels: ['https://conda.anaconda.org/conda-forge/']\ndependencies: [hello]\n").is_empty());
+        assert!(check("dependencies: [hello]\n").is_empty());
+        assert_eq!(
+            check("channels: [conda-forge]\ndependencies: [hello=1.0=other_0]\n"),
+            ["hello ==1.0 other_0: conda-lock.yml locks hello 1.0"]
+        );
+        assert_eq!(
+            check("channels: [conda-forge]\ndependencies: [numpy]\n"),
+            ["numpy: conda-lock.yml locks no package of that name for linux-64"]
+        );
+        // Optional packages do not count.
+        assert_eq!(check("channels: [conda-forge]\ndependencies: [extra]\n").len(), 1);
+        let e = check("channels: [bioconda, conda-forge]\ndependencies: [hello]\n");
+        assert!(e.len() == 1 && e[0].starts_with("channels: environment.yml has [https://conda.anaconda.org/bioconda, https://conda.anaconda.org/conda-forge], conda-lock.yml was made with [https://conda.anaconda.org/conda-forge]"), "{e:?}");
+        assert!(check("channels: [conda-forge]\ndependencies: [hello, {pip: [Requests>=2]}]\n").is_empty());
+        assert!(check("channels: [conda-forge]\ndependencies: [hello, {pip: [requests==2.31]}]\n").is_empty());
+        assert_eq!(
+            check("channels: [conda-forge]\ndependencies: [hello, {pip: [requests==2.32]}]\n"),
+            ["pip: requests==2.32: conda-lock.yml locks requests 2.31"]
+        );
+        assert_eq!(
+            check("channels: [conda-forge]\ndependencies: [hello, {pip: [rich]}]\n"),
+            ["pip: rich: conda-lock.yml locks no pip package of that name"]
+        );
+        assert_eq!(
+            unmet(&env("dependencies: [hello]\n"), &l, "osx-arm64", Path::new("/p")),
+            ["conda-lock.yml locks no packages for osx-arm64 (this machine)"]
+        );
+    }
+
+    #[test]
     fn hints_name_a_conda_platform() {
         let h = regenerate_hint();
-        assert!(h.starts_with("conda-lock -f environment.yml -p "), "{h}");
-        let p = h.rsplit(' ').next().unwrap();
+        assert!(h.starts_with("pyve lock (or: conda-lock -f environment.yml -p "), "{h}");
+        let p = h.rsplit(' ').next().unwrap().trim_end_matches(')');
         assert!(p.contains('-') && !p.contains("x86_64") && p != "arm64", "{p}");
     }
 

@@ -188,6 +188,9 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
                     Some(python) => interpreter_check(root, python, r),
                 }
             }
+            if let Some(l) = &d.lock {
+                lock_check(l, r);
+            }
         }
     }
     env_file_check(&name, root, r);
@@ -227,6 +230,18 @@ fn interpreter_check(root: &Path, python: &Path, r: &mut Report) {
             format!("{shown} does not run: {e}"),
             "Recreate the environment with 'pyve --init --force'",
         ),
+    }
+}
+
+/// The backend's lock status (`env/describe` `lock`), the same one `pyve doctor` reports.
+fn lock_check(l: &pyve_protocol::types::LockStatus, r: &mut Report) {
+    let file = l.file.as_deref().map(|f| f.display().to_string()).unwrap_or_else(|| "lock file".into());
+    let detail = l.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+    match l.state.as_str() {
+        "fresh" => r.host(CheckStatus::Ok, "Lock file", format!("{file} (up to date)")),
+        "stale" => r.host(CheckStatus::Warn, "Lock file", format!("{file} (stale){detail}")),
+        "missing" => r.host(CheckStatus::Info, "Lock file", format!("missing{detail}")),
+        _ => {}
     }
 }
 

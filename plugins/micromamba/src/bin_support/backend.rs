@@ -290,19 +290,20 @@ fn recorded_name(root: &Path, s: &MambaSettings) -> Result<String> {
 fn check_lock(cx: &Context<'_>, state: &LockState, strict: bool) -> Result<()> {
     let hint = lock::regenerate_hint();
     match state {
-        LockState::Fresh { .. } => Ok(()),
-        LockState::Stale { env, lock } if strict => Err(Error::new(
+        LockState::Fresh => Ok(()),
+        LockState::Stale { unmet } if strict => Err(Error::new(
             "lock-stale",
             format!(
-                "Lock file is stale (strict mode): environment.yml was modified after conda-lock.yml \
-                 (environment.yml: {env}, conda-lock.yml: {lock})"
+                "Lock file is stale (strict mode): conda-lock.yml does not satisfy environment.yml: {}",
+                unmet.join("; ")
             ),
         )
         .hint(format!("regenerate the lock file: {hint}"))),
-        LockState::Stale { env, lock } => {
-            cx.warn("Lock file may be stale");
-            cx.warn(format!("  environment.yml:  modified {env}"));
-            cx.warn(format!("  conda-lock.yml:   modified {lock}"));
+        LockState::Stale { unmet } => {
+            cx.warn("Lock file may be stale: conda-lock.yml does not satisfy environment.yml");
+            for u in unmet {
+                cx.warn(format!("  {u}"));
+            }
             cx.info(format!("Using conda-lock.yml for reproducibility; to update it: {hint}"));
             Ok(())
         }
@@ -702,9 +703,9 @@ impl Backend for MicromambaBackend {
 
 fn lock_status(state: &LockState) -> LockStatus {
     let detail = match state {
-        LockState::Fresh { env, lock } => Some(format!("up to date (environment.yml: {env}, conda-lock.yml: {lock})")),
-        LockState::Stale { env, lock } => {
-            Some(format!("environment.yml ({env}) is newer than conda-lock.yml ({lock})"))
+        LockState::Fresh => Some("conda-lock.yml satisfies environment.yml".into()),
+        LockState::Stale { unmet } => {
+            Some(format!("conda-lock.yml does not satisfy environment.yml: {}", unmet.join("; ")))
         }
         LockState::Missing => Some(format!("no conda-lock.yml; generate it with: {}", lock::regenerate_hint())),
         LockState::LockOnly => Some("conda-lock.yml without environment.yml".into()),
@@ -829,13 +830,13 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
         )),
     }
     checks.push(match &state {
-        LockState::Fresh { .. } | LockState::LockOnly => {
+        LockState::Fresh | LockState::LockOnly => {
             check(CheckStatus::Ok, "Lock file", "conda-lock.yml (up to date)", None)
         }
-        LockState::Stale { env, lock } => check(
+        LockState::Stale { unmet } => check(
             CheckStatus::Warn,
             "Lock file",
-            format!("conda-lock.yml (stale): environment.yml {env}, conda-lock.yml {lock}"),
+            format!("conda-lock.yml (stale): it does not satisfy environment.yml: {}", unmet.join("; ")),
             Some(format!("regenerate it: {}", lock::regenerate_hint())),
         ),
         LockState::Missing => check(

@@ -2,12 +2,13 @@
 //! `main.rs`; the library never sees the SDK.
 
 mod backend;
+mod command;
 mod settings;
 
 use pyve_sdk::Plugin;
 use pyve_sdk::types::{BackendInfo, OptionInfo, OptionKind};
 
-/// The plugin: backend `micromamba`.
+/// The plugin: backend `micromamba` and the command `lock`.
 pub fn plugin() -> Plugin {
     Plugin::new("micromamba", env!("CARGO_PKG_VERSION"))
         .description("conda environments from environment.yml or conda-lock.yml (built-in engine or micromamba)")
@@ -21,6 +22,7 @@ pub fn plugin() -> Plugin {
             },
             backend::MicromambaBackend,
         )
+        .command("lock", "Write or check conda-lock.yml for environment.yml", command::lock)
 }
 
 /// The options of `pyve --init` this backend takes (the original tool's flags).

@@ -33,6 +33,19 @@ fn subdir() -> Subdir {
 }
 
 impl Builtin {
+    /// Solve environment.yml's conda specs for this platform, installing nothing (what
+    /// `pyve lock` writes): the records `create` would install, with their URLs and hashes.
+    pub fn solve_only(
+        &self,
+        env: &crate::envfile::EnvFile,
+        root: &Path,
+        cache: &Path,
+    ) -> Result<Vec<RepoDataRecord>, EngineError> {
+        let mut records = runtime()?.block_on(self.solve(env, root, cache))?;
+        records.sort_by(|a, b| a.package_record.name.as_normalized().cmp(b.package_record.name.as_normalized()));
+        Ok(records)
+    }
+
     /// Solve environment.yml's specs against its channels.
     async fn solve(
         &self,
