@@ -49,11 +49,11 @@ done
 
 cd "$W"
 hyperfine -N -w 1 -r "$RUNS" --export-json "$W/a.json" \
-    --prepare "rm -rf $W/run && cp -r $W/req $W/run" \
+    --prepare "sh -c 'rm -rf $W/run && cp -r $W/req $W/run'" \
     -n "pyve --init" "sh -c 'cd $W/run && $I/pyve --init --no-direnv -q'" \
     -n "uv venv && uv pip install -r" "sh -c 'cd $W/run && $UV venv -q -p $PY && $UV pip install -q -r requirements.txt'" >&2
 hyperfine -N -w 1 -r "$RUNS" --export-json "$W/b.json" \
-    --prepare "rm -rf $W/run && cp -r $W/uvp $W/run" \
+    --prepare "sh -c 'rm -rf $W/run && cp -r $W/uvp $W/run'" \
     -n "pyve --init (uv.lock)" "sh -c 'cd $W/run && $I/pyve --init --no-direnv -q'" \
     -n "uv sync" "sh -c 'cd $W/run && $UV sync -q -p $PY'" >&2
 rm -rf "$W/run" && cp -r "$W/uvp" "$W/run" && (cd "$W/run" && "$I/pyve" --init --no-direnv -q >/dev/null)
