@@ -301,3 +301,30 @@ fn zsh_completes_pyve_after_install() {
     ok(&pyve(&sb, &sb.pyve(), "/bin/zsh", "--uninstall"), "uninstall");
     assert_eq!(std::fs::read_to_string(&zshrc).unwrap(), mine);
 }
+
+/// What `--install` copies is stripped of debug information (a build's is most of its size) and
+/// still runs; `PYVE_INSTALL_NO_STRIP=1` copies the files as they are.
+#[test]
+fn installed_binaries_are_stripped_and_still_run() {
+    let sb = sandbox();
+    ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--install"), "install");
+    let built = std::fs::metadata(sb.path().join("bin/pyve-venv")).unwrap().len();
+    let installed = std::fs::metadata(bin(&sb).join("pyve-venv")).unwrap().len();
+    if pyve::commands::run::find_on_path("strip").is_some() {
+        assert!(installed < built, "stripped: {installed} < {built}");
+    }
+    let out = run(Command::new(bin(&sb).join("pyve")).arg("--version"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = run(Command::new(bin(&sb).join("pyve-venv")).arg("--pyve-rpc").stdin(std::process::Stdio::null()));
+    assert_eq!(out.code, Some(0), "the stripped plugin starts: {}", out.stderr);
+
+    let sb = sandbox();
+    let mut cmd = Command::new(sb.pyve());
+    sb.isolate(&mut cmd);
+    cmd.env("SHELL", "/bin/bash").env("PYVE_INSTALL_NO_STRIP", "1").arg("--install");
+    ok(&run(&mut cmd), "install without stripping");
+    assert_eq!(
+        std::fs::metadata(bin(&sb).join("pyve-venv")).unwrap().len(),
+        std::fs::metadata(sb.path().join("bin/pyve-venv")).unwrap().len()
+    );
+}
