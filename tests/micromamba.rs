@@ -808,3 +808,67 @@ fn pyve_lock_writes_a_lock_that_init_installs_and_check_compares_by_content() {
     assert_eq!(out.code, Some(1), "{}", all(&out));
     assert!(out.stderr.contains("pip: rich: conda-lock.yml locks no pip package of that name"), "{}", all(&out));
 }
+
+#[test]
+fn auto_bootstrap_downloads_micromamba_into_the_chosen_sandbox_and_uses_it() {
+    use pyve_micromamba::bootstrap::testing::{Reply, archive, serve};
+    let w = world();
+    w.env_yml(Some("boot"));
+    // The "binary": a script handing on to micromamba-compat.
+    let compat = target_dir().join("micromamba-compat");
+    let script = format!("#!/bin/sh\nexec {} \"$@\"\n", compat.display());
+    let bz = archive(&[("info/index.json", b"{}", 0o644), ("bin/micromamba", script.as_bytes(), 0o644)], false);
+    let gz = archive(&[("bin/micromamba", script.as_bytes(), 0o644)], true);
+    let p = platform();
+    let base = serve(vec![
+        (format!("/bz/{p}/latest"), Reply::Redirect(format!("/files/{p}/micromamba.tar.bz2"))),
+        (format!("/files/{p}/micromamba.tar.bz2"), Reply::Body(bz, Vec::new())),
+        (format!("/gz/{p}/latest"), Reply::Body(gz, Vec::new())),
+    ]);
+    let path = "/usr/local/bin:/usr/bin:/bin";
+    // Nothing published: a clear error, nothing made.
+    let mut c = w.cmd();
+    let out = run(c
+        .args(["--init", "--no-direnv", "--auto-bootstrap", "--bootstrap-to", "project"])
+        .env("PATH", path)
+        .env("PYVE_MICROMAMBA_URL", format!("{base}/missing")));
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("Could not download micromamba") && out.stderr.contains("HTTP 404"), "{}", out.stderr);
+    assert!(!w.sb.project().join(".pyve/bin/micromamba").exists());
+    assert!(!w.env("boot").exists());
+    // The project sandbox, through a redirect, from a bzip2 archive.
+    let mut c = w.cmd();
+    let out = run(c
+        .args(["--init", "--no-direnv", "--auto-bootstrap", "--bootstrap-to", "project"])
+        .env("PATH", path)
+        .env("PYVE_MICROMAMBA_URL", format!("{base}/bz")));
+    ok(&out, "init --auto-bootstrap --bootstrap-to project");
+    let bin = w.sb.project().join(".pyve/bin/micromamba");
+    let text = all(&out);
+    assert!(text.contains(&format!("micromamba 2.0.5 installed at {}", bin.display())), "{text}");
+    assert!(text.contains("publishes no sha256"), "{text}");
+    assert!(text.contains(&format!("INFO: Engine: micromamba 2.0.5 ({})", bin.display())), "{text}");
+    assert!(w.env("boot").join("bin/hello").is_file());
+    assert_eq!(std::fs::read_dir(bin.parent().unwrap()).unwrap().count(), 1, "only the binary in .pyve/bin");
+    // The user sandbox ($PYVE_HOME/bin) from a gzip archive; the next run finds it there.
+    std::fs::remove_file(&bin).unwrap();
+    let mut c = w.cmd();
+    let out = run(c
+        .args(["--init", "--force", "--no-direnv", "--auto-bootstrap"])
+        .env("PYVE_FORCE_YES", "1")
+        .env("PATH", path)
+        .env("PYVE_MICROMAMBA_URL", format!("{base}/gz")));
+    ok(&out, "init --force --auto-bootstrap");
+    let user = w.sb.home().join(".pyve/bin/micromamba");
+    assert!(all(&out).contains(&format!("installed at {}", user.display())), "{}", all(&out));
+    let mut c = w.cmd();
+    let out = run(c
+        .args(["--init", "--force", "--no-direnv"])
+        .env("PYVE_FORCE_YES", "1")
+        .env("PATH", path)
+        .env("PYVE_MICROMAMBA_ENGINE", "micromamba")
+        .env("PYVE_MICROMAMBA_URL", format!("{base}/missing")));
+    ok(&out, "init with the user's bootstrapped binary");
+    assert!(all(&out).contains(&format!("INFO: Engine: micromamba 2.0.5 ({})", user.display())), "{}", all(&out));
+    assert!(!all(&out).contains("Downloading"), "{}", all(&out));
+}

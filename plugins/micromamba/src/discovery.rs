@@ -1,5 +1,5 @@
 //! Finding a micromamba binary (reference 3.2): `.pyve/bin/micromamba`, then
-//! `~/.pyve/bin/micromamba`, then `PATH`; its version from `--version`.
+//! `$PYVE_HOME/bin/micromamba` (`~/.pyve` unless set), then `PATH`; its version from `--version`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -91,12 +91,21 @@ pub fn project_binary(root: &Path) -> PathBuf {
     root.join(".pyve").join("bin").join("micromamba")
 }
 
-/// The user sandbox's binary path (`$HOME/.pyve/bin/micromamba`).
-pub fn user_binary(home: Option<&Path>) -> Option<PathBuf> {
-    home.map(|h| h.join(".pyve").join("bin").join("micromamba"))
+/// The user sandbox's binary path (`$PYVE_HOME/bin/micromamba`), from pyve's home.
+pub fn user_binary(pyve_home: Option<&Path>) -> Option<PathBuf> {
+    pyve_home.map(|h| h.join("bin").join("micromamba"))
 }
 
-/// Find micromamba for the project at `root`; `home` and `path` are `$HOME` and `$PATH`.
+/// pyve's home: `$PYVE_HOME` when set and not empty, else `$HOME/.pyve`.
+pub fn pyve_home_from_env() -> Option<PathBuf> {
+    match std::env::var_os("PYVE_HOME").filter(|v| !v.is_empty()) {
+        Some(h) => Some(PathBuf::from(h)),
+        None => std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".pyve")),
+    }
+}
+
+/// Find micromamba for the project at `root`; `home` is pyve's home (`$PYVE_HOME`) and `path`
+/// is `$PATH`.
 pub fn find(root: &Path, home: Option<&Path>, path: Option<&std::ffi::OsStr>) -> (Option<Found>, Vec<Skipped>) {
     let mut skipped = Vec::new();
     let mut candidates = Vec::new();
@@ -137,9 +146,9 @@ pub fn find(root: &Path, home: Option<&Path>, path: Option<&std::ffi::OsStr>) ->
     (None, skipped)
 }
 
-/// Find micromamba with this process's `HOME` and `PATH`.
+/// Find micromamba with this process's `PYVE_HOME` (else `HOME/.pyve`) and `PATH`.
 pub fn find_from_env(root: &Path) -> (Option<Found>, Vec<Skipped>) {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let home = pyve_home_from_env();
     find(root, home.as_deref(), std::env::var_os("PATH").as_deref())
 }
 
@@ -161,7 +170,8 @@ pub fn version(binary: &Path) -> Result<String, String> {
     version_within(binary, VERSION_TIMEOUT)
 }
 
-fn version_within(binary: &Path, limit: std::time::Duration) -> Result<String, String> {
+/// [`version`] with its own time limit.
+pub fn version_within(binary: &Path, limit: std::time::Duration) -> Result<String, String> {
     use std::io::Read;
     let mut child = Command::new(binary)
         .arg("--version")

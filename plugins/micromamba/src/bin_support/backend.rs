@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use pyve_micromamba::bootstrap::{self, BootstrapError, Target};
 use pyve_micromamba::discovery::{self, Found};
 use pyve_micromamba::engine::{self, CreateRequest, Engine, EngineChoice, Source};
 use pyve_micromamba::envfile::{CONDA_LOCK_YML, ENVIRONMENT_YML, EnvFile};
@@ -370,38 +371,130 @@ fn check_lock_entries(cx: &Context<'_>, lock: &LockFile, strict: bool) -> Result
     Ok(())
 }
 
-/// The engine for this request, with the binary found (if any).
+/// The engine for this request, with the binary found (if any). When a binary is asked for
+/// and none is found, micromamba is downloaded: without asking with `--auto-bootstrap` or
+/// `--bootstrap-to` (to the user sandbox unless `--bootstrap-to project`), else, in an
+/// interactive session, after asking where (or to use the built-in engine instead).
 fn choose_engine(cx: &Context<'_>, root: &Path, s: &MambaSettings) -> Result<(Box<dyn Engine>, Option<Found>)> {
     let (found, skipped) = discovery::find_from_env(root);
     for s in &skipped {
         cx.warn(s.warning());
     }
     let choice = if s.auto_bootstrap { EngineChoice::Micromamba } else { s.engine };
-    match engine::pick(choice, found.as_ref()) {
-        Some(e) => Ok((e, found)),
-        None => {
-            let why = if s.auto_bootstrap {
-                format!(
-                    "--auto-bootstrap asks for a micromamba binary, and this version of pyve-micromamba cannot \
-                     download one yet (to the {} sandbox)",
-                    s.bootstrap_to.as_deref().unwrap_or("user")
-                )
-            } else {
-                format!("the micromamba engine is chosen ({})", s.engine_source)
-            };
-            Err(Error::new(
-                "micromamba-not-found",
-                format!(
-                    "Micromamba not found: {why}, and none is at .pyve/bin/micromamba, ~/.pyve/bin/micromamba or on PATH"
-                ),
-            )
-            .hint(format!(
-                "install micromamba (https://mamba.readthedocs.io/en/latest/installation.html) into ~/.pyve/bin or PATH, \
-                 or use the built-in engine: drop --auto-bootstrap and set {ENGINE_VAR}=builtin (or `engine: builtin` \
-                 under `micromamba:` in .pyve/config)"
-            )))
-        }
+    if let Some(e) = engine::pick(choice, found.as_ref()) {
+        return Ok((e, found));
     }
+    let asked = s.auto_bootstrap || s.bootstrap_to.is_some();
+    let target = if asked {
+        Some(s.bootstrap_to.as_deref().and_then(Target::parse).unwrap_or(Target::User))
+    } else if cx.settings().interactive {
+        let home = discovery::pyve_home_from_env().map(|h| h.join("bin").display().to_string());
+        let answer = cx.prompt(PromptParams {
+            message: format!("Micromamba not found ({}). Download it?", engine_label(s)),
+            choices: vec![
+                PromptChoice { key: "1".into(), label: "download it into this project (.pyve/bin/micromamba)".into() },
+                PromptChoice {
+                    key: "2".into(),
+                    label: format!(
+                        "download it for this user ({}/micromamba)",
+                        home.as_deref().unwrap_or("~/.pyve/bin")
+                    ),
+                },
+                PromptChoice { key: "3".into(), label: "use the built-in engine instead (no download)".into() },
+            ],
+            default: Some("2".into()),
+            non_interactive_hint: Some("pass --auto-bootstrap [--bootstrap-to project|user]".into()),
+        })?;
+        match answer.trim() {
+            "1" => Some(Target::Project),
+            "2" => Some(Target::User),
+            _ => None,
+        }
+    } else {
+        return Err(not_found(s));
+    };
+    let Some(target) = target else {
+        cx.info("Using the built-in engine");
+        return Ok((Box::new(engine::Builtin), None));
+    };
+    let found = bootstrap(cx, root, target)?;
+    let e = engine::pick(EngineChoice::Micromamba, Some(&found)).ok_or_else(|| not_found(s))?;
+    Ok((e, Some(found)))
+}
+
+/// Download micromamba to `target`, reporting progress; the binary as found there.
+fn bootstrap(cx: &Context<'_>, root: &Path, target: Target) -> Result<Found> {
+    let source = bootstrap::Source::from_env().map_err(Error::invalid_params)?;
+    let home = discovery::pyve_home_from_env();
+    let path = target.path(root, home.as_deref()).ok_or_else(|| {
+        Error::new("micromamba-bootstrap-failed", "cannot tell the user's pyve home: neither PYVE_HOME nor HOME is set")
+            .hint("set PYVE_HOME, or pass --bootstrap-to project")
+    })?;
+    if target == Target::Project {
+        // The project sandbox is the project's: never write through a link leading out.
+        pyve_fs::check_parents(root, &path).map_err(|e| {
+            Error::new("micromamba-bootstrap-failed", format!("cannot download micromamba into the project: {e}"))
+                .hint(e.hint())
+        })?;
+    }
+    cx.info(format!("Downloading micromamba from {} to {}", source.url, path.display()));
+    let mut progress: Option<pyve_sdk::Progress<'_>> = None;
+    let mut reported = 0u64;
+    let result = bootstrap::install(&source, &path, &mut |done, total| {
+        let p = progress.get_or_insert_with(|| cx.progress("Downloading micromamba", total));
+        if done == 0 || done - reported >= 256 << 10 || Some(done) == total {
+            reported = done;
+            p.report(format!("{} KiB", done >> 10), Some(done));
+        }
+        !cx.is_cancelled()
+    });
+    if let Some(p) = progress {
+        p.end();
+    }
+    match result {
+        Ok(i) => {
+            match &i.verified_by {
+                Some(from) => cx.info(format!("sha256 {} matches {from}", i.sha256)),
+                None => cx.warn(format!(
+                    "{} publishes no sha256 for the archive; installed unverified (sha256 {})",
+                    source.url, i.sha256
+                )),
+            }
+            cx.success(format!("micromamba {} installed at {}", i.version, i.path.display()));
+            let location = match target {
+                Target::Project => discovery::Location::Project,
+                Target::User => discovery::Location::User,
+            };
+            Ok(Found { path: i.path, location })
+        }
+        Err(BootstrapError::Cancelled) => Err(Error::cancelled()),
+        Err(BootstrapError::Failed(why)) => Err(Error::new(
+            "micromamba-bootstrap-failed",
+            format!("Could not download micromamba: {why}"),
+        )
+        .hint(format!(
+            "check the network (or set {} to a mirror), install micromamba yourself into {} or PATH, or use the \
+             built-in engine: {ENGINE_VAR}=builtin",
+            bootstrap::URL_VAR,
+            path.parent().map(|p| p.display().to_string()).unwrap_or_default()
+        ))),
+    }
+}
+
+fn not_found(s: &MambaSettings) -> Error {
+    Error::new(
+        "micromamba-not-found",
+        format!(
+            "Micromamba not found: the micromamba engine is chosen ({}), and none is at .pyve/bin/micromamba, \
+             $PYVE_HOME/bin/micromamba or on PATH",
+            s.engine_source
+        ),
+    )
+    .hint(format!(
+        "pass --auto-bootstrap [--bootstrap-to project|user] to download it, install micromamba \
+         (https://mamba.readthedocs.io/en/latest/installation.html) into ~/.pyve/bin or PATH, or use the built-in \
+         engine: set {ENGINE_VAR}=builtin (or `engine: builtin` under `micromamba:` in .pyve/config)"
+    ))
 }
 
 fn engine_error(e: engine::EngineError, name: &str, file: &str) -> Error {
