@@ -10,6 +10,7 @@
 //!   the policy that picks one (see `docs/micromamba-backend.md`).
 
 pub mod channel;
+pub mod condarc;
 pub mod contents;
 pub mod discovery;
 pub mod engine;

@@ -1,16 +1,17 @@
 //! The built-in engine: rattler's gateway, resolvo and installer, in-process.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rattler::install::Installer;
 use rattler_cache::package_cache::PackageCache;
 use rattler_cache::validation::ValidationMode;
-use rattler_conda_types::{Channel, ChannelConfig, GenericVirtualPackage, NamedChannelOrUrl, RepoDataRecord, Subdir};
+use rattler_conda_types::{Channel, GenericVirtualPackage, NamedChannelOrUrl, RepoDataRecord, Subdir};
 use rattler_repodata_gateway::Gateway;
-use rattler_solve::{SolverImpl, SolverTask, resolvo};
+use rattler_solve::{ChannelPriority, SolverImpl, SolverTask, resolvo};
 use rattler_virtual_packages::{VirtualPackage, VirtualPackageOverrides};
 
 use super::{CreateRequest, Created, Engine, EngineError, Package, Source};
+use crate::condarc::{CondaConfig, Priority};
 use crate::lock::platform;
 
 /// The built-in engine.
@@ -26,6 +27,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, EngineError> {
         .enable_all()
         .build()
         .map_err(|e| EngineError::Install(format!("cannot start the async runtime: {e}")))
+}
+
+/// The package cache: the first of the user's `pkgs_dirs` (`CONDA_PKGS_DIRS`), else
+/// `<cache>/pkgs`.
+fn pkgs_dir(conda: &CondaConfig, cache: &Path) -> PathBuf {
+    conda.pkgs_dir().map_or_else(|| cache.join("pkgs"), Path::to_path_buf)
 }
 
 fn subdir() -> Subdir {
@@ -53,14 +60,16 @@ impl Builtin {
         root: &Path,
         cache: &Path,
     ) -> Result<Vec<RepoDataRecord>, EngineError> {
-        let config = ChannelConfig::default_with_root_dir(root.to_path_buf());
+        let conda = crate::condarc::CondaConfig::load();
+        let config = conda.channel_config(root);
         let named = if env.channels.is_empty() {
             vec![NamedChannelOrUrl::Name("conda-forge".into())]
         } else {
             env.channels.clone()
         };
         let channels: Vec<Channel> = named
-            .into_iter()
+            .iter()
+            .flat_map(|c| conda.expand(c))
             .map(|c| {
                 let shown = c.to_string();
                 c.into_channel(&config).map_err(|e| EngineError::Channels(format!("channel '{shown}': {e}")))
@@ -68,7 +77,7 @@ impl Builtin {
             .collect::<Result<_, _>>()?;
         let gateway = Gateway::builder()
             .with_cache_dir(cache.join("repodata"))
-            .with_package_cache(PackageCache::new(cache.join("pkgs")))
+            .with_package_cache(PackageCache::new(pkgs_dir(&conda, cache)))
             .finish();
         let repodata = gateway
             .query(channels, [subdir(), Subdir::NoArch], env.specs.clone())
@@ -86,6 +95,11 @@ impl Builtin {
         let task = SolverTask {
             specs: env.specs.clone(),
             virtual_packages,
+            channel_priority: match conda.channel_priority {
+                Some(Priority::Strict) | None => ChannelPriority::Strict,
+                // The solver has no `flexible`: the closest is to let every channel compete.
+                Some(Priority::Flexible | Priority::Disabled) => ChannelPriority::Disabled,
+            },
             ..SolverTask::from_iter(repodata.repodata.iter())
         };
         let solved = resolvo::Solver.solve(task).map_err(|e| EngineError::Solve(e.to_string()))?;
@@ -226,7 +240,9 @@ impl Engine for Builtin {
             } else {
                 None
             };
-            let pkgs = private.as_ref().map_or_else(|| req.cache_dir.join("pkgs"), |d| d.path().to_path_buf());
+            let pkgs = private
+                .as_ref()
+                .map_or_else(|| pkgs_dir(&CondaConfig::load(), &req.cache_dir), |d| d.path().to_path_buf());
             let records = verify_local_archives(records)?;
             // `Fast`: a cached package is used only when every file its paths.json lists is
             // there; a half-extracted copy (an older rattler's, or one planted) is fetched again.
