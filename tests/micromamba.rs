@@ -872,3 +872,75 @@ fn auto_bootstrap_downloads_micromamba_into_the_chosen_sandbox_and_uses_it() {
     assert!(all(&out).contains(&format!("INFO: Engine: micromamba 2.0.5 ({})", user.display())), "{}", all(&out));
     assert!(!all(&out).contains("Downloading"), "{}", all(&out));
 }
+
+/// A world whose channel stands in for `conda-forge` at `<dir>/conda-forge`, and an
+/// environment.yml that names only `conda-forge`.
+fn mirrored_world(dir: &str) -> (World, PathBuf) {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-micromamba"]);
+    let base = sb.path().join(dir);
+    let channel = base.join("conda-forge");
+    let written = write_channel(&channel, platform(), &packages()).unwrap();
+    let w = World { sb, channel, written };
+    std::fs::write(
+        w.sb.project().join("environment.yml"),
+        "name: demo\nchannels: [conda-forge]\ndependencies: [hello]\n",
+    )
+    .unwrap();
+    (w, base)
+}
+
+#[test]
+fn conda_forge_through_a_channel_alias_mirror_offline() {
+    let (w, mirror) = mirrored_world("mirror");
+    let url = format!("file://{}", mirror.display());
+    std::fs::write(w.sb.home().join(".condarc"), format!("channel_alias: {url}\nchannel_priority: strict\n")).unwrap();
+    let effective = format!("conda-forge → {url}/conda-forge");
+    let out = w.pyve(&["--init", "--no-direnv", "--verbose"]);
+    ok(&out, "init through the alias");
+    assert!(all(&out).contains(&effective), "{}", all(&out));
+    assert!(w.env("demo").join("bin/hello").is_file());
+    let out = w.pyve(&["doctor"]);
+    let text = all(&out);
+    assert!(text.contains("Channels") && text.contains(&effective), "{text}");
+    assert!(text.contains(".condarc"), "{text}");
+    // The lock records conda-forge; --check compares the URLs both resolve to.
+    ok(&w.pyve(&["lock"]), "lock through the alias");
+    let lock = std::fs::read_to_string(w.sb.project().join("conda-lock.yml")).unwrap();
+    assert!(lock.contains(&format!("url: file://{}", w.channel.display())), "{lock}");
+    ok(&w.pyve(&["lock", "--check"]), "lock --check through the alias");
+    // A lock made with the mirror's URL is the same channel.
+    std::fs::write(
+        w.sb.project().join("conda-lock.yml"),
+        lock.replace("url: conda-forge", &format!("url: {url}/conda-forge/")),
+    )
+    .unwrap();
+    ok(&w.pyve(&["lock", "--check"]), "lock --check with the mirror's URL");
+    // Without the configuration, conda-forge is anaconda.org's: not the lock's mirror URL.
+    std::fs::remove_file(w.sb.home().join(".condarc")).unwrap();
+    let out = w.pyve(&["lock", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("https://conda.anaconda.org/conda-forge"), "{}", all(&out));
+}
+
+#[test]
+fn conda_forge_through_custom_channels_condarc_variable_and_pkgs_dirs() {
+    let (w, base) = mirrored_world("corp");
+    let rc = w.sb.path().join("corp.condarc");
+    let url = format!("file://{}", base.display());
+    std::fs::write(&rc, format!("custom_channels:\n  conda-forge: {url}\nchannel_alias: https://nowhere.invalid\n"))
+        .unwrap();
+    let pkgs = w.sb.path().join("pkgs-dir");
+    let out =
+        run(w.cmd().env("CONDARC", &rc).env("CONDA_PKGS_DIRS", &pkgs).args(["--init", "--no-direnv", "--verbose"]));
+    ok(&out, "init through custom_channels");
+    assert!(all(&out).contains(&format!("conda-forge → {url}/conda-forge")), "{}", all(&out));
+    assert!(all(&out).contains(&format!("Package cache: {}", pkgs.display())), "{}", all(&out));
+    assert!(pkgs.join("greet-2.1-0").is_dir(), "CONDA_PKGS_DIRS holds the packages");
+    ok(&run(w.cmd().env("CONDARC", &rc).args(["run", "hello"])), "run hello");
+    // A broken configuration file is reported, not fatal.
+    std::fs::write(w.sb.home().join(".mambarc"), "channel_alias: [\n").unwrap();
+    let out = run(w.cmd().env("CONDARC", &rc).args(["doctor"]));
+    assert!(all(&out).contains("conda configuration") || all(&out).contains("Conda configuration"), "{}", all(&out));
+    assert!(all(&out).contains(&format!("{url}/conda-forge")), "{}", all(&out));
+}

@@ -12,6 +12,7 @@
 
 pub mod bootstrap;
 pub mod channel;
+pub mod condarc;
 pub mod contents;
 pub mod discovery;
 pub mod engine;

@@ -6,9 +6,10 @@ use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rattler_conda_types::package::CondaArchiveIdentifier;
-use rattler_conda_types::{ChannelConfig, NamedChannelOrUrl, PackageName, RepoDataRecord, Version};
+use rattler_conda_types::{NamedChannelOrUrl, PackageName, RepoDataRecord, Version};
 use serde::{Deserialize, Serialize};
 
+use crate::condarc::CondaConfig;
 use crate::envfile::{CONDA_LOCK_YML, ENVIRONMENT_YML, EnvFile};
 
 /// The state of the project's environment files. Whether a lock is fresh is decided by its
@@ -85,12 +86,8 @@ pub fn lock_state(root: &Path) -> LockState {
 /// A channel as the URL it stands for (`conda-forge` and
 /// `https://conda.anaconda.org/conda-forge/` are the same channel; a relative path is read
 /// against `root`), for comparing.
-fn channel_url(c: &NamedChannelOrUrl, root: &Path) -> String {
-    let config = ChannelConfig::default_with_root_dir(root.to_path_buf());
-    match c.clone().into_channel(&config) {
-        Ok(ch) => ch.base_url.as_str().trim_end_matches('/').to_string(),
-        Err(_) => c.to_string(),
-    }
+fn channel_urls(channels: &[NamedChannelOrUrl], root: &Path, conda: &CondaConfig) -> Vec<String> {
+    conda.effective_urls(channels, root)
 }
 
 /// The project name of a pip requirement (`requests>=2`, `Foo_Bar @ https://...`), normalised
@@ -122,18 +119,18 @@ fn normalize_pip(name: &str) -> String {
 /// constraints), every `pip:` requirement (a locked pip package of that name, at the version an
 /// `==` pins).
 pub fn unmet(env: &EnvFile, lock: &LockFile, platform: &str, root: &Path) -> Vec<String> {
+    unmet_with(env, lock, platform, root, &CondaConfig::load())
+}
+
+/// [`unmet`] with the user's conda configuration given: channels are compared by the URLs it
+/// makes of them (`conda-forge` through a `channel_alias` mirror is that mirror's URL).
+pub fn unmet_with(env: &EnvFile, lock: &LockFile, platform: &str, root: &Path, conda: &CondaConfig) -> Vec<String> {
     let mut out = Vec::new();
-    let want: Vec<String> = if env.channels.is_empty() {
-        vec![channel_url(&NamedChannelOrUrl::Name("conda-forge".into()), root)]
-    } else {
-        env.channels.iter().map(|c| channel_url(c, root)).collect()
-    };
-    let have: Vec<String> = lock
-        .channels
-        .iter()
-        .filter_map(|c| NamedChannelOrUrl::from_str(c).ok())
-        .map(|c| channel_url(&c, root))
-        .collect();
+    let want = channel_urls(&env.channels, root, conda);
+    let locked: Vec<NamedChannelOrUrl> =
+        lock.channels.iter().filter_map(|c| NamedChannelOrUrl::from_str(c).ok()).collect();
+    // A lock made with no channels at all is not "conda-forge".
+    let have = if locked.is_empty() { Vec::new() } else { channel_urls(&locked, root, conda) };
     if want != have {
         out.push(format!(
             "channels: environment.yml has [{}], conda-lock.yml was made with [{}]",
@@ -636,7 +633,7 @@ mod tests {
     #[test]
     fn every_spec_channel_and_pip_entry_is_checked() {
         let l = LockFile { channels: vec!["conda-forge".into()], ..lock(LOCK) };
-        let check = |text: &str| unmet(&env(text), &l, "linux-64", Path::new("/p"));
+        let check = |text: &str| unmet_with(&env(text), &l, "linux-64", Path::new("/p"), &CondaConfig::default());
         assert!(check("channels: [conda-forge]\ndependencies: [hello]\n").is_empty());
         assert!(
             check("channels: [conda-forge, nodefaults]\ndependencies: ['hello >=1,<2', hello=1.0=pyh_0]\n").is_empty()

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pyve_micromamba::bootstrap::{self, BootstrapError, Target};
+use pyve_micromamba::condarc::CondaConfig;
 use pyve_micromamba::discovery::{self, Found};
 use pyve_micromamba::engine::{self, CreateRequest, Engine, EngineChoice, Source};
 use pyve_micromamba::envfile::{CONDA_LOCK_YML, ENVIRONMENT_YML, EnvFile};
@@ -14,6 +15,7 @@ use pyve_sdk::protocol::ErrorObject;
 use pyve_sdk::protocol::error::{code, kind};
 use pyve_sdk::types::*;
 use pyve_sdk::{Backend, Context, Error, Result};
+use rattler_conda_types::NamedChannelOrUrl;
 use serde_json::{Value, json};
 
 use super::settings::{ENGINE_VAR, MambaSettings, cache_dir, project_root};
@@ -611,6 +613,19 @@ impl Backend for MicromambaBackend {
             Some(b) => cx.info(format!("Engine: micromamba {} ({})", engine.version(), b.display())),
             None => cx.info(format!("Engine: built-in ({})", engine.version())),
         }
+        if engine.binary().is_none() {
+            let conda = CondaConfig::load();
+            match &source {
+                Source::EnvFile(f) => cx.debug(format!("Channels: {}", channels_detail(&conda, &f.channels, &root))),
+                Source::Lock(_) => cx.debug("Channels: none read (conda-lock.yml gives each package's URL)"),
+            }
+            if let Some(p) = conda.pkgs_dir() {
+                cx.debug(format!("Package cache: {} (pkgs_dirs)", p.display()));
+            }
+            for e in &conda.errors {
+                cx.warn(format!("conda configuration not read: {e}"));
+            }
+        }
         cx.check_cancelled()?;
 
         let envs = envs_dir(&root);
@@ -911,6 +926,25 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
             }
         }
     }
+    // The channels, as the built-in engine reaches them.
+    let conda = CondaConfig::load();
+    let channels = match EnvFile::read(&root.join(ENVIRONMENT_YML)) {
+        Ok(f) => Some(f.channels),
+        Err(_) => LockFile::read(&root.join(CONDA_LOCK_YML))
+            .ok()
+            .map(|l| l.channels.iter().filter_map(|c| c.parse::<NamedChannelOrUrl>().ok()).collect()),
+    };
+    if let Some(c) = channels {
+        checks.push(check(CheckStatus::Info, "Channels", channels_detail(&conda, &c, root), None));
+    }
+    for e in &conda.errors {
+        checks.push(check(
+            CheckStatus::Warn,
+            "Conda configuration",
+            format!("not read: {e}"),
+            Some("fix the file's YAML".into()),
+        ));
+    }
     // The files.
     let state = lock::lock_state(root);
     match state.file() {
@@ -941,6 +975,29 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
         LockState::Neither => check(CheckStatus::Warn, "Lock file", "missing (no environment.yml either)", None),
     });
     checks
+}
+
+/// `conda-forge → URL, ...` and where the user's conda configuration came from.
+fn channels_detail(conda: &CondaConfig, channels: &[NamedChannelOrUrl], root: &Path) -> String {
+    let default = [NamedChannelOrUrl::Name("conda-forge".into())];
+    let channels = if channels.is_empty() { &default[..] } else { channels };
+    let shown: Vec<String> = channels
+        .iter()
+        .map(|c| {
+            let urls = conda.effective_urls(std::slice::from_ref(c), root);
+            if urls.len() == 1 && urls[0] == c.to_string().trim_end_matches('/') {
+                urls[0].clone()
+            } else {
+                format!("{c} → {}", urls.join(" + "))
+            }
+        })
+        .collect();
+    let from = if conda.sources.is_empty() {
+        "no .condarc/.mambarc".to_string()
+    } else {
+        conda.sources.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    };
+    format!("{} (conda configuration: {from})", shown.join(", "))
 }
 
 fn engine_label(s: &MambaSettings) -> String {

@@ -58,7 +58,13 @@ impl Engine for Binary {
             .arg("-f")
             .arg(req.source.path())
             .arg("-y")
-            .env("CONDA_PKGS_DIRS", req.cache_dir.join("pkgs"))
+            // The user's own CONDA_PKGS_DIRS (or pkgs_dirs) wins, as micromamba would read it.
+            .env(
+                "CONDA_PKGS_DIRS",
+                crate::condarc::CondaConfig::load()
+                    .pkgs_dir()
+                    .map_or_else(|| req.cache_dir.join("pkgs"), std::path::Path::to_path_buf),
+            )
             .stdout(Stdio::inherit_stderr())
             .status()
             .map_err(|e| EngineError::Binary(format!("cannot run {}: {e}", self.path.display())))?;

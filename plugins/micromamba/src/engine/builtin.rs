@@ -1,16 +1,17 @@
 //! The built-in engine: rattler's gateway, resolvo and installer, in-process.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rattler::install::Installer;
 use rattler_cache::package_cache::PackageCache;
 use rattler_cache::validation::ValidationMode;
-use rattler_conda_types::{Channel, ChannelConfig, GenericVirtualPackage, NamedChannelOrUrl, RepoDataRecord, Subdir};
+use rattler_conda_types::{Channel, GenericVirtualPackage, NamedChannelOrUrl, RepoDataRecord, Subdir};
 use rattler_repodata_gateway::Gateway;
-use rattler_solve::{SolverImpl, SolverTask, resolvo};
+use rattler_solve::{ChannelPriority, SolverImpl, SolverTask, resolvo};
 use rattler_virtual_packages::{VirtualPackage, VirtualPackageOverrides};
 
 use super::{CreateRequest, Created, Engine, EngineError, Package, Source};
+use crate::condarc::{CondaConfig, Priority};
 use crate::lock::platform;
 
 /// The built-in engine.
@@ -26,6 +27,47 @@ fn runtime() -> Result<tokio::runtime::Runtime, EngineError> {
         .enable_all()
         .build()
         .map_err(|e| EngineError::Install(format!("cannot start the async runtime: {e}")))
+}
+
+/// The package cache: the first of the user's `pkgs_dirs` (`CONDA_PKGS_DIRS`), else
+/// `<cache>/pkgs`.
+fn pkgs_dir(conda: &CondaConfig, cache: &Path) -> PathBuf {
+    conda.pkgs_dir().map_or_else(|| cache.join("pkgs"), Path::to_path_buf)
+}
+
+/// The HTTP client for the user's `ssl_verify` (`false`, or a CA bundle added to the roots)
+/// and `proxy_servers` (`http`, `https`, `all`); rattler's default client when neither is set.
+pub(crate) fn http_client(conda: &CondaConfig) -> Result<rattler_networking::LazyClient, EngineError> {
+    use crate::condarc::SslVerify;
+    let bad = |what: String| EngineError::Channels(format!("conda configuration: {what}"));
+    if matches!(conda.ssl_verify, None | Some(SslVerify::Yes)) && conda.proxy_servers.is_empty() {
+        return Ok(rattler_networking::LazyClient::default());
+    }
+    let mut b = reqwest::Client::builder();
+    match &conda.ssl_verify {
+        Some(SslVerify::No) => b = b.tls_danger_accept_invalid_certs(true),
+        Some(SslVerify::CaBundle(p)) => {
+            let pem = std::fs::read(p).map_err(|e| bad(format!("ssl_verify: cannot read {}: {e}", p.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| bad(format!("ssl_verify: {} is not a PEM bundle: {e}", p.display())))?;
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        _ => {}
+    }
+    for (scheme, url) in &conda.proxy_servers {
+        let proxy = match scheme.as_str() {
+            "http" => reqwest::Proxy::http(url),
+            "https" => reqwest::Proxy::https(url),
+            "all" => reqwest::Proxy::all(url),
+            // conda also takes `scheme://host` keys; those are not applied.
+            _ => continue,
+        }
+        .map_err(|e| bad(format!("proxy_servers.{scheme}: {e}")))?;
+        b = b.proxy(proxy);
+    }
+    b.build().map(Into::into).map_err(|e| bad(format!("cannot make the HTTP client: {e}")))
 }
 
 fn subdir() -> Subdir {
@@ -53,14 +95,16 @@ impl Builtin {
         root: &Path,
         cache: &Path,
     ) -> Result<Vec<RepoDataRecord>, EngineError> {
-        let config = ChannelConfig::default_with_root_dir(root.to_path_buf());
+        let conda = crate::condarc::CondaConfig::load();
+        let config = conda.channel_config(root);
         let named = if env.channels.is_empty() {
             vec![NamedChannelOrUrl::Name("conda-forge".into())]
         } else {
             env.channels.clone()
         };
         let channels: Vec<Channel> = named
-            .into_iter()
+            .iter()
+            .flat_map(|c| conda.expand(c))
             .map(|c| {
                 let shown = c.to_string();
                 c.into_channel(&config).map_err(|e| EngineError::Channels(format!("channel '{shown}': {e}")))
@@ -68,7 +112,8 @@ impl Builtin {
             .collect::<Result<_, _>>()?;
         let gateway = Gateway::builder()
             .with_cache_dir(cache.join("repodata"))
-            .with_package_cache(PackageCache::new(cache.join("pkgs")))
+            .with_package_cache(PackageCache::new(pkgs_dir(&conda, cache)))
+            .with_client(http_client(&conda)?)
             .finish();
         let repodata = gateway
             .query(channels, [subdir(), Subdir::NoArch], env.specs.clone())
@@ -86,6 +131,11 @@ impl Builtin {
         let task = SolverTask {
             specs: env.specs.clone(),
             virtual_packages,
+            channel_priority: match conda.channel_priority {
+                Some(Priority::Strict) | None => ChannelPriority::Strict,
+                // The solver has no `flexible`: the closest is to let every channel compete.
+                Some(Priority::Flexible | Priority::Disabled) => ChannelPriority::Disabled,
+            },
             ..SolverTask::from_iter(repodata.repodata.iter())
         };
         let solved = resolvo::Solver.solve(task).map_err(|e| EngineError::Solve(e.to_string()))?;
@@ -154,6 +204,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Fetch every package into `cache` and check its contents ([`crate::contents`]) before the
 /// installer links any of them. A refused package's extracted copy is removed from the cache.
 async fn check_contents(cache: &PackageCache, records: &[RepoDataRecord]) -> Result<(), EngineError> {
+    let client = http_client(&CondaConfig::load())?;
     let mut links = crate::contents::Links::default();
     for r in records {
         let id = r.identifier.to_string();
@@ -164,15 +215,7 @@ async fn check_contents(cache: &PackageCache, records: &[RepoDataRecord]) -> Res
                 .map_err(|()| EngineError::Install(format!("package {id}: {} is not a file path", r.url)))?;
             cache.get_or_fetch_from_path(&path, Some(&r.package_record), None).await
         } else {
-            cache
-                .get_or_fetch_from_url(
-                    &r.package_record,
-                    r.url.clone(),
-                    rattler_networking::LazyClient::default(),
-                    None,
-                    None,
-                )
-                .await
+            cache.get_or_fetch_from_url(&r.package_record, r.url.clone(), client.clone(), None, None).await
         };
         let meta = fetched.map_err(|e| EngineError::Install(format!("package {id}: {}", error_chain(&e))))?;
         if let Err(why) = crate::contents::check_package(&id, meta.path(), &mut links) {
@@ -226,7 +269,9 @@ impl Engine for Builtin {
             } else {
                 None
             };
-            let pkgs = private.as_ref().map_or_else(|| req.cache_dir.join("pkgs"), |d| d.path().to_path_buf());
+            let pkgs = private
+                .as_ref()
+                .map_or_else(|| pkgs_dir(&CondaConfig::load(), &req.cache_dir), |d| d.path().to_path_buf());
             let records = verify_local_archives(records)?;
             // `Fast`: a cached package is used only when every file its paths.json lists is
             // there; a half-extracted copy (an older rattler's, or one planted) is fetched again.
@@ -263,5 +308,23 @@ impl Engine for Builtin {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::condarc::SslVerify;
+
+    #[test]
+    fn ssl_verify_and_proxies_make_a_client_or_say_what_is_wrong() {
+        let mut c = CondaConfig::default();
+        assert!(http_client(&c).is_ok());
+        c.ssl_verify = Some(SslVerify::No);
+        c.proxy_servers.insert("https".into(), "http://proxy.invalid:3128".into());
+        assert!(http_client(&c).is_ok());
+        c.ssl_verify = Some(SslVerify::CaBundle("/nonexistent/ca.pem".into()));
+        let e = http_client(&c).unwrap_err().to_string();
+        assert!(e.contains("ssl_verify: cannot read /nonexistent/ca.pem"), "{e}");
     }
 }
