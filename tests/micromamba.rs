@@ -944,3 +944,17 @@ fn conda_forge_through_custom_channels_condarc_variable_and_pkgs_dirs() {
     assert!(all(&out).contains("conda configuration") || all(&out).contains("Conda configuration"), "{}", all(&out));
     assert!(all(&out).contains(&format!("{url}/conda-forge")), "{}", all(&out));
 }
+
+/// A setting the user wrote in the backend's section (`engine:`) survives `--init --force`.
+#[test]
+fn the_engine_setting_survives_force() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    ok(&w.pyve(&["--init", "--no-direnv"]), "init");
+    let config = w.sb.project().join(".pyve/config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("micromamba:\n", "micromamba:\n  engine: builtin\n")).unwrap();
+    ok(&run(w.cmd().args(["--init", "--force", "--no-direnv"]).env("PYVE_FORCE_YES", "1")), "force");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("  engine: builtin\n"), "{text}");
+}

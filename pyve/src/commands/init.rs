@@ -681,7 +681,14 @@ fn finish(
     state.managed = old_state.map(|s| s.managed.clone()).unwrap_or_default();
     state.managed.no_direnv = args.no_direnv;
     let keep = old_config.map(|c| c.root.clone()).unwrap_or_default();
-    let config_text = project::config::render(&choice.name, &created.settings, &keep);
+    // The user's settings in the backend's section survive a re-initialisation (`engine:` of
+    // micromamba, say) even when the backend does not echo them; what it returns wins.
+    let mut recorded = old_config
+        .filter(|c| c.backend.as_deref() == Some(choice.name.as_str()))
+        .map(|c| c.backend_settings(&choice.name))
+        .unwrap_or_default();
+    recorded.extend(created.settings.clone());
+    let config_text = project::config::render(&choice.name, &recorded, &keep);
 
     let mut wrote = Written::default();
     let finished = (|| -> Result<()> {
