@@ -19,11 +19,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/pyve-bench-conda.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/bin" "$W/home"
 cp "$I/pyve" "$I/pyve-micromamba" "$W/bin/"
-export HOME="$W/home" PYVE_HOME="$W/home/.pyve" XDG_CACHE_HOME="$W/home/.cache" \
-    MAMBA_ROOT_PREFIX="$W/mamba-root" PYVE_MICROMAMBA_ENGINE=builtin PYVE_DISABLE_DISTUTILS_SHIM=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-unset CONDA_PREFIX VIRTUAL_ENV
-
+# Built and installed with the real HOME (rustup, pip), before it is isolated.
 (cd "$ROOT" && cargo build -q -p pyve-bench --bin conda-channel)
 CC=${CARGO_TARGET_DIR:-$ROOT/target}/debug/conda-channel
 if [ -n "${PYRATTLER:-}" ]; then
@@ -32,6 +28,11 @@ else
     python3 -m venv "$W/pyr" && "$W/pyr/bin/pip" install -q py-rattler
     PY=$W/pyr/bin/python
 fi
+export HOME="$W/home" PYVE_HOME="$W/home/.pyve" XDG_CACHE_HOME="$W/home/.cache" \
+    MAMBA_ROOT_PREFIX="$W/mamba-root" PYVE_MICROMAMBA_ENGINE=builtin PYVE_DISABLE_DISTUTILS_SHIM=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+unset CONDA_PREFIX VIRTUAL_ENV
+
 RS=$ROOT/bench/conda_rattler.py
 
 medians() {
