@@ -584,6 +584,11 @@ fn an_environment_without_python_never_falls_through_to_path() {
             out.stderr
         );
     }
+    // doctor says so, with a fix that can help (not `--init --force`).
+    let out = w.pyve(&["doctor"]);
+    assert!(out.stdout.contains("⚠ pyve run: the environment has no python"), "{}", out.stdout);
+    assert!(out.stdout.contains("add `python` to environment.yml's dependencies"), "{}", out.stdout);
+    assert!(!out.stdout.contains("outside the environment"), "{}", out.stdout);
     // Commands the environment has, and others from PATH, still run.
     let out = w.pyve(&["run", "hello"]);
     assert_eq!(out.code, Some(0), "{}", all(&out));

@@ -326,6 +326,24 @@ fn run_check(root: &Path, state: Option<&State>, asked: &Asked, r: &mut Report) 
         return;
     };
     let env_path = d.env_path.clone().unwrap_or_else(|| state.env_path.clone());
+    // `pyve run python` never falls through to PATH when the environment's directories exist
+    // (run.rs): an environment without python is said as such, with a fix that can help.
+    if state.activation.path_prepend.iter().any(|d| d.is_dir())
+        && super::run::find_in(OsStr::new("python"), state.activation.path_prepend.iter().cloned()).is_none()
+    {
+        let hint = if state.backend == "micromamba" {
+            "add `python` to environment.yml's dependencies, then run 'pyve sync'"
+        } else {
+            "rebuild the environment: 'pyve sync' (or 'pyve --init --force')"
+        };
+        r.host_hint(
+            CheckStatus::Warn,
+            "pyve run",
+            "the environment has no python (`pyve run python` says so rather than run one from PATH)",
+            hint,
+        );
+        return;
+    }
     let path_dirs: Vec<PathBuf> =
         std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     let found =
