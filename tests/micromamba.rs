@@ -963,3 +963,21 @@ fn the_engine_setting_survives_force() {
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(text.contains("  engine: builtin\n"), "{text}");
 }
+
+/// `-q` silences the engines' own lines: only errors and warnings remain.
+#[test]
+fn quiet_init_prints_only_warnings_and_errors() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    let out = w.pyve(&["-q", "--init", "--no-direnv"]);
+    ok(&out, "init -q");
+    assert!(!out.stdout.contains("INFO:"), "{}", out.stdout);
+    // The micromamba-binary engine too: its own output does not reach the terminal with -q.
+    let bin = w.sb.path().join("mmbin");
+    place(&target_dir().join("micromamba-compat"), &bin.join("micromamba"));
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+    let out =
+        run(w.cmd().args(["-q", "--init", "--force", "--no-direnv"]).env("PYVE_FORCE_YES", "1").env("PATH", &path));
+    ok(&out, "init -q with the binary");
+    assert!(out.stdout.trim().is_empty(), "stdout: {}", out.stdout);
+}
