@@ -223,17 +223,7 @@ fn group(groups: &toml_edit::Item, name: &str, seen: &mut Vec<String>) -> Result
 
 /// A distribution name normalised (PEP 503): lowercase, runs of `-_.` as one `-`.
 pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+    crate::wheels::normalize(name.trim())
 }
 
 /// The name a PEP 508 requirement starts with.

@@ -204,6 +204,23 @@ fn pinned_inventory(env: &HostEnv, builtins: &[&str], name: &str) -> Option<Inve
     Some(plugins::inventory(env, builtins))
 }
 
+/// How `name` resolves: through the project's pins when it pins it (`pinned`; a pin nothing
+/// matches is its error), else by the search path.
+fn resolution(search: &discovery::SearchPath, pinned: Option<&Inventory>, name: &str) -> Result<discovery::Resolution> {
+    Ok(match pinned {
+        Some(inventory) => {
+            if let Some(err) = inventory.pin_error(name) {
+                return Err(err);
+            }
+            crate::commands::external::pinned_resolution(inventory, name)
+        }
+        None if pyve_protocol::is_valid_plugin_name(name) => {
+            discovery::resolve(discovery::candidates_for(search, name))
+        }
+        None => discovery::Resolution::default(),
+    })
+}
+
 /// `pyve plugin which NAME`: which file serves a name, and why.
 pub fn which(env: &HostEnv, builtins: &[&str], name: &str) -> Result<u8> {
     if builtins.contains(&name) {
@@ -216,18 +233,7 @@ pub fn which(env: &HostEnv, builtins: &[&str], name: &str) -> Result<u8> {
     }
     let search = discovery::SearchPath::from_env(env);
     let pinned = pinned_inventory(env, builtins, name);
-    let res = match &pinned {
-        Some(inventory) => {
-            if let Some(err) = inventory.pin_error(name) {
-                return Err(err);
-            }
-            crate::commands::external::pinned_resolution(inventory, name)
-        }
-        None if pyve_protocol::is_valid_plugin_name(name) => {
-            discovery::resolve(discovery::candidates_for(&search, name))
-        }
-        None => discovery::Resolution::default(),
-    };
+    let res = resolution(&search, pinned.as_ref(), name)?;
     let mut out = String::new();
     if let Some(primary) = res.primary() {
         let _ = writeln!(out, "{name}: {}", primary.path.display());
@@ -305,18 +311,7 @@ pub fn which(env: &HostEnv, builtins: &[&str], name: &str) -> Result<u8> {
 /// `pyve plugin info NAME [--json]`: start the plugin, do the handshake, show its manifest.
 pub fn info(env: &HostEnv, builtins: &[&str], name: &str, as_json: bool) -> Result<u8> {
     let search = discovery::SearchPath::from_env(env);
-    let res = match pinned_inventory(env, builtins, name) {
-        Some(inventory) => {
-            if let Some(err) = inventory.pin_error(name) {
-                return Err(err);
-            }
-            crate::commands::external::pinned_resolution(&inventory, name)
-        }
-        None if pyve_protocol::is_valid_plugin_name(name) => {
-            discovery::resolve(discovery::candidates_for(&search, name))
-        }
-        None => discovery::Resolution::default(),
-    };
+    let res = resolution(&search, pinned_inventory(env, builtins, name).as_ref(), name)?;
     let Some(candidate) = res.rpc.clone() else {
         if let Some(bad) = res.unusable.first() {
             let problem = bad.problem.as_ref().expect("unusable candidates have a problem");
@@ -499,18 +494,7 @@ fn test_subjects(env: &HostEnv, builtins: &[&str], target: &str) -> Result<Vec<d
             .hint("`pyve --list` shows the plugins; or give the path of a plugin file"));
     }
     let search = discovery::SearchPath::from_env(env);
-    let res = match pinned_inventory(env, builtins, target) {
-        Some(inventory) => {
-            if let Some(err) = inventory.pin_error(target) {
-                return Err(err);
-            }
-            crate::commands::external::pinned_resolution(&inventory, target)
-        }
-        None if pyve_protocol::is_valid_plugin_name(target) => {
-            discovery::resolve(discovery::candidates_for(&search, target))
-        }
-        None => discovery::Resolution::default(),
-    };
+    let res = resolution(&search, pinned_inventory(env, builtins, target).as_ref(), target)?;
     let mut out: Vec<discovery::Candidate> = Vec::new();
     for c in [res.rpc, res.exec].into_iter().flatten() {
         if !out.iter().any(|o| o.path == c.path) {
