@@ -101,8 +101,6 @@ struct Raw {
     noise: Vec<String>,
     /// Every notification received.
     notes: Vec<Value>,
-    /// Requests the plugin sent the host (`host/prompt`), answered "not interactive".
-    asked: Vec<Value>,
     /// The last message sent by [`Raw::finish`].
     last_sent: Option<Value>,
 }
@@ -147,15 +145,7 @@ impl Raw {
             }
             Kind::Dylib => Box::new(DylibTransport::load(&c.path).map_err(|e| format!("cannot load it: {e}"))?),
         };
-        Ok(Raw {
-            t,
-            timeout: opts.timeout,
-            next: 0,
-            noise: Vec::new(),
-            notes: Vec::new(),
-            asked: Vec::new(),
-            last_sent: None,
-        })
+        Ok(Raw { t, timeout: opts.timeout, next: 0, noise: Vec::new(), notes: Vec::new(), last_sent: None })
     }
 
     fn send(&mut self, v: &Value) {
@@ -184,7 +174,6 @@ impl Raw {
                     let is_request = m.get("method").is_some() && m.get("id").is_some();
                     if is_request {
                         // The kit is not interactive: a prompt is refused as the host would.
-                        self.asked.push(m.clone());
                         self.send(&json!({"jsonrpc": "2.0", "id": m["id"], "error": {"code": -32000, "message": "the conformance kit does not answer prompts", "data": {"kind": "not-interactive"}}}));
                         continue;
                     }

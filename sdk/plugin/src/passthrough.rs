@@ -24,6 +24,17 @@ pub struct HostContext {
 }
 
 impl HostContext {
+    /// The project a command works on: the root pyve found, else the current directory (made
+    /// absolute).
+    pub fn project_root_or_cwd(&self) -> std::io::Result<PathBuf> {
+        let cwd = std::env::current_dir;
+        match &self.project_root {
+            Some(r) if r.is_absolute() => Ok(r.clone()),
+            Some(r) => Ok(cwd()?.join(r)),
+            None => cwd(),
+        }
+    }
+
     /// Read the context from the environment.
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
@@ -81,5 +92,22 @@ pub(crate) fn run(plugin: &Plugin, args: Vec<OsString>) -> i32 {
             }
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod project_root_tests {
+    use super::*;
+
+    #[test]
+    fn the_project_root_or_the_current_directory_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        let mut h = HostContext::from_env();
+        h.project_root = Some("/p".into());
+        assert_eq!(h.project_root_or_cwd().unwrap(), PathBuf::from("/p"));
+        h.project_root = Some("rel".into());
+        assert_eq!(h.project_root_or_cwd().unwrap(), cwd.join("rel"));
+        h.project_root = None;
+        assert_eq!(h.project_root_or_cwd().unwrap(), cwd);
     }
 }

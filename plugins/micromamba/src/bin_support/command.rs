@@ -46,9 +46,8 @@ pub fn lock(inv: Invocation) -> i32 {
             }
         }
     }
-    let root = match inv.host.project_root.clone().map(Ok).unwrap_or_else(std::env::current_dir) {
-        Ok(r) if r.is_absolute() => r,
-        Ok(r) => std::env::current_dir().map(|d| d.join(r)).unwrap_or_default(),
+    let root = match inv.host.project_root_or_cwd() {
+        Ok(r) => r,
         Err(e) => {
             out.error(&format!("cannot tell the current directory: {e}"), None);
             return 1;

@@ -54,9 +54,8 @@ pub fn python_version(inv: Invocation) -> i32 {
     if args.len() > 1 {
         ui.log(LogLevel::Warn, &format!("ignoring extra arguments: {}", args[1..].join(" ")));
     }
-    let root = match inv.host.project_root.clone().map(Ok).unwrap_or_else(std::env::current_dir) {
-        Ok(r) if r.is_absolute() => r,
-        Ok(r) => std::env::current_dir().map(|d| d.join(r)).unwrap_or_default(),
+    let root = match inv.host.project_root_or_cwd() {
+        Ok(r) => r,
         Err(e) => {
             out.error(&format!("cannot tell the current directory: {e}"), None);
             return 1;
