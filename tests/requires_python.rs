@@ -41,6 +41,25 @@ fn the_newest_interpreter_that_satisfies_it_is_chosen() {
         "{}",
         out.stdout
     );
+    // --validate agrees: the set-up contradicts the project's declaration (exit 1, an error).
+    let out = run(sb.e2e().arg("--validate"));
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "requires-python: Python {v311} does not satisfy pyproject.toml's requires-python = \">=3.12\""
+        )),
+        "{}",
+        out.stdout
+    );
+    let out = run(sb.e2e().args(["--validate", "--json"]));
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect(&out.stdout);
+    let line = report.to_string();
+    assert!(line.contains("requires-python"), "{line}");
+    // Back in line with the declaration: it validates again.
+    project(&sb, ">=3.9,<3.12");
+    let out = run(sb.e2e().arg("--validate"));
+    assert!(out.stdout.contains("requires-python: >=3.9,<3.12 (Python"), "{}", out.stdout);
+    assert_ne!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
 }
 
 #[test]

@@ -157,9 +157,16 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
 
     let label = if name == "venv" { "Virtual environment" } else { "Environment" };
     let params = EnvParams { project_root: root.to_path_buf(), backend: name.clone(), settings: rec.settings.clone() };
+    // The backend's own checks are asked in the same session; validate keeps the ones about the
+    // project's declarations (DECLARATION_CHECKS), which doctor shows too.
+    let mut declared: Vec<pyve_protocol::types::Check> = Vec::new();
     let described = Session::open(env, &entry, root).and_then(|mut s| {
         let d = s.call::<request::EnvDescribe>(&params).map_err(|e| e.to_error());
         if d.is_ok() {
+            if let Ok(report) = s.call::<request::DoctorChecks>(&params) {
+                declared =
+                    report.checks.into_iter().filter(|c| DECLARATION_CHECKS.contains(&c.label.as_str())).collect();
+            }
             s.close();
         }
         d
@@ -193,12 +200,20 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
             }
         }
     }
+    for c in declared {
+        r.push(c.status, c.label, c.detail, c.hint, &name);
+    }
     env_file_check(&name, root, r);
     if let Some(v) = rec.settings.get("python_version").and_then(|v| v.as_str()) {
         r.host(CheckStatus::Ok, "Python version", v.to_owned());
     }
     direnv_checks(root, r);
 }
+
+/// The labels of backend checks (`doctor/checks`) that `--validate` reports as well: they
+/// compare the environment with what the project declares, so a set-up that contradicts them
+/// does not validate. A backend in any language gets this by using the label (docs/protocol.md).
+const DECLARATION_CHECKS: &[&str] = &["requires-python"];
 
 /// The interpreter starts and says its version.
 fn interpreter_check(root: &Path, python: &Path, r: &mut Report) {
