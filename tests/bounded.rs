@@ -40,12 +40,7 @@ fn run_within(cmd: &mut Command, input: &str) -> Outcome {
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
-    Outcome {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: start.elapsed(),
-    }
+    Outcome::of(out, start.elapsed())
 }
 
 fn mkfifo(p: &Path) {

@@ -119,12 +119,7 @@ fn a_prompt_with_any_timeout_asks_and_ends() {
         let mut child = cmd.spawn().unwrap();
         child.stdin.take().unwrap().write_all(b"3\n").unwrap();
         let o = child.wait_with_output().unwrap();
-        let out = Outcome {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into(),
-            elapsed: Default::default(),
-        };
+        let out = Outcome::of(o, Default::default());
         let what = format!("PYVE_PROMPT_TIMEOUT={:.40} pyve --init", value.to_string_lossy());
         no_panic(&out, &what);
         assert!(out.stdout.contains("Choose [1/2/3]"), "{what}: the menu was shown:\n{}{}", out.stdout, out.stderr);

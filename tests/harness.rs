@@ -43,12 +43,7 @@ fn with_silent_pipe(cmd: &mut Command) -> Outcome {
 }
 
 fn outcome(out: std::process::Output) -> Outcome {
-    Outcome {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: std::time::Duration::ZERO,
-    }
+    Outcome::of(out, std::time::Duration::ZERO)
 }
 
 fn ok(out: &Outcome, what: &str) {

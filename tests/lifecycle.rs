@@ -374,12 +374,7 @@ fn on_terminal(sb: &Sandbox, args: &str, input: &str) -> Outcome {
         stdin.write_all(input.as_bytes()).unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    Outcome {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: std::time::Duration::ZERO,
-    }
+    Outcome::of(out, std::time::Duration::ZERO)
 }
 
 #[test]

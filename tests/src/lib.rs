@@ -210,6 +210,8 @@ pub fn python_exe(version: &str) -> PathBuf {
 pub struct Outcome {
     /// Exit code (`None` when killed by a signal).
     pub code: Option<i32>,
+    /// The signal that killed it, when one did.
+    pub signal: Option<i32>,
     /// Standard output.
     pub stdout: String,
     /// Standard error.
@@ -238,11 +240,19 @@ pub fn run(cmd: &mut Command) -> Outcome {
     let start = std::time::Instant::now();
     cmd.stdin(std::process::Stdio::null());
     let out = retry_busy(|| cmd.output()).expect("the command starts");
-    Outcome {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: start.elapsed(),
+    Outcome::of(out, start.elapsed())
+}
+
+impl Outcome {
+    /// What a finished process gave, with the time it took.
+    pub fn of(out: std::process::Output, elapsed: std::time::Duration) -> Outcome {
+        Outcome {
+            code: out.status.code(),
+            signal: std::os::unix::process::ExitStatusExt::signal(&out.status),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed,
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `pyve NAME ARGS...`: run a plugin's command in passthrough, like cargo's external
-//! subcommands. The plugin owns its command line; its exit code is pyve's (128+n when it was
-//! killed by signal n).
+//! subcommands. The plugin owns its command line. pyve replaces itself with the plugin (`exec`,
+//! as `pyve run` does): the caller sees the plugin's own exit status and signals, and dispatch
+//! costs one process start (docs/decisions.md, "Passthrough is an `exec`").
 
 use std::ffi::OsString;
 use std::process::{Command, ExitStatus};
@@ -27,7 +28,7 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
         discovery::resolve(discovery::candidates_for(&search, name))
     };
     if let Some(exec) = &res.exec {
-        return exec_plugin(env, exec, name, args);
+        return hand_over(env, exec, name, args);
     }
     if let Some(lib) = &res.rpc {
         return Err(Error::new(format!(
@@ -39,7 +40,7 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
     // A command provided by a plugin of another name (`pyve test` -> pyve-testenv).
     let inventory = plugins::inventory(env, builtins);
     if let Some(entry) = inventory.command_provider(name) {
-        return exec_plugin(env, &entry.candidate, name, args);
+        return hand_over(env, &entry.candidate, name, args);
     }
     // A command of a pinned plugin of which no copy matches the pin.
     if let Some(err) = inventory
@@ -83,25 +84,46 @@ pub fn pinned_resolution(inventory: &plugins::Inventory, name: &str) -> discover
     res
 }
 
-/// Run a plugin executable with the user's stdio; pyve survives Ctrl-C while it runs (the
-/// plugin, in the terminal's group, gets it and decides) and passes SIGTERM and SIGHUP on to
-/// it, so that a pyve that is told to end never leaves the plugin running.
-pub fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
+/// The command that runs `plugin` for `command` with `args`: the plugin sees the command it
+/// serves as its name (`pyve test` runs pyve-testenv as `test`), as cargo's external
+/// subcommands and busybox applets do, and the environment pyve gives plugins.
+fn plugin_command(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Command {
     let cwd = std::env::current_dir().ok();
     let root = cwd.as_deref().and_then(|c| env.project_root(c));
     let mut cmd = Command::new(&plugin.path);
-    // The plugin sees the command it serves as its name (`pyve test` runs pyve-testenv as
-    // `test`), as cargo's external subcommands and busybox applets do.
     {
         use std::os::unix::process::CommandExt as _;
         cmd.arg0(command);
     }
     cmd.args(args).envs(super::plugin_env(env, root.as_deref(), Some(command)));
-    let status = crate::signals::run_foreground(&mut cmd).map_err(|e| {
-        Error::new(format!("could not run plugin '{}' ({})", plugin.name, plugin.path.display()))
-            .because(&e)
-            .hint(format!("check that {} is a program built for this machine, or remove it", plugin.path.display()))
-    })?;
+    cmd
+}
+
+fn start_error(plugin: &Candidate, e: &std::io::Error) -> Error {
+    Error::new(format!("could not run plugin '{}' ({})", plugin.name, plugin.path.display()))
+        .because(e)
+        .hint(format!("check that {} is a program built for this machine, or remove it", plugin.path.display()))
+}
+
+/// Replace pyve with the plugin (passthrough): its exit status and signals are the caller's to
+/// see, a signal meant for `pyve NAME` reaches it, and no orphan is possible. Returns only when
+/// the plugin cannot be started.
+fn hand_over(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
+    use std::io::Write as _;
+    use std::os::unix::process::CommandExt as _;
+    let mut cmd = plugin_command(env, plugin, command, args);
+    let _ = std::io::stdout().flush();
+    let e = cmd.exec();
+    Err(start_error(plugin, &e))
+}
+
+/// Run a plugin executable with the user's stdio and wait for it, for a command pyve goes on
+/// with afterwards (`pyve python-version`): pyve survives Ctrl-C while it runs (the plugin, in
+/// the terminal's group, gets it and decides) and passes SIGTERM and SIGHUP on to it, so that
+/// a pyve that is told to end never leaves the plugin running.
+pub fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
+    let mut cmd = plugin_command(env, plugin, command, args);
+    let status = crate::signals::run_foreground(&mut cmd).map_err(|e| start_error(plugin, &e))?;
     Ok(exit_code(status))
 }
 
