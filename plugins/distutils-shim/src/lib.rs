@@ -110,7 +110,7 @@ pub struct Options {
 
 impl Options {
     /// Options from the process environment: [`DISABLE_VAR`], `uv` on `PATH`, and the
-    /// seeding cache of the venv backend.
+    /// seeding cache shared with the venv backend (`pyve_wheels`).
     pub fn from_env(interpreter: PathBuf, env_path: PathBuf) -> Self {
         Options {
             interpreter,
@@ -118,7 +118,7 @@ impl Options {
             disabled: std::env::var_os(DISABLE_VAR).is_some_and(|v| v == "1"),
             installer: Installer::detect(),
             known_version: None,
-            cache_dir: pyve_venv::policy::default_cache_dir(),
+            cache_dir: pyve_wheels::default_cache_dir(),
         }
     }
 }

@@ -1,10 +1,10 @@
-//! setuptools and wheel from pyve's seeding cache (`pyve_venv::wheels`): linked from the
+//! setuptools and wheel from pyve's seeding cache (`pyve_wheels`): linked from the
 //! cache when it has them for this `X.Y`, else downloaded into it first with the
 //! environment's own `pip download` (the user's index configuration applies), then linked.
 
 use std::path::Path;
 
-use pyve_venv::wheels::{self, Fetch, Target};
+use pyve_wheels::{self as wheels, Fetch, Target};
 
 use crate::process::{self, RunError};
 use crate::{Cancelled, Level, Options, PythonInfo, Reporter, packages};

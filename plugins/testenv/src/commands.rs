@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 use pyve_venv::policy::{
-    Environment, InstallOptions, PolicyError, Request, Resolution, Resolved, Source, Unobserved, default_cache_dir,
-    detect, manager_message, requested_version, resolve_interpreter,
+    Environment, InstallOptions, PolicyError, Request, Resolution, Resolved, Source, Unobserved, detect,
+    manager_message, requested_version, resolve_interpreter,
 };
 use pyve_venv::{CreateOptions, PythonVersion};
+use pyve_wheels::default_cache_dir;
 
 use crate::args::Action;
 use crate::project::{self, ENV_DIR, EnvState, Paths, Shim, TESTENV_DIR};

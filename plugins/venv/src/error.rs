@@ -126,6 +126,18 @@ impl Error {
     }
 }
 
+impl From<pyve_wheels::Error> for Error {
+    /// The wheel cache's errors are this crate's variants of the same names (same messages).
+    fn from(e: pyve_wheels::Error) -> Self {
+        match e {
+            pyve_wheels::Error::Io { op, path, source } => Error::Io { op, path, source },
+            pyve_wheels::Error::Wheel { path, reason } => Error::Wheel { path, reason },
+            // `pyve_wheels::Error` is non-exhaustive: a future variant keeps its message.
+            other => Error::Wheel { path: PathBuf::new(), reason: other.to_string() },
+        }
+    }
+}
+
 /// Attach an operation and a path to an `io::Result`.
 pub(crate) trait IoContext<T> {
     fn ctx(self, op: &'static str, path: &std::path::Path) -> Result<T, Error>;

@@ -54,15 +54,7 @@ impl std::fmt::Display for PythonVersion {
 }
 
 /// A wheel that the interpreter's `ensurepip` installs into a new virtual environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BundledWheel {
-    /// The project: `pip` or `setuptools`.
-    pub project: String,
-    /// Its version, e.g. `24.2`.
-    pub version: String,
-    /// The `.whl` file.
-    pub path: PathBuf,
-}
+pub use pyve_wheels::BundledWheel;
 
 /// How an [`Interpreter`] was described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

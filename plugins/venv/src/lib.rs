@@ -8,9 +8,10 @@
 //!   rendered from the interpreter's own templates, site-packages) in a temporary sibling
 //!   and renames it into place, and seeds pip from the interpreter's bundled wheels through
 //!   an optional cache of unpacked wheels (hard links).
-//! - [`wheels`] keeps the seeding cache of downloaded wheels (setuptools and wheel for the
-//!   distutils shim on 3.12+): fetched once with the environment's own `pip download`, then
-//!   linked into environments through the same unpacked-wheel cache as pip.
+//! - [`wheels`] (the `pyve-wheels` crate, shared with the distutils shim and `pyve-testenv`)
+//!   keeps the seeding cache of downloaded wheels (setuptools and wheel for the distutils
+//!   shim on 3.12+): fetched once with the environment's own `pip download`, then linked
+//!   into environments through the same unpacked-wheel cache as pip.
 //! - Where the interpreter's `venv` is not one whose behaviour was verified, [`create`]
 //!   falls back to running `python -m venv` and says so in [`Created::method`].
 //! - [`policy`] chooses the interpreter: the requested version (flag, the project's pin,
@@ -39,10 +40,13 @@ mod flavor;
 pub mod interpreter;
 pub mod layout;
 pub mod policy;
-pub mod seed;
 mod util;
 pub mod uv;
-pub mod wheels;
+
+/// The seeding cache of downloaded wheels (the `pyve-wheels` crate).
+pub use pyve_wheels as wheels;
+/// The unpacked-wheel cache and seeding (the `pyve-wheels` crate's [`pyve_wheels::seed`]).
+pub use pyve_wheels::seed;
 
 pub use error::Error;
 pub use interpreter::{BundledWheel, InspectMethod, Interpreter, PythonVersion};

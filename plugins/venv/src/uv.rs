@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, IoContext};
-use crate::layout::TempDir;
+use pyve_wheels::temp::TempDir;
 
 /// The directory under a cache root that holds provisioned uv binaries.
 pub const UV_SUBDIR: &str = "uv";

@@ -97,9 +97,7 @@ impl Environment {
 
 /// The user cache directory for seeding wheels: `$XDG_CACHE_HOME/pyve/wheels` or
 /// `~/.cache/pyve/wheels` (the platform's cache directory elsewhere).
-pub fn default_cache_dir() -> Option<PathBuf> {
-    dirs::cache_dir().map(|c| c.join("pyve").join("wheels"))
-}
+pub use pyve_wheels::default_cache_dir;
 
 /// What to resolve.
 #[derive(Debug, Clone)]

@@ -22,10 +22,10 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::BundledWheel;
 use crate::error::{Error, IoContext};
-use crate::interpreter::BundledWheel;
-use crate::layout::TempDir;
-use crate::util::{csv_field, parse_csv, record_hash};
+use crate::record::{csv_field, parse_csv, record_hash};
+use crate::temp::TempDir;
 
 /// The directory under a cache root that holds unpacked wheels (the suffix versions the
 /// format of an entry).
@@ -66,7 +66,7 @@ pub struct SeededWheel {
 }
 
 /// What seeding needs to know about the environment being built.
-pub(crate) struct SeedTarget<'a> {
+pub struct SeedTarget<'a> {
     /// `lib/pythonX.Y/site-packages` inside the directory being built.
     pub site_packages: &'a Path,
     /// `bin/` inside the directory being built.
@@ -86,7 +86,7 @@ pub(crate) struct SeedTarget<'a> {
 }
 
 /// Install `wheels` into the environment.
-pub(crate) fn seed(wheels: &[BundledWheel], target: &SeedTarget<'_>) -> Result<Vec<SeededWheel>, Error> {
+pub fn seed(wheels: &[BundledWheel], target: &SeedTarget<'_>) -> Result<Vec<SeededWheel>, Error> {
     wheels.iter().map(|w| seed_one(w, target)).collect()
 }
 
@@ -213,7 +213,7 @@ fn write_launcher(path: &Path, data: &[u8]) -> Result<(), Error> {
 
 /// The shebang distlib's `ScriptMaker` writes for `executable` on Linux: `#!<exe>` when it
 /// has no space and the line fits in 127 bytes, else the `/bin/sh` trampoline.
-pub(crate) fn shebang(executable: &str) -> String {
+pub fn shebang(executable: &str) -> String {
     let exe = if executable.contains(' ') && !executable.starts_with('"') {
         format!("\"{executable}\"")
     } else {
@@ -430,7 +430,7 @@ fn cache_entry(wheel: &Path, cache: &Path) -> Result<(PathBuf, SeedSource), Erro
     }
     fs::create_dir_all(&root).ctx("create the cache directory", &root)?;
     // Leftovers of crashed creators; failing to remove them is not this call's problem.
-    let _ = crate::layout::cleanup_stale_temps(&root);
+    let _ = crate::temp::cleanup_stale_temps(&root);
     let tmp = TempDir::create(&root, &key)?;
     let files = tmp.path().join(FILES);
     fs::create_dir(&files).ctx("create directory", &files)?;

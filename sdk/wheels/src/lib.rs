@@ -1,9 +1,12 @@
+//! pyve's wheel cache, shared by the venv backend (`pyve-venv`), the distutils shim and
+//! `pyve-testenv`: a crate of its own, so that a hook needs no backend to use it.
+//!
 //! The seeding cache of downloaded wheels: setuptools and wheel (what the distutils shim
 //! needs on Python 3.12+, where ensurepip no longer bundles setuptools), fetched from the
 //! package index once per Python `X.Y`, then linked into every new environment from
-//! [`crate::seed`]'s cache of unpacked wheels, the way pip is seeded, with no network.
+//! [`seed`]'s cache of unpacked wheels, the way pip is seeded, with no network.
 //!
-//! Layout, under the cache root ([`crate::policy::default_cache_dir`]):
+//! Layout, under the cache root ([`default_cache_dir`]):
 //!
 //! ```text
 //! downloaded-wheels-v1/index-py3.12-setuptools+wheel.txt   the wheels that `setuptools wheel`
@@ -11,7 +14,7 @@
 //!                                                           dependencies: wheel 0.46+ needs
 //!                                                           packaging)
 //! downloaded-wheels-v1/<sha256>/<file>.whl       the wheels, content-addressed, never changed
-//! unpacked-wheels-v2/<file>.whl-<size>-<mtime>/  their unpacked files (see seed.rs)
+//! unpacked-wheels-v2/<file>.whl-<size>-<mtime>/  their unpacked files (see [`seed`])
 //! ```
 //!
 //! The fetch runs `python -m pip download --only-binary=:all:` with the
@@ -31,10 +34,35 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, IoContext};
-use crate::interpreter::BundledWheel;
-use crate::layout::TempDir;
-use crate::seed::{self, SeedTarget, SeededWheel};
+mod error;
+pub mod record;
+pub mod seed;
+pub mod temp;
+
+pub use error::Error;
+pub use seed::{SeedSource, SeededWheel};
+
+use crate::error::IoContext;
+use crate::seed::SeedTarget;
+use crate::temp::TempDir;
+
+/// The user cache directory for seeding wheels: `$XDG_CACHE_HOME/pyve/wheels` or
+/// `~/.cache/pyve/wheels` (the platform's cache directory elsewhere).
+pub fn default_cache_dir() -> Option<PathBuf> {
+    dirs::cache_dir().map(|c| c.join("pyve").join("wheels"))
+}
+
+/// A wheel file to install: for the venv backend, one that the interpreter's `ensurepip`
+/// installs into a new virtual environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundledWheel {
+    /// The project: `pip` or `setuptools`.
+    pub project: String,
+    /// Its version, e.g. `24.2`.
+    pub version: String,
+    /// The `.whl` file.
+    pub path: PathBuf,
+}
 
 /// The directory under a cache root that holds downloaded wheels.
 pub const DOWNLOADS_SUBDIR: &str = "downloaded-wheels-v1";
@@ -145,7 +173,7 @@ impl Fetch {
     pub fn prepare(cache: &Path, major: u32, minor: u32) -> Result<Fetch, Error> {
         let root = cache.join(DOWNLOADS_SUBDIR);
         fs::create_dir_all(&root).ctx("create the cache directory", &root)?;
-        let _ = crate::layout::cleanup_stale_temps(&root);
+        let _ = crate::temp::cleanup_stale_temps(&root);
         let tmp = TempDir::create(&root, &format!("download-py{major}.{minor}"))?;
         Ok(Fetch { tmp, root, cache: cache.to_path_buf(), major, minor })
     }
@@ -268,7 +296,7 @@ pub struct Target<'a> {
 /// install --no-compile` would: the wheel's files (hard links into the cache, copies where
 /// linking fails), a fresh `RECORD` (with the launchers' rows), `INSTALLER` (`pip`),
 /// `REQUESTED`, and the console scripts. A damaged cache entry is rebuilt first
-/// ([`crate::SeedSource::CacheRebuilt`]); a wheel that fails its `RECORD` check is an
+/// ([`SeedSource::CacheRebuilt`]); a wheel that fails its `RECORD` check is an
 /// error (fetch it again).
 pub fn install(wheels: &[CachedWheel], target: &Target<'_>, cache: &Path) -> Result<Vec<SeededWheel>, Error> {
     let installed = installed_projects(target.site_packages);
@@ -311,7 +339,7 @@ fn installed_projects(site_packages: &Path) -> Vec<String> {
 
 /// `<python> -m pip download` of binary wheels only into `dest`, quietly, through the user's
 /// index configuration; the caller adds options and the projects.
-pub(crate) fn pip_download(python: &Path, dest: &Path) -> Command {
+pub fn pip_download(python: &Path, dest: &Path) -> Command {
     let mut cmd = Command::new(python);
     cmd.args(["-m", "pip", "download", "--disable-pip-version-check", "--no-input", "-q", "--only-binary=:all:"])
         .arg("--dest")
