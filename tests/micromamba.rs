@@ -800,18 +800,60 @@ fn pyve_lock_writes_a_lock_that_init_installs_and_check_compares_by_content() {
     assert!(out.stderr.contains("cannot solve"), "{}", all(&out));
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), text);
 
-    // pip: entries are said not to be locked, and the check reports them.
+    // pip: entries are locked too, resolved by the environment's own pip (a "python" package
+    // whose interpreter is a venv of this sandbox, so that pip installs nowhere else), with
+    // the archive's URL and sha256 from the real index.
+    let base = w.sb.path().join("base-python");
+    let made = Command::new(pyve_tests::python_exe(&pyve_tests::python("3.11"))).args(["-m", "venv"]).arg(&base).status().unwrap();
+    assert!(made.success());
+    let mut python = Package::with_command("python", "3.11.7", "python", "", Format::Conda);
+    python.files = vec![("bin/python".into(), format!("#!/bin/sh\nexec {} \"$@\"\n", base.join("bin/python").display()), true)];
+    let pychannel = w.sb.path().join("pychannel");
+    write_channel(&pychannel, platform(), &[python]).unwrap();
     std::fs::write(
         &yml,
-        format!("channels:\n  - {}\ndependencies:\n  - hello\n  - pip:\n    - rich\n", w.channel.display()),
+        format!(
+            "channels:\n  - {}\n  - {}\ndependencies:\n  - hello\n  - python\n  - pip:\n    - iniconfig==2.0.0\n",
+            w.channel.display(),
+            pychannel.display()
+        ),
     )
     .unwrap();
     let out = w.pyve(&["lock"]);
     ok(&out, "lock with pip entries");
-    assert!(out.stderr.contains("pip: entries are not locked") && out.stderr.contains("rich"), "{}", all(&out));
-    let out = w.pyve(&["lock", "--check"]);
+    assert!(out.stdout.contains("Resolving 1 pip: entry with the environment's pip"), "{}", all(&out));
+    assert!(out.stdout.contains("Wrote conda-lock.yml (3 conda and 1 pip packages for"), "{}", all(&out));
+    let text = std::fs::read_to_string(&lock).unwrap();
+    let entry = &text[text.find("name: iniconfig").expect(&text)..];
+    assert!(entry.contains("manager: pip") && entry.contains("version: 2.0.0"), "{text}");
+    assert!(entry.contains("url: https://") && entry.contains("iniconfig-2.0.0-py3-none-any.whl"), "{text}");
+    let sha = entry.split("sha256: ").nth(1).unwrap().split_whitespace().next().unwrap();
+    assert!(sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit()), "{text}");
+    assert!(!base.join("lib/python3.11/site-packages/iniconfig").exists(), "locking installed nothing");
+    ok(&w.pyve(&["lock", "--check"]), "lock --check with pip entries");
+    // --init --strict installs the locked pip package by its hash.
+    let mut c = w.cmd();
+    let out = run(c.args(["--init", "--force", "--strict", "--no-direnv"]).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "init --strict from a lock with pip entries");
+    let out = w.pyve(&["run", "python", "-c", "import iniconfig; print(iniconfig.__name__)"]);
+    assert_eq!(out.stdout.trim(), "iniconfig", "{}", all(&out));
+
+    // An entry pip cannot resolve: pyve lock fails naming it, and the lock stays as it was.
+    let before = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(
+        &yml,
+        format!(
+            "channels:\n  - {}\n  - {}\ndependencies:\n  - python\n  - pip:\n    - ./not-a-project-dir\n",
+            w.channel.display(),
+            pychannel.display()
+        ),
+    )
+    .unwrap();
+    let out = w.pyve(&["lock"]);
     assert_eq!(out.code, Some(1), "{}", all(&out));
-    assert!(out.stderr.contains("pip: rich: conda-lock.yml locks no pip package of that name"), "{}", all(&out));
+    assert!(out.stderr.contains("pip could not resolve ./not-a-project-dir"), "{}", all(&out));
+    assert!(out.stderr.contains("hint: fix environment.yml's pip: entries"), "{}", all(&out));
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), before);
 }
 
 #[test]

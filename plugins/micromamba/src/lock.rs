@@ -553,6 +553,85 @@ pub fn locked_package(r: &RepoDataRecord, platform: &str) -> LockedPackage {
     }
 }
 
+/// The pip packages of pip's installation report (`pip install --dry-run --report`) as
+/// conda-lock entries for `platform`: name, version, the archive's URL and sha256 (a local
+/// directory or a VCS checkout has no archive to hash, and is refused by name), and the
+/// dependencies the package declares (those outside extras).
+pub fn pip_packages(report: &serde_json::Value, platform: &str) -> Result<Vec<LockedPackage>, String> {
+    let mut out = Vec::new();
+    let items = report.get("install").and_then(|i| i.as_array()).ok_or("pip's report has no `install` list")?;
+    for item in items {
+        let meta = item.get("metadata").ok_or("an entry of pip's report has no metadata")?;
+        let field = |k: &str| meta.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let name = field("name").ok_or("an entry of pip's report has no name")?;
+        let version = field("version").unwrap_or_default();
+        let info = item.get("download_info").ok_or_else(|| format!("pip package {name}: no download information"))?;
+        let url = info.get("url").and_then(|u| u.as_str()).unwrap_or_default().to_owned();
+        if info.get("dir_info").is_some() || info.get("vcs_info").is_some() {
+            return Err(format!(
+                "pip package {name} comes from {url}, a directory or a version-control checkout: it has no archive to lock by hash"
+            ));
+        }
+        let archive = info.get("archive_info");
+        let sha256 = archive
+            .and_then(|a| a.get("hashes"))
+            .and_then(|h| h.get("sha256"))
+            .and_then(|h| h.as_str())
+            .map(str::to_owned)
+            .or_else(|| {
+                archive
+                    .and_then(|a| a.get("hash"))
+                    .and_then(|h| h.as_str())
+                    .and_then(|h| h.strip_prefix("sha256="))
+                    .map(str::to_owned)
+            });
+        let sha256 = match sha256 {
+            Some(h) => Some(h),
+            // A local archive pip did not hash: hashed here, as the installer checks it.
+            None => {
+                match url::Url::parse(&url).ok().filter(|u| u.scheme() == "file").and_then(|u| u.to_file_path().ok()) {
+                    Some(path) => Some(hex(&rattler_digest::compute_file_digest::<rattler_digest::Sha256>(&path)
+                        .map_err(|e| format!("pip package {name}: cannot read {}: {e}", path.display()))?)),
+                    None => None,
+                }
+            }
+        };
+        let dependencies = meta
+            .get("requires_dist")
+            .and_then(|r| r.as_array())
+            .map(|deps| {
+                deps.iter()
+                    .filter_map(|d| d.as_str())
+                    .filter(|d| !d.contains("extra =="))
+                    .map(|d| {
+                        let (req, _marker) = d.split_once(';').unwrap_or((d, ""));
+                        let n = pip_name(req);
+                        let rest = req.trim()[req
+                            .trim()
+                            .find(|c: char| !(c.is_alphanumeric() || "-_.".contains(c)))
+                            .unwrap_or(req.trim().len())..]
+                            .trim();
+                        (n, if rest.is_empty() { "*".to_owned() } else { rest.to_owned() })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(LockedPackage {
+            name: normalize_pip(&name),
+            version,
+            manager: "pip".into(),
+            platform: platform.into(),
+            dependencies,
+            url,
+            hash: LockedHash { md5: None, sha256 },
+            category: Some("main".into()),
+            optional: false,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
 /// The text of a conda-lock.yml (format version 1) locking `packages` for `platform`, made
 /// from `env`'s channels (conda-forge when it names none).
 pub fn render(env: &EnvFile, platform: &str, packages: &[LockedPackage]) -> String {
@@ -667,6 +746,42 @@ mod tests {
             unmet(&env("dependencies: [hello]\n"), &l, "osx-arm64", Path::new("/p")),
             ["conda-lock.yml locks no packages for osx-arm64 (this machine)"]
         );
+    }
+
+    #[test]
+    fn pip_reports_become_hashed_pip_entries_and_unhashable_sources_are_refused() {
+        let report = serde_json::json!({"version": "1", "install": [
+            {"metadata": {"name": "Rich_Text", "version": "13.7.1",
+                          "requires_dist": ["markdown-it-py>=2.2.0", "pygments<3.0.0,>=2.13.0", "ipywidgets>=7.5.1; extra == \"jupyter\""]},
+             "download_info": {"url": "https://files.example/rich_text-13.7.1-py3-none-any.whl",
+                               "archive_info": {"hash": format!("sha256={}", "ab".repeat(32)), "hashes": {"sha256": "ab".repeat(32)}}}},
+            {"metadata": {"name": "old", "version": "1.0"},
+             "download_info": {"url": "https://files.example/old-1.0.tar.gz", "archive_info": {"hash": format!("sha256={}", "cd".repeat(32))}}}
+        ]});
+        let pkgs = pip_packages(&report, "linux-64").unwrap();
+        assert_eq!(
+            pkgs.iter().map(|p| (p.name.as_str(), p.version.as_str())).collect::<Vec<_>>(),
+            [("old", "1.0"), ("rich-text", "13.7.1")]
+        );
+        let rich = &pkgs[1];
+        assert_eq!((rich.manager.as_str(), rich.platform.as_str()), ("pip", "linux-64"));
+        assert_eq!(rich.hash.sha256, Some("ab".repeat(32)));
+        assert_eq!(pkgs[0].hash.sha256, Some("cd".repeat(32)));
+        assert_eq!(rich.dependencies.get("markdown-it-py").map(String::as_str), Some(">=2.2.0"));
+        assert_eq!(rich.dependencies.get("pygments").map(String::as_str), Some("<3.0.0,>=2.13.0"));
+        assert!(!rich.dependencies.contains_key("ipywidgets"), "extras are not dependencies");
+        // What pyve writes, pyve reads back as checked pip requirements.
+        let env = env("channels: [conda-forge]\ndependencies: [{pip: [rich-text]}]\n");
+        let text = render(&env, "linux-64", &pkgs);
+        let back = lock(&text);
+        let reqs = back.pip_requirements("linux-64").unwrap();
+        assert_eq!(reqs.len(), 2);
+        assert!(reqs[1].line().contains(&format!("--hash=sha256:{}", "ab".repeat(32))), "{}", reqs[1].line());
+
+        let dir = serde_json::json!({"install": [{"metadata": {"name": "mine", "version": "0.1"},
+            "download_info": {"url": "file:///src/mine", "dir_info": {"editable": true}}}]});
+        let e = pip_packages(&dir, "linux-64").unwrap_err();
+        assert!(e.contains("pip package mine comes from file:///src/mine") && e.contains("no archive to lock"), "{e}");
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! environment.yml with the built-in engine (solved for this platform, nothing installed), or
 //! check that the lock satisfies environment.yml by content.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use pyve_micromamba::engine::Builtin;
+use pyve_micromamba::engine::{self, Builtin, CreateRequest, Engine as _, Source};
 use pyve_micromamba::envfile::{CONDA_LOCK_YML, ENVIRONMENT_YML, EnvFile};
 use pyve_micromamba::lock::{self, LockFile};
 use pyve_sdk::Invocation;
@@ -24,8 +24,10 @@ Usage: pyve lock [--check]
                or a pip entry it does not meet, named), 0 when it does
   -h, --help   Print this help
 
-environment.yml's pip: entries are not locked by pyve lock (it says which); the check reports
-them unmet until a lock that has them (conda-lock) is written.
+environment.yml's pip: entries are locked too: the solved packages are installed into a
+temporary directory and their own pip resolves the entries there without installing them
+(`pip install --dry-run --report`, so the package index must be reachable); each package pip
+would add is locked with its archive's URL and sha256, which `pyve --init` checks.
 ";
 
 /// Run the command; the result is the exit code.
@@ -107,19 +109,62 @@ fn write_lock(out: &Output, env: &EnvFile, root: PathBuf) -> i32 {
             return 1;
         }
     };
-    let packages: Vec<_> = records.iter().map(|r| lock::locked_package(r, platform)).collect();
+    let mut packages: Vec<_> = records.iter().map(|r| lock::locked_package(r, platform)).collect();
+    let conda_count = packages.len();
+    if !env.pip.is_empty() {
+        match lock_pip(out, env, &root, platform) {
+            Ok(pip) => packages.extend(pip),
+            Err(e) => {
+                out.error(&e, Some("fix environment.yml's pip: entries; conda-lock.yml was left as it was"));
+                return 1;
+            }
+        }
+    }
     let path = root.join(CONDA_LOCK_YML);
     if let Err(e) = lock::write_atomic(&path, &lock::render(env, platform, &packages)) {
         out.error(&format!("cannot write {}: {e}", path.display()), None);
         return 1;
     }
-    out.success(&format!("Wrote {CONDA_LOCK_YML} ({} packages for {platform})", packages.len()));
-    if !env.pip.is_empty() {
-        out.warn(&format!(
-            "environment.yml's pip: entries are not locked (pyve lock locks conda packages only): {}",
-            env.pip.iter().map(|p| p.trim()).collect::<Vec<_>>().join(", ")
-        ));
-        out.warn("`pyve lock --check` and `pyve --init --strict` report them unmet until a lock has them");
-    }
+    let pip_count = packages.len() - conda_count;
+    let counted = if pip_count > 0 {
+        format!("{conda_count} conda and {pip_count} pip packages")
+    } else {
+        format!("{conda_count} packages")
+    };
+    out.success(&format!("Wrote {CONDA_LOCK_YML} ({counted} for {platform})"));
     0
+}
+
+/// environment.yml's `pip:` entries, resolved as pip would install them into the solved
+/// environment: the environment is installed into a temporary directory (from the package
+/// cache the solve filled), its own pip resolves the entries without installing them
+/// (`--dry-run --report`), and each package pip would add is locked with its archive's URL
+/// and sha256. Packages the conda ones already provide stay conda's, as at install time.
+fn lock_pip(out: &Output, env: &EnvFile, root: &Path, platform: &str) -> Result<Vec<lock::LockedPackage>, String> {
+    let entries: Vec<&str> = env.pip.iter().map(|p| p.trim()).collect();
+    out.info(&format!(
+        "Resolving {} pip: entr{} with the environment's pip...",
+        entries.len(),
+        if entries.len() == 1 { "y" } else { "ies" }
+    ));
+    let scratch = tempfile::Builder::new()
+        .prefix("pyve-lock-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    let prefix = scratch.path().join("env");
+    let source = Source::EnvFile(env.clone());
+    let req = CreateRequest { source: &source, target: &prefix, build_dir: &prefix, root, cache_dir: cache_dir() };
+    Builtin.create(&req).map_err(|e| format!("cannot install the solved packages to resolve the pip: entries: {e}"))?;
+    let report = engine::resolve_pip(&prefix, &env.pip, root).map_err(|e| e.to_string())?;
+    let pip = lock::pip_packages(&report, platform)?;
+    let locked: Vec<String> = pip.iter().map(|p| lock::pip_name(&p.name)).collect();
+    let provided: Vec<&str> = entries.iter().copied().filter(|e| !locked.contains(&lock::pip_name(e))).collect();
+    if !provided.is_empty() {
+        out.warn(&format!(
+            "pip: {} already provided by the conda packages, so not locked as pip packages (`pyve lock --check` reports {})",
+            provided.join(", "),
+            if provided.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    Ok(pip)
 }

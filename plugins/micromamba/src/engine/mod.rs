@@ -183,6 +183,47 @@ pub fn install_pip(prefix: &Path, requirements: &[String], no_deps: bool) -> Res
     Ok(())
 }
 
+/// Resolve `requirements` with the environment's own pip, installing nothing (`pip install
+/// --dry-run --report`): what pip would install on top of the environment's packages, as pip's
+/// installation report (JSON). Run in `root`, so relative paths read as environment.yml's.
+pub fn resolve_pip(prefix: &Path, requirements: &[String], root: &Path) -> Result<serde_json::Value, EngineError> {
+    let python = prefix.join("bin").join("python");
+    if !python.is_file() {
+        return Err(EngineError::Pip(format!(
+            "environment.yml has pip requirements ({}) but its packages have no Python to resolve them with; add python and pip to its dependencies",
+            requirements.join(", ")
+        )));
+    }
+    let dir = tempfile::tempdir().map_err(|e| EngineError::Pip(format!("cannot make a temporary directory: {e}")))?;
+    let report = dir.path().join("report.json");
+    let out = std::process::Command::new(&python)
+        .args(["-m", "pip", "install", "--dry-run", "--quiet", "--disable-pip-version-check", "--no-input", "--report"])
+        .arg(&report)
+        .args(requirements)
+        .current_dir(root)
+        .env("PYTHONNOUSERSITE", "1")
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONPATH")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| EngineError::Pip(format!("cannot run {} -m pip: {e}", python.display())))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_owned();
+        return Err(EngineError::Pip(format!(
+            "pip could not resolve {} ({}): {last}",
+            requirements.join(" "),
+            out.status
+        )));
+    }
+    let text = std::fs::read_to_string(&report).map_err(|e| {
+        EngineError::Pip(format!("pip wrote no installation report ({e}); pyve needs pip 22.2 or newer"))
+    })?;
+    serde_json::from_str(&text).map_err(|e| EngineError::Pip(format!("pip's installation report is not JSON: {e}")))
+}
+
 /// Install a lock's pip packages with the environment's own pip, `--no-deps`: those with a
 /// hash from a requirements file under `--require-hashes` (`NAME @ URL --hash=KIND:HEX`), the
 /// others (allowed without `--strict`) from a second file without it.
