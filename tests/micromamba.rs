@@ -747,6 +747,95 @@ fn conda_override_cuda_feeds_the_solver() {
     assert!(w.env("gpu").join("bin/gpukit").exists());
 }
 
+/// A channel with a "python" package whose interpreter is a venv of the sandbox (made with
+/// pyenv's 3.11, with pip): conda environments get a real Python and pip, and whatever pip
+/// installs lands in the sandbox. Returns the channel and the venv.
+fn python_channel(w: &World) -> (PathBuf, PathBuf) {
+    let base = w.sb.path().join("base-python");
+    let made = Command::new(pyve_tests::python_exe(&pyve_tests::python("3.11")))
+        .args(["-m", "venv"])
+        .arg(&base)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut python = Package::with_command("python", "3.11.7", "python", "", Format::Conda);
+    python.files =
+        vec![("bin/python".into(), format!("#!/bin/sh\nexec {} \"$@\"\n", base.join("bin/python").display()), true)];
+    let pychannel = w.sb.path().join("pychannel");
+    write_channel(&pychannel, platform(), &[python]).unwrap();
+    (pychannel, base)
+}
+
+/// Issue 21: the project's Python declarations (requirements.txt, pyproject.toml) are
+/// installed into the conda environment with its own pip; `--no-install-deps` skips them; a
+/// failure keeps the environment and says what to retry; an edit is drift for `pyve sync`.
+#[test]
+fn the_projects_python_dependencies_are_installed_into_the_conda_environment() {
+    let w = world();
+    let (pychannel, base) = python_channel(&w);
+    let p = w.sb.project();
+    let yml = format!(
+        "name: demo\nchannels:\n  - {}\n  - {}\ndependencies:\n  - hello\n  - python\n",
+        w.channel.display(),
+        pychannel.display()
+    );
+    std::fs::write(p.join("environment.yml"), &yml).unwrap();
+    std::fs::write(p.join("requirements.txt"), "iniconfig==2.0.0\n").unwrap();
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    ok(&out, "init");
+    assert!(
+        out.stdout
+            .contains("Installing the project's Python dependencies (requirements.txt) with the environment's pip"),
+        "{}",
+        all(&out)
+    );
+    assert!(out.stdout.contains("✓ Installed the project's Python dependencies (requirements.txt)"), "{}", all(&out));
+    let out = w.pyve(&["run", "python", "-c", "import iniconfig; print(iniconfig.__name__)"]);
+    assert_eq!(out.stdout.trim(), "iniconfig", "{}", all(&out));
+    assert!(
+        base.join("lib/python3.11/site-packages/iniconfig").is_dir(),
+        "pip installed into the environment's python"
+    );
+    ok(&w.pyve(&["sync", "--check"]), "sync --check right after init");
+
+    // An edit of requirements.txt is drift: sync --check says so (exit 1).
+    std::fs::write(p.join("requirements.txt"), "iniconfig==2.0.0\nnosuch-pyve-test-package==1.0\n").unwrap();
+    let out = w.pyve(&["sync", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(all(&out).contains("requirements.txt"), "{}", all(&out));
+
+    // A requirement that cannot be installed: the environment is kept, the error names it and
+    // the command to retry.
+    let mut c = w.cmd();
+    let out = run(c.args(["--init", "--force", "--no-direnv"]).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "init --force with a bad requirement keeps the environment");
+    let err = &out.stderr;
+    assert!(err.contains("Installing the project's Python dependencies failed (requirement 'nosuch-pyve-test-package==1.0' from requirements.txt"), "{}", all(&out));
+    assert!(err.contains("The environment 'demo' is kept; fix the declaration, then retry with: pyve run python -m pip install -r requirements.txt"), "{}", all(&out));
+    assert!(w.env("demo").join("bin/hello").is_file());
+
+    // --no-install-deps: nothing is installed, and it says so.
+    let mut c = w.cmd();
+    let out = run(c.args(["--init", "--force", "--no-direnv", "--no-install-deps"]).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "init --no-install-deps");
+    assert!(
+        out.stdout.contains("Not installing the project's Python dependencies (--no-install-deps)"),
+        "{}",
+        all(&out)
+    );
+    assert!(!out.stdout.contains("Installing the project's Python dependencies"), "{}", all(&out));
+
+    // An environment without python: the declarations cannot be installed, and the error says
+    // how to fix it.
+    std::fs::write(p.join("environment.yml"), yml.replace("  - python\n", "")).unwrap();
+    std::fs::write(p.join("requirements.txt"), "iniconfig==2.0.0\n").unwrap();
+    let mut c = w.cmd();
+    let out = run(c.args(["--init", "--force", "--no-direnv", "--auto-install-deps"]).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "init without python");
+    assert!(out.stderr.contains("the conda environment has no python to install them with"), "{}", all(&out));
+    assert!(out.stderr.contains("add python and pip to environment.yml's dependencies"), "{}", all(&out));
+}
+
 #[test]
 fn pyve_lock_writes_a_lock_that_init_installs_and_check_compares_by_content() {
     let w = world();
@@ -803,13 +892,7 @@ fn pyve_lock_writes_a_lock_that_init_installs_and_check_compares_by_content() {
     // pip: entries are locked too, resolved by the environment's own pip (a "python" package
     // whose interpreter is a venv of this sandbox, so that pip installs nowhere else), with
     // the archive's URL and sha256 from the real index.
-    let base = w.sb.path().join("base-python");
-    let made = Command::new(pyve_tests::python_exe(&pyve_tests::python("3.11"))).args(["-m", "venv"]).arg(&base).status().unwrap();
-    assert!(made.success());
-    let mut python = Package::with_command("python", "3.11.7", "python", "", Format::Conda);
-    python.files = vec![("bin/python".into(), format!("#!/bin/sh\nexec {} \"$@\"\n", base.join("bin/python").display()), true)];
-    let pychannel = w.sb.path().join("pychannel");
-    write_channel(&pychannel, platform(), &[python]).unwrap();
+    let (pychannel, base) = python_channel(&w);
     std::fs::write(
         &yml,
         format!(

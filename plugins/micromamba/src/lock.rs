@@ -100,17 +100,7 @@ pub fn pip_name(requirement: &str) -> String {
 }
 
 fn normalize_pip(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+    pyve_pyproject::normalize(name)
 }
 
 /// What of `env` the lock does not satisfy for `platform`, one line each; empty when it

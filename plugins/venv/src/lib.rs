@@ -34,7 +34,6 @@
 //! # Ok(()) }
 //! ```
 
-pub mod deps;
 mod error;
 mod flavor;
 pub mod interpreter;
@@ -44,6 +43,7 @@ mod util;
 pub mod uv;
 
 /// The seeding cache of downloaded wheels (the `pyve-wheels` crate).
+pub use pyve_pyproject as deps;
 pub use pyve_wheels as wheels;
 /// The unpacked-wheel cache and seeding (the `pyve-wheels` crate's [`pyve_wheels::seed`]).
 pub use pyve_wheels::seed;

@@ -98,20 +98,8 @@ fn index_path(cache: &Path, major: u32, minor: u32, requested: &[&str]) -> PathB
     cache.join(DOWNLOADS_SUBDIR).join(format!("index-py{major}.{minor}-{}.txt", names.join("+")))
 }
 
-/// PEP 503 normalization: lower case, runs of `-`, `_`, `.` as one `-`.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
+/// A distribution name normalised (PEP 503): the one rule of `pyve-pyproject`.
+pub use pyve_pyproject::normalize;
 
 /// Read an index; a missing or unreadable index is empty.
 fn read_index(index: &Path, root: &Path) -> Vec<CachedWheel> {

@@ -513,11 +513,27 @@ fn created_with(engine: &dyn Engine, file: &str) -> Value {
     v
 }
 
+/// The project's Python declarations: whether they are installed into the environment, and
+/// the record of the last install.
+struct Deps {
+    installed: bool,
+    record: Option<Value>,
+}
+
 impl MicromambaBackend {
-    fn result(&self, env_path: &Path, name: &str, created: bool, with: Value) -> CreateResult {
+    fn result(&self, env_path: &Path, name: &str, created: bool, with: Value, deps: Deps) -> CreateResult {
         let mut settings = Settings::new();
         settings.insert("env_name".into(), Value::String(name.to_string()));
         settings.insert("created_with".into(), with);
+        if let Some(d) = deps.record {
+            settings.insert(super::deps::RECORD_KEY.into(), d);
+        }
+        // `pyve sync` re-solves when one of them changes; the Python declarations count when
+        // they are installed.
+        let mut inputs: Vec<PathBuf> = vec![ENVIRONMENT_YML.into(), CONDA_LOCK_YML.into()];
+        if deps.installed {
+            inputs.extend(super::deps::INPUTS.iter().map(PathBuf::from));
+        }
         CreateResult {
             env_path: env_path.to_path_buf(),
             created,
@@ -527,8 +543,7 @@ impl MicromambaBackend {
             settings,
             gitignore: vec![ENVS_DIR.into()],
             created_files: Vec::new(),
-            // `pyve sync` re-solves when one of them changes.
-            inputs: vec![ENVIRONMENT_YML.into(), CONDA_LOCK_YML.into()],
+            inputs,
         }
     }
 }
@@ -606,7 +621,8 @@ impl Backend for MicromambaBackend {
         if exists && !p.replace {
             cx.info(format!("Micromamba environment '{n}' already exists, skipping creation"));
             let with = p.settings.get("created_with").cloned().unwrap_or(Value::Null);
-            return Ok(self.result(&env_path, &n, false, with));
+            let record = p.settings.get(super::deps::RECORD_KEY).cloned();
+            return Ok(self.result(&env_path, &n, false, with, Deps { installed: s.install_deps, record }));
         }
         let (engine, _found) = choose_engine(cx, &root, &s)?;
         match engine.binary() {
@@ -722,7 +738,13 @@ impl Backend for MicromambaBackend {
             cx.warn("Python executable not found in environment");
             cx.warn("This may be expected if Python is not in dependencies");
         }
-        Ok(self.result(&env_path, &n, true, created_with(engine.as_ref(), &file)))
+        let record = if s.install_deps {
+            super::deps::install(cx, &root, &env_path, &n, s.groups.as_deref())?
+        } else {
+            super::deps::skipped(cx, &root)
+        };
+        let deps = Deps { installed: s.install_deps, record: Some(record) };
+        Ok(self.result(&env_path, &n, true, created_with(engine.as_ref(), &file), deps))
     }
 
     fn describe(&self, _cx: &mut Context<'_>, p: EnvParams) -> Result<EnvDescription> {

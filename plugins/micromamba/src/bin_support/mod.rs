@@ -3,6 +3,7 @@
 
 mod backend;
 mod command;
+mod deps;
 mod settings;
 
 use pyve_sdk::Plugin;
@@ -56,5 +57,29 @@ fn options() -> Vec<OptionInfo> {
             value_name: Some("WHERE".into()),
             ..opt("bootstrap-to", OptionKind::Enum, "bootstrap_to", "Where --auto-bootstrap installs micromamba")
         },
+        // The project's Python declarations, installed with the environment's pip, as the venv
+        // backend does (the later original's `--no-install-deps` / `--auto-install-deps`).
+        opt(
+            "no-install-deps",
+            OptionKind::Flag,
+            "no_install_deps",
+            "Do not install the project's Python dependencies (requirements.txt, pyproject.toml) into the environment",
+        ),
+        OptionInfo {
+            value_name: Some("GROUPS".into()),
+            default: Some("dev, when declared".into()),
+            ..opt(
+                "groups",
+                OptionKind::String,
+                "groups",
+                "The pyproject.toml dependency groups to install, comma-separated (\"\" for none)",
+            )
+        },
+        opt(
+            "auto-install-deps",
+            OptionKind::Flag,
+            "auto_install_deps",
+            "Install the project's Python dependencies after creating the environment (the default)",
+        ),
     ]
 }

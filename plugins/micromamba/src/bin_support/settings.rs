@@ -26,6 +26,11 @@ pub struct MambaSettings {
     pub auto_bootstrap: bool,
     /// `--bootstrap-to`.
     pub bootstrap_to: Option<String>,
+    /// Install the project's Python declarations: not `--no-install-deps` (or the config),
+    /// unless `--auto-install-deps`.
+    pub install_deps: bool,
+    /// `--groups a,b` (`None`: `dev` when declared).
+    pub groups: Option<Vec<String>>,
 }
 
 fn string(settings: &Settings, key: &str) -> Result<Option<String>> {
@@ -68,7 +73,21 @@ impl MambaSettings {
             return Err(Error::invalid_params(format!("--bootstrap-to must be project or user, not '{b}'"))
                 .hint("pass --bootstrap-to project or --bootstrap-to user"));
         }
+        let groups = match settings.get("groups") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                Some(s.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned).collect())
+            }
+            Some(other) => {
+                return Err(Error::invalid_params(format!(
+                    "the micromamba setting `groups` must be a comma-separated list such as \"dev,docs\", not {other}"
+                ))
+                .hint("fix `groups` under `micromamba:` in .pyve/config, or pass --groups"));
+            }
+        };
         Ok(MambaSettings {
+            install_deps: flag(settings, "auto_install_deps") || !flag(settings, "no_install_deps"),
+            groups,
             env_name: string(settings, "env_name")?,
             engine,
             engine_source: if engine_text.is_some() { engine_source } else { "default" },

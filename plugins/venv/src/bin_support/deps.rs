@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use pyve_sdk::types::LogLevel;
 use pyve_sdk::{Context, Error, Result};
-use pyve_venv::deps::{Declared, read_declared, requirement_name};
+use pyve_venv::deps::{Declared, read_declared, shell_word};
 use serde_json::{Value, json};
 
 /// The settings key of the record (a nested object: it stays out of `.pyve/config`).
@@ -78,7 +78,7 @@ pub fn install(cx: &Context<'_>, root: &Path, env: &Path, dir: &str, groups: Opt
         )
     } else {
         let args = declared.install_args();
-        let what = describe(&declared);
+        let what = declared.summary();
         let mut full: Vec<String> = match installer.kind {
             Kind::Uv => vec!["pip".into(), "install".into(), "--python".into(), python.display().to_string()],
             Kind::Pip => ["-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "--no-input"]
@@ -127,7 +127,7 @@ pub fn install(cx: &Context<'_>, root: &Path, env: &Path, dir: &str, groups: Opt
         }
         Outcome::Cancelled => Err(Error::cancelled()),
         Outcome::Failed(why, tail) => {
-            let culprit = culprit(&declared, root, &tail);
+            let culprit = declared.culprit(root, &tail);
             let message = format!(
                 "Installing the project's dependencies failed{}: {why}",
                 culprit.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
@@ -142,24 +142,6 @@ pub fn install(cx: &Context<'_>, root: &Path, env: &Path, dir: &str, groups: Opt
             Ok(record(&declared, Some(&installer), false, Some(&message)))
         }
     }
-}
-
-fn describe(d: &Declared) -> String {
-    let mut parts = Vec::new();
-    if d.requirements_txt {
-        parts.push("requirements.txt".to_owned());
-    }
-    let project = d.requirements.iter().filter(|r| r.origin.ends_with("[project] dependencies")).count();
-    if project > 0 {
-        parts.push(format!("{project} from pyproject.toml"));
-    }
-    for g in &d.groups {
-        parts.push(format!("group {g}"));
-    }
-    if d.editable {
-        parts.push("the project, editable".into());
-    }
-    parts.join(", ")
 }
 
 fn record(d: &Declared, installer: Option<&Installer>, ok: bool, error: Option<&str>) -> Value {
@@ -259,14 +241,6 @@ fn retry_command(i: &Installer, d: &Declared, lock: bool, dir: &str) -> String {
     }
 }
 
-fn shell_word(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=+:@,".contains(&b)) {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 fn line(cmd: &Command) -> String {
     std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
@@ -339,74 +313,5 @@ fn run(cx: &Context<'_>, cmd: &mut Command, progress: &pyve_sdk::Progress<'_>) -
         Ok(s) if s.success() => Outcome::Ok,
         Ok(s) => Outcome::Failed(format!("`{}` {s}", line(cmd)), tail),
         Err(e) => Outcome::Failed(format!("waiting for `{}`: {e}", line(cmd)), tail),
-    }
-}
-
-/// The installer's error lines and the declared requirement they name:
-/// `requirement 'nosuch' from requirements.txt: ERROR: ...`.
-fn culprit(d: &Declared, root: &Path, tail: &[String]) -> Option<String> {
-    let errors: Vec<&str> = tail
-        .iter()
-        .map(|l| l.trim())
-        .filter(|l| {
-            l.starts_with("ERROR:")
-                || l.starts_with("error:")
-                || l.starts_with("×")
-                || l.starts_with("╰─▶")
-                || l.contains("Because ")
-                || l.contains("No solution found")
-        })
-        .collect();
-    let text = errors.join("\n").to_ascii_lowercase();
-    let mut names: Vec<(String, String)> = Vec::new();
-    for r in &d.requirements {
-        names.push((r.name(), r.spec.clone()));
-    }
-    if d.requirements_txt
-        && let Ok(t) = std::fs::read_to_string(root.join("requirements.txt"))
-    {
-        for l in t.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('-')) {
-            names.push((requirement_name(l), l.split(" #").next().unwrap_or(l).trim().to_owned()));
-        }
-    }
-    let found = names.iter().find(|(n, _)| !n.is_empty() && mentions(&text, n));
-    let first = errors.first().map(|s| s.to_string());
-    match (found, first) {
-        (Some((name, spec)), first) => {
-            let origin = d.origin_of(root, name).unwrap_or_else(|| "the project".into());
-            Some(match first {
-                Some(f) => format!("requirement '{spec}' from {origin}: {f}"),
-                None => format!("requirement '{spec}' from {origin}"),
-            })
-        }
-        (None, Some(f)) => Some(f),
-        (None, None) => None,
-    }
-}
-
-/// Whether `text` names the distribution `name` (in any of its spellings), as a whole word.
-fn mentions(text: &str, name: &str) -> bool {
-    let spellings = [name.to_owned(), name.replace('-', "_"), name.replace('-', ".")];
-    spellings.iter().any(|s| {
-        text.match_indices(s.as_str()).any(|(i, m)| {
-            let before = text[..i].chars().next_back();
-            let after = text[i + m.len()..].chars().next();
-            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            !word(before) && !word(after)
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_and_mentions() {
-        assert_eq!(shell_word("-r"), "-r");
-        assert_eq!(shell_word("six>=1"), "'six>=1'");
-        assert!(mentions("error: because nosuch-pkg was not found", "nosuch-pkg"));
-        assert!(!mentions("error: sixty", "six"));
-        assert!(mentions("no matching distribution found for six_x", "six-x"));
     }
 }

@@ -1,5 +1,6 @@
-//! What a project declares for its environment, read for the install at init
-//! (`docs/venv-backend.md`, "Dependencies"):
+//! What a Python project declares for its environment, read by the backends for the install at
+//! init (`docs/venv-backend.md`, "Dependencies"; the conda backend installs the same into its
+//! environment's Python):
 //!
 //! - `uv.lock`: when present it is the source of truth, installed exactly by uv's frozen sync;
 //! - otherwise `requirements.txt` (at the root), pyproject.toml's `[project] dependencies`, the
@@ -87,6 +88,92 @@ impl Declared {
             return Some("requirements.txt".into());
         }
         None
+    }
+}
+
+impl Declared {
+    /// What is installed, for messages: `requirements.txt, 2 from pyproject.toml, group dev,
+    /// the project, editable`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if self.requirements_txt {
+            parts.push("requirements.txt".to_owned());
+        }
+        let project = self.requirements.iter().filter(|r| r.origin.ends_with("[project] dependencies")).count();
+        if project > 0 {
+            parts.push(format!("{project} from pyproject.toml"));
+        }
+        for g in &self.groups {
+            parts.push(format!("group {g}"));
+        }
+        if self.editable {
+            parts.push("the project, editable".into());
+        }
+        parts.join(", ")
+    }
+
+    /// The installer's error lines (pip's or uv's last output lines, `tail`) and the declared
+    /// requirement they name: `requirement 'nosuch' from requirements.txt: ERROR: ...`.
+    pub fn culprit(&self, root: &Path, tail: &[String]) -> Option<String> {
+        let errors: Vec<&str> = tail
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| {
+                l.starts_with("ERROR:")
+                    || l.starts_with("error:")
+                    || l.starts_with("×")
+                    || l.starts_with("╰─▶")
+                    || l.contains("Because ")
+                    || l.contains("No solution found")
+            })
+            .collect();
+        let text = errors.join("\n").to_ascii_lowercase();
+        let mut names: Vec<(String, String)> = Vec::new();
+        for r in &self.requirements {
+            names.push((r.name(), r.spec.clone()));
+        }
+        if self.requirements_txt
+            && let Ok(t) = std::fs::read_to_string(root.join("requirements.txt"))
+        {
+            for l in t.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('-')) {
+                names.push((requirement_name(l), l.split(" #").next().unwrap_or(l).trim().to_owned()));
+            }
+        }
+        let found = names.iter().find(|(n, _)| !n.is_empty() && mentions(&text, n));
+        let first = errors.first().map(|s| s.to_string());
+        match (found, first) {
+            (Some((name, spec)), first) => {
+                let origin = self.origin_of(root, name).unwrap_or_else(|| "the project".into());
+                Some(match first {
+                    Some(f) => format!("requirement '{spec}' from {origin}: {f}"),
+                    None => format!("requirement '{spec}' from {origin}"),
+                })
+            }
+            (None, Some(f)) => Some(f),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Whether `text` names the distribution `name` (in any of its spellings), as a whole word.
+fn mentions(text: &str, name: &str) -> bool {
+    let spellings = [name.to_owned(), name.replace('-', "_"), name.replace('-', ".")];
+    spellings.iter().any(|s| {
+        text.match_indices(s.as_str()).any(|(i, m)| {
+            let before = text[..i].chars().next_back();
+            let after = text[i + m.len()..].chars().next();
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            !word(before) && !word(after)
+        })
+    })
+}
+
+/// `s` as one POSIX shell word, quoted only when it needs to be (for retry commands users copy).
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=+:@,".contains(&b)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
@@ -221,9 +308,20 @@ fn group(groups: &toml_edit::Item, name: &str, seen: &mut Vec<String>) -> Result
     Ok(out)
 }
 
-/// A distribution name normalised (PEP 503): lowercase, runs of `-_.` as one `-`.
+/// A distribution name normalised (PEP 503): lowercase, runs of `-_.` as one `-` (surrounding
+/// blanks dropped).
 pub fn normalize(name: &str) -> String {
-    crate::wheels::normalize(name.trim())
+    let mut out = String::with_capacity(name.len());
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
 }
 
 /// The name a PEP 508 requirement starts with.
@@ -246,6 +344,15 @@ fn requirements_txt_names(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_and_mentions() {
+        assert_eq!(shell_word("-r"), "-r");
+        assert_eq!(shell_word("six>=1"), "'six>=1'");
+        assert!(mentions("error: because nosuch-pkg was not found", "nosuch-pkg"));
+        assert!(!mentions("error: sixty", "six"));
+        assert!(mentions("no matching distribution found for six_x", "six-x"));
+    }
 
     fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
