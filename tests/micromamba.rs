@@ -1003,6 +1003,64 @@ fn auto_bootstrap_downloads_micromamba_into_the_chosen_sandbox_and_uses_it() {
     assert!(!all(&out).contains("Downloading"), "{}", all(&out));
 }
 
+/// `pyve ARGS` on a pseudo-terminal (`script`), with `input` typed in; the terminal's output
+/// (stdout and stderr together) is the outcome's stdout.
+fn on_terminal(w: &World, args: &str, input: &str, envs: &[(&str, String)]) -> Outcome {
+    use std::io::Write as _;
+    let mut cmd = Command::new("script");
+    w.sb.isolate(&mut cmd);
+    cmd.env("MAMBA_ROOT_PREFIX", w.sb.path().join("mamba-root"))
+        .env("RATTLER_CACHE_DIR", w.sb.cache().join("rattler"))
+        .env("PYVE_DISABLE_DISTUTILS_SHIM", "1")
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["-qec", &format!("{} {args}", w.sb.pyve().display()), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    Outcome::of(child.wait_with_output().unwrap(), std::time::Duration::ZERO)
+}
+
+/// Without --auto-bootstrap, on a terminal, a missing micromamba is a menu (through the host's
+/// prompt): download it into the project, for the user, or use the built-in engine.
+#[test]
+fn the_bootstrap_menu_downloads_into_the_project_or_falls_back_to_the_builtin_engine() {
+    use pyve_micromamba::bootstrap::testing::{Reply, archive, serve};
+    let w = world();
+    w.env_yml(Some("menu"));
+    let compat = target_dir().join("micromamba-compat");
+    let script = format!("#!/bin/sh\nexec {} \"$@\"\n", compat.display());
+    let bz = archive(&[("bin/micromamba", script.as_bytes(), 0o644)], false);
+    let p = platform();
+    let base = serve(vec![(format!("/bz/{p}/latest"), Reply::Body(bz, Vec::new()))]);
+    let envs = [("PYVE_MICROMAMBA_ENGINE", "micromamba".to_owned()), ("PYVE_MICROMAMBA_URL", format!("{base}/bz"))];
+
+    // 3: the built-in engine, nothing downloaded.
+    let out = on_terminal(&w, "--init --no-direnv", "3\n", &envs);
+    ok(&out, "menu: built-in engine");
+    let text = &out.stdout;
+    assert!(text.contains("Micromamba not found (micromamba, from PYVE_MICROMAMBA_ENGINE). Download it?"), "{text}");
+    assert!(text.contains("download it into this project (.pyve/bin/micromamba)"), "{text}");
+    assert!(text.contains("use the built-in engine instead (no download)"), "{text}");
+    assert!(text.contains("Using the built-in engine") && text.contains("Engine: built-in"), "{text}");
+    assert!(!w.sb.project().join(".pyve/bin/micromamba").exists(), "{text}");
+    assert!(w.env("menu").join("bin/hello").is_file(), "{text}");
+
+    // 1: into the project, then used.
+    let out = on_terminal(
+        &w,
+        "--init --force --no-direnv",
+        "1\n",
+        &[envs[0].clone(), envs[1].clone(), ("PYVE_FORCE_YES", "1".into())],
+    );
+    ok(&out, "menu: download into the project");
+    let bin = w.sb.project().join(".pyve/bin/micromamba");
+    assert!(out.stdout.contains(&format!("micromamba 2.0.5 installed at {}", bin.display())), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("Engine: micromamba 2.0.5 ({})", bin.display())), "{}", out.stdout);
+    assert!(bin.is_file() && w.env("menu").join("bin/hello").is_file());
+}
+
 /// A world whose channel stands in for `conda-forge` at `<dir>/conda-forge`, and an
 /// environment.yml that names only `conda-forge`.
 fn mirrored_world(dir: &str) -> (World, PathBuf) {
