@@ -304,4 +304,40 @@ echo "Peak memory of \`pyve --version\`: $(python3 -c "print('%.1f' % ($mem_vers
 echo
 } >> "$out"
 
+# 10. What `pyve --install` puts on the user's PATH (stripped copies), against the build.
+IH=$W/install-home
+mkdir -p "$IH"
+HOME=$IH SHELL=/bin/bash "$R/pyve" --install >/dev/null 2>&1
+{
+echo "### What \`pyve --install\` installs (target: at most 35 MB in all)"
+echo
+echo "| file | installed (MB) | as built (MB) |"
+echo "|---|---|---|"
+total=0
+built_total=0
+for f in "$IH"/.local/bin/*; do
+    [ -f "$f" ] || continue
+    n=$(basename "$f")
+    size=$(stat -c %s "$f")
+    built=$(stat -c %s "$R/$n" 2>/dev/null || echo 0)
+    total=$((total + size))
+    built_total=$((built_total + built))
+    echo "| \`$n\` | $(python3 -c "print('%.1f' % ($size / 1e6))") | $(python3 -c "print('%.1f' % ($built / 1e6))") |"
+done
+echo "| **all** | **$(python3 -c "print('%.1f' % ($total / 1e6))")** | $(python3 -c "print('%.1f' % ($built_total / 1e6))") |"
+echo
+} >> "$out"
+
+# 11. Cold build times of the README's commands (slow: only with BENCH_BUILD=1).
+if [ "${BENCH_BUILD:-0}" = 1 ]; then
+    bash bench/build.sh >> "$out"
+else
+    {
+    echo "### Cold builds"
+    echo
+    echo "Not measured in this run: \`BENCH_BUILD=1 bench/run.sh\` (or \`bench/build.sh\` alone) builds the README's commands from empty target directories (20-30 minutes on 2 cores)."
+    echo
+    } >> "$out"
+fi
+
 cat "$out"
