@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# A project with 10 dependencies, side by side in one run, warm caches (printed as Markdown):
+# A project with 10 dependencies, side by side in one run (printed as Markdown):
 #   pyve --init (venv, dependencies installed through uv)   vs   uv venv && uv pip install -r
 #   pyve --init of a uv project (uv.lock installed exactly) vs   uv sync
 #   pyve sync with nothing to do                             vs   uv sync with nothing to do
+# with warm caches (filled once), then the first two pairs again with cold caches (uv's cache
+# and pyve's deleted before every run: the packages come from the index).
 #
-# Usage: bench/deps.sh INSTALL_DIR UV [RUNS]   (run alone, export HOME, XDG_CACHE_HOME and
-# PYVE_HOME to a scratch directory first: the caches are filled once, then every timed run is
-# warm). INSTALL_DIR holds pyve and its plugins (target/release); UV is a uv binary.
+# Usage: bench/deps.sh INSTALL_DIR UV [RUNS [COLD_RUNS]]   (run alone, export HOME,
+# XDG_CACHE_HOME and PYVE_HOME to a scratch directory first). INSTALL_DIR holds pyve and its
+# plugins (target/release); UV is a uv binary.
 set -euo pipefail
 I=$(cd "$1" && pwd)
 UV=$2
 RUNS=${3:-10}
+COLD_RUNS=${4:-3}
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}
+export UV_CACHE_DIR=$CACHE/uv
 PYENV_ROOT=${PYENV_ROOT:-$HOME/.pyenv}
 W=$(mktemp -d "${TMPDIR:-/tmp}/pyve-bench-deps.XXXXXX")
 trap 'rm -rf "$W"' EXIT
@@ -62,14 +67,27 @@ hyperfine -N -w 3 -r $((RUNS * 10)) --export-json "$W/c.json" \
     -n "pyve sync (nothing to do)" "sh -c 'cd $W/run && $I/pyve sync -q'" \
     -n "uv sync (nothing to do)" "sh -c 'cd $W/run3 && $UV sync -q -p $PY'" >&2
 
+# Cold: nothing cached, by uv or by pyve (its seeding cache too), before every run.
+cold="rm -rf $W/run $UV_CACHE_DIR $CACHE/pyve"
+hyperfine -N -r "$COLD_RUNS" --export-json "$W/d.json" \
+    --prepare "sh -c '$cold && cp -r $W/req $W/run'" \
+    -n "pyve --init (cold)" "sh -c 'cd $W/run && $I/pyve --init --no-direnv -q'" \
+    -n "uv venv && uv pip install -r (cold)" "sh -c 'cd $W/run && $UV venv -q -p $PY && $UV pip install -q -r requirements.txt'" >&2
+hyperfine -N -r "$COLD_RUNS" --export-json "$W/e.json" \
+    --prepare "sh -c '$cold && cp -r $W/uvp $W/run'" \
+    -n "pyve --init (uv.lock, cold)" "sh -c 'cd $W/run && $I/pyve --init --no-direnv -q'" \
+    -n "uv sync (cold)" "sh -c 'cd $W/run && $UV sync -q -p $PY'" >&2
+
 echo "| what | median (ms) | mean ± σ (ms) |"
 echo "|---|---|---|"
-for f in a b c; do
+for f in a b c d e; do
     names=()
     case $f in
     a) names=("\`pyve --init\`, requirements.txt (10 deps, uv)" "\`uv venv && uv pip install -r requirements.txt\`") ;;
     b) names=("\`pyve --init\`, uv.lock (10 deps)" "\`uv sync\`") ;;
     c) names=("\`pyve sync\`, nothing to do" "\`uv sync\`, nothing to do") ;;
+    d) names=("\`pyve --init\`, requirements.txt, cold caches" "\`uv venv && uv pip install -r requirements.txt\`, cold cache") ;;
+    e) names=("\`pyve --init\`, uv.lock, cold caches" "\`uv sync\`, cold cache") ;;
     esac
     i=0
     while read -r med mean sd; do
