@@ -1078,6 +1078,72 @@ fn mirrored_world(dir: &str) -> (World, PathBuf) {
     (w, base)
 }
 
+/// Every file of the channel directory `dir`, served over loopback HTTP under `/prefix/`.
+fn serve_channel(dir: &Path, prefix: &str) -> String {
+    use pyve_micromamba::bootstrap::testing::{Reply, serve};
+    fn walk(dir: &Path, base: &Path, prefix: &str, out: &mut Vec<(String, Reply)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, base, prefix, out);
+            } else {
+                let rel = p.strip_prefix(base).unwrap().display().to_string();
+                out.push((format!("/{prefix}/{rel}"), Reply::Body(std::fs::read(&p).unwrap(), Vec::new())));
+            }
+        }
+    }
+    let mut routes = Vec::new();
+    walk(dir, dir, prefix, &mut routes);
+    serve(routes)
+}
+
+/// Issue 22: `conda-forge` (https://conda.anaconda.org, unreachable here) served by a mirror,
+/// from mamba's `mirrored_channels` and from pixi's `[mirrors]`: solve, downloads and the
+/// lock's installs all go to the mirror; the lock keeps conda-forge's own URLs; doctor shows it.
+#[test]
+fn conda_forge_through_mirrored_channels_and_pixi_mirrors() {
+    let (w, base) = mirrored_world("served");
+    let server = serve_channel(&base.join("conda-forge"), "cf");
+    let mirror = format!("{server}/cf");
+    std::fs::write(w.sb.home().join(".mambarc"), format!("mirrored_channels:\n  conda-forge: [{mirror}]\n")).unwrap();
+    let out = w.pyve(&["--init", "--no-direnv", "--verbose"]);
+    ok(&out, "init through mirrored_channels");
+    let shown = format!("conda-forge → https://conda.anaconda.org/conda-forge (mirror: {mirror})");
+    assert!(all(&out).contains(&shown), "{}", all(&out));
+    assert!(w.env("demo").join("bin/hello").is_file());
+    let out = w.pyve(&["doctor"]);
+    assert!(out.stdout.contains(&shown) && out.stdout.contains(".mambarc"), "{}", all(&out));
+    ok(&w.pyve(&["lock"]), "lock through the mirror");
+    let lock = std::fs::read_to_string(w.sb.project().join("conda-lock.yml")).unwrap();
+    assert!(lock.contains("url: https://conda.anaconda.org/conda-forge/noarch/hello-1.0-0.tar.bz2"), "{lock}");
+
+    // pixi's [mirrors], no .mambarc; the lock's packages downloaded again, from the mirror.
+    std::fs::remove_file(w.sb.home().join(".mambarc")).unwrap();
+    std::fs::create_dir_all(w.sb.home().join(".pixi")).unwrap();
+    std::fs::write(
+        w.sb.home().join(".pixi/config.toml"),
+        format!("[mirrors]\n\"https://conda.anaconda.org/conda-forge\" = [\"{mirror}\"]\n"),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(w.sb.cache().join("rattler")).unwrap();
+    let mut c = w.cmd();
+    let out = run(c.args(["--init", "--force", "--strict", "--no-direnv"]).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "init --force from the lock through pixi's mirrors");
+    assert!(all(&out).contains("Using file: conda-lock.yml"), "{}", all(&out));
+    assert!(w.env("demo").join("bin/greet").is_file());
+    let out = w.pyve(&["doctor"]);
+    assert!(out.stdout.contains(".pixi/config.toml"), "{}", all(&out));
+
+    // Without a mirror, conda-forge is unreachable here: the error names the channel.
+    std::fs::remove_file(w.sb.home().join(".pixi/config.toml")).unwrap();
+    std::fs::remove_file(w.sb.project().join("conda-lock.yml")).unwrap();
+    std::fs::remove_dir_all(w.sb.cache().join("rattler")).unwrap();
+    let mut c = w.cmd();
+    let out = run(c.args(["--init", "--force", "--no-direnv"]).env("PYVE_FORCE_YES", "1"));
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("conda.anaconda.org/conda-forge"), "{}", all(&out));
+}
+
 #[test]
 fn conda_forge_through_a_channel_alias_mirror_offline() {
     let (w, mirror) = mirrored_world("mirror");

@@ -89,6 +89,9 @@ pub struct CondaConfig {
     pub ssl_verify: Option<SslVerify>,
     /// `proxy_servers`: scheme → proxy URL.
     pub proxy_servers: BTreeMap<String, String>,
+    /// Mirrors: a channel (name or URL) → the URLs that serve it instead, in order. From
+    /// mamba's `mirrored_channels` (.condarc/.mambarc) and pixi's `[mirrors]` (its config.toml).
+    pub mirrors: BTreeMap<String, Vec<String>>,
     /// The files that were read, in order.
     pub sources: Vec<PathBuf>,
     /// Files that could not be parsed, with why.
@@ -165,6 +168,30 @@ impl CondaConfig {
                 Err(e) => c.errors.push(format!("{}: {e}", f.display())),
             }
         }
+        // pixi's global configuration: its `[mirrors]` table (URL prefix → mirror URLs).
+        let pixi_home = var("PIXI_HOME").map(PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(".pixi")));
+        let pixi_files = [
+            Some(PathBuf::from("/etc/pixi/config.toml")),
+            xdg.as_ref().map(|x| x.join("pixi/config.toml")),
+            pixi_home.map(|p| p.join("config.toml")),
+        ];
+        for f in pixi_files.into_iter().flatten() {
+            if seen.contains(&f) || !f.is_file() {
+                continue;
+            }
+            seen.push(f.clone());
+            match pyve_fs::read_bounded_text(&f, pyve_fs::READ_LIMIT)
+                .map_err(|e| e.to_string())
+                .and_then(|t| pixi_mirrors(&t))
+            {
+                Ok(m) if m.is_empty() => {}
+                Ok(m) => {
+                    c.mirrors.extend(m);
+                    c.sources.push(f);
+                }
+                Err(e) => c.errors.push(format!("{}: {e}", f.display())),
+            }
+        }
         for prefix in ["CONDA_", "MAMBA_"] {
             let v = |k: &str| var(&format!("{prefix}{k}"));
             if let Some(a) = v("CHANNEL_ALIAS") {
@@ -212,6 +239,13 @@ impl CondaConfig {
         }
         if let Some(s) = get("ssl_verify").and_then(scalar) {
             self.ssl_verify = Some(ssl(&s, home));
+        }
+        if let Some(Value::Mapping(mc)) = get("mirrored_channels") {
+            for (k, v) in mc {
+                if let (Some(k), Some(v)) = (scalar(k), list(v)) {
+                    self.mirrors.insert(k, v);
+                }
+            }
         }
         if let Some(Value::Mapping(p)) = get("proxy_servers") {
             for (k, v) in p {
@@ -281,10 +315,57 @@ impl CondaConfig {
             .collect()
     }
 
+    /// The mirrors in effect: each mirrored channel's URL (a name read through the alias and
+    /// `custom_channels`, as [`CondaConfig::expand`] does), with a trailing `/`, → its mirrors'
+    /// URLs. Requests under a key go to its first live mirror.
+    pub fn mirror_map(&self) -> BTreeMap<String, Vec<url::Url>> {
+        let mut out = BTreeMap::new();
+        for (channel, mirrors) in &self.mirrors {
+            let key = if channel.contains("://") {
+                with_slash(channel)
+            } else {
+                match self.expand(&NamedChannelOrUrl::Name(channel.clone())).first() {
+                    Some(NamedChannelOrUrl::Url(u)) => with_slash(u.as_str()),
+                    _ => continue,
+                }
+            };
+            let urls: Vec<url::Url> = mirrors.iter().filter_map(|m| url::Url::parse(&with_slash(m)).ok()).collect();
+            if !urls.is_empty() {
+                out.insert(key, urls);
+            }
+        }
+        out
+    }
+
+    /// The mirror serving `url`, when one does (for messages).
+    pub fn mirror_of(&self, url: &str) -> Option<String> {
+        let url = with_slash(url);
+        self.mirror_map()
+            .into_iter()
+            .filter(|(k, _)| url.starts_with(k.as_str()))
+            .max_by_key(|(k, _)| k.len())
+            .and_then(|(k, m)| m.first().map(|first| format!("{}{}", first.as_str(), &url[k.len()..])))
+            .map(|m| m.trim_end_matches('/').to_string())
+    }
+
     /// The package cache: the first of `pkgs_dirs`, if any.
     pub fn pkgs_dir(&self) -> Option<&Path> {
         self.pkgs_dirs.first().map(PathBuf::as_path)
     }
+}
+
+/// pixi's `[mirrors]` table: `"https://conda.anaconda.org/conda-forge" = ["https://mirror/..."]`.
+fn pixi_mirrors(text: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| e.to_string())?;
+    let mut out = BTreeMap::new();
+    let Some(table) = doc.get("mirrors").and_then(|m| m.as_table_like()) else { return Ok(out) };
+    for (k, v) in table.iter() {
+        let Some(arr) = v.as_array() else {
+            return Err(format!("mirrors.\"{k}\" must be a list of URLs"));
+        };
+        out.insert(k.to_string(), arr.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect());
+    }
+    Ok(out)
 }
 
 fn with_slash(s: &str) -> String {
@@ -376,5 +457,35 @@ mod tests {
         let (_d, c) = cfg(&[(".condarc", "channel_alias: [unclosed\n")], &[]);
         assert!(c.sources.is_empty());
         assert_eq!(c.errors.len(), 1);
+    }
+
+    #[test]
+    fn mirrors_from_mambarc_names_and_pixi_urls() {
+        let (_d, c) = cfg(
+            &[
+                (
+                    ".mambarc",
+                    "channel_alias: https://alias.example\nmirrored_channels:\n  conda-forge: [https://m1.example/cf, https://m2.example/cf/]\n",
+                ),
+                (".pixi/config.toml", "[mirrors]\n\"https://repo.example/bioconda\" = [\"https://m3.example/bio\"]\n"),
+            ],
+            &[],
+        );
+        let map = c.mirror_map();
+        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["https://alias.example/conda-forge/", "https://repo.example/bioconda/"]);
+        assert_eq!(map["https://alias.example/conda-forge/"][1].as_str(), "https://m2.example/cf/");
+        assert_eq!(c.mirror_of("https://alias.example/conda-forge").as_deref(), Some("https://m1.example/cf"));
+        assert_eq!(c.mirror_of("https://alias.example/conda-forge-x"), None, "a prefix is a whole path segment");
+        assert_eq!(c.sources.len(), 2, "{:?}", c.sources);
+        let (_d, c) = cfg(&[(".pixi/config.toml", "[mirrors]\n\"https://x\" = \"not a list\"\n")], &[]);
+        assert!(c.mirrors.is_empty() && c.errors[0].contains("must be a list of URLs"), "{:?}", c.errors);
+        // PIXI_HOME moves pixi's file.
+        let (_d, c) =
+            cfg(&[("p/config.toml", "[mirrors]\n\"https://x/c\" = [\"https://y/c\"]\n")], &[("PIXI_HOME", "$H/p")]);
+        assert_eq!(
+            c.mirror_of("https://x/c/noarch/repodata.json").as_deref(),
+            Some("https://y/c/noarch/repodata.json")
+        );
     }
 }

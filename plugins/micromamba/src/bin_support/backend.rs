@@ -1007,10 +1007,17 @@ fn channels_detail(conda: &CondaConfig, channels: &[NamedChannelOrUrl], root: &P
         .iter()
         .map(|c| {
             let urls = conda.effective_urls(std::slice::from_ref(c), root);
+            let shown: Vec<String> = urls
+                .iter()
+                .map(|u| match conda.mirror_of(u) {
+                    Some(m) => format!("{u} (mirror: {m})"),
+                    None => u.clone(),
+                })
+                .collect();
             if urls.len() == 1 && urls[0] == c.to_string().trim_end_matches('/') {
-                urls[0].clone()
+                shown[0].clone()
             } else {
-                format!("{c} → {}", urls.join(" + "))
+                format!("{c} → {}", shown.join(" + "))
             }
         })
         .collect();

@@ -40,7 +40,8 @@ fn pkgs_dir(conda: &CondaConfig, cache: &Path) -> PathBuf {
 pub(crate) fn http_client(conda: &CondaConfig) -> Result<rattler_networking::LazyClient, EngineError> {
     use crate::condarc::SslVerify;
     let bad = |what: String| EngineError::Channels(format!("conda configuration: {what}"));
-    if matches!(conda.ssl_verify, None | Some(SslVerify::Yes)) && conda.proxy_servers.is_empty() {
+    let mirrors = conda.mirror_map();
+    if matches!(conda.ssl_verify, None | Some(SslVerify::Yes)) && conda.proxy_servers.is_empty() && mirrors.is_empty() {
         return Ok(rattler_networking::LazyClient::default());
     }
     let mut b = reqwest::Client::builder();
@@ -67,7 +68,25 @@ pub(crate) fn http_client(conda: &CondaConfig) -> Result<rattler_networking::Laz
         .map_err(|e| bad(format!("proxy_servers.{scheme}: {e}")))?;
         b = b.proxy(proxy);
     }
-    b.build().map(Into::into).map_err(|e| bad(format!("cannot make the HTTP client: {e}")))
+    let client = b.build().map_err(|e| bad(format!("cannot make the HTTP client: {e}")))?;
+    if mirrors.is_empty() {
+        return Ok(client.into());
+    }
+    // Mirrors (mamba's `mirrored_channels`, pixi's `[mirrors]`): requests under a mirrored
+    // channel go to its first live mirror; the channel's own URLs stay what the lock records.
+    use rattler_networking::mirror_middleware::Mirror;
+    let map = mirrors
+        .into_iter()
+        .filter_map(|(channel, urls)| {
+            let channel = url::Url::parse(&channel).ok()?;
+            let urls = urls.into_iter().map(|url| Mirror { url, no_zstd: false, no_bz2: false, max_failures: Some(3) });
+            Some((channel, urls.collect()))
+        })
+        .collect();
+    let with = reqwest_middleware::ClientBuilder::new(client)
+        .with(rattler_networking::MirrorMiddleware::from_map(map))
+        .build();
+    Ok(with.into())
 }
 
 fn subdir() -> Subdir {
