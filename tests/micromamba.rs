@@ -1144,6 +1144,103 @@ fn conda_forge_through_mirrored_channels_and_pixi_mirrors() {
     assert!(out.stderr.contains("conda.anaconda.org/conda-forge"), "{}", all(&out));
 }
 
+/// A process killed when the test ends, pass or fail.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 22: `ssl_verify` and `proxy_servers` are applied to real connections: an HTTPS
+/// channel whose certificate a test CA signed (openssl makes them; python serves) fails without the CA, works
+/// with `ssl_verify: CA.pem` and with `ssl_verify: false`; a channel on a host that does not
+/// resolve is reached through `proxy_servers`.
+#[test]
+fn ssl_verify_and_proxy_servers_apply_to_real_connections() {
+    use pyve_micromamba::bootstrap::testing::{Reply, serve};
+    let (w, base) = mirrored_world("tls");
+    let d = w.sb.path().join("tls-certs");
+    std::fs::create_dir_all(&d).unwrap();
+    let sh = |script: &str| {
+        let st = Command::new("sh").args(["-ec", script]).current_dir(&d).output().unwrap();
+        assert!(st.status.success(), "{script}: {}", String::from_utf8_lossy(&st.stderr));
+    };
+    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=pyve-test-ca 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out srv.csr -subj /CN=localhost 2>/dev/null
+        printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > ext.cnf
+        openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext.cnf 2>/dev/null");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Python's file server behind TLS (real 404s, which rattler's shard probe needs).
+    let server = "import http.server, ssl, sys\n\
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[2], sys.argv[3])\n\
+        s = http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)\n\
+        s.socket = ctx.wrap_socket(s.socket, server_side=True)\n\
+        s.serve_forever()\n";
+    let _server = KillOnDrop(
+        Command::new("python3")
+            .args(["-c", server, &port.to_string()])
+            .arg(d.join("srv.pem"))
+            .arg(d.join("srv.key"))
+            .current_dir(&base)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the HTTPS server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let rc = w.sb.home().join(".condarc");
+    let alias = format!("channel_alias: https://localhost:{port}\n");
+    let init = |what: &str| {
+        let _ = std::fs::remove_dir_all(w.sb.cache().join("rattler"));
+        let mut c = w.cmd();
+        let out = run(c.args(["--init", "--force", "--no-direnv"]).env("PYVE_FORCE_YES", "1"));
+        (out, what.to_owned())
+    };
+    // Not trusted: the certificate error, naming the channel.
+    std::fs::write(&rc, &alias).unwrap();
+    let (out, _) = init("untrusted");
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains(&format!("localhost:{port}")), "{}", all(&out));
+    assert!(!w.env("demo").exists());
+    // The test CA as ssl_verify: trusted.
+    std::fs::write(&rc, format!("{alias}ssl_verify: {}\n", d.join("ca.pem").display())).unwrap();
+    let (out, what) = init("ssl_verify: CA bundle");
+    ok(&out, &what);
+    assert!(w.env("demo").join("bin/hello").is_file());
+    // ssl_verify: false: not verified.
+    std::fs::write(&rc, format!("{alias}ssl_verify: false\n")).unwrap();
+    let (out, what) = init("ssl_verify: false");
+    ok(&out, &what);
+
+    // proxy_servers: a host that does not resolve, reached through a loopback proxy (which
+    // sees the absolute URL in the request line, as a forward proxy does).
+    let host = "http://pyve-proxy-test.invalid";
+    let mut routes = Vec::new();
+    for rel in ["conda-forge/noarch/repodata.json", &format!("conda-forge/{}/repodata.json", platform())] {
+        routes.push((format!("{host}/{rel}"), Reply::Body(std::fs::read(base.join(rel)).unwrap(), Vec::new())));
+    }
+    for (archive, _, _) in &w.written {
+        let rel = archive.strip_prefix(&base).unwrap().display().to_string();
+        routes.push((format!("{host}/{rel}"), Reply::Body(std::fs::read(archive).unwrap(), Vec::new())));
+    }
+    let proxy = serve(routes);
+    std::fs::write(&rc, format!("channel_alias: {host}\n")).unwrap();
+    let (out, _) = init("no proxy");
+    assert_eq!(out.code, Some(1), "without the proxy the host does not resolve:\n{}", all(&out));
+    std::fs::write(&rc, format!("channel_alias: {host}\nproxy_servers:\n  http: {proxy}\n")).unwrap();
+    let (out, what) = init("proxy_servers");
+    ok(&out, &what);
+    assert!(w.env("demo").join("bin/hello").is_file());
+}
+
 #[test]
 fn conda_forge_through_a_channel_alias_mirror_offline() {
     let (w, mirror) = mirrored_world("mirror");
