@@ -1241,6 +1241,40 @@ fn ssl_verify_and_proxy_servers_apply_to_real_connections() {
     assert!(w.env("demo").join("bin/hello").is_file());
 }
 
+/// Issue 22: `channel_priority`: strict takes a name only from the highest channel that has
+/// it; flexible (conda's default) prefers it but lets lower channels fill in what it cannot;
+/// disabled lets the best version win.
+#[test]
+fn channel_priority_strict_flexible_and_disabled() {
+    let w = world();
+    let mut hello2 = Package::with_command("hello", "2.0", "hello", "hello 2", Format::Conda);
+    hello2.depends = vec!["greet".into()];
+    let low = w.sb.path().join("low");
+    write_channel(&low, platform(), &[hello2]).unwrap();
+    let yml = w.sb.project().join("environment.yml");
+    let locked = |spec: &str, priority: &str| {
+        std::fs::write(
+            &yml,
+            format!("channels:\n  - {}\n  - {}\ndependencies:\n  - {spec}\n", w.channel.display(), low.display()),
+        )
+        .unwrap();
+        std::fs::write(w.sb.home().join(".condarc"), format!("channel_priority: {priority}\n")).unwrap();
+        let out = w.pyve(&["lock"]);
+        if out.code != Some(0) {
+            return Err(all(&out));
+        }
+        let text = std::fs::read_to_string(w.sb.project().join("conda-lock.yml")).unwrap();
+        let entry = &text[text.find("name: hello").expect(&text)..];
+        Ok(entry.lines().find(|l| l.trim_start().starts_with("version:")).unwrap().trim().to_owned())
+    };
+    assert_eq!(locked("hello", "strict").unwrap(), "version: '1.0'");
+    assert_eq!(locked("hello", "flexible").unwrap(), "version: '1.0'", "flexible prefers the higher channel");
+    assert_eq!(locked("hello", "disabled").unwrap(), "version: '2.0'", "disabled: the best version wins");
+    let strict = locked("hello >=2", "strict").unwrap_err();
+    assert!(strict.contains("cannot solve"), "{strict}");
+    assert_eq!(locked("hello >=2", "flexible").unwrap(), "version: '2.0'", "the lower channel fills in");
+}
+
 #[test]
 fn conda_forge_through_a_channel_alias_mirror_offline() {
     let (w, mirror) = mirrored_world("mirror");

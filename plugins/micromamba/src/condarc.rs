@@ -34,8 +34,8 @@ pub const DEFAULT_ALIAS: &str = "https://conda.anaconda.org";
 pub enum Priority {
     /// A package comes from the first channel that has it.
     Strict,
-    /// conda's default: lower channels fill what higher ones lack (the solver has no such mode:
-    /// solved as `disabled`).
+    /// conda's default: a name's candidates from higher channels come first, and lower
+    /// channels fill in what they cannot satisfy.
     Flexible,
     /// Channels are ignored; the best version wins.
     Disabled,

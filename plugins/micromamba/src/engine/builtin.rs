@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use rattler::install::Installer;
 use rattler_cache::package_cache::PackageCache;
 use rattler_cache::validation::ValidationMode;
-use rattler_conda_types::{Channel, GenericVirtualPackage, NamedChannelOrUrl, RepoDataRecord, Subdir};
+use rattler_conda_types::{Channel, GenericVirtualPackage, MatchSpec, NamedChannelOrUrl, RepoDataRecord, Subdir};
 use rattler_repodata_gateway::Gateway;
 use rattler_solve::{ChannelPriority, SolverImpl, SolverTask, resolvo};
 use rattler_virtual_packages::{VirtualPackage, VirtualPackageOverrides};
@@ -134,8 +134,16 @@ impl Builtin {
             .with_package_cache(PackageCache::new(pkgs_dir(&conda, cache)))
             .with_client(http_client(&conda)?)
             .finish();
+        // Every record of each named package, not only those matching its spec: channel
+        // priority is about names (strict: a name comes only from the highest channel that has
+        // it, whatever the versions there), so the solver must see the versions that do not fit.
+        let names: Vec<MatchSpec> = env
+            .specs
+            .iter()
+            .map(|s| s.name.as_exact().map_or_else(|| s.clone(), |n| MatchSpec::from(n.clone())))
+            .collect();
         let repodata = gateway
-            .query(channels, [subdir(), Subdir::NoArch], env.specs.clone())
+            .query(channels, [subdir(), Subdir::NoArch], names)
             .recursive(true)
             .execute()
             .await
@@ -152,8 +160,8 @@ impl Builtin {
             virtual_packages,
             channel_priority: match conda.channel_priority {
                 Some(Priority::Strict) | None => ChannelPriority::Strict,
-                // The solver has no `flexible`: the closest is to let every channel compete.
-                Some(Priority::Flexible | Priority::Disabled) => ChannelPriority::Disabled,
+                Some(Priority::Flexible) => ChannelPriority::Flexible,
+                Some(Priority::Disabled) => ChannelPriority::Disabled,
             },
             ..SolverTask::from_iter(repodata.repodata.iter())
         };
