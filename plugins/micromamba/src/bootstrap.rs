@@ -218,6 +218,7 @@ fn extract_binary(decoder: impl Read, out: &mut std::fs::File, url: &str) -> Res
 }
 
 fn client(source: &Source) -> Result<reqwest::Client, BootstrapError> {
+    crate::install_tls_provider();
     reqwest::Client::builder()
         .connect_timeout(source.stall)
         .read_timeout(source.stall)

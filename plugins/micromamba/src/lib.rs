@@ -19,3 +19,15 @@ pub mod engine;
 pub mod envfile;
 pub mod lock;
 pub mod name;
+
+/// Make rustls's ring provider the process's TLS crypto provider, once. The rattler stack and
+/// reqwest are built with `rustls-no-provider` (one TLS stack, no aws-lc C library), so every
+/// HTTP client needs a provider installed first: [`engine`] and [`bootstrap`] call this before
+/// they build or use one. A provider installed earlier by the host process is kept.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err: another provider is already the default, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

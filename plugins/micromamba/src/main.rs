@@ -5,5 +5,7 @@
 mod bin_support;
 
 fn main() {
+    // Before any HTTP client (the library also installs it lazily; this makes it process-wide).
+    pyve_micromamba::install_tls_provider();
     pyve_sdk::main(bin_support::plugin())
 }

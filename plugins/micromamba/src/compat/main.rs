@@ -123,6 +123,7 @@ fn run(args: &[String]) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    pyve_micromamba::install_tls_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("--version") => {

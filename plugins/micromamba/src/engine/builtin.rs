@@ -21,7 +21,10 @@ pub struct Builtin;
 /// The rattler release this engine is built on.
 pub const RATTLER_VERSION: &str = "0.55.5";
 
+/// The async runtime every engine operation runs in; the TLS provider is installed first, as
+/// rattler builds its default HTTP clients inside it.
 fn runtime() -> Result<tokio::runtime::Runtime, EngineError> {
+    crate::install_tls_provider();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -39,6 +42,7 @@ fn pkgs_dir(conda: &CondaConfig, cache: &Path) -> PathBuf {
 /// and `proxy_servers` (`http`, `https`, `all`); rattler's default client when neither is set.
 pub(crate) fn http_client(conda: &CondaConfig) -> Result<rattler_networking::LazyClient, EngineError> {
     use crate::condarc::SslVerify;
+    crate::install_tls_provider();
     let bad = |what: String| EngineError::Channels(format!("conda configuration: {what}"));
     let mirrors = conda.mirror_map();
     if matches!(conda.ssl_verify, None | Some(SslVerify::Yes)) && conda.proxy_servers.is_empty() && mirrors.is_empty() {
