@@ -168,6 +168,12 @@ fn mentions(text: &str, name: &str) -> bool {
     })
 }
 
+/// The dependency groups of `--groups` (the backends' `groups` setting): a comma-separated
+/// list, blanks around names dropped, `""` for none.
+pub fn parse_groups(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned).collect()
+}
+
 /// `s` as one POSIX shell word, quoted only when it needs to be (for retry commands users copy).
 pub fn shell_word(s: &str) -> String {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=+:@,".contains(&b)) {

@@ -81,9 +81,7 @@ impl VenvSettings {
         let deps = settings.get("deps").filter(|v| v.is_object()).cloned();
         let groups = match settings.get("groups") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => {
-                Some(s.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned).collect())
-            }
+            Some(Value::String(s)) => Some(pyve_pyproject::parse_groups(s)),
             Some(other) => {
                 return Err(Error::invalid_params(format!(
                     "the venv setting `groups` must be a comma-separated list such as \"dev,docs\", not {other}"
