@@ -16,7 +16,7 @@
 //!    setuptools at start-up, hands `import distutils` to setuptools on first use;
 //! 6. probes the result ([`probe`]) and compiles the file, so that interpreter start-up stays
 //!    as fast as in a plain environment; when an environment made the same way (same
-//!    interpreter, same wheels from the cache) passed the probe before, links the bytecode it
+//!    interpreter, same wheels from the cache) passed the probe before, copies the bytecode it
 //!    kept instead of starting python again (`verdict`).
 //!
 //! It talks to the user through a [`Reporter`] and never fails the caller: problems become

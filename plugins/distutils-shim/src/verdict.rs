@@ -19,7 +19,7 @@
 //! linked (project, version, sha256); the `.pth` files in site-packages; and the environment
 //! must not see the system site-packages nor have `SETUPTOOLS_USE_DISTUTILS` set to something
 //! else than `local` (the probe's warnings are then due). With a record whose key matches and
-//! whose files have their sha256, the `.pyc` files are linked into the environment and the
+//! whose files have their sha256, the `.pyc` files are copied into the environment and the
 //! probe is not run; anything else (no record, another key, a damaged file) runs it, and a
 //! passing probe writes the record anew.
 
@@ -113,8 +113,9 @@ pub(crate) fn key(
     Some(Key { text, dir, tag })
 }
 
-/// Whether a record of a passing probe matches `key`: then its `.pyc` files are linked (copied
-/// where linking fails) into `site_packages`, and the probe need not run.
+/// Whether a record of a passing probe matches `key`: then its `.pyc` files are copied into
+/// `site_packages` (a few kilobytes; a copy shares nothing with the cache), and the probe need
+/// not run.
 pub(crate) fn reuse(key: &Key, site_packages: &Path) -> Result<(), String> {
     let record = fs::read_to_string(key.dir.join(RECORD)).map_err(|e| format!("no record ({e})"))?;
     let (text, sums) =
@@ -134,10 +135,8 @@ pub(crate) fn reuse(key: &Key, site_packages: &Path) -> Result<(), String> {
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let dst = dir.join(file.replace("{tag}", &key.tag));
         let _ = fs::remove_file(&dst);
-        let src = key.dir.join(name);
-        if fs::hard_link(&src, &dst).is_err() {
-            fs::copy(&src, &dst).map_err(|e| format!("{}: {e}", dst.display()))?;
-        }
+        // Copied, not linked: a kept file damaged later must not damage this environment.
+        fs::copy(key.dir.join(name), &dst).map_err(|e| format!("{}: {e}", dst.display()))?;
     }
     Ok(())
 }
