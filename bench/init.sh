@@ -61,7 +61,7 @@ for row in default "${versions[@]}"; do
     $clean
 done
 echo
-echo "uv seeds pip only on every interpreter; pyve's rows also write \`.python-version\`, \`.env\`, \`.gitignore\` and \`.pyve/config\`, and on 3.12+ run the distutils shim (setuptools, wheel and packaging linked from pyve's wheel cache, the \`sitecustomize.py\`, and its probe, one start of the environment's python)."
+echo "uv seeds pip only on every interpreter; pyve's rows also write \`.python-version\`, \`.env\`, \`.gitignore\` and \`.pyve/config\`, and on 3.12+ run the distutils shim (setuptools, wheel and packaging linked from pyve's wheel cache, the \`sitecustomize.py\`, and its bytecode and the probe's verdict from the cache, which the warm-up run kept: no python start)."
 echo
 
 echo "### The cold first run on 3.12+ (empty wheel cache; target: within 1.2x of \`pip install setuptools wheel\` alone)"

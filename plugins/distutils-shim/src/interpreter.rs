@@ -61,6 +61,10 @@ pub struct PythonInfo {
     pub site_packages: Vec<PathBuf>,
     /// `sysconfig.get_paths()["purelib"]`.
     pub purelib: Option<PathBuf>,
+    /// Described from the version the backend reported and the environment's layout
+    /// ([`reported`]), without starting the interpreter.
+    #[serde(skip)]
+    pub reported: bool,
 }
 
 impl PythonInfo {
@@ -85,6 +89,40 @@ impl PythonInfo {
             (real.is_dir() && real.starts_with(&env)).then(|| candidate.clone())
         })
     }
+}
+
+/// The interpreter of the environment `env_path`, described without starting it, from the
+/// version `X.Y.Z` its backend reported: only for a CPython 3.12 or later (the real file behind
+/// `python` is named `python…`, not `pypy…` or `graalpy…`) in an environment with the POSIX
+/// layout's `lib/pythonX.Y/site-packages`, the directory [`query`] would name
+/// (`site.getsitepackages()[0]`, or its `lib64` twin, the same directory). `None`: ask it.
+pub fn reported(python: &Path, env_path: &Path, version: &str) -> Option<PythonInfo> {
+    let mut parts = version.splitn(3, '.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    let micro: String = parts.next()?.chars().take_while(char::is_ascii_digit).collect();
+    let micro: u32 = micro.parse().ok()?;
+    if (major, minor) < (3, 12) {
+        return None;
+    }
+    let real = std::fs::canonicalize(python).ok()?;
+    let name = real.file_name()?.to_str()?;
+    if !name.starts_with(&format!("python{major}")) {
+        return None;
+    }
+    let site_packages = env_path.join("lib").join(format!("python{major}.{minor}")).join("site-packages");
+    if !site_packages.is_dir() {
+        return None;
+    }
+    Some(PythonInfo {
+        version: (major, minor, micro),
+        implementation: "cpython".into(),
+        cache_tag: Some(format!("cpython-{major}{minor}")),
+        prefix: env_path.to_path_buf(),
+        site_packages: vec![site_packages],
+        purelib: None,
+        reported: true,
+    })
 }
 
 /// Why the interpreter could not be asked.
@@ -150,6 +188,7 @@ mod tests {
             prefix: "/env".into(),
             site_packages: sp.iter().map(|p| p.to_path_buf()).collect(),
             purelib: purelib.map(Path::to_path_buf),
+            reported: false,
         }
     }
 
@@ -164,6 +203,36 @@ mod tests {
         assert_eq!(info.site_packages, vec![PathBuf::from("/e/sp")]);
         assert!(parse_answer::<PythonInfo>("nothing here").unwrap_err().contains("no answer line"));
         assert!(parse_answer::<PythonInfo>("@pyve-distutils-shim@{").is_err());
+    }
+
+    #[test]
+    fn a_reported_version_is_trusted_only_for_a_cpython_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("base/bin");
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::write(base.join("python3.12"), "").unwrap();
+        std::fs::write(base.join("pypy3.12"), "").unwrap();
+        let env = tmp.path().join("env");
+        std::fs::create_dir_all(env.join("bin")).unwrap();
+        let python = env.join("bin/python");
+        std::os::unix::fs::symlink(base.join("python3.12"), &python).unwrap();
+        // No site-packages yet: ask.
+        assert_eq!(reported(&python, &env, "3.12.1"), None);
+        let sp = env.join("lib/python3.12/site-packages");
+        std::fs::create_dir_all(&sp).unwrap();
+        let info = reported(&python, &env, "3.12.1").unwrap();
+        assert_eq!(info.version, (3, 12, 1));
+        assert_eq!(info.cache_tag.as_deref(), Some("cpython-312"));
+        assert_eq!(info.site_packages_within(&env), Some(sp.clone()));
+        assert!(info.reported);
+        assert_eq!(reported(&python, &env, "3.12.0rc2").unwrap().version, (3, 12, 0));
+        // Below 3.12, another X.Y, garbage, another implementation: ask.
+        assert_eq!(reported(&python, &env, "3.11.7"), None);
+        assert_eq!(reported(&python, &env, "3.13.0"), None);
+        assert_eq!(reported(&python, &env, "3"), None);
+        let pypy = env.join("bin/pypy");
+        std::os::unix::fs::symlink(base.join("pypy3.12"), &pypy).unwrap();
+        assert_eq!(reported(&pypy, &env, "3.12.1"), None);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! Given an environment's interpreter, [`apply`]:
 //!
 //! 1. does nothing when `PYVE_DISABLE_DISTUTILS_SHIM=1` ([`Options::disabled`]);
-//! 2. asks that interpreter for its version and site-packages ([`interpreter::query`]);
-//!    below 3.12 it stops there;
+//! 2. asks that interpreter for its version and site-packages ([`interpreter::query`]),
+//!    unless the backend reported a CPython 3.12+ whose site-packages is where the layout puts
+//!    it ([`interpreter::reported`]); below 3.12 it stops there;
 //! 3. leaves everything alone when site-packages holds a `sitecustomize.py` pyve did not
 //!    write;
 //! 4. installs what is missing of setuptools and wheel ([`packages`]), warning (never
@@ -14,7 +15,9 @@
 //!    already there, which sets `SETUPTOOLS_USE_DISTUTILS=local` and, without importing
 //!    setuptools at start-up, hands `import distutils` to setuptools on first use;
 //! 6. probes the result ([`probe`]) and compiles the file, so that interpreter start-up stays
-//!    as fast as in a plain environment.
+//!    as fast as in a plain environment; when an environment made the same way (same
+//!    interpreter, same wheels from the cache) passed the probe before, copies the bytecode it
+//!    kept instead of starting python again (`verdict`).
 //!
 //! It talks to the user through a [`Reporter`] and never fails the caller: problems become
 //! warnings. This library does not depend on the plugin SDK; the `plugin` feature (on by
@@ -44,6 +47,7 @@ pub mod probe;
 mod process;
 mod seeding;
 pub mod sitecustomize;
+mod verdict;
 
 #[cfg(feature = "plugin")]
 pub mod plugin;
@@ -137,8 +141,11 @@ pub struct Report {
     pub from_cache: bool,
     /// The shim's file, when it is in place (written now or before).
     pub sitecustomize: Option<PathBuf>,
-    /// What the probe saw, when it ran.
+    /// What the probe saw, when it ran (or what it saw in an environment made the same way,
+    /// when [`verdict`] spared it).
     pub probe: Option<Probe>,
+    /// The wheels linked from the cache, for [`verdict`].
+    wheels: Option<String>,
 }
 
 /// The outcome of [`apply`].
@@ -171,6 +178,7 @@ impl Report {
             from_cache: false,
             sitecustomize: None,
             probe: None,
+            wheels: None,
         }
     }
 
@@ -233,7 +241,8 @@ pub fn apply(opts: &Options, reporter: &dyn Reporter) -> Result<Report, Cancelle
     // Children run in the environment's directory: never in pyve's working directory (a
     // `distutils` or `pybuilddir.txt` there would change what python does).
     let cwd = if env.is_dir() { env } else { Path::new("/") };
-    let info = match interpreter::query(python, cwd, &cancelled) {
+    let reported = opts.known_version.as_deref().and_then(|v| interpreter::reported(python, env, v));
+    let info = match reported.map_or_else(|| interpreter::query(python, cwd, &cancelled), Ok) {
         Ok(info) => info,
         Err(interpreter::QueryError::Cancelled) => return Err(Cancelled),
         Err(e) => {
@@ -245,10 +254,21 @@ pub fn apply(opts: &Options, reporter: &dyn Reporter) -> Result<Report, Cancelle
         }
     };
     let version = info.version_string();
-    reporter.log(
-        Level::Debug,
-        &format!("{} is {} {version} (prefix {})", python.display(), info.implementation, info.prefix.display()),
-    );
+    if info.reported {
+        reporter.log(
+            Level::Debug,
+            &format!(
+                "{} is {} {version} as the backend reported (its site-packages is there): not queried",
+                python.display(),
+                info.implementation
+            ),
+        );
+    } else {
+        reporter.log(
+            Level::Debug,
+            &format!("{} is {} {version} (prefix {})", python.display(), info.implementation, info.prefix.display()),
+        );
+    }
     if !info.lacks_stdlib_distutils() {
         reporter.log(Level::Debug, &format!("Python {version} < 3.12 still has distutils; no distutils shim needed"));
         return Ok(Report::new(Status::NotNeeded { version }));
@@ -315,14 +335,58 @@ pub fn apply(opts: &Options, reporter: &dyn Reporter) -> Result<Report, Cancelle
 
     // Compile the file when it is new or its compiled copy is missing (see probe.rs).
     let compiled = info.cache_tag.as_deref().and_then(|tag| sitecustomize::compiled_path(&shim, tag));
-    let compile = written || compiled.is_none_or(|pyc| !pyc.is_file());
     let quick = report.from_cache && report.installed.iter().any(|p| p == "setuptools");
+    // An environment made the same way passed the probe before: no need to start python.
+    let key = match (&opts.cache_dir, &report.wheels) {
+        (Some(cache), Some(wheels)) if quick => verdict::key(cache, python, env, &info, &site_packages, wheels),
+        _ => None,
+    };
+    if let Some(key) = &key {
+        let distutils = site_packages.join("setuptools").join("_distutils");
+        let reused = if distutils.join("core.py").is_file() {
+            verdict::reuse(key, &site_packages)
+        } else {
+            Err("setuptools has no _distutils".to_owned())
+        };
+        match reused {
+            Ok(()) => {
+                reporter.log(
+                    Level::Debug,
+                    "the probe passed in an environment made the same way (pyve's wheel cache keeps its verdict and \
+                     bytecode): not run again",
+                );
+                let probe = Probe {
+                    sitecustomize: Some(shim.clone()),
+                    env: Some("local".to_owned()),
+                    distutils: Some(distutils.join("__init__.py").display().to_string()),
+                    ..Probe::default()
+                };
+                report_probe(&probe, &shim, &report, reporter);
+                report.probe = Some(probe);
+                return Ok(report);
+            }
+            Err(why) => reporter.log(Level::Debug, &format!("running the probe: no verdict to reuse ({why})")),
+        }
+    }
+    // The bytecode the verdict keeps is the probe's: compile then.
+    let compile = written || key.is_some() || compiled.is_none_or(|pyc| !pyc.is_file());
     if quick {
         reporter.log(Level::Debug, "setuptools came from pyve's wheel cache: probing without importing it");
     }
     match probe::probe(python, cwd, compile.then_some(shim.as_path()), quick, &cancelled) {
         Ok(probe) => {
             report_probe(&probe, &shim, &report, reporter);
+            let passed = probe.imports()
+                && probe.ran(&shim)
+                && probe.env.as_deref() == Some("local")
+                && !probe.setuptools_at_startup
+                && probe.error.is_none()
+                && probe.compile_error.is_none();
+            if let Some(key) = key.as_ref().filter(|_| passed)
+                && let Err(e) = verdict::keep(key, &site_packages)
+            {
+                reporter.log(Level::Debug, &format!("could not keep the probe's verdict in pyve's wheel cache: {e}"));
+            }
             report.probe = Some(probe);
         }
         Err(probe::ProbeError::Cancelled) => return Err(Cancelled),
@@ -358,10 +422,11 @@ fn install_missing(
     let mut fetch_error = None;
     if let Some(cache) = &opts.cache_dir {
         match seeding::install(opts, info, site_packages, cache, &missing, reporter)? {
-            Ok(how) => {
+            Ok((how, wheels)) => {
                 reporter.log(Level::Success, &format!("Installed {list} {how}"));
                 report.installed = missing.iter().map(|s| (*s).to_owned()).collect();
                 report.from_cache = true;
+                report.wheels = wheels;
                 return Ok(());
             }
             Err(e) => fetch_error = Some(e),

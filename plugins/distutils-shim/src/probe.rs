@@ -5,7 +5,8 @@
 //! write bytecode (`PYTHONDONTWRITEBYTECODE`) would otherwise compile the file again at every
 //! start, which costs more than everything the file does. Running with `-I` (which ignores
 //! `PYTHONDONTWRITEBYTECODE`), the probe also writes the bytecode of what it imports: setuptools'
-//! `_distutils_hack` (imported at every start by its `.pth`) and the distutils modules, since
+//! `_distutils_hack` (imported at every start by its `.pth`; compiled with the shim, as
+//! checked-hash `.pyc` files, which [`crate::verdict`] keeps) and the distutils modules, since
 //! setuptools is installed without byte-compiling.
 
 use std::path::{Path, PathBuf};
@@ -23,9 +24,16 @@ sc = sys.modules.get("sitecustomize")
 out["sitecustomize"] = getattr(sc, "__file__", None)
 out["env"] = os.environ.get("SETUPTOOLS_USE_DISTUTILS")
 if sys.argv[1]:
+    # Hash-based bytecode checked against the source at every start (PEP 552): valid
+    # wherever the same source is, so pyve can keep a copy and link it into the next
+    # environment, and never stale, whatever the file's timestamp.
     try:
         import py_compile
-        py_compile.compile(sys.argv[1], doraise=True)
+        mode = py_compile.PycInvalidationMode.CHECKED_HASH
+        py_compile.compile(sys.argv[1], doraise=True, invalidation_mode=mode)
+        hack = getattr(sys.modules.get("_distutils_hack"), "__file__", None)
+        if hack:
+            py_compile.compile(hack, doraise=True, invalidation_mode=mode)
     except Exception as e:
         out["compile_error"] = "%s: %s" % (type(e).__name__, e)
 if sys.argv[2] == "quick":

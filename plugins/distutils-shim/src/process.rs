@@ -8,6 +8,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -49,10 +50,14 @@ pub(crate) fn run(
     let program = Path::new(cmd.get_program()).display().to_string();
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|source| RunError::Spawn { program: program.clone(), source })?;
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
+    // The readers say when their pipe closes, which is when the child exits (unless it left
+    // them to a child of its own): the wait wakes then rather than at its next poll.
+    let (closed_tx, closed) = mpsc::channel();
+    let out = drain(child.stdout.take(), closed_tx.clone());
+    let err = drain(child.stderr.take(), closed_tx);
     let started = Instant::now();
     let mut pause = Duration::from_millis(1);
+    let mut pipes_open = true;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -72,19 +77,29 @@ pub(crate) fn run(
             stop(&mut child);
             return Err(RunError::TimedOut { program, limit });
         }
-        std::thread::sleep(pause);
+        if pipes_open {
+            if let Err(mpsc::RecvTimeoutError::Disconnected) = closed.recv_timeout(pause) {
+                // Both pipes closed: the child is exiting; poll again soon.
+                pipes_open = false;
+                pause = Duration::from_micros(100);
+                continue;
+            }
+        } else {
+            std::thread::sleep(pause);
+        }
         pause = (pause * 2).min(Duration::from_millis(10));
     };
     Ok(Finished { status, stdout: join(out), stderr: join(err) })
 }
 
-fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Vec<u8>>> {
+fn drain(pipe: Option<impl Read + Send + 'static>, closed: mpsc::Sender<()>) -> Option<JoinHandle<Vec<u8>>> {
     let mut pipe = pipe?;
     std::thread::Builder::new()
         .name("pyve-shim-pipe".into())
         .spawn(move || {
             let mut buf = Vec::new();
             let _ = pipe.read_to_end(&mut buf);
+            let _ = closed.send(());
             buf
         })
         .ok()

@@ -9,9 +9,11 @@ use pyve_wheels::{self as wheels, Fetch, Target};
 use crate::process::{self, RunError};
 use crate::{Cancelled, Level, Options, PythonInfo, Reporter, packages};
 
-/// Install `missing` from the cache under `cache`, fetching what it lacks. `Ok(Ok(how))`: done,
-/// `how` finishes the user's `Installed setuptools, wheel ...` line; `Ok(Err(why))`: not
-/// done (nothing, or only whole distributions, were installed), the caller falls back.
+/// Install `missing` from the cache under `cache`, fetching what it lacks. `Ok(Ok((how,
+/// wheels)))`: done, `how` finishes the user's `Installed setuptools, wheel ...` line, `wheels`
+/// names what was linked (project, version and sha256 of each wheel, one a line) unless a
+/// damaged cache entry had to be rebuilt; `Ok(Err(why))`: not done (nothing, or only whole
+/// distributions, were installed), the caller falls back.
 pub(crate) fn install(
     opts: &Options,
     info: &PythonInfo,
@@ -19,7 +21,7 @@ pub(crate) fn install(
     cache: &Path,
     missing: &[&'static str],
     reporter: &dyn Reporter,
-) -> Result<Result<&'static str, String>, Cancelled> {
+) -> Result<Result<(&'static str, Option<String>), String>, Cancelled> {
     let (major, minor, _) = info.version;
     let python = opts.interpreter.to_string_lossy();
     let bin_dir = opts.env_path.join("bin");
@@ -34,7 +36,7 @@ pub(crate) fn install(
                 for w in &seeded {
                     reporter.log(Level::Debug, &format!("{} {}: {:?}", w.project, w.version, w.source));
                 }
-                return Ok(Ok("from pyve's wheel cache"));
+                return Ok(Ok(("from pyve's wheel cache", identity(&found, &seeded))));
             }
             Err(e) => {
                 reporter
@@ -44,7 +46,7 @@ pub(crate) fn install(
                     missing.retain(|p| still.contains(p));
                 }
                 if missing.is_empty() {
-                    return Ok(Ok("from pyve's wheel cache"));
+                    return Ok(Ok(("from pyve's wheel cache", None)));
                 }
             }
         }
@@ -82,7 +84,21 @@ pub(crate) fn install(
         reporter.log(Level::Debug, &format!("cached {} {} (sha256 {})", w.project, w.version, w.sha256));
     }
     match wheels::install(&fetched, &target, cache) {
-        Ok(_) => Ok(Ok("(downloaded with pip into pyve's wheel cache; later environments reuse it offline)")),
+        Ok(seeded) => Ok(Ok((
+            "(downloaded with pip into pyve's wheel cache; later environments reuse it offline)",
+            identity(&fetched, &seeded),
+        ))),
         Err(e) => Ok(Err(e.to_string())),
     }
+}
+
+/// What was linked, for [`crate::verdict`]: each wheel's project, version and sha256, one a
+/// line; `None` when a damaged cache entry was rebuilt (the next probe then runs for real).
+fn identity(wheels: &[wheels::CachedWheel], seeded: &[wheels::SeededWheel]) -> Option<String> {
+    if seeded.iter().any(|w| w.source == wheels::SeedSource::CacheRebuilt) {
+        return None;
+    }
+    let mut lines: Vec<String> = wheels.iter().map(|w| format!("{} {} {}", w.project, w.version, w.sha256)).collect();
+    lines.sort();
+    Some(lines.join("\n"))
 }

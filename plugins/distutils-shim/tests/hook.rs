@@ -100,6 +100,10 @@ fn main() {
             let p = p.p312.clone();
             move || py312_dylib(&p)
         }),
+        trial("a_warm_cache_spares_both_python_starts_and_a_damaged_one_is_probed", {
+            let p = p.p313.clone();
+            move || warm_cache_verdict(&p)
+        }),
         trial("escape_hatch_writes_nothing", {
             let p = p.p313.clone();
             move || escape_hatch(&p)
@@ -657,6 +661,47 @@ fn py312_dylib(base: &Path) {
     assert_eq!(std::env::vars_os().collect::<BTreeMap<_, _>>(), vars, "environment changed");
     assert_eq!(std::env::current_dir().unwrap(), cwd, "working directory changed");
     assert_shim_works(&env);
+}
+
+/// With the version reported as `X.Y.Z`, the interpreter is not queried; once an environment
+/// made the same way passed the probe, the next one links the kept bytecode instead of
+/// probing; a damaged kept file is caught and the probe runs (and keeps its verdict) again.
+fn warm_cache_verdict(base: &Path) {
+    // A wheel cache of its own: the other tests' runs cannot add or replace a verdict in it.
+    let cache = tempfile::tempdir().unwrap();
+    let set = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let run_in = |env: &Env| {
+        let version = ok_stdout(&env.python(&["-c", "import platform; print(platform.python_version())"]), "version");
+        let params = PostCreateParams { python_version: Some(version), ..env.params() };
+        let run = executable(&params, &set, &[]);
+        assert!(run.ok().changed);
+        assert!(run.at(LogLevel::Warn).is_empty(), "{:#?}", run.logs);
+        run.assert_has(LogLevel::Debug, "as the backend reported (its site-packages is there): not queried");
+        run.assert_has(
+            LogLevel::Success,
+            "Distutils shim probe: SETUPTOOLS_USE_DISTUTILS=local; import distutils works",
+        );
+        assert_shim_works(env);
+        run
+    };
+    let first = run_in(&Env::new(base));
+    first.assert_has(LogLevel::Debug, "running the probe: no verdict to reuse (no record");
+    let second = run_in(&Env::new(base));
+    second.assert_has(LogLevel::Debug, "passed in an environment made the same way");
+
+    let records: Vec<PathBuf> = std::fs::read_dir(cache.path().join("pyve/wheels/distutils-shim-v1"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("record.txt").is_file())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let kept = records[0].join("_distutils_hack.pyc");
+    let len = std::fs::metadata(&kept).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&kept).unwrap().set_len(len / 2).unwrap();
+    let third = run_in(&Env::new(base));
+    third.assert_has(LogLevel::Debug, "running the probe: no verdict to reuse (_distutils_hack.pyc is damaged)");
+    let fourth = run_in(&Env::new(base));
+    fourth.assert_has(LogLevel::Debug, "passed in an environment made the same way");
 }
 
 fn escape_hatch(base: &Path) {

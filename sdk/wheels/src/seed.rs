@@ -109,8 +109,7 @@ fn seed_one(wheel: &BundledWheel, target: &SeedTarget<'_>) -> Result<SeededWheel
             (manifest, SeedSource::Unpacked, None)
         }
         Some(cache) => {
-            let (entry, source) = cache_entry(&wheel.path, cache)?;
-            let manifest = read_manifest(&entry)?;
+            let (entry, source, manifest) = cache_entry(&wheel.path, cache)?;
             (manifest, source, Some(entry.join(FILES)))
         }
     };
@@ -399,8 +398,9 @@ fn unpack(wheel: &Path, dest: &Path) -> Result<Manifest, Error> {
     Ok(Manifest { dist_info, dirs, files, sizes })
 }
 
-/// The cache entry for `wheel`, creating it when missing and rebuilding it when damaged.
-fn cache_entry(wheel: &Path, cache: &Path) -> Result<(PathBuf, SeedSource), Error> {
+/// The cache entry for `wheel`, creating it when missing and rebuilding it when damaged, with
+/// its manifest (read once: for the check, then for the link).
+fn cache_entry(wheel: &Path, cache: &Path) -> Result<(PathBuf, SeedSource, Manifest), Error> {
     let meta = fs::metadata(wheel).ctx("inspect", wheel)?;
     let file_name = wheel
         .file_name()
@@ -411,8 +411,10 @@ fn cache_entry(wheel: &Path, cache: &Path) -> Result<(PathBuf, SeedSource), Erro
     let entry = root.join(&key);
     let mut rebuilt = false;
     if entry.join(MANIFEST).is_file() {
-        if read_manifest(&entry).is_ok_and(|m| entry_is_whole(&entry, &m)) {
-            return Ok((entry, SeedSource::CacheHit));
+        if let Ok(manifest) = read_manifest(&entry)
+            && entry_is_whole(&entry, &manifest)
+        {
+            return Ok((entry, SeedSource::CacheHit, manifest));
         }
         // Damaged: move it out of the way in one step (a concurrent user either linked
         // from it already or sees it gone), then remove it.
@@ -450,10 +452,13 @@ fn cache_entry(wheel: &Path, cache: &Path) -> Result<(PathBuf, SeedSource), Erro
     match fs::rename(tmp.path(), &entry) {
         Ok(()) => {
             tmp.disarm();
-            Ok((entry, filled))
+            Ok((entry, filled, manifest))
         }
         // Another creator won the race: use its entry, drop ours.
-        Err(_) if entry.join(MANIFEST).is_file() => Ok((entry, SeedSource::CacheHit)),
+        Err(_) if entry.join(MANIFEST).is_file() => {
+            let theirs = read_manifest(&entry)?;
+            Ok((entry, SeedSource::CacheHit, theirs))
+        }
         Err(e) => Err(Error::io("move into place the cache entry", entry, e)),
     }
 }
