@@ -4,6 +4,7 @@
 //! costs one process start (docs/decisions.md, "Passthrough is an `exec`").
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::process::{Command, ExitStatus};
 
 use crate::env::HostEnv;
@@ -16,7 +17,9 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
         return Err(unknown(env, name, builtins, None));
     }
     let search = discovery::SearchPath::from_env(env);
-    let res = if plugins::pins::Pins::for_cwd(env).get(name).is_some() {
+    // The project, looked up once: for its pins and for the plugin's PYVE_PROJECT_ROOT.
+    let root = project_root(env);
+    let res = if plugins::pins::Pins::for_root(root.as_deref()).get(name).is_some() {
         // A pinned name: the copy the pin selects (the inventory knows the versions, from the
         // manifest cache), or the pin's error.
         let inventory = plugins::inventory(env, builtins);
@@ -25,10 +28,10 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
         }
         pinned_resolution(&inventory, name)
     } else {
-        discovery::resolve(discovery::candidates_for(&search, name))
+        discovery::resolve_for_run(&search, name)
     };
     if let Some(exec) = &res.exec {
-        return hand_over(env, exec, name, args);
+        return hand_over(env, root.as_deref(), exec, name, args);
     }
     if let Some(lib) = &res.rpc {
         return Err(Error::new(format!(
@@ -40,7 +43,7 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
     // A command provided by a plugin of another name (`pyve test` -> pyve-testenv).
     let inventory = plugins::inventory(env, builtins);
     if let Some(entry) = inventory.command_provider(name) {
-        return hand_over(env, &entry.candidate, name, args);
+        return hand_over(env, root.as_deref(), &entry.candidate, name, args);
     }
     // A command of a pinned plugin of which no copy matches the pin.
     if let Some(err) = inventory
@@ -87,16 +90,19 @@ pub fn pinned_resolution(inventory: &plugins::Inventory, name: &str) -> discover
 /// The command that runs `plugin` for `command` with `args`: the plugin sees the command it
 /// serves as its name (`pyve test` runs pyve-testenv as `test`), as cargo's external
 /// subcommands and busybox applets do, and the environment pyve gives plugins.
-fn plugin_command(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Command {
-    let cwd = std::env::current_dir().ok();
-    let root = cwd.as_deref().and_then(|c| env.project_root(c));
+fn plugin_command(env: &HostEnv, root: Option<&Path>, plugin: &Candidate, command: &str, args: &[OsString]) -> Command {
     let mut cmd = Command::new(&plugin.path);
     {
         use std::os::unix::process::CommandExt as _;
         cmd.arg0(command);
     }
-    cmd.args(args).envs(super::plugin_env(env, root.as_deref(), Some(command)));
+    cmd.args(args).envs(super::plugin_env(env, root, Some(command)));
     cmd
+}
+
+/// The project the current directory belongs to, if any.
+fn project_root(env: &HostEnv) -> Option<std::path::PathBuf> {
+    std::env::current_dir().ok().and_then(|cwd| env.project_root(&cwd))
 }
 
 fn start_error(plugin: &Candidate, e: &std::io::Error) -> Error {
@@ -108,10 +114,10 @@ fn start_error(plugin: &Candidate, e: &std::io::Error) -> Error {
 /// Replace pyve with the plugin (passthrough): its exit status and signals are the caller's to
 /// see, a signal meant for `pyve NAME` reaches it, and no orphan is possible. Returns only when
 /// the plugin cannot be started.
-fn hand_over(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
+fn hand_over(env: &HostEnv, root: Option<&Path>, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
     use std::io::Write as _;
     use std::os::unix::process::CommandExt as _;
-    let mut cmd = plugin_command(env, plugin, command, args);
+    let mut cmd = plugin_command(env, root, plugin, command, args);
     let _ = std::io::stdout().flush();
     let e = cmd.exec();
     Err(start_error(plugin, &e))
@@ -122,7 +128,7 @@ fn hand_over(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]
 /// the terminal's group, gets it and decides) and passes SIGTERM and SIGHUP on to it, so that
 /// a pyve that is told to end never leaves the plugin running.
 pub fn exec_plugin(env: &HostEnv, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
-    let mut cmd = plugin_command(env, plugin, command, args);
+    let mut cmd = plugin_command(env, project_root(env).as_deref(), plugin, command, args);
     let status = crate::signals::run_foreground(&mut cmd).map_err(|e| start_error(plugin, &e))?;
     Ok(exit_code(status))
 }

@@ -8,7 +8,6 @@
 //! RPC and the executable serves passthrough. A file without the execute bit is reported,
 //! never run; a library in a world-writable directory is refused.
 
-use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -83,9 +82,10 @@ impl SearchPath {
     /// Build the search path from the environment.
     pub fn from_env(env: &HostEnv) -> Self {
         let mut sp = SearchPath::default();
-        let mut seen = HashSet::new();
-        let mut push = |sp: &mut SearchPath, path: PathBuf, origin: Origin| {
-            if seen.insert(path.clone()) {
+        // A dozen directories: a linear look beats hashing them (and seeding a hasher costs a
+        // `getrandom` call on every `pyve NAME`).
+        let push = |sp: &mut SearchPath, path: PathBuf, origin: Origin| {
+            if !sp.dirs.iter().any(|d| d.path == path) {
                 sp.dirs.push(SearchDir { path, origin });
             }
         };
@@ -403,6 +403,25 @@ pub fn candidates_for(sp: &SearchPath, name: &str) -> Vec<Candidate> {
         }
     }
     found
+}
+
+/// How a name resolves for running it, without the candidates after the winning directory:
+/// [`resolve`] of [`candidates_for`], but the directories after the first one with a usable
+/// file for `name` are not looked at (what they hold is only reported as shadowed, and running
+/// the plugin does not report it). On the path of every `pyve NAME`.
+pub fn resolve_for_run(sp: &SearchPath, name: &str) -> Resolution {
+    let mut found = Vec::new();
+    for (i, dir) in sp.dirs.iter().enumerate() {
+        for (file, kind) in [(dylib_file_name(name), Kind::Dylib), (exec_file_name(name), Kind::Exec)] {
+            if let Some(c) = candidate_at(dir.path.join(file), name.to_owned(), kind, dir, i) {
+                found.push(c);
+            }
+        }
+        if found.iter().any(|c| c.dir_index == i && c.usable()) {
+            break;
+        }
+    }
+    resolve(found)
 }
 
 /// How a name resolves.
