@@ -514,7 +514,9 @@ fn through_dylib(p: &PostCreateParams) -> Run {
     }
     // SAFETY: the session from `open`, closed once.
     unsafe { close(session) };
-    // SAFETY: the library sent its end marker and never calls back afterwards.
+    // SAFETY: `close` has returned, so the end marker's call of `on_message` has returned too
+    // and the library never calls back again (protocol.md section 11). Freeing `ctx` when the
+    // marker arrives instead would race with that call, still unlocking the mutex in `ctx`.
     drop(unsafe { Box::from_raw(ctx) });
     std::mem::forget(lib); // libraries are never unloaded (protocol.md section 11)
     collect(messages)

@@ -129,8 +129,14 @@ pub fn open(callback: Callback, ctx: *mut c_void, make: fn() -> Plugin) -> *mut 
         let worker_plugin = Arc::clone(&plugin);
         let start: Job = Box::new(move || {
             let job: Job = Box::new(move || {
-                let _guard = EndGuard(guard_host);
-                serve(&worker_plugin, &worker, work);
+                {
+                    let _guard = EndGuard(guard_host);
+                    serve(&worker_plugin, &worker, work);
+                }
+                // Only once the end marker's callback has returned: `close` waits for this, and
+                // a host may free `ctx` as soon as `close` returns. Signalled before the marker,
+                // `close` could return (and the host free `ctx`) while the host's callback was
+                // still running on this thread, writing to freed memory.
                 let _ = done_tx.send(());
             });
             if run_on_worker(job).is_err() {
@@ -172,7 +178,8 @@ pub unsafe fn send(session: *mut c_void, message: *const u8, len: usize) -> i32 
 }
 
 /// `pyve_plugin_close`: end the input and wait for the session's worker to finish its
-/// current request. The session pointer is invalid afterwards.
+/// current request and for the end marker's callback to return. The session pointer is
+/// invalid afterwards, and the library never touches the host's callback or context again.
 ///
 /// # Safety
 /// `session` must come from [`open`] and not be closed already.
@@ -240,4 +247,51 @@ macro_rules! export_dylib {
             unsafe { $crate::dylib::close(session) }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyve_protocol::methods::{RequestMethod, request};
+    use pyve_protocol::{Id, Message, Request, framing};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    /// The host's state: `returned` is set when the end marker's callback returns.
+    struct Host {
+        returned: AtomicBool,
+    }
+
+    unsafe extern "C" fn slow_host(ctx: *mut c_void, msg: *const u8, _len: usize) {
+        // SAFETY: `ctx` is the `Host` the test keeps alive until `close` has returned.
+        let host = unsafe { &*(ctx as *const Host) };
+        if msg.is_null() {
+            // A host callback still at work when the plugin sends the end marker.
+            std::thread::sleep(Duration::from_millis(100));
+            host.returned.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn plugin() -> Plugin {
+        Plugin::new("close-test", "0.1.0")
+    }
+
+    #[test]
+    fn close_returns_after_the_end_marker_callback_returned() {
+        let host = Box::new(Host { returned: AtomicBool::new(false) });
+        let ctx = &*host as *const Host as *mut c_void;
+        let session = open(slow_host, ctx, plugin);
+        assert!(!session.is_null());
+        // A request for the worker (answered "method not found"), so that the worker, not the
+        // caller's thread, answers `shutdown` and sends the end marker.
+        for (id, method) in [(1, "x/unknown"), (2, request::Shutdown::METHOD)] {
+            let req = Request { id: Id::Number(id), method: method.into(), params: serde_json::Value::Null };
+            let line = framing::encode(&Message::Request(req));
+            // SAFETY: a live session; the buffer outlives the call.
+            assert_eq!(unsafe { send(session, line.as_ptr(), line.len() - 1) }, SEND_OK);
+        }
+        // SAFETY: the session from `open`, closed once.
+        unsafe { close(session) };
+        assert!(host.returned.load(Ordering::SeqCst), "close returned while the host's callback was running");
+    }
 }
