@@ -53,8 +53,9 @@ fn the_newest_interpreter_that_satisfies_it_is_chosen() {
     );
     let out = run(sb.e2e().args(["--validate", "--json"]));
     let report: serde_json::Value = serde_json::from_str(&out.stdout).expect(&out.stdout);
-    let line = report.to_string();
-    assert!(line.contains("requires-python"), "{line}");
+    let check = report["checks"].as_array().unwrap().iter().find(|c| c["label"] == "requires-python");
+    assert_eq!(check.map(|c| &c["status"]), Some(&serde_json::json!("error")), "{report:#}");
+    assert_eq!(report["exit_code"], 1, "{report:#}");
     // Back in line with the declaration: it validates again.
     project(&sb, ">=3.9,<3.12");
     let out = run(sb.e2e().arg("--validate"));
