@@ -4,6 +4,9 @@
 // stdout and stderr to /dev/null; leading @VAR=value words add to that command's environment.
 // Prints the median, mean and 10th percentile wall time of each, in ms. On a loaded machine the
 // load drifts alike for all the commands, which separate hyperfine blocks do not give.
+// INTERLEAVE_PREPARE, when set, is run with `sh -c` (untimed) before every run of every command
+// (warm-up runs included): what hyperfine's --prepare does, e.g. removing the environment a
+// command creates.
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +34,14 @@ int main(int argc, char **argv) {
     posix_spawn_file_actions_t fa; posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    for (int w = 0; w < 50; w++) for (int c = 0; c < nc; c++) { pid_t p; posix_spawn(&p, cmds[c][0], &fa, NULL, cmds[c], envs[c]); waitpid(p, NULL, 0); }
+    char *prep = getenv("INTERLEAVE_PREPARE");
+    char *prep_argv[] = {"/bin/sh", "-c", prep, NULL};
+#define PREPARE() do { if (prep) { pid_t q; posix_spawn(&q, "/bin/sh", &fa, NULL, prep_argv, environ); waitpid(q, NULL, 0); } } while (0)
+    int warm = prep ? 5 : 50;
+    for (int w = 0; w < warm; w++) for (int c = 0; c < nc; c++) { pid_t p; PREPARE(); posix_spawn(&p, cmds[c][0], &fa, NULL, cmds[c], envs[c]); waitpid(p, NULL, 0); }
     for (int i = 0; i < n; i++) for (int c = 0; c < nc; c++) {
         struct timespec a, b; pid_t p;
+        PREPARE();
         clock_gettime(CLOCK_MONOTONIC, &a);
         if (posix_spawn(&p, cmds[c][0], &fa, NULL, cmds[c], envs[c])) { perror("spawn"); return 1; }
         waitpid(p, NULL, 0);

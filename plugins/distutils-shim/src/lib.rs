@@ -315,7 +315,7 @@ pub fn apply(opts: &Options, reporter: &dyn Reporter) -> Result<Report, Cancelle
 
     let written = match existing {
         Existing::Current => false,
-        _ => match sitecustomize::write(&shim, info.cache_tag.as_deref()) {
+        _ => match sitecustomize::write(&shim, info.cache_tag.as_deref(), existing == Existing::Outdated) {
             Ok(()) => true,
             Err(e) => {
                 reporter.log(Level::Warn, &format!("Failed to write sitecustomize.py shim ({}: {e})", shim.display()));

@@ -35,6 +35,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 mod error;
+mod link;
 pub mod record;
 pub mod seed;
 pub mod temp;

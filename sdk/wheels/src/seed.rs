@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use crate::BundledWheel;
 use crate::error::{Error, IoContext};
+use crate::link::{Dir, LinkFailure, link_all};
 use crate::record::{csv_field, parse_csv, record_hash};
 use crate::temp::TempDir;
 
@@ -118,6 +119,7 @@ fn seed_one(wheel: &BundledWheel, target: &SeedTarget<'_>) -> Result<SeededWheel
     if let Some(root) = &files_root {
         hard_linked = link_tree(root, target.site_packages, &manifest, &generated_names)?;
     }
+
     // The wheel's RECORD and entry points, from wherever its files are.
     let src_root = files_root.as_deref().unwrap_or(target.site_packages);
     let wheel_record_path = src_root.join(&manifest.dist_info).join("RECORD");
@@ -467,12 +469,7 @@ fn cache_entry(wheel: &Path, cache: &Path) -> Result<(PathBuf, SeedSource, Manif
 /// entry was built (one `stat` per file: a truncated, missing or replaced file is caught
 /// without reading it).
 fn entry_is_whole(entry: &Path, manifest: &Manifest) -> bool {
-    let root = entry.join(FILES);
-    manifest
-        .files
-        .iter()
-        .zip(&manifest.sizes)
-        .all(|(f, size)| fs::symlink_metadata(root.join(f)).is_ok_and(|m| m.is_file() && m.len() == *size))
+    crate::link::all_whole(&entry.join(FILES), &manifest.files, &manifest.sizes)
 }
 
 /// Check every unpacked file against the hash and size the wheel's `RECORD` gives it (what
@@ -527,34 +524,28 @@ fn read_manifest(entry: &Path) -> Result<Manifest, Error> {
 /// Recreate the entry's directories in `dest` and hard-link its files there, copying when
 /// linking fails. Returns whether the files are links.
 fn link_tree(root: &Path, dest: &Path, manifest: &Manifest, skip: &[String]) -> Result<bool, Error> {
+    let dest_dir = Dir::open(dest).ctx("open", dest)?;
     for d in &manifest.dirs {
-        let dir = dest.join(d);
-        match fs::create_dir(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
-            Err(e) => return Err(Error::io("create directory", dir, e)),
-        }
+        dest_dir.mkdir(d).ctx("create directory", &dest.join(d))?;
     }
-    let mut linking = true;
-    for f in &manifest.files {
-        if skip.iter().any(|s| s == f) {
-            continue;
-        }
-        let (src, dst) = (root.join(f), dest.join(f));
-        if linking {
-            match fs::hard_link(&src, &dst) {
-                Ok(()) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(Error::io("link", dst, e));
+    let files: Vec<&String> = manifest.files.iter().filter(|f| !skip.contains(f)).collect();
+    let src_dir = Dir::open(root).ctx("open", root)?;
+    let mut linked = !files.is_empty();
+    for failure in link_all(&src_dir, &dest_dir, &files) {
+        match failure {
+            LinkFailure::Exists(f, e) | LinkFailure::Other(f, e) => return Err(Error::io("link", dest.join(f), e)),
+            // Another file system, a link limit, a file system without hard links: copy
+            // this file and the following ones.
+            LinkFailure::Unlinkable(rest) => {
+                linked = false;
+                for f in rest {
+                    let dst = dest.join(&f);
+                    fs::copy(root.join(&f), &dst).ctx("copy a cached file to", &dst)?;
                 }
-                // Another file system, a link limit, a file system without hard links:
-                // copy this file and all the following ones.
-                Err(_) => linking = false,
             }
         }
-        fs::copy(&src, &dst).ctx("copy a cached file to", &dst)?;
     }
-    Ok(linking && !manifest.files.is_empty())
+    Ok(linked)
 }
 
 #[cfg(test)]
