@@ -39,7 +39,18 @@ P=$W/project
 mkdir -p "$P"
 cd "$P"
 clean="rm -rf .venv .pyve .env .gitignore .python-version"
-prep="sh -c '$clean && sync'"
+# Between timed runs the previous run's files are moved into a directory of their own (removed
+# with $W at exit), not deleted: for about 30 s after an inode is freed, ext4 skips it when it
+# allocates a new one, scanning past the recently freed inodes of the block group, so a create
+# right after `rm -rf` of the last one can pay for the files the benchmark deleted lately
+# (docs/benchmarks.md, bench/inode_drift.py). A new project's first init, which this
+# measures, has no such neighbours. DELETED_RUNS (default
+# 20) times the 3.12+ rows again with `rm -rf` between runs: an environment re-made right
+# after its predecessor was deleted.
+TRASH=$W/trash
+mkdir -p "$TRASH"
+move="d=\$(mktemp -d $TRASH/r.XXXXXX) && for f in .venv .pyve .env .gitignore .python-version; do if [ -e \$f ] || [ -L \$f ]; then mv \$f \$d/; fi; done"
+prep="sh -c '$move; sync'"
 
 echo "### \`pyve --init\` on every interpreter, warm caches (target: no slower than \`uv venv --seed --offline\`)"
 echo
@@ -61,7 +72,31 @@ for row in default "${versions[@]}"; do
     $clean
 done
 echo
+echo "Each run in a new directory: the previous run's environment is moved aside, not deleted (see the script's comment)."
+echo
 echo "uv seeds pip only on every interpreter; pyve's rows also write \`.python-version\`, \`.env\`, \`.gitignore\` and \`.pyve/config\`, and on 3.12+ run the distutils shim (setuptools, wheel and packaging linked from pyve's wheel cache, the \`sitecustomize.py\`, and its bytecode and the probe's verdict from the cache, which the warm-up run kept: no python start)."
+echo
+
+DELETED_RUNS=${DELETED_RUNS:-20}
+echo "### \`pyve --init\` on 3.12+ re-made right after \`rm -rf\` of the previous one, warm caches"
+echo
+echo "| interpreter | \`pyve --init --no-direnv\` median (ms) | mean ± σ | \`uv venv --seed --offline\` median (ms) | mean ± σ | pyve / uv |"
+echo "|---|---|---|---|---|---|"
+for v in "${versions[@]}"; do
+    case $v in 3.8.*|3.9.*|3.10.*|3.11.*) continue ;; esac
+    py=$PYENV_ROOT/versions/$v/bin/python${v%.*}
+    # Let the inodes the runs above freed age past ext4's window first.
+    sleep 35
+    hyperfine -N --runs "$DELETED_RUNS" --prepare "sh -c '$clean && sync'" --export-json "$W/init.json" \
+        -n pyve "$I/pyve --init --no-direnv --python-version $v -q" \
+        -n uv "$UV venv -q --seed --offline -p $py .venv" >&2
+    read -r p_med p_mean p_sd < <(medians "$W/init.json" | sed -n 1p)
+    read -r u_med u_mean u_sd < <(medians "$W/init.json" | sed -n 2p)
+    echo "| $v | $p_med | $p_mean ± $p_sd | $u_med | $u_mean ± $u_sd | $(python3 -c "print('%.2f' % ($p_med / $u_med))") |"
+    $clean
+done
+echo
+echo "Every run allocates its new inodes past those the runs before it freed: pyve's 3.12 rows make about 165 (131 directories, the new files and symlinks; the ~900 package files are links), uv's about 105 (83 directories), so both can be slowed by the scan, pyve more."
 echo
 
 echo "### The cold first run on 3.12+ (empty wheel cache; target: within 1.2x of \`pip install setuptools wheel\` alone)"
