@@ -1,11 +1,14 @@
-//! Link GCC's unwinder into pyve statically (`libgcc_eh.a`) rather than loading
-//! `libgcc_s.so.1` at every start (docs/decisions.md, "pyve links the unwinder statically").
+//! The build script of pyve and of the plugin executables that start on its hot paths
+//! (`pyve-venv` at every init, `pyve-testenv` at every `pyve test`): link GCC's unwinder
+//! statically (`libgcc_eh.a`) rather than loading `libgcc_s.so.1` at every start
+//! (docs/decisions.md, "pyve links the unwinder statically").
 //!
 //! Rust's standard library asks the linker for `-lgcc_s`. Loading that library costs each run
-//! of pyve about 0.1 ms on a virtual machine (the dynamic loader maps it, and its constructor
+//! about 0.1 ms on a virtual machine (the dynamic loader maps it, and its constructor
 //! probes the CPU with `cpuid`, which traps to the hypervisor): a tenth of `pyve NAME`'s
-//! dispatch. A directory holding only a `libgcc_s.a` that is GCC's own static unwinder,
-//! searched before the system's, makes that `-lgcc_s` resolve to the archive. Unwinding,
+//! dispatch, and as much again for each plugin executable it starts. A directory holding only
+//! a `libgcc_s.a` that is GCC's own static unwinder, searched before the system's, makes that
+//! `-lgcc_s` resolve to the archive. Unwinding,
 //! backtraces and the plugin libraries pyve loads (each with its own unwinder) are unchanged.
 //!
 //! Only on GNU/Linux targets, only when the C compiler names an existing `libgcc_eh.a`;
@@ -15,7 +18,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    println!("cargo::rerun-if-changed=build.rs");
+    // (A change of this file rebuilds and reruns it; the lines below keep cargo from rerunning
+    // it for every other change in the package.)
     println!("cargo::rerun-if-env-changed=PYVE_DYNAMIC_LIBGCC");
     println!("cargo::rerun-if-env-changed=CC");
     let var = |k: &str| std::env::var(k).unwrap_or_default();
