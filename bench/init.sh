@@ -27,6 +27,17 @@ for r in json.load(open(sys.argv[1]))["results"]:
 PY
 }
 
+# side_by_side RUNS PREPARE PYVE_FLAGS PYTHON: hyperfine of pyve --init against uv venv --seed
+# --offline; prints "pyve-median | pyve-mean ± sd | uv-median | uv-mean ± sd | ratio".
+side_by_side() {
+    hyperfine -N --runs "$1" --prepare "$2" --export-json "$W/init.json" \
+        -n pyve "$I/pyve --init --no-direnv $3 -q" \
+        -n uv "$UV venv -q --seed --offline -p $4 .venv" >&2
+    read -r p_med p_mean p_sd < <(medians "$W/init.json" | sed -n 1p)
+    read -r u_med u_mean u_sd < <(medians "$W/init.json" | sed -n 2p)
+    echo "$p_med | $p_mean ± $p_sd | $u_med | $u_mean ± $u_sd | $(python3 -c "print('%.2f' % ($p_med / $u_med))")"
+}
+
 # The newest X.Y.Z of each 3.8-3.13 under the pyenv root.
 versions=()
 for m in 8 9 10 11 12 13; do
@@ -63,12 +74,7 @@ for row in default "${versions[@]}"; do
     # Warm pyve's wheel cache and uv's cache for this interpreter.
     "$I/pyve" --init --no-direnv $flag -q >/dev/null 2>&1 && $clean
     "$UV" venv -q --seed -p "$py" .venv && rm -rf .venv
-    hyperfine -N --runs "$RUNS" --prepare "$prep" --export-json "$W/init.json" \
-        -n pyve "$I/pyve --init --no-direnv $flag -q" \
-        -n uv "$UV venv -q --seed --offline -p $py .venv" >&2
-    read -r p_med p_mean p_sd < <(medians "$W/init.json" | sed -n 1p)
-    read -r u_med u_mean u_sd < <(medians "$W/init.json" | sed -n 2p)
-    echo "| $label | $seeded | $p_med | $p_mean ± $p_sd | $u_med | $u_mean ± $u_sd | $(python3 -c "print('%.2f' % ($p_med / $u_med))") |"
+    echo "| $label | $seeded | $(side_by_side "$RUNS" "$prep" "$flag" "$py") |"
     $clean
 done
 echo
@@ -87,16 +93,11 @@ for v in "${versions[@]}"; do
     py=$PYENV_ROOT/versions/$v/bin/python${v%.*}
     # Let the inodes the runs above freed age past ext4's window first.
     sleep 35
-    hyperfine -N --runs "$DELETED_RUNS" --prepare "sh -c '$clean && sync'" --export-json "$W/init.json" \
-        -n pyve "$I/pyve --init --no-direnv --python-version $v -q" \
-        -n uv "$UV venv -q --seed --offline -p $py .venv" >&2
-    read -r p_med p_mean p_sd < <(medians "$W/init.json" | sed -n 1p)
-    read -r u_med u_mean u_sd < <(medians "$W/init.json" | sed -n 2p)
-    echo "| $v | $p_med | $p_mean ± $p_sd | $u_med | $u_mean ± $u_sd | $(python3 -c "print('%.2f' % ($p_med / $u_med))") |"
+    echo "| $v | $(side_by_side "$DELETED_RUNS" "sh -c '$clean && sync'" "--python-version $v" "$py") |"
     $clean
 done
 echo
-echo "Every run allocates its new inodes past those the runs before it freed: pyve's 3.12 rows make about 165 (131 directories, the new files and symlinks; the ~900 package files are links), uv's about 105 (83 directories), so both can be slowed by the scan, pyve more."
+echo "A run allocates its new inodes past those freed in the last ~30 s: pyve's 3.12 rows make about 165 (131 directories, the new files and symlinks; the ~900 package files are links), uv's about 105 (83 directories), so both can be slowed by the scan, pyve more."
 echo
 
 echo "### The cold first run on 3.12+ (empty wheel cache; target: within 1.2x of \`pip install setuptools wheel\` alone)"
