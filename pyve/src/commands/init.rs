@@ -177,7 +177,7 @@ fn validate(args: &InitArgs) -> Result<()> {
         && b != "auto"
         && !pyve_protocol::is_valid_plugin_name(b)
     {
-        return Err(Error::usage(format!("invalid backend '{b}'")).hint("valid backends: venv, micromamba, auto"));
+        return Err(Error::usage(format!("Invalid backend: {b}")).hint("valid backends: venv, micromamba, auto"));
     }
     Ok(())
 }
@@ -325,7 +325,7 @@ fn choose(inventory: &Inventory, root: &Path, args: &InitArgs, configured: Optio
         let valid = backend::valid_names(inventory);
         if !valid.iter().any(|v| v == b) {
             return Err(
-                Error::usage(format!("invalid backend '{b}'")).hint(format!("valid backends: {}", valid.join(", ")))
+                Error::usage(format!("Invalid backend: {b}")).hint(format!("valid backends: {}", valid.join(", ")))
             );
         }
     }
