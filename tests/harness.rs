@@ -119,6 +119,12 @@ fn a_first_init_reports_on_stdout_and_leaves_stderr_empty() {
         assert!(lines.contains(&expected), "`{expected}` missing from stdout:\n{}", out.stdout);
     }
     assert!(read(&sb.project().join(".pyve/config")).contains("backend: venv"));
+    // The original's tree (reference 2.1): `.envrc` is ignored also with `--no-direnv`.
+    let gitignore = read(&sb.project().join(".gitignore"));
+    let ignored: Vec<&str> = gitignore.lines().collect();
+    for line in [".venv", ".env", ".envrc"] {
+        assert!(ignored.contains(&line), "`{line}` missing from .gitignore:\n{gitignore}");
+    }
 }
 
 #[test]
