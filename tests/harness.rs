@@ -119,6 +119,30 @@ fn a_first_init_reports_on_stdout_and_leaves_stderr_empty() {
         assert!(lines.contains(&expected), "`{expected}` missing from stdout:\n{}", out.stdout);
     }
     assert!(read(&sb.project().join(".pyve/config")).contains("backend: venv"));
+    // The original's tree (reference 2.1): `.envrc` is ignored also with `--no-direnv`.
+    let gitignore = read(&sb.project().join(".gitignore"));
+    let ignored: Vec<&str> = gitignore.lines().collect();
+    for line in [".venv", ".env", ".envrc"] {
+        assert!(ignored.contains(&line), "`{line}` missing from .gitignore:\n{gitignore}");
+    }
+}
+
+#[test]
+fn python_version_prints_the_originals_header_and_pin_on_stdout() {
+    let sb = sandbox();
+    let v = python("3.12");
+    let out = run(harness(&sb).args(["--python-version", &v]));
+    ok(&out, "--python-version");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for expected in [
+        &format!("Setting Python version to {v}...") as &str,
+        "INFO: Using pyenv for Python version management",
+        &format!("✓ Set Python {v} in .python-version"),
+    ] {
+        assert!(lines.contains(&expected), "`{expected}` missing from stdout:\n{}", out.stdout);
+    }
+    assert_eq!(out.stderr, "", "nothing went wrong, so nothing on stderr");
+    assert_eq!(read(&sb.project().join(".python-version")).trim(), v);
 }
 
 #[test]

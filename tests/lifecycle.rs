@@ -71,7 +71,7 @@ fn init_run_purge_on_every_supported_python() {
         assert!(!p.join(".envrc").exists());
         let gitignore = read(&p.join(".gitignore"));
         assert_eq!(
-            gitignore, "target\n.venv\n.env\n.pyve/state.json\n.pyve/lock\n",
+            gitignore, "target\n.venv\n.env\n.envrc\n.pyve/state.json\n.pyve/lock\n",
             "user lines kept, pyve's added once"
         );
 
@@ -520,7 +520,7 @@ fn assert_whole(p: &Path, when: &str) {
         assert!(p.join(".venv/pyvenv.cfg").is_file(), "{when}: a config without its environment");
     }
     if let Ok(g) = std::fs::read_to_string(p.join(".gitignore")) {
-        assert_eq!(g, ".venv\n.env\n.pyve/state.json\n.pyve/lock\n", "{when}: a partial .gitignore");
+        assert_eq!(g, ".venv\n.env\n.envrc\n.pyve/state.json\n.pyve/lock\n", "{when}: a partial .gitignore");
     }
     if let Ok(c) = std::fs::read_to_string(p.join(".pyve/config")) {
         assert!(c.ends_with("version: 3.11.7\n") || c.contains("python:\n  version:"), "{when}: a partial config: {c}");

@@ -177,7 +177,7 @@ fn validate(args: &InitArgs) -> Result<()> {
         && b != "auto"
         && !pyve_protocol::is_valid_plugin_name(b)
     {
-        return Err(Error::usage(format!("invalid backend '{b}'")).hint("valid backends: venv, micromamba, auto"));
+        return Err(Error::usage(format!("Invalid backend: {b}")).hint("valid backends: venv, micromamba, auto"));
     }
     Ok(())
 }
@@ -325,7 +325,7 @@ fn choose(inventory: &Inventory, root: &Path, args: &InitArgs, configured: Optio
         let valid = backend::valid_names(inventory);
         if !valid.iter().any(|v| v == b) {
             return Err(
-                Error::usage(format!("invalid backend '{b}'")).hint(format!("valid backends: {}", valid.join(", ")))
+                Error::usage(format!("Invalid backend: {b}")).hint(format!("valid backends: {}", valid.join(", ")))
             );
         }
     }
@@ -709,7 +709,7 @@ fn finish(
         crate::signals::check()?;
         write_envrc(root, args, choice, &created, &mut state, &mut wrote)?;
         write_dotenv(root, args, env, &mut state, &mut wrote)?;
-        write_gitignore(root, args, &created, &mut state, &mut wrote)?;
+        write_gitignore(root, &created, &mut state, &mut wrote)?;
         test_pause("write-files");
         crate::signals::check()?;
         wrote.state = true;
@@ -1016,31 +1016,25 @@ fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State, 
 }
 
 /// The lines `.gitignore` should hold for what `--init` made.
-fn wanted_gitignore(args: &InitArgs, created: &CreateResult, state: &State) -> Vec<String> {
+fn wanted_gitignore(created: &CreateResult) -> Vec<String> {
     // A plugin's lines are used only when they are one plain pattern each (see
     // `write_gitignore` for the warning).
     let mut wanted: Vec<String> =
         created.gitignore.iter().filter(|l| files::gitignore_line_refused(l).is_none()).cloned().collect();
     wanted.push(".env".into());
-    if !args.no_direnv || state.managed.envrc {
-        wanted.push(".envrc".into());
-    }
+    // `.envrc` also with `--no-direnv`, as the original: it is what direnv users of the project
+    // would write, and the line must be there before the first `.envrc` is committed.
+    wanted.push(".envrc".into());
     wanted.push(STATE_FILE.into());
     wanted.push(".pyve/lock".into());
     wanted
 }
 
-fn write_gitignore(
-    root: &Path,
-    args: &InitArgs,
-    created: &CreateResult,
-    state: &mut State,
-    wrote: &mut Written,
-) -> Result<()> {
+fn write_gitignore(root: &Path, created: &CreateResult, state: &mut State, wrote: &mut Written) -> Result<()> {
     let Some(path) = files::gitignore_path(root)? else {
         ui::warn(&format!(
             "  Add these lines to it yourself to keep them out of git: {}",
-            wanted_gitignore(args, created, state).join(", ")
+            wanted_gitignore(created).join(", ")
         ));
         return Ok(());
     };
@@ -1049,7 +1043,7 @@ fn write_gitignore(
             ui::warn(&format!("the backend asked to add {l:?} to .gitignore: refused ({why})"));
         }
     }
-    let wanted = wanted_gitignore(args, created, state);
+    let wanted = wanted_gitignore(created);
     // Lines pyve added before for something no longer wanted (an old venv directory) go.
     let stale: Vec<String> = state.managed.gitignore_lines.iter().filter(|l| !wanted.contains(l)).cloned().collect();
     if !stale.is_empty() {

@@ -59,7 +59,7 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
         _ => argv,
     };
     let Some((program, args)) = argv.split_first() else {
-        return Err(Error::usage("no command given to run")
+        return Err(Error::usage("No command provided to run")
             .hint("usage: pyve run <command> [args...], for example: pyve run python --version"));
     };
     let cwd = project::current_dir()?;

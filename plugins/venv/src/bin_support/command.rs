@@ -54,6 +54,8 @@ pub fn python_version(inv: Invocation) -> i32 {
     if args.len() > 1 {
         ui.log(LogLevel::Warn, &format!("ignoring extra arguments: {}", args[1..].join(" ")));
     }
+    // The original's header (reference 2.3), before the version manager is looked for.
+    out.status(&format!("\nSetting Python version to {version}..."));
     let root = match inv.host.project_root_or_cwd() {
         Ok(r) => r,
         Err(e) => {
