@@ -65,11 +65,11 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
     let cwd = project::current_dir()?;
     let Some(root) = env.project_root(&cwd) else {
         return Err(Error::new(format!(
-            "no pyve environment here: no {} in {} or its parents",
+            "No Python environment found: no {} in {} or its parents",
             project::CONFIG_FILE,
             cwd.display()
         ))
-        .hint("create one with `pyve --init` in the project's directory"));
+        .hint("run `pyve --init` in the project's directory to create an environment first"));
     };
     if let Some(why) = crate::commands::init::unfinished(&root) {
         crate::ui::warn(&why);
