@@ -117,6 +117,17 @@ fn a_healthy_project_passes_and_an_uninitialised_one_says_so() {
     ok(&vj, "validate --json");
     assert_eq!(assert_matches_schema("validate.schema.json", &vj.stdout)["result"], "passed");
 
+    // --config names where --install puts pyve, as the original's report did (reference 2.9).
+    let home = sb.home();
+    let config = run(sb.e2e().arg("--config"));
+    ok(&config, "--config");
+    let line = format!("  Install directory:      {}", home.join(".local/bin").display());
+    assert!(has_line(&config, &line), "`{line}` missing from:\n{}", config.stdout);
+    let cj = run(sb.e2e().args(["--config", "--json"]));
+    ok(&cj, "--config --json");
+    let cj = assert_matches_schema("config.schema.json", &cj.stdout);
+    assert_eq!(cj["install_dir"], home.join(".local/bin").display().to_string().as_str());
+
     // Works from a sub-directory, like every command.
     let sub = p.join("src");
     std::fs::create_dir_all(&sub).unwrap();
