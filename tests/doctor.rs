@@ -259,6 +259,24 @@ fn a_config_from_another_pyve_is_a_warning() {
 }
 
 #[test]
+fn a_config_without_a_backend_is_not_configured_even_with_a_state() {
+    // Reference 2.8: `--validate` checks the config's `backend`; `.pyve/state.json` (pyve's
+    // own record) naming one does not make an incomplete config valid, since `--init
+    // --update` reads the config and refuses it.
+    let sb = sandbox();
+    let p = sb.project();
+    init(&sb, &["--python-version", &python("3.11")]);
+    let text = std::fs::read_to_string(p.join(".pyve/config")).unwrap();
+    let without: String = text.lines().filter(|l| !l.starts_with("backend:")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(p.join(".pyve/config"), without).unwrap();
+    let val = validate(&sb, &p);
+    assert_eq!(val.code, Some(1), "{}", val.stdout);
+    assert!(has_line(&val, "✗ Backend: not configured"), "{}", val.stdout);
+    assert!(val.stdout.contains("add `backend: venv`"), "{}", val.stdout);
+    assert!(has_line(&val, "Validation completed with errors."), "{}", val.stdout);
+}
+
+#[test]
 fn direnv_and_dotenv_are_checked() {
     let sb = sandbox();
     let p = sb.project();
