@@ -443,7 +443,9 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
         shown.join(" ")
     };
     cmd.env("VIRTUAL_ENV", &paths.env).env_remove("PYTHONHOME");
-    ui.info(&format!("Installing dev/test dependencies ({what}) into '{ENV_DIR}' with {installer}..."));
+    // The original's words first (`Installing dev/test dependencies into '.pyve/testenv/venv'...`),
+    // then what and with which installer.
+    ui.info(&format!("Installing dev/test dependencies into '{ENV_DIR}' ({what}) with {installer}..."));
     let line = command_line(&cmd);
     if uv {
         // uv's cache first, without the network (a second project installs in a fraction of
