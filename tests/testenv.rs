@@ -333,6 +333,8 @@ fn interpreter_record_pin_drift_and_gitignore() {
     code(&out, 1, "pyve test without pytest");
     has(&out.stderr, &warning);
     has(&out.stderr, "ERROR: pytest is not installed in the dev/test runner environment");
+    // Reference 2.6: the original's users saw Python's "No module named pytest" here.
+    has(&out.stderr, "No module named pytest");
     has(&out.stderr, "pyve testenv --install");
     let out = pyve(&sb, &["testenv", "--status"]);
     ok(&out, "status");

@@ -949,7 +949,10 @@ fn prepare_test(ui: &Ui, host: &Host, args: &[OsString]) -> Result<Command, Fail
     }
     link_project(ui, &paths, version.as_deref(), &site);
     if !project::has_pytest(&site) {
-        return Err(Failure::new(format!("pytest is not installed in the dev/test runner environment ({ENV_DIR})"))
+        // "No module named pytest" is what the original showed here (Python's own message).
+        return Err(Failure::new(format!(
+            "pytest is not installed in the dev/test runner environment ({ENV_DIR}): No module named pytest"
+        ))
             .hint("install it with `pyve testenv --install` (or your test requirements with `pyve testenv --install -r requirements-dev.txt`)"));
     }
     let mut cmd = in_env(&paths.python(), &paths);
