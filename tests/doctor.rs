@@ -192,6 +192,21 @@ fn an_interpreter_that_is_gone_is_an_error() {
 }
 
 #[test]
+fn a_venv_without_its_python_is_python_not_found() {
+    // Reference 2.7: `✗ Python: not found in venv` when `.venv/bin/python` is not there; the
+    // base interpreter it was made from is still installed and is not reported missing.
+    let sb = sandbox();
+    let p = sb.project();
+    init(&sb, &["--python-version", &python("3.11")]);
+    std::fs::remove_file(p.join(".venv/bin/python")).unwrap();
+    let out = doctor(&sb, &p);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("✗ Python: not found in venv"), "{}", out.stdout);
+    assert!(out.stdout.contains("✓ Base interpreter: "), "{}", out.stdout);
+    assert!(!out.stdout.contains("✗ Base interpreter"), "{}", out.stdout);
+}
+
+#[test]
 fn a_moved_project_is_diagnosed_by_running_its_scripts() {
     let sb = sandbox();
     init(&sb, &["--python-version", &python("3.11")]);
