@@ -117,6 +117,17 @@ fn a_healthy_project_passes_and_an_uninitialised_one_says_so() {
     ok(&vj, "validate --json");
     assert_eq!(assert_matches_schema("validate.schema.json", &vj.stdout)["result"], "passed");
 
+    // --config names where --install puts pyve, as the original's report did (reference 2.9).
+    let home = sb.home();
+    let config = run(sb.e2e().arg("--config"));
+    ok(&config, "--config");
+    let line = format!("  Install directory:      {}", home.join(".local/bin").display());
+    assert!(has_line(&config, &line), "`{line}` missing from:\n{}", config.stdout);
+    let cj = run(sb.e2e().args(["--config", "--json"]));
+    ok(&cj, "--config --json");
+    let cj = assert_matches_schema("config.schema.json", &cj.stdout);
+    assert_eq!(cj["install_dir"], home.join(".local/bin").display().to_string().as_str());
+
     // Works from a sub-directory, like every command.
     let sub = p.join("src");
     std::fs::create_dir_all(&sub).unwrap();
@@ -178,6 +189,21 @@ fn an_interpreter_that_is_gone_is_an_error() {
     let val = with_root(&["--validate"]);
     assert_eq!(val.code, Some(1), "{}", val.stdout);
     assert!(val.stdout.contains("✗ Python: .venv/bin/python does not run"), "{}", val.stdout);
+}
+
+#[test]
+fn a_venv_without_its_python_is_python_not_found() {
+    // Reference 2.7: `✗ Python: not found in venv` when `.venv/bin/python` is not there; the
+    // base interpreter it was made from is still installed and is not reported missing.
+    let sb = sandbox();
+    let p = sb.project();
+    init(&sb, &["--python-version", &python("3.11")]);
+    std::fs::remove_file(p.join(".venv/bin/python")).unwrap();
+    let out = doctor(&sb, &p);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("✗ Python: not found in venv"), "{}", out.stdout);
+    assert!(out.stdout.contains("✓ Base interpreter: "), "{}", out.stdout);
+    assert!(!out.stdout.contains("✗ Base interpreter"), "{}", out.stdout);
 }
 
 #[test]
@@ -245,6 +271,24 @@ fn a_config_from_another_pyve_is_a_warning() {
     std::fs::remove_dir_all(p.join(".venv")).unwrap();
     let val = validate(&sb, &p);
     assert_eq!(val.code, Some(1), "errors win whatever the order: {}", val.stdout);
+}
+
+#[test]
+fn a_config_without_a_backend_is_not_configured_even_with_a_state() {
+    // Reference 2.8: `--validate` checks the config's `backend`; `.pyve/state.json` (pyve's
+    // own record) naming one does not make an incomplete config valid, since `--init
+    // --update` reads the config and refuses it.
+    let sb = sandbox();
+    let p = sb.project();
+    init(&sb, &["--python-version", &python("3.11")]);
+    let text = std::fs::read_to_string(p.join(".pyve/config")).unwrap();
+    let without: String = text.lines().filter(|l| !l.starts_with("backend:")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(p.join(".pyve/config"), without).unwrap();
+    let val = validate(&sb, &p);
+    assert_eq!(val.code, Some(1), "{}", val.stdout);
+    assert!(has_line(&val, "✗ Backend: not configured"), "{}", val.stdout);
+    assert!(val.stdout.contains("add `backend: venv`"), "{}", val.stdout);
+    assert!(has_line(&val, "Validation completed with errors."), "{}", val.stdout);
 }
 
 #[test]

@@ -75,6 +75,8 @@ fn seed_plan_survives_reinit_and_purge_and_run_never_uses_it() {
     assert!(out.stderr.is_empty(), "status lines go to stdout: {}", out.stderr);
     let out = pyve(&sb, &["testenv", "--install"]);
     ok(&out, "testenv --install");
+    // Reference 2.5: the original's words, then pyve's detail in brackets.
+    has(&out.stdout, "INFO: Installing dev/test dependencies into '.pyve/testenv/venv' (pytest) with ");
     has(&out.stdout, "✓ Dev/test dependencies installed");
     write(&p.join("tests/test_ok.py"), "def test_ok():\n    assert 1 + 1 == 2\n");
     let out = pyve(&sb, &["test"]);
@@ -331,6 +333,8 @@ fn interpreter_record_pin_drift_and_gitignore() {
     code(&out, 1, "pyve test without pytest");
     has(&out.stderr, &warning);
     has(&out.stderr, "ERROR: pytest is not installed in the dev/test runner environment");
+    // Reference 2.6: the original's users saw Python's "No module named pytest" here.
+    has(&out.stderr, "No module named pytest");
     has(&out.stderr, "pyve testenv --install");
     let out = pyve(&sb, &["testenv", "--status"]);
     ok(&out, "status");

@@ -270,6 +270,9 @@ pub struct ConfigJson {
     pub hooks: Vec<HookJson>,
     /// The project's environment-variables file.
     pub environment_file: String,
+    /// Where `pyve --install` puts pyve (`~/.local/bin`); `null` when the home directory is
+    /// unknown.
+    pub install_dir: Option<String>,
     /// The user plugin directory.
     pub plugin_dir: Option<String>,
     /// pyve's cache directory.

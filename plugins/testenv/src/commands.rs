@@ -443,7 +443,9 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
         shown.join(" ")
     };
     cmd.env("VIRTUAL_ENV", &paths.env).env_remove("PYTHONHOME");
-    ui.info(&format!("Installing dev/test dependencies ({what}) into '{ENV_DIR}' with {installer}..."));
+    // The original's words first (`Installing dev/test dependencies into '.pyve/testenv/venv'...`),
+    // then what and with which installer.
+    ui.info(&format!("Installing dev/test dependencies into '{ENV_DIR}' ({what}) with {installer}..."));
     let line = command_line(&cmd);
     if uv {
         // uv's cache first, without the network (a second project installs in a fraction of
@@ -947,7 +949,10 @@ fn prepare_test(ui: &Ui, host: &Host, args: &[OsString]) -> Result<Command, Fail
     }
     link_project(ui, &paths, version.as_deref(), &site);
     if !project::has_pytest(&site) {
-        return Err(Failure::new(format!("pytest is not installed in the dev/test runner environment ({ENV_DIR})"))
+        // "No module named pytest" is what the original showed here (Python's own message).
+        return Err(Failure::new(format!(
+            "pytest is not installed in the dev/test runner environment ({ENV_DIR}): No module named pytest"
+        ))
             .hint("install it with `pyve testenv --install` (or your test requirements with `pyve testenv --install -r requirements-dev.txt`)"));
     }
     let mut cmd = in_env(&paths.python(), &paths);

@@ -81,6 +81,9 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
     let _ =
         writeln!(out, "  Hooks:                  {}", if hooks.is_empty() { "none".into() } else { hooks.join(", ") });
     let _ = writeln!(out, "  Environment file:       .env");
+    if let Some(d) = install_dir(env) {
+        let _ = writeln!(out, "  Install directory:      {}", d.display());
+    }
     if let Some(d) = env.user_plugin_dir() {
         let _ = writeln!(out, "  Plugin directory:       {}", d.display());
     }
@@ -89,6 +92,11 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
     }
     crate::ui::out(&out);
     Ok(0)
+}
+
+/// Where `pyve --install` puts pyve (`~/.local/bin`), as the original's `--config` showed it.
+fn install_dir(env: &HostEnv) -> Option<std::path::PathBuf> {
+    env.home.as_ref().map(|h| h.join(".local/bin"))
 }
 
 /// `pyve --config --json`: the same facts as one JSON object.
@@ -148,6 +156,7 @@ fn print_json(
         backends,
         hooks,
         environment_file: ".env".into(),
+        install_dir: install_dir(env).map(|d| d.display().to_string()),
         plugin_dir: env.user_plugin_dir().map(|d| d.display().to_string()),
         cache_dir: env.cache_dir.as_ref().map(|d| d.display().to_string()),
     };

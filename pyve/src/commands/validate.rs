@@ -100,13 +100,17 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
     // A state that does not fit (a moved project) is an error, reported after the config.
     r.lines.extend(first.lines);
 
-    let Some(name) = rec.backend.clone() else {
-        r.host_hint(
-            CheckStatus::Error,
-            "Backend",
-            "not configured",
-            "add `backend: venv` (or another backend) to .pyve/config, or run 'pyve --init --force'",
-        );
+    // The backend must be in `.pyve/config` itself (the committed file, and what `--init
+    // --update` reads), as the original checked; the one `.pyve/state.json` recorded only
+    // names it in the hint.
+    let Some(name) = config.backend.clone() else {
+        let hint = match rec.state.as_ref().map(|s| s.backend.as_str()) {
+            Some(b) => format!(
+                "add `backend: {b}` (the backend that made the environment) to .pyve/config, or run 'pyve --init --force'"
+            ),
+            None => "add `backend: venv` (or another backend) to .pyve/config, or run 'pyve --init --force'".into(),
+        };
+        r.host_hint(CheckStatus::Error, "Backend", "not configured", hint);
         direnv_checks(root, r);
         return;
     };

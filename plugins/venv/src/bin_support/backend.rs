@@ -441,8 +441,16 @@ fn doctor_checks(root: &Path, s: &VenvSettings) -> Vec<Check> {
             let cfg = envdir::read_cfg(&env_path);
             env_version = cfg.version.as_deref().and_then(PythonVersion::parse);
             let probe = probe_python(&env_path);
+            let no_python = env_path.join("bin").join("python").symlink_metadata().is_err();
             match &probe {
                 Ok(p) => checks.push(check(CheckStatus::Ok, "Python", p.version.clone(), None)),
+                // No `bin/python` at all (not even a dangling link): the original's words.
+                Err(_) if no_python => checks.push(check(
+                    CheckStatus::Error,
+                    "Python",
+                    format!("not found in venv ({dir}/bin/python does not exist)"),
+                    Some("recreate the environment with `pyve --init --force`".into()),
+                )),
                 Err(why) => checks.push(check(
                     CheckStatus::Error,
                     "Python",
@@ -630,7 +638,11 @@ fn pip_check(env_path: &Path, dir: &str, probe: Option<&Probe>) -> Check {
 
 fn base_interpreter_check(env_path: &Path, cfg: &envdir::PyvenvCfg) -> Check {
     let python = env_path.join("bin").join("python");
-    let base: Option<PathBuf> = std::fs::canonicalize(&python).ok().filter(|p| p.is_file());
+    let base: Option<PathBuf> = std::fs::canonicalize(&python).ok().filter(|p| p.is_file()).or_else(|| {
+        // No `bin/python` at all: pyvenv.cfg still names the base interpreter, which may well
+        // be there (the Python check reports the missing entry).
+        python.symlink_metadata().is_err().then(|| cfg.executable.clone().filter(|p| p.is_file())).flatten()
+    });
     let home_ok = cfg.home.as_ref().is_none_or(|h| h.is_dir());
     match base {
         Some(real) if home_ok => check(CheckStatus::Ok, "Base interpreter", real.display().to_string(), None),
