@@ -20,16 +20,17 @@ const PARALLEL_FROM: usize = 256;
 /// At most this many threads.
 const MAX_THREADS: usize = 4;
 
-/// A directory opened for `*at` calls (`O_PATH`: no read permission needed).
+/// A directory opened for `*at` calls (on Linux with `O_PATH`: no read permission needed).
 pub(crate) struct Dir(File);
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const DIR_FLAGS: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const DIR_FLAGS: libc::c_int = libc::O_DIRECTORY | libc::O_CLOEXEC;
 
 impl Dir {
     pub(crate) fn open(path: &Path) -> io::Result<Dir> {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(path)
-            .map(Dir)
+        std::fs::OpenOptions::new().read(true).custom_flags(DIR_FLAGS).open(path).map(Dir)
     }
 
     /// Size of the regular file `rel` (not following a symbolic link); `None` when it is
