@@ -970,13 +970,10 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
     // The files.
     let state = lock::lock_state(root);
     match state.file() {
-        Some(f) => checks.push(check(CheckStatus::Ok, "Environment file", f, None)),
-        None => checks.push(check(
-            CheckStatus::Warn,
-            "Environment file",
-            "not found",
-            Some("create environment.yml".into()),
-        )),
+        // `Conda file`, not the original's `Environment file`: that label is the host's `.env`
+        // line (docs/decisions.md, doctor labels).
+        Some(f) => checks.push(check(CheckStatus::Ok, "Conda file", f, None)),
+        None => checks.push(check(CheckStatus::Warn, "Conda file", "not found", Some("create environment.yml".into()))),
     }
     checks.push(match &state {
         LockState::Fresh | LockState::LockOnly => {
@@ -992,7 +989,7 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
             CheckStatus::Warn,
             "Lock file",
             "missing",
-            Some(format!("generate with: {}", lock::regenerate_hint())),
+            Some(format!("Generate with: {}", lock::regenerate_hint())),
         ),
         LockState::Neither => check(CheckStatus::Warn, "Lock file", "missing (no environment.yml either)", None),
     });
