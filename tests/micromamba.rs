@@ -91,13 +91,19 @@ fn init_run_purge_from_environment_yml_with_the_builtin_engine() {
     assert!(!gitignore.contains("conda-lock.yml"), "{gitignore}");
 
     // doctor: the conda file is `Conda file` (the original's `Environment file` is the .env
-    // line, which stays), a missing lock says how to make one.
+    // line, which stays), a missing lock says how to make one; --validate names the environment.
     let out = w.pyve(&["doctor"]);
     ok(&out, "doctor");
     assert!(out.stdout.contains("\n✓ Conda file: environment.yml\n"), "{}", out.stdout);
     assert!(!out.stdout.contains("Environment file: environment.yml"), "{}", out.stdout);
     assert!(out.stdout.contains("\n✓ Environment file: .env (empty)\n"), "{}", out.stdout);
     assert!(out.stdout.contains("\n⚠ Lock file: missing\n  Generate with: pyve lock"), "{}", out.stdout);
+    let out = w.pyve(&["--validate"]);
+    assert!(
+        out.stdout.contains("\n✓ Environment file: environment.yml (exists)\n✓ Environment name: demo\n"),
+        "{}",
+        out.stdout
+    );
 
     // pyve run: the installed command, with the prefix the files were written for.
     let out = w.pyve(&["run", "hello"]);
