@@ -104,6 +104,17 @@ fn init_run_purge_from_environment_yml_with_the_builtin_engine() {
         "{}",
         out.stdout
     );
+    // The micromamba engine chosen and no binary: an error saying where pyve looked.
+    let mut c = w.cmd();
+    let out = run(c.arg("doctor").env("PYVE_MICROMAMBA_ENGINE", "micromamba"));
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stdout.contains("\n✗ Micromamba: not found (checked .pyve/bin/micromamba, "), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(", micromamba on PATH)\n  the micromamba engine is chosen (from PYVE_MICROMAMBA_ENGINE)"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("needs none"), "{}", out.stdout);
 
     // pyve run: the installed command, with the prefix the files were written for.
     let out = w.pyve(&["run", "hello"]);
