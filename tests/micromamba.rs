@@ -90,6 +90,32 @@ fn init_run_purge_from_environment_yml_with_the_builtin_engine() {
     assert!(gitignore.lines().any(|l| l == ".pyve/envs"), "{gitignore}");
     assert!(!gitignore.contains("conda-lock.yml"), "{gitignore}");
 
+    // doctor: the conda file is `Conda file` (the original's `Environment file` is the .env
+    // line, which stays), a missing lock says how to make one; --validate names the environment.
+    let out = w.pyve(&["doctor"]);
+    ok(&out, "doctor");
+    assert!(out.stdout.contains("\n✓ Conda file: environment.yml\n"), "{}", out.stdout);
+    assert!(!out.stdout.contains("Environment file: environment.yml"), "{}", out.stdout);
+    assert!(out.stdout.contains("\n✓ Environment file: .env (empty)\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("\n⚠ Lock file: missing\n  Generate with: pyve lock"), "{}", out.stdout);
+    let out = w.pyve(&["--validate"]);
+    assert!(
+        out.stdout.contains("\n✓ Environment file: environment.yml (exists)\n✓ Environment name: demo\n"),
+        "{}",
+        out.stdout
+    );
+    // The micromamba engine chosen and no binary: an error saying where pyve looked.
+    let mut c = w.cmd();
+    let out = run(c.arg("doctor").env("PYVE_MICROMAMBA_ENGINE", "micromamba"));
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stdout.contains("\n✗ Micromamba: not found (checked .pyve/bin/micromamba, "), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(", micromamba on PATH)\n  the micromamba engine is chosen (from PYVE_MICROMAMBA_ENGINE)"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("needs none"), "{}", out.stdout);
+
     // pyve run: the installed command, with the prefix the files were written for.
     let out = w.pyve(&["run", "hello"]);
     ok(&out, "run hello");

@@ -175,6 +175,13 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
         }
         d
     });
+    // A conda environment's name is the last part of its path (`.pyve/envs/NAME`).
+    let env_name = described
+        .as_ref()
+        .ok()
+        .and_then(|d| d.env_path.as_deref())
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned());
     match described {
         Err(e) => r.push(
             CheckStatus::Error,
@@ -208,6 +215,13 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
         r.push(c.status, c.label, c.detail, c.hint, &name);
     }
     env_file_check(&name, root, r);
+    // The original's `✓ Environment name: N` (reference 2.8); a name the backend refuses is
+    // the `Environment` error above.
+    if name == "micromamba"
+        && let Some(n) = env_name
+    {
+        r.host(CheckStatus::Ok, "Environment name", n);
+    }
     if let Some(v) = rec.settings.get("python_version").and_then(|v| v.as_str()) {
         r.host(CheckStatus::Ok, "Python version", v.to_owned());
     }

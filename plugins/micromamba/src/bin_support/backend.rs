@@ -894,15 +894,26 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
             });
         }
         None => {
-            let (status, hint) = if s.engine == EngineChoice::Micromamba {
+            // The micromamba engine chosen: an error that says where pyve looked (the
+            // original's `Checked:` lines), not that the built-in engine needs none.
+            let (status, hint, mut detail) = if s.engine == EngineChoice::Micromamba {
+                let user = discovery::user_binary(discovery::pyve_home_from_env().as_deref())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "$PYVE_HOME/bin/micromamba".into());
                 (
                     CheckStatus::Error,
-                    Some("install micromamba, or set `engine: builtin` under `micromamba:` in .pyve/config".into()),
+                    Some(format!(
+                        "the micromamba engine is chosen (from {}): install micromamba \
+                         (https://mamba.readthedocs.io/en/latest/installation.html) into one of those places, or \
+                         use the built-in engine: {ENGINE_VAR}=builtin, or `engine: builtin` under `micromamba:` \
+                         in .pyve/config",
+                        s.engine_source
+                    )),
+                    format!("not found (checked .pyve/bin/micromamba, {user}, micromamba on PATH)"),
                 )
             } else {
-                (CheckStatus::Info, None)
+                (CheckStatus::Info, None, "not found (the built-in engine needs none)".to_string())
             };
-            let mut detail = "not found (the built-in engine needs none)".to_string();
             if let Some(not_exec) = skipped.iter().find_map(discovery::Skipped::not_executable) {
                 detail =
                     format!("{} is not executable (fix with: chmod +x {})", not_exec.display(), not_exec.display());
@@ -970,13 +981,10 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
     // The files.
     let state = lock::lock_state(root);
     match state.file() {
-        Some(f) => checks.push(check(CheckStatus::Ok, "Environment file", f, None)),
-        None => checks.push(check(
-            CheckStatus::Warn,
-            "Environment file",
-            "not found",
-            Some("create environment.yml".into()),
-        )),
+        // `Conda file`, not the original's `Environment file`: that label is the host's `.env`
+        // line (docs/decisions.md, doctor labels).
+        Some(f) => checks.push(check(CheckStatus::Ok, "Conda file", f, None)),
+        None => checks.push(check(CheckStatus::Warn, "Conda file", "not found", Some("create environment.yml".into()))),
     }
     checks.push(match &state {
         LockState::Fresh | LockState::LockOnly => {
@@ -992,7 +1000,7 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
             CheckStatus::Warn,
             "Lock file",
             "missing",
-            Some(format!("generate with: {}", lock::regenerate_hint())),
+            Some(format!("Generate with: {}", lock::regenerate_hint())),
         ),
         LockState::Neither => check(CheckStatus::Warn, "Lock file", "missing (no environment.yml either)", None),
     });
