@@ -211,7 +211,9 @@ fn existing_files_are_never_overwritten() {
     ok(&out, "init");
     assert!(out.stdout.contains("INFO: .envrc already exists, skipping"), "{}", out.stdout);
     assert!(out.stdout.contains("INFO: .env already exists, skipping"), "{}", out.stdout);
-    assert!(out.stderr.contains("WARNING: .env can be read by other users (mode 644)"), "{}", out.stderr);
+    // Defect 18 of the original: the mode of an existing `.env` is tightened too.
+    assert!(out.stdout.contains("✓ Set .env to mode 600 (was 644): it holds secrets"), "{}", out.stdout);
+    assert_eq!(std::fs::metadata(p.join(".env")).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(read(&p.join(".envrc")), "export MINE=1\n");
     assert_eq!(read(&p.join(".env")), "SECRET=1\n");
     // The existing pin chose the interpreter, and stays the user's.

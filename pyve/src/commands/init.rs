@@ -984,13 +984,22 @@ fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State, 
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
+            // Secrets: others lose their access to an existing `.env` too, not only to one
+            // pyve creates (the original's defect 18). Only the mode changes, never the
+            // content; when that is not allowed (another owner), a warning says what to do.
             if let Ok(meta) = std::fs::metadata(&path)
                 && meta.permissions().mode() & 0o077 != 0
             {
-                ui::warn(&format!(
-                    ".env can be read by other users (mode {:o}); it holds secrets: chmod 600 .env",
-                    meta.permissions().mode() & 0o777
-                ));
+                let was = meta.permissions().mode() & 0o777;
+                let now = was & !0o077;
+                match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(now)) {
+                    Ok(()) => ui::success(&format!(
+                        "Set .env to mode {now:o} (was {was:o}): it holds secrets, other users cannot read it now"
+                    )),
+                    Err(e) => ui::warn(&format!(
+                        ".env can be read by other users (mode {was:o}) and pyve cannot change that ({e}); it holds secrets: chmod 600 .env"
+                    )),
+                }
             }
         }
         return Ok(());
