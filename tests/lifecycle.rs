@@ -199,6 +199,24 @@ fn a_custom_environment_directory_is_honoured_everywhere() {
     assert!(!p.join("envs-here").exists());
 }
 
+/// A CRLF `.gitignore` (a Windows checkout): init adds its lines with the file's own line
+/// ending, and purge removes them and leaves every other line byte for byte (it rewrote them
+/// all with LF, so that every line of the user's file showed as changed).
+#[test]
+fn a_crlf_gitignore_keeps_its_line_endings() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::write(p.join(".gitignore"), "node_modules\r\n*.log\r\n").unwrap();
+    ok(&init(&sb, &["--no-direnv"]), "init");
+    let text = read(&p.join(".gitignore"));
+    assert!(text.starts_with("node_modules\r\n*.log\r\n.venv\r\n.env\r\n"), "{text:?}");
+    assert!(!text.replace("\r\n", "").contains('\n'), "one line ending: {text:?}");
+    ok(&init(&sb, &["--update"]), "re-init");
+    assert_eq!(read(&p.join(".gitignore")), text, "a re-init adds nothing");
+    ok(&run(sb.e2e().arg("--purge")), "purge");
+    assert_eq!(read(&p.join(".gitignore")), "node_modules\r\n*.log\r\n");
+}
+
 #[test]
 fn existing_files_are_never_overwritten() {
     let sb = sandbox();
