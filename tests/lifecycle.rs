@@ -306,6 +306,32 @@ fn reinit_without_a_terminal_names_the_flags() {
     assert!(out.stderr.contains("--update") && out.stderr.contains("--force"), "{}", out.stderr);
 }
 
+/// `--force` with a directory the backend refuses: refused before the question and before
+/// "Purging existing environment..." (the original's defect 3: purge before validating), with
+/// an answer waiting in the pipe that is never read.
+#[test]
+fn force_refuses_a_bad_directory_before_asking() {
+    let sb = sandbox();
+    ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
+    let p = sb.project();
+    let inode = std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino();
+    for dir in ["..", ".pyve"] {
+        let mut cmd = sb.e2e();
+        cmd.args(["--init", "--force", "--venv-dir", dir]).stdin(std::process::Stdio::piped());
+        let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        use std::io::Write;
+        // pyve may have exited already (that is the point): a failed write is fine.
+        let _ = child.stdin.take().unwrap().write_all(b"y\n");
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{dir}: {stdout}{stderr}");
+        assert!(stderr.contains(&format!("ERROR: venv: Directory name '{dir}'")), "{stderr}");
+        assert!(!stdout.contains("Continue?") && !stdout.contains("Purging"), "asked or purged first: {stdout}");
+        assert!(!stderr.contains("Force re-initialization"), "{stderr}");
+    }
+    assert_eq!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode, "the environment is untouched");
+}
+
 #[test]
 fn update_keeps_the_environment_and_refuses_a_backend_change() {
     let sb = sandbox();
