@@ -206,6 +206,27 @@ fn a_venv_without_its_python_is_python_not_found() {
     assert!(!out.stdout.contains("✗ Base interpreter"), "{}", out.stdout);
 }
 
+/// A stale environment (the later original's trap): the version asked for changed and the
+/// environment was not rebuilt. `--validate` must not tick the recorded version.
+#[test]
+fn validate_warns_when_the_environment_runs_another_python_than_the_config_records() {
+    let sb = sandbox();
+    let p = sb.project();
+    init(&sb, &["--python-version", &python("3.11")]);
+    let val = validate(&sb, &p);
+    assert!(has_line(&val, &format!("✓ Python version: {}", python("3.11"))), "{}", val.stdout);
+    ok(&run(sb.e2e().current_dir(&p).args(["--python-version", &python("3.12")])), "--python-version");
+    let val = validate(&sb, &p);
+    assert_eq!(val.code, Some(2), "{}", val.stdout);
+    let line = format!(
+        "⚠ Python version: {} in .pyve/config, but the environment runs Python {}",
+        python("3.12"),
+        python("3.11")
+    );
+    assert!(has_line(&val, &line), "{}", val.stdout);
+    assert!(has_line(&val, "  Recreate the environment with 'pyve --init --force'"), "{}", val.stdout);
+}
+
 #[test]
 fn a_moved_project_is_diagnosed_by_running_its_scripts() {
     let sb = sandbox();

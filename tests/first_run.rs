@@ -300,3 +300,35 @@ fn the_menu_into_one_stream_says_each_fact_once() {
     }
     assert!(text.contains("What would you like to do?") && text.contains("INFO: Initialization cancelled"), "{text}");
 }
+
+/// A terminal for stdin but not for stdout (`pyve --init | tee log` typed at a terminal, an
+/// install hook whose output is captured): nobody sees the question, so the wait is bounded,
+/// and the message does not claim that stdin is not a terminal (it is).
+#[test]
+fn a_terminal_stdin_with_captured_stdout_is_not_waited_for() {
+    let sb = Sandbox::new();
+    let config = initialised(&sb);
+    let driver = r#"
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.run([sys.argv[1], "--init"], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+sys.stdout.write(p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace") + "\nexit=%d\n" % p.returncode)
+"#;
+    let mut cmd = Command::new("python3");
+    sb.isolate(&mut cmd);
+    for var in ["PATH", "PYENV_ROOT", "PYENV_VERSION"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    let out = cmd.env("PYVE_PROMPT_TIMEOUT", "1").arg("-c").arg(driver).arg(sb.pyve()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Choose [1/2/3]:"), "no menu:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("\nexit=1\n"), "{text}");
+    assert!(
+        text.contains("standard input and output are not both a terminal, and the input gave no answer within 1 s"),
+        "{text}"
+    );
+    assert!(!text.contains("standard input is not a terminal"), "{text}");
+    assert_eq!(std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap(), config);
+}

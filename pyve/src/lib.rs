@@ -280,8 +280,8 @@ fn clap_failure(e: clap::Error, init: bool) -> Result<u8> {
             }
             if let Some(hint) = uninstalled_backend_option(&e).filter(|_| init) {
                 hints.insert(0, hint);
-            } else if let Some(flag) = similar_flag(&e) {
-                hints.insert(0, format!("did you mean `{flag}`?"));
+            } else if let Some(hint) = similar_flag(&e) {
+                hints.insert(0, hint);
             }
             hints.push("`pyve --help` shows every option".to_owned());
             Err(err.hint(hints.join("; ")))
@@ -333,14 +333,23 @@ fn similar_flag(e: &clap::Error) -> Option<String> {
     let given = given.split('=').next()?.strip_prefix("--")?;
     let top = Cli::command();
     let mut known: Vec<String> = Vec::new();
+    // The flag exactly, on another command (`pyve --purge --force`): "did you mean `--force`?"
+    // would suggest what was just refused; name the command it belongs to instead.
+    let mut owners: Vec<String> = Vec::new();
     for cmd in std::iter::once(&top).chain(top.get_subcommands()) {
         known.extend(cmd.get_long_flag().map(str::to_owned));
         known.extend(cmd.get_arguments().filter_map(|a| a.get_long()).map(str::to_owned));
+        if cmd.get_arguments().any(|a| a.get_long() == Some(given)) && !std::ptr::eq(cmd, &top) {
+            owners.push(cmd.get_long_flag().map_or_else(|| cmd.get_name().to_owned(), |f| format!("--{f}")));
+        }
+    }
+    if let Some(owner) = owners.first() {
+        return Some(format!("`--{given}` is an option of `pyve {owner}`, not of this command"));
     }
     known
         .iter()
         .map(|k| (strsim::damerau_levenshtein(given, k), k))
         .filter(|(d, k)| *d <= (given.len().max(k.len()) / 3).max(1))
         .min()
-        .map(|(_, k)| format!("--{k}"))
+        .map(|(_, k)| format!("did you mean `--{k}`?"))
 }

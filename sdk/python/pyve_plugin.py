@@ -501,7 +501,7 @@ def _read_line(wait: Optional[float]) -> str:
     while True:
         try:
             if deadline is not None and not select.select([0], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                raise NoAnswer("standard input is not a terminal and gave no answer within %d s" % wait)
+                raise NoAnswer("standard input and output are not both a terminal, and the input gave no answer within %d s" % wait)
             byte = os.read(0, 1)
         except (OSError, ValueError):
             raise NoAnswer("standard input cannot be read") from None

@@ -413,6 +413,10 @@ fn force(
     let inventory = plugins::inventory(env, crate::cli::BUILTINS);
     // Validate first: the backend, its plugin, the arguments. Nothing is touched yet.
     let choice = choose(&inventory, root, args, config.backend.as_deref())?;
+    // The project's files and the backend's settings too (`--force --venv-dir ..`), before
+    // the question and the "Purging" lines: a request that cannot be built is refused first.
+    preflight(root, args)?;
+    check_settings(env, root, &choice, settings_for(&choice, args, Some(config), state, false))?;
     if confirm {
         ui::warn("Force re-initialization: This will purge the existing environment");
         ui::warn(&format!("  Current backend: {}", config.backend.as_deref().unwrap_or("(none)")));
@@ -484,7 +488,13 @@ fn header(choice: &Choice, args: &InitArgs, settings: &Settings) {
 
 /// The settings sent to the backend: what `.pyve/config` and the last creation recorded for it,
 /// with the command line on top.
-fn settings_for(choice: &Choice, args: &InitArgs, config: Option<&Config>, state: Option<&State>) -> Settings {
+fn settings_for(
+    choice: &Choice,
+    args: &InitArgs,
+    config: Option<&Config>,
+    state: Option<&State>,
+    warn: bool,
+) -> Settings {
     let mut settings = Settings::new();
     if let Some(s) = state.filter(|s| s.backend == choice.name) {
         settings.extend(s.settings.clone());
@@ -506,6 +516,7 @@ fn settings_for(choice: &Choice, args: &InitArgs, config: Option<&Config>, state
             Some(o) => {
                 settings.insert(o.setting.clone(), given.value.clone());
             }
+            None if !warn => {}
             None => ui::warn(&format!(
                 "{} is {}, not of the {} backend in use; ignored",
                 given.spelled(),
@@ -515,6 +526,23 @@ fn settings_for(choice: &Choice, args: &InitArgs, config: Option<&Config>, state
         }
     }
     settings
+}
+
+/// Have the backend parse the settings of a rebuild before anything is asked or changed: its
+/// `env/describe` refuses settings it cannot use with `invalid-params` (the venv backend: a
+/// directory such as `..` or `.pyve`). Only that answer counts; any other failure (a plugin
+/// that does not start) is left to the build, which reports it as before.
+fn check_settings(env: &HostEnv, root: &Path, choice: &Choice, settings: Settings) -> Result<()> {
+    let Ok(mut session) = Session::open(env, &choice.plugin, root) else { return Ok(()) };
+    let params = EnvParams { project_root: root.to_path_buf(), backend: choice.name.clone(), settings };
+    let described = session.call::<request::EnvDescribe>(&params);
+    session.close();
+    match described {
+        Err(e) if matches!(&e.failure, crate::rpc::Failure::Remote(r) if r.code == pyve_protocol::error::code::INVALID_PARAMS) => {
+            Err(e.to_error())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Which backends an option belongs to, for the warning when another one is in use.
@@ -539,7 +567,7 @@ fn build(
     preflight(root, args)?;
     test_pause("before-create");
     crate::signals::check()?;
-    let settings = settings_for(choice, args, old_config, old_state);
+    let settings = settings_for(choice, args, old_config, old_state, true);
     header(choice, args, &settings);
     let replace = old_config.is_some() && old_state.is_none_or(|s| s.backend == choice.name);
     // What a re-initialisation replaces: the environment pyve recorded, else (a project
@@ -984,13 +1012,22 @@ fn write_dotenv(root: &Path, args: &InitArgs, env: &HostEnv, state: &mut State, 
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
+            // Secrets: others lose their access to an existing `.env` too, not only to one
+            // pyve creates (the original's defect 18). Only the mode changes, never the
+            // content; when that is not allowed (another owner), a warning says what to do.
             if let Ok(meta) = std::fs::metadata(&path)
                 && meta.permissions().mode() & 0o077 != 0
             {
-                ui::warn(&format!(
-                    ".env can be read by other users (mode {:o}); it holds secrets: chmod 600 .env",
-                    meta.permissions().mode() & 0o777
-                ));
+                let was = meta.permissions().mode() & 0o777;
+                let now = was & !0o077;
+                match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(now)) {
+                    Ok(()) => ui::success(&format!(
+                        "Set .env to mode {now:o} (was {was:o}): it holds secrets, other users cannot read it now"
+                    )),
+                    Err(e) => ui::warn(&format!(
+                        ".env can be read by other users (mode {was:o}) and pyve cannot change that ({e}); it holds secrets: chmod 600 .env"
+                    )),
+                }
             }
         }
         return Ok(());

@@ -164,6 +164,8 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
     // The backend's own checks are asked in the same session; validate keeps the ones about the
     // project's declarations (DECLARATION_CHECKS), which doctor shows too.
     let mut declared: Vec<pyve_protocol::types::Check> = Vec::new();
+    // The version the environment's interpreter says it is, when it runs.
+    let mut running: Option<String> = None;
     let described = Session::open(env, &entry, root).and_then(|mut s| {
         let d = s.call::<request::EnvDescribe>(&params).map_err(|e| e.to_error());
         if d.is_ok() {
@@ -203,7 +205,7 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
                 r.host(CheckStatus::Ok, label, format!("{shown} (exists)"));
                 match &d.interpreter {
                     None => r.host(CheckStatus::Info, "Python", "the backend names no interpreter"),
-                    Some(python) => interpreter_check(root, python, r),
+                    Some(python) => running = interpreter_check(root, python, r),
                 }
             }
             if let Some(l) = &d.lock {
@@ -223,7 +225,17 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
         r.host(CheckStatus::Ok, "Environment name", n);
     }
     if let Some(v) = rec.settings.get("python_version").and_then(|v| v.as_str()) {
-        r.host(CheckStatus::Ok, "Python version", v.to_owned());
+        // A stale environment: the version asked for changed (`pyve --python-version`, an
+        // edited config) and the environment was not rebuilt. `3.12` is met by any 3.12.*.
+        match running.as_deref() {
+            Some(now) if now != v && !now.starts_with(&format!("{v}.")) => r.host_hint(
+                CheckStatus::Warn,
+                "Python version",
+                format!("{v} in .pyve/config, but the environment runs Python {now}"),
+                "Recreate the environment with 'pyve --init --force'",
+            ),
+            _ => r.host(CheckStatus::Ok, "Python version", v.to_owned()),
+        }
     }
     direnv_checks(root, r);
 }
@@ -233,8 +245,8 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
 /// does not validate. A backend in any language gets this by using the label (docs/protocol.md).
 const DECLARATION_CHECKS: &[&str] = &["requires-python"];
 
-/// The interpreter starts and says its version.
-fn interpreter_check(root: &Path, python: &Path, r: &mut Report) {
+/// The interpreter starts and says its version (returned).
+fn interpreter_check(root: &Path, python: &Path, r: &mut Report) -> Option<String> {
     let shown = project::display_in(root, python);
     let out = output_within(
         std::process::Command::new(python)
@@ -246,6 +258,7 @@ fn interpreter_check(root: &Path, python: &Path, r: &mut Report) {
         Ok(o) if o.status.success() => {
             let v = String::from_utf8_lossy(&o.stdout).trim().to_owned();
             r.host(CheckStatus::Ok, "Python", format!("{v} ({shown} runs)"));
+            return Some(v);
         }
         Ok(o) => {
             let err = String::from_utf8_lossy(&o.stderr);
@@ -264,6 +277,7 @@ fn interpreter_check(root: &Path, python: &Path, r: &mut Report) {
             "Recreate the environment with 'pyve --init --force'",
         ),
     }
+    None
 }
 
 /// The backend's lock status (`env/describe` `lock`), the same one `pyve doctor` reports.

@@ -329,25 +329,28 @@ pub fn gitignore_add(path: &Path, lines: &[String]) -> Result<(Vec<String>, bool
     if added.is_empty() {
         return Ok((added, false));
     }
+    // The file's own line ending: a CRLF file stays CRLF.
+    let eol = if text.find('\n').is_some_and(|i| i > 0 && text.as_bytes()[i - 1] == b'\r') { "\r\n" } else { "\n" };
     let mut new = text.clone();
     if !new.is_empty() && !new.ends_with('\n') {
-        new.push('\n');
+        new.push_str(eol);
     }
     for l in &added {
         new.push_str(l);
-        new.push('\n');
+        new.push_str(eol);
     }
     write_atomic(path, new.as_bytes(), None)?;
     Ok((added, existing.is_none()))
 }
 
 /// Remove `lines` (once each) from the `.gitignore` at `path`; delete the file when pyve
-/// created it and nothing else is left. Returns whether anything changed.
+/// created it and nothing else is left. Every other line is kept byte for byte, its line
+/// ending (CRLF) included. Returns whether anything changed.
 pub fn gitignore_remove(path: &Path, lines: &[String], created: bool) -> Result<bool> {
     let Ok(text) = pyve_fs::read_bounded_text(path, TEXT_MAX) else { return Ok(false) };
     let mut to_remove: Vec<&str> = lines.iter().map(String::as_str).collect();
     let mut kept = Vec::new();
-    for l in text.lines() {
+    for l in text.split_inclusive('\n') {
         if let Some(i) = to_remove.iter().position(|r| *r == l.trim_end()) {
             to_remove.remove(i);
         } else {
@@ -361,11 +364,7 @@ pub fn gitignore_remove(path: &Path, lines: &[String], created: bool) -> Result<
         std::fs::remove_file(path).map_err(|e| Error::new(format!("cannot remove {}", path.display())).because(e))?;
         return Ok(true);
     }
-    let mut new = kept.join("\n");
-    if !new.is_empty() {
-        new.push('\n');
-    }
-    write_atomic(path, new.as_bytes(), None)?;
+    write_atomic(path, kept.concat().as_bytes(), None)?;
     Ok(true)
 }
 

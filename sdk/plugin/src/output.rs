@@ -130,7 +130,11 @@ impl std::fmt::Display for NoAnswer {
         match self {
             NoAnswer::EndOfInput => f.write_str("the input ended before an answer"),
             NoAnswer::Silent(d) => {
-                write!(f, "standard input is not a terminal and gave no answer within {} s", d.as_secs())
+                write!(
+                    f,
+                    "standard input and output are not both a terminal, and the input gave no answer within {} s",
+                    d.as_secs()
+                )
             }
             NoAnswer::Unreadable => f.write_str("standard input cannot be read"),
         }

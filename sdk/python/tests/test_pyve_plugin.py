@@ -196,7 +196,7 @@ class Prompt(unittest.TestCase):
 
     def test_a_silent_pipe_waits_prompt_timeout_seconds(self):
         out, took = self.ask(None, PYVE_PROMPT_TIMEOUT="1")
-        self.assertEqual(out, "name? \nNoAnswer: standard input is not a terminal and gave no answer within 1 s\n")
+        self.assertEqual(out, "name? \nNoAnswer: standard input and output are not both a terminal, and the input gave no answer within 1 s\n")
         self.assertTrue(0.9 <= took < 10, took)
 
     def test_confirm_is_true_only_for_y_or_yes(self):
