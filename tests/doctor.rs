@@ -241,6 +241,11 @@ fn a_moved_project_is_diagnosed_by_running_its_scripts() {
     assert!(out.stdout.contains("was the project moved?"), "{}", out.stdout);
     let val = validate(&sb, &moved);
     assert_eq!(val.code, Some(1), "{}", val.stdout);
+    // `--update` rewrites only the config: it says what rebuilds the environment.
+    let up = run(sb.e2e().current_dir(&moved).args(["--init", "--update"]));
+    assert_eq!(up.code, Some(0), "{}{}", up.stdout, up.stderr);
+    assert!(up.stderr.contains("has moved to") && up.stderr.contains("continuing without it"), "{}", up.stderr);
+    assert!(up.stderr.contains("rebuild it with `pyve --init --force`"), "{}", up.stderr);
 }
 
 #[test]

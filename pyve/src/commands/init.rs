@@ -231,6 +231,13 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
         Ok(s) => s,
         Err(e) => {
             ui::warn(&format!("{e}; continuing without it"));
+            // `--update` only rewrites the config: say what repairs the environment (a moved
+            // project's is bound to its old place). `--force` and the menu's rebuild do it.
+            if args.update
+                && let Some(h) = e.hint_text()
+            {
+                ui::hint(h);
+            }
             None
         }
     };
