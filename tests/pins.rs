@@ -363,3 +363,35 @@ fn pin_and_pinned_install_explain_what_they_need() {
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("`not a req` is not a version requirement"), "{}", out.stderr);
 }
+
+#[test]
+fn pins_written_before_the_first_init_are_checked_and_kept() {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv"]);
+    let py = python("3.11");
+    let config = || std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap();
+
+    // A pin nothing matches: refused before anything is made, the file as it was.
+    write_config(&sb, "plugins:\n  venv: \"^9\"\n");
+    let out = run(sb.e2e().args(["--init", "--no-direnv", "--python-version", &py]));
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("matches the pin venv \"^9\""), "{}", out.stderr);
+    assert!(!sb.project().join(".venv").exists());
+    assert_eq!(config(), "plugins:\n  venv: \"^9\"\n");
+
+    // A pin that matches: a first init (not the re-initialisation menu), the pins kept.
+    write_config(&sb, "plugins:\n  venv: \"*\"\n");
+    let out = run(sb.e2e().args(["--init", "--no-direnv", "--python-version", &py]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("What would you like to do?"), "{}", out.stdout);
+    assert!(!out.stdout.contains("No previous environment to purge"), "{}", out.stdout);
+    assert!(out.stdout.contains("✓ Created .pyve/config"), "{}", out.stdout);
+    assert!(config().contains("backend: venv"), "{}", config());
+    assert!(config().contains("plugins:\n  venv: '*'\n"), "{}", config());
+    assert!(sb.project().join(".venv/bin/python").exists());
+
+    // Now the project is initialised: a plain --init without a terminal is the menu's refusal.
+    let out = run(sb.e2e().args(["--init"]));
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("backend"), "{}", out.stderr);
+}

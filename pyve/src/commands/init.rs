@@ -227,6 +227,22 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
         return Ok(0);
     };
     lock.keep_dir();
+    // A config that names no backend, with nothing recorded, was written by hand before the
+    // first init (a team's `plugins:` pins, docs/plugins.md): set the project up, keeping the
+    // file's other settings and checking its pins, rather than offering to re-initialise a
+    // project that was never initialised.
+    if !args.update
+        && !args.force
+        && config.backend.is_none()
+        && !root.join(STATE_FILE).exists()
+        && unfinished(&root).is_none()
+    {
+        let inventory = plugins::inventory(env, crate::cli::BUILTINS);
+        inventory.check_pins()?;
+        let choice = choose(&inventory, &root, &args, None)?;
+        build(env, &inventory, &root, &args, &choice, Some(&config), None)?;
+        return Ok(0);
+    }
     let state = match State::load(&root) {
         Ok(s) => s,
         Err(e) => {
@@ -561,6 +577,13 @@ fn owner_of(given: &GivenOption) -> String {
     }
 }
 
+/// Whether this is the project's first init: no config, or one written by hand that names no
+/// backend (pins before the first init), and nothing recorded. The config's other settings are
+/// kept either way.
+fn is_first(old_config: Option<&Config>, old_state: Option<&State>) -> bool {
+    old_state.is_none() && old_config.is_none_or(|c| c.backend.is_none())
+}
+
 /// Create (or replace) the environment, run the hooks, then write the host's files.
 fn build(
     env: &HostEnv,
@@ -576,7 +599,7 @@ fn build(
     crate::signals::check()?;
     let settings = settings_for(choice, args, old_config, old_state, true);
     header(choice, args, &settings);
-    let replace = old_config.is_some() && old_state.is_none_or(|s| s.backend == choice.name);
+    let replace = !is_first(old_config, old_state) && old_state.is_none_or(|s| s.backend == choice.name);
     // What a re-initialisation replaces: the environment pyve recorded, else (a project
     // without `.pyve/state.json`) the directory the settings name.
     let replaced_existed = replace
@@ -698,7 +721,7 @@ fn finish(
             remove_old(env, inventory, root, b, &c.backend_settings(b), None)
         }
         _ if replaced_existed => ui::info("✓ Environment purged"),
-        _ if old_config.is_some() => ui::info("No previous environment to purge"),
+        _ if !is_first(old_config, old_state) => ui::info("No previous environment to purge"),
         _ => {}
     }
 
@@ -725,7 +748,10 @@ fn finish(
     recorded.extend(created.settings.clone());
     let config_text = project::config::render(&choice.name, &recorded, &keep);
 
-    let mut wrote = Written::default();
+    let mut wrote = Written {
+        config_before: old_config.and_then(|_| std::fs::read_to_string(root.join(CONFIG_FILE)).ok()),
+        ..Written::default()
+    };
     let finished = (|| -> Result<()> {
         // An interrupt during the creation, answered too late to cancel it, ends the init too.
         crate::signals::check()?;
@@ -756,7 +782,7 @@ fn finish(
         Ok(())
     })();
     if let Err(e) = finished {
-        if old_config.is_none() {
+        if is_first(old_config, old_state) {
             // A first init that failed leaves nothing: what this run made goes again.
             undo(env, choice, root, &created, &wrote);
             clear_unfinished(root);
@@ -777,7 +803,7 @@ fn finish(
         return Err(e);
     }
     clear_unfinished(root);
-    ui::success(&format!("{} {CONFIG_FILE}", if old_config.is_some() { "Updated" } else { "Created" }));
+    ui::success(&format!("{} {CONFIG_FILE}", if is_first(old_config, old_state) { "Created" } else { "Updated" }));
 
     ui::status("");
     if choice.name == "venv" {
@@ -863,6 +889,9 @@ struct Written {
     gitignore_created: bool,
     /// The state (and then the config) were about to be written.
     state: bool,
+    /// A config was there before (pins written by hand before the first init): a failed
+    /// first init puts its text back rather than removing it.
+    config_before: Option<String>,
 }
 
 /// Take back what a failed first `--init` made: the host's files it created, then the
@@ -871,8 +900,14 @@ fn undo(env: &HostEnv, choice: &Choice, root: &Path, created: &CreateResult, wro
     // The interrupt that may have ended the run must not cancel the clean-up too.
     crate::signals::reset();
     if wrote.state {
-        for f in [CONFIG_FILE, STATE_FILE] {
-            let _ = std::fs::remove_file(root.join(f));
+        let _ = std::fs::remove_file(root.join(STATE_FILE));
+        match &wrote.config_before {
+            Some(text) => {
+                let _ = files::write_own(root, &root.join(CONFIG_FILE), text.as_bytes());
+            }
+            None => {
+                let _ = std::fs::remove_file(root.join(CONFIG_FILE));
+            }
         }
     }
     if !wrote.gitignore_lines.is_empty()
