@@ -126,7 +126,7 @@ Exit code with --check: 0 up to date, 1 out of date.")]
         #[arg(long)]
         json: bool,
     },
-    /// Manage plugins: list, which, info, install, remove
+    /// Manage plugins: list, which, info, install, pin, test, new, remove
     Plugin(PluginArgs),
     /// Install pyve and its bundled plugins into ~/.local/bin and put it on PATH
     #[command(long_flag = "install")]
