@@ -136,9 +136,12 @@ Exit code with --check: 0 up to date, 1 out of date.")]
     Uninstall,
     /// Print the completion script for a shell (bash, zsh, fish)
     #[command(after_help = "The script asks pyve at each TAB, so commands of plugins installed later complete too.
-  bash: pyve completions bash > ~/.local/share/bash-completion/completions/pyve
-  zsh:  pyve completions zsh > ~/.zfunc/_pyve   (with ~/.zfunc on fpath before compinit)
-  fish: pyve completions fish > ~/.config/fish/completions/pyve.fish")]
+`pyve --install` installs it for every shell; by hand (the directories may not exist yet):
+  bash: mkdir -p ~/.local/share/bash-completion/completions
+        pyve completions bash > ~/.local/share/bash-completion/completions/pyve
+  zsh:  mkdir -p ~/.zfunc && pyve completions zsh > ~/.zfunc/_pyve   (~/.zfunc on fpath before compinit)
+  fish: mkdir -p ~/.config/fish/completions
+        pyve completions fish > ~/.config/fish/completions/pyve.fish")]
     Completions {
         /// The shell
         #[arg(value_enum)]
