@@ -67,8 +67,10 @@ pub enum Cmd {
     Init(crate::commands::init::InitArgs),
     /// Run a command inside the project's environment
     #[command(
-        override_usage = "pyve run <COMMAND> [ARGS]...",
-        after_help = "The exit code is the command's (128+n when it is killed by signal n); 127 when it does not exist."
+        override_usage = "pyve run [OPTIONS] [--] <COMMAND> [ARGS]...",
+        after_help = "pyve's options go before COMMAND (pyve run -q -- pytest); everything after it is the command's,
+and a `--` before it is dropped (pyve run -- pytest -x runs pytest -x).
+The exit code is the command's (128+n when it is killed by signal n); 127 when it does not exist."
     )]
     Run {
         /// The command and its arguments
