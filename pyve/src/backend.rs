@@ -399,6 +399,10 @@ pub const WELL_KNOWN_OPTIONS: &[(&str, &str)] = &[
     ("venv-dir", "venv"),
 ];
 
+/// Commands of the bundled plugins, for the hint when their plugin is not installed (`pyve
+/// lock` after the README's build, which leaves pyve-micromamba out).
+pub const WELL_KNOWN_COMMANDS: &[(&str, &str)] = &[("lock", "micromamba"), ("test", "testenv"), ("testenv", "testenv")];
+
 /// Why a declared option cannot be offered, if it cannot.
 pub fn option_problem(o: &OptionInfo) -> Option<String> {
     if !pyve_protocol::is_valid_plugin_name(&o.name) {

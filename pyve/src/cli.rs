@@ -67,8 +67,10 @@ pub enum Cmd {
     Init(crate::commands::init::InitArgs),
     /// Run a command inside the project's environment
     #[command(
-        override_usage = "pyve run <COMMAND> [ARGS]...",
-        after_help = "The exit code is the command's (128+n when it is killed by signal n); 127 when it does not exist."
+        override_usage = "pyve run [OPTIONS] [--] <COMMAND> [ARGS]...",
+        after_help = "pyve's options go before COMMAND (pyve run -q -- pytest); everything after it is the command's,
+and a `--` before it is dropped (pyve run -- pytest -x runs pytest -x).
+The exit code is the command's (128+n when it is killed by signal n); 127 when it does not exist."
     )]
     Run {
         /// The command and its arguments
@@ -126,7 +128,7 @@ Exit code with --check: 0 up to date, 1 out of date.")]
         #[arg(long)]
         json: bool,
     },
-    /// Manage plugins: list, which, info, install, remove
+    /// Manage plugins: list, which, info, install, pin, test, new, remove
     Plugin(PluginArgs),
     /// Install pyve and its bundled plugins into ~/.local/bin and put it on PATH
     #[command(long_flag = "install")]
@@ -136,9 +138,12 @@ Exit code with --check: 0 up to date, 1 out of date.")]
     Uninstall,
     /// Print the completion script for a shell (bash, zsh, fish)
     #[command(after_help = "The script asks pyve at each TAB, so commands of plugins installed later complete too.
-  bash: pyve completions bash > ~/.local/share/bash-completion/completions/pyve
-  zsh:  pyve completions zsh > ~/.zfunc/_pyve   (with ~/.zfunc on fpath before compinit)
-  fish: pyve completions fish > ~/.config/fish/completions/pyve.fish")]
+`pyve --install` installs it for every shell; by hand (the directories may not exist yet):
+  bash: mkdir -p ~/.local/share/bash-completion/completions
+        pyve completions bash > ~/.local/share/bash-completion/completions/pyve
+  zsh:  mkdir -p ~/.zfunc && pyve completions zsh > ~/.zfunc/_pyve   (~/.zfunc on fpath before compinit)
+  fish: mkdir -p ~/.config/fish/completions
+        pyve completions fish > ~/.config/fish/completions/pyve.fish")]
     Completions {
         /// The shell
         #[arg(value_enum)]

@@ -101,7 +101,10 @@ fn run(args: Vec<OsString>) -> Result<u8> {
     }
     let matches = match command.try_get_matches_from(&args) {
         Ok(m) => m,
-        Err(e) => return clap_failure(e, mentions_init(&args)),
+        Err(e) => {
+            let help = help_command(&args, &e);
+            return clap_failure(e, mentions_init(&args), &help);
+        }
     };
     let given = matches.subcommand_matches("init").map(|m| cli::given_options(m, &declared)).unwrap_or_default();
     let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::usage(e.to_string()))?;
@@ -246,8 +249,40 @@ fn help_epilogue(env: &HostEnv) -> String {
     text
 }
 
+/// The help that lists the options of the command a usage error is about: `pyve doctor
+/// --help` for `pyve doctor --jsn`, `pyve plugin info --help` for `pyve plugin info`, `pyve
+/// --help` for `pyve --frobnicate` (`pyve --help` alone lists no command's options). The
+/// command is the last built-in command spelled on the line before the offending argument.
+fn help_command(args: &[OsString], e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let offending = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => Some(s.split('=').next().unwrap_or(s).to_owned()),
+        _ => None,
+    };
+    let root = Cli::command();
+    let mut level = &root;
+    let mut words = vec!["pyve".to_owned()];
+    for arg in args.iter().skip(1) {
+        let Some(arg) = arg.to_str() else { break };
+        if offending.as_deref() == Some(arg.split('=').next().unwrap_or(arg)) {
+            break;
+        }
+        let found = level.get_subcommands().find(|sc| {
+            sc.get_name() == arg
+                || sc.get_long_flag().is_some_and(|l| arg.strip_prefix("--") == Some(l))
+                || sc.get_short_flag().is_some_and(|c| arg.strip_prefix('-') == Some(c.encode_utf8(&mut [0; 4])))
+        });
+        if let Some(sc) = found {
+            words.push(sc.get_long_flag().map_or_else(|| sc.get_name().to_owned(), |l| format!("--{l}")));
+            level = sc;
+        }
+    }
+    words.push("--help".to_owned());
+    words.join(" ")
+}
+
 /// Print a clap error in pyve's style (`ERROR:` / `hint:`), or help/version on stdout.
-fn clap_failure(e: clap::Error, init: bool) -> Result<u8> {
+fn clap_failure(e: clap::Error, init: bool, help: &str) -> Result<u8> {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -283,7 +318,7 @@ fn clap_failure(e: clap::Error, init: bool) -> Result<u8> {
             } else if let Some(hint) = similar_flag(&e) {
                 hints.insert(0, hint);
             }
-            hints.push("`pyve --help` shows every option".to_owned());
+            hints.push(format!("`{help}` shows every option"));
             Err(err.hint(hints.join("; ")))
         }
     }

@@ -175,6 +175,11 @@ fn unknown(env: &HostEnv, name: &str, builtins: &[&str], inventory: Option<&plug
     if let Some(cmd) = habit {
         return err.hint(format!("did you mean `{cmd}`? (`pyve --help` lists commands, `pyve --list` plugins)"));
     }
+    if let Some((_, plugin)) = crate::backend::WELL_KNOWN_COMMANDS.iter().find(|(c, _)| *c == name) {
+        return err.hint(format!(
+            "`pyve {name}` is a command of the {plugin} plugin, which is not installed: `pyve plugin install {plugin}` (or put pyve-{plugin} on the plugin path)"
+        ));
+    }
     if !pyve_protocol::is_valid_plugin_name(name) && best.is_none() {
         // `pyve-Upper` on PATH would be ignored: never suggest a file name that cannot work.
         return err.hint(
