@@ -698,10 +698,15 @@ fn force_into_another_directory_moves_pyves_files_and_keeps_the_old_environment(
     assert!(p.join(".venv/pyvenv.cfg").is_file(), "nothing lost");
     let envrc = read(&p.join(".envrc"));
     assert!(envrc.contains("\"$PWD/envs2\"") && !envrc.contains("\"$PWD/.venv\""), "{envrc}");
+    // The kept environment stays out of git until it is deleted.
     let gitignore = read(&p.join(".gitignore"));
-    assert!(gitignore.lines().any(|l| l == "envs2") && !gitignore.lines().any(|l| l == ".venv"), "{gitignore}");
+    assert!(gitignore.lines().any(|l| l == "envs2") && gitignore.lines().any(|l| l == ".venv"), "{gitignore}");
     let out = pyve_run(&sb, &["python", "-c", "import sys; print(sys.prefix)"]);
     assert_eq!(out.stdout.trim(), p.join("envs2").display().to_string());
+    std::fs::remove_dir_all(p.join(".venv")).unwrap();
+    ok(&run(sb.e2e().env("CI", "1").args(["--init", "--force", "envs2"])), "force again, the old one deleted");
+    let gitignore = read(&p.join(".gitignore"));
+    assert!(gitignore.lines().any(|l| l == "envs2") && !gitignore.lines().any(|l| l == ".venv"), "{gitignore}");
 }
 
 #[test]

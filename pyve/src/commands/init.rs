@@ -1123,8 +1123,17 @@ fn write_gitignore(root: &Path, created: &CreateResult, state: &mut State, wrote
         }
     }
     let wanted = wanted_gitignore(created);
-    // Lines pyve added before for something no longer wanted (an old venv directory) go.
-    let stale: Vec<String> = state.managed.gitignore_lines.iter().filter(|l| !wanted.contains(l)).cloned().collect();
+    // Lines pyve added before for something no longer wanted (an old venv directory) go, once
+    // what they name is gone: an old environment `--force DIR` kept stays out of git until the
+    // user deletes it (the next init then drops its line).
+    let stale: Vec<String> = state
+        .managed
+        .gitignore_lines
+        .iter()
+        .filter(|l| !wanted.contains(l))
+        .filter(|l| std::fs::symlink_metadata(root.join(l.trim_matches('/'))).is_err())
+        .cloned()
+        .collect();
     if !stale.is_empty() {
         files::gitignore_remove(&path, &stale, false)?;
         state.managed.gitignore_lines.retain(|l| !stale.contains(l));
