@@ -183,15 +183,7 @@ sys.stdout.write(seen.decode(errors="replace"))
 code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 sys.stdout.write("\nexit=%d after=%.1f\n" % (code, time.time() - sent))
 "#;
-    let mut cmd = Command::new("python3");
-    sb.isolate(&mut cmd);
-    // python3 may be a pyenv shim: keep the caller's PATH and pyenv settings for it alone.
-    for var in ["PATH", "PYENV_ROOT", "PYENV_VERSION"] {
-        if let Some(v) = std::env::var_os(var) {
-            cmd.env(var, v);
-        }
-    }
-    let out = cmd.arg("-c").arg(driver).arg(sb.pyve()).output().unwrap();
+    let out = python_driver(&sb).arg("-c").arg(driver).arg(sb.pyve()).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Choose [1/2/3]:"), "no menu:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("\nexit=130 "), "Ctrl-C at the menu:\n{text}");
@@ -314,14 +306,7 @@ master, slave = pty.openpty()
 p = subprocess.run([sys.argv[1], "--init"], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
 sys.stdout.write(p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace") + "\nexit=%d\n" % p.returncode)
 "#;
-    let mut cmd = Command::new("python3");
-    sb.isolate(&mut cmd);
-    for var in ["PATH", "PYENV_ROOT", "PYENV_VERSION"] {
-        if let Some(v) = std::env::var_os(var) {
-            cmd.env(var, v);
-        }
-    }
-    let out = cmd.env("PYVE_PROMPT_TIMEOUT", "1").arg("-c").arg(driver).arg(sb.pyve()).output().unwrap();
+    let out = python_driver(&sb).env("PYVE_PROMPT_TIMEOUT", "1").arg("-c").arg(driver).arg(sb.pyve()).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Choose [1/2/3]:"), "no menu:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("\nexit=1\n"), "{text}");
@@ -331,4 +316,17 @@ sys.stdout.write(p.stdout.decode(errors="replace") + p.stderr.decode(errors="rep
     );
     assert!(!text.contains("standard input is not a terminal"), "{text}");
     assert_eq!(std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap(), config);
+}
+
+/// `python3` for a driver script, isolated like pyve; python3 may be a pyenv shim, so it keeps
+/// the caller's PATH and pyenv settings.
+fn python_driver(sb: &Sandbox) -> Command {
+    let mut cmd = Command::new("python3");
+    sb.isolate(&mut cmd);
+    for var in ["PATH", "PYENV_ROOT", "PYENV_VERSION"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    cmd
 }
