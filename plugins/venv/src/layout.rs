@@ -14,6 +14,7 @@ use crate::error::{Error, IoContext};
 use crate::flavor::{Flavor, Quoting};
 use crate::interpreter::Interpreter;
 use crate::util::{abspath, parse_csv, py_repr, record_hash, shlex_quote};
+use pyve_wheels::Target;
 use pyve_wheels::seed::{self, SeedTarget, SeededWheel};
 use pyve_wheels::temp::TempDir;
 
@@ -267,11 +268,13 @@ fn build_native(
             .wheels_for_seeding()
             .map_err(|reason| Error::Wheel { path: interp.stdlib.join("ensurepip"), reason })?;
         let target = SeedTarget {
-            site_packages: &site_packages,
-            bin_dir: &bin,
-            final_python: &ctx.env_exe,
-            major: v.major,
-            minor: v.minor,
+            env: Target {
+                site_packages: &site_packages,
+                bin_dir: &bin,
+                python: &ctx.env_exe,
+                major: v.major,
+                minor: v.minor,
+            },
             cache_dir: opts.cache_dir.as_deref(),
             requested: true,
         };

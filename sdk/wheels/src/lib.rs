@@ -297,15 +297,7 @@ pub fn install(wheels: &[CachedWheel], target: &Target<'_>, cache: &Path) -> Res
             continue;
         }
         let bundled = BundledWheel { project: w.project.clone(), version: w.version.clone(), path: w.path.clone() };
-        let target = SeedTarget {
-            site_packages: target.site_packages,
-            bin_dir: target.bin_dir,
-            final_python: target.python,
-            major: target.major,
-            minor: target.minor,
-            cache_dir: Some(cache),
-            requested: w.requested,
-        };
+        let target = SeedTarget { env: *target, cache_dir: Some(cache), requested: w.requested };
         seeded.extend(seed::seed(std::slice::from_ref(&bundled), &target)?);
     }
     Ok(seeded)

@@ -68,17 +68,10 @@ pub struct SeededWheel {
 
 /// What seeding needs to know about the environment being built.
 pub struct SeedTarget<'a> {
-    /// `lib/pythonX.Y/site-packages` inside the directory being built.
-    pub site_packages: &'a Path,
-    /// `bin/` inside the directory being built.
-    pub bin_dir: &'a Path,
-    /// The environment's python at its final place (`<dest>/bin/<name>`): the launchers'
-    /// shebang.
-    pub final_python: &'a str,
-    /// The interpreter's major version.
-    pub major: u32,
-    /// The interpreter's minor version.
-    pub minor: u32,
+    /// Its directories, interpreter and version. `env.python` is the environment's python at
+    /// its final place (`<dest>/bin/<name>`), the launchers' shebang, even while the
+    /// environment is built elsewhere.
+    pub env: crate::Target<'a>,
     /// An optional cache root.
     pub cache_dir: Option<&'a Path>,
     /// Whether the wheels were asked for (pip writes `REQUESTED`), rather than installed as
@@ -106,7 +99,7 @@ struct Manifest {
 fn seed_one(wheel: &BundledWheel, target: &SeedTarget<'_>) -> Result<SeededWheel, Error> {
     let (manifest, source, files_root) = match target.cache_dir {
         None => {
-            let manifest = unpack(&wheel.path, target.site_packages)?;
+            let manifest = unpack(&wheel.path, target.env.site_packages)?;
             (manifest, SeedSource::Unpacked, None)
         }
         Some(cache) => {
@@ -117,11 +110,11 @@ fn seed_one(wheel: &BundledWheel, target: &SeedTarget<'_>) -> Result<SeededWheel
     let generated_names = ["RECORD", "INSTALLER", "REQUESTED"].map(|n| format!("{}/{n}", manifest.dist_info));
     let mut hard_linked = false;
     if let Some(root) = &files_root {
-        hard_linked = link_tree(root, target.site_packages, &manifest, &generated_names)?;
+        hard_linked = link_tree(root, target.env.site_packages, &manifest, &generated_names)?;
     }
 
     // The wheel's RECORD and entry points, from wherever its files are.
-    let src_root = files_root.as_deref().unwrap_or(target.site_packages);
+    let src_root = files_root.as_deref().unwrap_or(target.env.site_packages);
     let wheel_record_path = src_root.join(&manifest.dist_info).join("RECORD");
     let wheel_record = fs::read_to_string(&wheel_record_path).ctx("read", &wheel_record_path)?;
     let ep_path = src_root.join(&manifest.dist_info).join("entry_points.txt");
@@ -133,22 +126,22 @@ fn seed_one(wheel: &BundledWheel, target: &SeedTarget<'_>) -> Result<SeededWheel
 
     // Launchers, as pip's wheel installer generates them.
     let (console, gui) = parse_entry_points(&entry_points);
-    let specs = console_script_specs(console, target.major, target.minor);
+    let specs = console_script_specs(console, target.env.major, target.env.minor);
     let mut generated: Vec<(String, String, usize)> = Vec::new();
     let mut launchers = Vec::new();
     for (name, value) in specs.iter().chain(gui.iter()) {
-        let text = launcher_text(target.final_python, value).ok_or_else(|| Error::Wheel {
+        let text = launcher_text(target.env.python, value).ok_or_else(|| Error::Wheel {
             path: wheel.path.clone(),
             reason: format!("invalid entry point {name} = {value}"),
         })?;
-        let path = target.bin_dir.join(name);
+        let path = target.env.bin_dir.join(name);
         write_launcher(&path, text.as_bytes())?;
         generated.push((format!("../../../bin/{name}"), record_hash(text.as_bytes()), text.len()));
         launchers.push(name.clone());
     }
 
     // INSTALLER and REQUESTED, fresh files (never links into the cache).
-    let info_dir = target.site_packages.join(&manifest.dist_info);
+    let info_dir = target.env.site_packages.join(&manifest.dist_info);
     let installer = info_dir.join("INSTALLER");
     write_new(&installer, b"pip\n")?;
     generated.push((format!("{}/INSTALLER", manifest.dist_info), record_hash(b"pip\n"), 4));
