@@ -219,30 +219,31 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
     let mut lock = Lock::acquire(&root, LOCK_WAIT)?;
     crate::signals::check()?;
     let config = Config::load(&root)?;
-    let Some(config) = config else {
-        let inventory = plugins::inventory(env, crate::cli::BUILTINS);
-        let choice = choose(&inventory, &root, &args, None)?;
-        build(env, &inventory, &root, &args, &choice, None, None)?;
+    // A first init: no config, or one written by hand before the first init that names no
+    // backend and has nothing recorded (a team's `plugins:` pins, docs/plugins.md). Its other
+    // settings are kept and its pins checked (`choose` checks every pin first), rather than
+    // offering to re-initialise a project that was never initialised.
+    let first = config.as_ref().is_none_or(|c| {
+        !args.update
+            && !args.force
+            && c.backend.is_none()
+            && !root.join(STATE_FILE).exists()
+            && unfinished(&root).is_none()
+    });
+    if config.is_some() {
+        // `.pyve` was there before this run: a failed init leaves it.
         lock.keep_dir();
-        return Ok(0);
-    };
-    lock.keep_dir();
-    // A config that names no backend, with nothing recorded, was written by hand before the
-    // first init (a team's `plugins:` pins, docs/plugins.md): set the project up, keeping the
-    // file's other settings and checking its pins, rather than offering to re-initialise a
-    // project that was never initialised.
-    if !args.update
-        && !args.force
-        && config.backend.is_none()
-        && !root.join(STATE_FILE).exists()
-        && unfinished(&root).is_none()
-    {
-        let inventory = plugins::inventory(env, crate::cli::BUILTINS);
-        inventory.check_pins()?;
-        let choice = choose(&inventory, &root, &args, None)?;
-        build(env, &inventory, &root, &args, &choice, Some(&config), None)?;
-        return Ok(0);
     }
+    let config = match config {
+        Some(config) if !first => config,
+        config => {
+            let inventory = plugins::inventory(env, crate::cli::BUILTINS);
+            let choice = choose(&inventory, &root, &args, None)?;
+            build(env, &inventory, &root, &args, &choice, config.as_ref(), None)?;
+            lock.keep_dir();
+            return Ok(0);
+        }
+    };
     let state = match State::load(&root) {
         Ok(s) => s,
         Err(e) => {
