@@ -33,9 +33,9 @@ impl Dir {
         std::fs::OpenOptions::new().read(true).custom_flags(DIR_FLAGS).open(path).map(Dir)
     }
 
-    /// Size of the regular file `rel` (not following a symbolic link); `None` when it is
-    /// missing or is not a regular file.
-    fn file_size(&self, rel: &CString) -> Option<u64> {
+    /// `lstat` of `rel` below this directory: its file type bits and size; `None` when it
+    /// cannot be looked at (missing, say).
+    fn lstat(&self, rel: &CString) -> Option<(libc::mode_t, u64)> {
         let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
         // SAFETY: `rel` is NUL-terminated, `st` is a valid out-pointer of the right type and
         // the descriptor is open for the lifetime of `self`.
@@ -45,7 +45,13 @@ impl Dir {
         }
         // SAFETY: fstatat returned 0, so it filled `st`.
         let st = unsafe { st.assume_init() };
-        ((st.st_mode & libc::S_IFMT) == libc::S_IFREG).then_some(st.st_size as u64)
+        Some((st.st_mode & libc::S_IFMT, st.st_size as u64))
+    }
+
+    /// Size of the regular file `rel` (not following a symbolic link); `None` when it is
+    /// missing or is not a regular file.
+    fn file_size(&self, rel: &CString) -> Option<u64> {
+        self.lstat(rel).and_then(|(kind, size)| (kind == libc::S_IFREG).then_some(size))
     }
 
     /// `mkdir` of `rel` below this directory; an existing directory is fine.
@@ -56,18 +62,10 @@ impl Dir {
             return Ok(());
         }
         let err = io::Error::last_os_error();
-        if err.kind() == io::ErrorKind::AlreadyExists && self.is_dir(&c) {
+        if err.kind() == io::ErrorKind::AlreadyExists && self.lstat(&c).is_some_and(|(kind, _)| kind == libc::S_IFDIR) {
             return Ok(());
         }
         Err(err)
-    }
-
-    fn is_dir(&self, rel: &CString) -> bool {
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: as in `file_size`.
-        let rc = unsafe { libc::fstatat(self.0.as_raw_fd(), rel.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
-        // SAFETY: fstatat returned 0, so it filled `st`.
-        rc == 0 && (unsafe { st.assume_init() }.st_mode & libc::S_IFMT) == libc::S_IFDIR
     }
 
     /// Hard-link `rel` of this directory to `rel` of `dest`.
