@@ -328,3 +328,30 @@ fn installed_binaries_are_stripped_and_still_run() {
         std::fs::metadata(sb.path().join("bin/pyve-venv")).unwrap().len()
     );
 }
+
+/// pyve and the plugin executables on its hot paths (`pyve-venv` at every init, `pyve-testenv`
+/// at every `pyve test`) link GCC's unwinder statically (build/static-unwinder.rs): loading
+/// `libgcc_s.so.1` cost each start ~0.1-0.17 ms. Checked where the build script applies: the C
+/// compiler names a `libgcc_eh.a` and `PYVE_DYNAMIC_LIBGCC` does not ask for the shared one.
+#[test]
+fn the_hot_path_binaries_do_not_load_libgcc_s() {
+    let archive = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .arg("-print-file-name=libgcc_eh.a")
+        .output()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .unwrap_or_default();
+    if !archive.is_absolute()
+        || !archive.is_file()
+        || !matches!(std::env::var("PYVE_DYNAMIC_LIBGCC").as_deref(), Err(_) | Ok("") | Ok("0"))
+    {
+        eprintln!("no static unwinder to link here ({}): nothing to check", archive.display());
+        return;
+    }
+    for name in ["pyve", "pyve-venv", "pyve-testenv"] {
+        let out = Command::new("readelf").arg("-d").arg(pyve_tests::bin(name)).output().expect("readelf (binutils)");
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let dynamic = String::from_utf8_lossy(&out.stdout);
+        assert!(dynamic.contains("(NEEDED)"), "{name} is dynamically linked (glibc): {dynamic}");
+        assert!(!dynamic.contains("libgcc_s"), "{name} needs libgcc_s.so.1:\n{dynamic}");
+    }
+}
