@@ -6,6 +6,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
+use pyve_sdk::exec_plan::{self, Recorder};
+
 use pyve_venv::policy::{
     Environment, InstallOptions, PolicyError, Request, Resolution, Resolved, Source, Unobserved, detect,
     manager_message, requested_version, resolve_interpreter,
@@ -895,21 +897,34 @@ fn exec(mut cmd: Command) -> Failure {
 }
 
 fn run_tool(paths: &Paths, program: &OsStr, args: &[OsString]) -> Failure {
+    let mut plan = Recorder::offered();
+    if let Some(p) = plan.as_mut() {
+        watch_env(p, paths);
+    }
     if let Err(f) = ready(paths, "run pyve testenv --init") {
         return f;
     }
     let name = program.to_string_lossy();
     let found = if name.contains('/') {
         let p = PathBuf::from(program);
+        if let Some(plan) = plan.as_mut() {
+            watch_lookup(plan, &[], &p);
+        }
         if !p.exists() {
             return Failure::new(format!("command not found: {name}")).hint("check the path").code(NOT_FOUND);
         }
         p
     } else {
-        let path_dirs: Vec<PathBuf> =
-            std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
-        match find_in(program, std::iter::once(paths.bin()).chain(path_dirs)) {
-            Some(p) => p,
+        let dirs: Vec<PathBuf> = std::iter::once(paths.bin())
+            .chain(std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default())
+            .collect();
+        match find_in(program, dirs.iter().cloned()) {
+            Some(p) => {
+                if let Some(plan) = plan.as_mut() {
+                    watch_lookup(plan, &dirs, &p);
+                }
+                p
+            }
             None => {
                 return Failure::new(format!(
                     "command not found: {name} (it is neither in the dev/test runner environment ({ENV_DIR}/bin) nor on PATH)"
@@ -924,26 +939,41 @@ fn run_tool(paths: &Paths, program: &OsStr, args: &[OsString]) -> Failure {
     };
     let mut cmd = in_env(&found, paths);
     cmd.args(args);
-    exec(cmd)
+    exec_leaving_plan(cmd, plan)
 }
 
 /// `pyve test ARGS...`.
 pub fn test(ui: &Ui, host: &Host, args: &[OsString]) -> i32 {
-    let failure = match prepare_test(ui, host, args) {
-        Ok(cmd) => exec(cmd),
+    let mut plan = Recorder::offered();
+    let failure = match prepare_test(ui, host, args, plan.as_mut()) {
+        Ok(cmd) => exec_leaving_plan(cmd, plan),
         Err(f) => f,
     };
     ui.error(&failure);
     failure.code
 }
 
-fn prepare_test(ui: &Ui, host: &Host, args: &[OsString]) -> Result<Command, Failure> {
+fn prepare_test(ui: &Ui, host: &Host, args: &[OsString], mut plan: Option<&mut Recorder>) -> Result<Command, Failure> {
     let paths = Paths::discover(host.project_root.as_deref())
         .map_err(|e| Failure::new(format!("cannot tell the current directory: {e}")))?;
+    if let Some(p) = plan.as_deref_mut() {
+        watch_env(p, &paths);
+        watch_policy(p, &paths.root);
+    }
     ready(&paths, "run pyve testenv --init, then pyve testenv --install (pytest)")?;
     let record = load_record(ui, &paths);
     let version = env_version(record.as_ref(), &paths);
-    let site = project::site_packages(&paths.env, version.as_deref().and_then(project::short).as_deref());
+    let short_version = version.as_deref().and_then(project::short);
+    if let Some(p) = plan {
+        watch_site(p, &paths.env, short_version.as_deref());
+        let site = project::site_packages(&paths.env, short_version.as_deref());
+        for s in &site {
+            p.watch(s.join(PROJECT_PTH)).watch(s.join("pytest")).watch(s.join("pytest").join("__init__.py"));
+            p.watch(s.join("pytest.py"));
+        }
+        watch_site(p, &project::project_env(&paths.root), short_version.as_deref());
+    }
+    let site = project::site_packages(&paths.env, short_version.as_deref());
     if let Some(warning) = version.as_deref().and_then(|v| drift(&paths, v)) {
         ui.warn(&warning);
     }
@@ -962,6 +992,78 @@ fn prepare_test(ui: &Ui, host: &Host, args: &[OsString]) -> Result<Command, Fail
         cmd.current_dir(&paths.root);
     }
     Ok(cmd)
+}
+
+// ---------------------------------------------------------------------------------------------
+// exec plans (docs/testenv.md, "How fast"): what `test` and `run` rest on, so that pyve can run
+// their program itself while none of it changes
+
+/// Exec `cmd`, first leaving pyve the plan of it when this run printed nothing (a run that
+/// warned, or wrote the project link, is not one to repeat silently).
+fn exec_leaving_plan(mut cmd: Command, plan: Option<Recorder>) -> Failure {
+    let plan = if crate::ui::spoke() { None } else { plan };
+    exec_plan::commit(plan, &mut cmd);
+    exec(cmd)
+}
+
+/// What `ready` looks at: `.pyve`, the test environment's directories, its `pyvenv.cfg`,
+/// `bin/python` and the interpreter it leads to; and the record.
+fn watch_env(plan: &mut Recorder, paths: &Paths) {
+    let python = paths.python();
+    plan.watch(paths.root.join(".pyve")).watch(&paths.testenv).watch(paths.testenv.join(crate::record::FILE));
+    plan.watch(&paths.env).watch(paths.env.join("pyvenv.cfg")).watch(paths.bin()).watch(&python);
+    if let Ok(target) = fs::canonicalize(&python) {
+        plan.watch(target);
+    }
+}
+
+/// What the Python policy reads to tell whether the environment drifted from the project's
+/// request: the version files, `.pyve/config`, `pyproject.toml`, and where pyenv and asdf
+/// would be found (which of them is present decides which version file wins).
+fn watch_policy(plan: &mut Recorder, root: &Path) {
+    for file in [".python-version", ".tool-versions", "pyproject.toml", ".pyve/config", ".pyve/state.json"] {
+        plan.watch(root.join(file));
+    }
+    let env = Environment::from_process();
+    if let Some(asdf) = env.asdf_data_dir.clone().or_else(|| env.home.as_ref().map(|h| h.join(".asdf"))) {
+        plan.watch(&asdf).watch(asdf.join("plugins").join("python"));
+    }
+    if let Some(pyenv) = env.pyenv_root.clone().or_else(|| env.home.as_ref().map(|h| h.join(".pyenv"))) {
+        plan.watch(pyenv.join("versions")).watch(pyenv.join("bin").join("pyenv"));
+        plan.watch(pyenv.join("libexec").join("pyenv"));
+    }
+}
+
+/// What [`project::site_packages`] looks at in `env`.
+fn watch_site(plan: &mut Recorder, env: &Path, short_version: Option<&str>) {
+    let lib = env.join("lib");
+    plan.watch(env).watch(&lib);
+    if let Some(v) = short_version {
+        plan.watch(lib.join(format!("python{v}")).join("site-packages"));
+    }
+    for s in project::site_packages(env, None) {
+        plan.watch(s);
+    }
+}
+
+/// What finding `program` looks at: the path itself, or the directories searched up to the
+/// one that holds it (a program put in an earlier one would win), and the file found.
+fn watch_lookup(plan: &mut Recorder, dirs: &[PathBuf], found: &Path) {
+    for dir in dirs {
+        plan.watch(dir);
+        if let Ok(real) = fs::canonicalize(dir)
+            && real != *dir
+        {
+            plan.watch(real);
+        }
+        if found.parent() == Some(dir.as_path()) {
+            break;
+        }
+    }
+    plan.watch(found);
+    if let Ok(target) = fs::canonicalize(found) {
+        plan.watch(target);
+    }
 }
 
 /// The interpreter of the project's conda environment (`.pyve/state.json` of a micromamba

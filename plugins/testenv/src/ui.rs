@@ -47,8 +47,18 @@ pub struct Ui {
     pub color: bool,
 }
 
+/// Whether this run printed anything (a run that did may not leave an exec plan: the plan
+/// would run silently).
+static SPOKE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether any status line or question was printed so far.
+pub fn spoke() -> bool {
+    SPOKE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Ui {
     fn out(&self) -> Output {
+        SPOKE.store(true, std::sync::atomic::Ordering::Relaxed);
         Output { verbosity: self.verbosity, color: self.color }
     }
 
@@ -59,6 +69,9 @@ impl Ui {
 
     /// A detail (verbose mode).
     pub fn debug(&self, message: &str) {
+        if self.verbosity < 1 {
+            return;
+        }
         self.out().debug(message);
     }
 
@@ -80,6 +93,7 @@ impl Ui {
     /// A usage error: `ERROR: message`, the usage, `hint: ...` (all on stderr).
     pub fn usage_error(&self, message: &str, usage: &str, hint: &str) {
         self.out().line(Line::Error, message);
+        SPOKE.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = writeln!(std::io::stderr().lock(), "{usage}");
         self.out().hint(hint);
     }

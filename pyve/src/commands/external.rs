@@ -19,6 +19,11 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
     let search = discovery::SearchPath::from_env(env);
     // The project, looked up once: for its pins and for the plugin's PYVE_PROJECT_ROOT.
     let root = project_root(env);
+    // The plan the plugin left last time, while it holds: the plugin is not started at all.
+    let plan = super::exec_plans::Offer::new(env, root.as_deref(), name, args);
+    if let Some(plan) = &plan {
+        plan.run(env, root.as_deref(), name);
+    }
     let res = if plugins::pins::Pins::for_root(root.as_deref()).get(name).is_some() {
         // A pinned name: the copy the pin selects (the inventory knows the versions, from the
         // manifest cache), or the pin's error.
@@ -31,7 +36,7 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
         discovery::resolve_for_run(&search, name)
     };
     if let Some(exec) = &res.exec {
-        return hand_over(env, root.as_deref(), exec, name, args);
+        return hand_over(env, root.as_deref(), exec, name, args, plan.as_ref());
     }
     if let Some(lib) = &res.rpc {
         return Err(Error::new(format!(
@@ -43,7 +48,7 @@ pub fn run(env: &HostEnv, name: &str, args: &[OsString], builtins: &[&str]) -> R
     // A command provided by a plugin of another name (`pyve test` -> pyve-testenv).
     let inventory = plugins::inventory(env, builtins);
     if let Some(entry) = inventory.command_provider(name) {
-        return hand_over(env, root.as_deref(), &entry.candidate, name, args);
+        return hand_over(env, root.as_deref(), &entry.candidate, name, args, plan.as_ref());
     }
     // A command of a pinned plugin of which no copy matches the pin.
     if let Some(err) = inventory
@@ -97,6 +102,8 @@ fn plugin_command(env: &HostEnv, root: Option<&Path>, plugin: &Candidate, comman
         cmd.arg0(command);
     }
     cmd.args(args).envs(super::plugin_env(env, root, Some(command)));
+    // An offer of an exec plan is pyve's to make, never inherited from an outer run.
+    cmd.env_remove(pyve_protocol::exec_plan::PLAN_VAR).env_remove(pyve_protocol::exec_plan::TOKEN_VAR);
     cmd
 }
 
@@ -113,11 +120,21 @@ fn start_error(plugin: &Candidate, e: &std::io::Error) -> Error {
 
 /// Replace pyve with the plugin (passthrough): its exit status and signals are the caller's to
 /// see, a signal meant for `pyve NAME` reaches it, and no orphan is possible. Returns only when
-/// the plugin cannot be started.
-fn hand_over(env: &HostEnv, root: Option<&Path>, plugin: &Candidate, command: &str, args: &[OsString]) -> Result<u8> {
+/// the plugin cannot be started. With `plan`, the plugin is offered the plan file.
+fn hand_over(
+    env: &HostEnv,
+    root: Option<&Path>,
+    plugin: &Candidate,
+    command: &str,
+    args: &[OsString],
+    plan: Option<&super::exec_plans::Offer>,
+) -> Result<u8> {
     use std::io::Write as _;
     use std::os::unix::process::CommandExt as _;
     let mut cmd = plugin_command(env, root, plugin, command, args);
+    if let Some(plan) = plan {
+        plan.offer(&mut cmd, env, root, &plugin.path);
+    }
     let _ = std::io::stdout().flush();
     let e = cmd.exec();
     Err(start_error(plugin, &e))

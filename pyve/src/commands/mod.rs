@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod config_report;
 pub mod doctor;
+pub mod exec_plans;
 pub mod external;
 pub mod init;
 pub mod install;

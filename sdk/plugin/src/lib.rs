@@ -31,6 +31,7 @@
 mod context;
 pub mod dylib;
 mod error;
+pub mod exec_plan;
 pub mod output;
 mod passthrough;
 mod server;

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod error;
+pub mod exec_plan;
 pub mod framing;
 pub mod message;
 pub mod methods;
