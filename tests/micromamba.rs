@@ -1460,3 +1460,44 @@ fn init_ends_with_the_original_closing_block() {
     assert_eq!(out.stdout, "", "quiet: nothing on stdout");
     assert!(w.env("demo").join("conda-meta").is_dir());
 }
+
+/// A conda-lock.yml without environment.yml is installed as locked, but nothing can say it is
+/// current: doctor and --validate warn `unchecked` (not "up to date"), as `pyve lock --check`
+/// fails on it.
+#[test]
+fn a_lock_without_environment_yml_is_unchecked_everywhere() {
+    let w = world();
+    std::fs::write(w.sb.project().join("conda-lock.yml"), lock_yml(&w.channel, platform(), &packages(), &w.written))
+        .unwrap();
+    let out = w.pyve(&["--init", "--no-direnv", "--env-name", "locked"]);
+    ok(&out, "init");
+    assert!(out.stderr.contains("conda-lock.yml has no environment.yml beside it"), "{}", all(&out));
+
+    let out = w.pyve(&["doctor"]);
+    ok(&out, "doctor");
+    assert!(
+        out.stdout.contains(
+            "\n⚠ Lock file: conda-lock.yml (unchecked): no environment.yml to check it against\n  \
+             add the environment.yml it was made from (`pyve lock --check` needs it)\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("up to date"), "{}", out.stdout);
+    let out = w.pyve(&["doctor", "--json"]);
+    ok(&out, "doctor --json");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["environment"]["lock"], "unchecked", "{}", out.stdout);
+
+    let out = w.pyve(&["--validate"]);
+    assert_eq!(out.code, Some(2), "warnings only:\n{}", all(&out));
+    assert!(
+        out.stdout.contains("\n⚠ Lock file: conda-lock.yml (unchecked): no environment.yml to check it against\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("up to date"), "{}", out.stdout);
+
+    let out = w.pyve(&["lock", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+}
