@@ -1387,3 +1387,117 @@ fn quiet_init_prints_only_warnings_and_errors() {
     ok(&out, "init -q with the binary");
     assert!(out.stdout.trim().is_empty(), "stdout: {}", out.stdout);
 }
+
+/// The end of a micromamba init is the original's closing block (reference 2.1 E 14), on
+/// stdout, after `.pyve/config` is written; `-q` drops it with the other status lines.
+#[test]
+fn init_ends_with_the_original_closing_block() {
+    let head = "✓ Created .pyve/config\n\n✓ Micromamba environment initialized successfully!\n\n\
+                Environment location: .pyve/envs/demo\n\nNext steps:\n";
+    let note =
+        "  Note: Ignore micromamba's 'activate' instructions above — Pyve uses direnv activation (or 'pyve run').\n";
+
+    // direnv installed (a stand-in: only its presence is looked at) and pyve's .envrc.
+    let w = world();
+    w.env_yml(Some("demo"));
+    let bin = w.sb.path().join("direnv-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("direnv"), "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(bin.join("direnv"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let with_direnv = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+    let out = run(w.cmd().args(["--init"]).env("PATH", &with_direnv));
+    ok(&out, "init");
+    let want =
+        format!("{head}{note}  1. Run 'direnv allow' to activate the environment\n  2. Or use: pyve run <command>\n");
+    assert!(out.stdout.ends_with(&want), "want the block:\n{want}\ngot:\n{}", out.stdout);
+    assert_eq!(out.stdout.matches("initialized successfully").count(), 1, "{}", out.stdout);
+
+    // A re-init (a rebuild) ends the same way.
+    let out = run(w.cmd().args(["--init", "--force"]).env("PATH", &with_direnv).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "force");
+    assert!(out.stdout.ends_with(&want.replacen("Created", "Updated", 1)), "{}", out.stdout);
+
+    // No direnv anywhere on PATH: pyve run first, never a bare `direnv allow`.
+    let empty = w.sb.path().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(w.cmd().args(["--init", "--force"]).env("PATH", &empty).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "force without direnv");
+    assert!(
+        out.stdout.ends_with(&format!(
+            "{note}  1. Use: pyve run <command>\n  2. Or install direnv, then run 'direnv allow' to activate the environment\n"
+        )),
+        "{}",
+        out.stdout
+    );
+
+    // A .envrc pyve did not write: review it, never "allow" it.
+    std::fs::write(w.sb.project().join(".envrc"), "echo not pyve's\n").unwrap();
+    let out = run(w.cmd().args(["--init", "--force"]).env("PATH", &with_direnv).env("PYVE_FORCE_YES", "1"));
+    ok(&out, "force with a foreign .envrc");
+    assert!(!out.stdout.contains("direnv allow"), "{}", out.stdout);
+    assert!(
+        out.stdout.ends_with(&format!(
+            "{note}  1. Review .envrc (it is not pyve's) before allowing it with direnv\n  2. Or use: pyve run <command>\n"
+        )),
+        "{}",
+        out.stdout
+    );
+
+    // --no-direnv: the one line.
+    let w = world();
+    w.env_yml(Some("demo"));
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    ok(&out, "init --no-direnv");
+    let want = format!("{head}  Use: pyve run <command> to execute in environment\n");
+    assert!(out.stdout.ends_with(&want), "want the block:\n{want}\ngot:\n{}", out.stdout);
+    assert!(!out.stdout.contains("Note: Ignore"), "{}", out.stdout);
+
+    // -q: no status lines, so none of the block.
+    let w = world();
+    w.env_yml(Some("demo"));
+    let out = w.pyve(&["-q", "--init", "--no-direnv"]);
+    ok(&out, "init -q");
+    assert_eq!(out.stdout, "", "quiet: nothing on stdout");
+    assert!(w.env("demo").join("conda-meta").is_dir());
+}
+
+/// A conda-lock.yml without environment.yml is installed as locked, but nothing can say it is
+/// current: doctor and --validate warn `unchecked` (not "up to date"), as `pyve lock --check`
+/// fails on it.
+#[test]
+fn a_lock_without_environment_yml_is_unchecked_everywhere() {
+    let w = world();
+    std::fs::write(w.sb.project().join("conda-lock.yml"), lock_yml(&w.channel, platform(), &packages(), &w.written))
+        .unwrap();
+    let out = w.pyve(&["--init", "--no-direnv", "--env-name", "locked"]);
+    ok(&out, "init");
+    assert!(out.stderr.contains("conda-lock.yml has no environment.yml beside it"), "{}", all(&out));
+
+    let out = w.pyve(&["doctor"]);
+    ok(&out, "doctor");
+    assert!(
+        out.stdout.contains(
+            "\n⚠ Lock file: conda-lock.yml (unchecked): no environment.yml to check it against\n  \
+             add the environment.yml it was made from (`pyve lock --check` needs it)\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("up to date"), "{}", out.stdout);
+    let out = w.pyve(&["doctor", "--json"]);
+    ok(&out, "doctor --json");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["environment"]["lock"], "unchecked", "{}", out.stdout);
+
+    let out = w.pyve(&["--validate"]);
+    assert_eq!(out.code, Some(2), "warnings only:\n{}", all(&out));
+    assert!(
+        out.stdout.contains("\n⚠ Lock file: conda-lock.yml (unchecked): no environment.yml to check it against\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("up to date"), "{}", out.stdout);
+
+    let out = w.pyve(&["lock", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+}

@@ -154,7 +154,7 @@ pub struct EnvironmentJson {
     pub python_version: Option<String>,
     /// How many distributions are installed.
     pub package_count: Option<u64>,
-    /// The lock file's state (`fresh`, `stale`, `missing`, `none`), for backends with one.
+    /// The lock file's state (`fresh`, `stale`, `missing`, `unchecked`, `none`), for backends with one.
     pub lock: Option<String>,
 }
 

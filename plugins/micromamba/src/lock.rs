@@ -33,10 +33,12 @@ pub enum LockState {
 }
 
 impl LockState {
-    /// The protocol's `lock.state`: `fresh`, `stale`, `missing` or `none`.
+    /// The protocol's `lock.state`: `fresh`, `stale`, `missing`, `unchecked` (a lock without
+    /// the environment.yml to check it against: `pyve lock --check` fails on it) or `none`.
     pub fn as_str(&self) -> &'static str {
         match self {
-            LockState::Fresh | LockState::LockOnly => "fresh",
+            LockState::Fresh => "fresh",
+            LockState::LockOnly => "unchecked",
             LockState::Stale { .. } => "stale",
             LockState::Missing => "missing",
             LockState::Neither => "none",
@@ -697,6 +699,7 @@ mod tests {
         assert!(unmet[0].starts_with("conda-lock.yml cannot be checked:"), "{unmet:?}");
         std::fs::remove_file(d.path().join(ENVIRONMENT_YML)).unwrap();
         assert_eq!(lock_state(d.path()), LockState::LockOnly);
+        assert_eq!(LockState::LockOnly.as_str(), "unchecked", "not fresh: nothing checked it");
     }
 
     #[test]

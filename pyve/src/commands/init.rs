@@ -807,15 +807,58 @@ fn finish(
     ui::success(&format!("{} {CONFIG_FILE}", if is_first(old_config, old_state) { "Created" } else { "Updated" }));
 
     ui::status("");
-    if choice.name == "venv" {
-        ui::success("Python environment initialized successfully!");
-    } else {
-        ui::success(&format!("{} environment initialized successfully!", capitalize(&choice.name)));
-        ui::status(&format!("\nEnvironment location: {}", project::display_in(root, &created.env_path)));
+    let location = project::display_in(root, &created.env_path);
+    match choice.name.as_str() {
+        "venv" => {
+            ui::success("Python environment initialized successfully!");
+            ui::status("");
+            ui::status(&next_step(root, args.no_direnv));
+        }
+        // The original's closing block for micromamba (reference 2.1 E 14). The protocol has no
+        // closing lines for a backend to give, so the host knows the two backends it is
+        // compatible with; any other backend gets the generic block below.
+        "micromamba" => {
+            ui::success("Micromamba environment initialized successfully!");
+            ui::status(&format!("\nEnvironment location: {location}"));
+            ui::status("\nNext steps:");
+            for line in micromamba_next_steps(root, args.no_direnv) {
+                ui::status(line);
+            }
+        }
+        name => {
+            ui::success(&format!("{} environment initialized successfully!", capitalize(name)));
+            ui::status(&format!("\nEnvironment location: {location}"));
+            ui::status("");
+            ui::status(&next_step(root, args.no_direnv));
+        }
     }
-    ui::status("");
-    ui::status(&next_step(root, args.no_direnv));
     Ok(())
+}
+
+/// The original's `Next steps:` lines of a micromamba init. With direnv, `direnv allow` is
+/// named only when direnv is installed and `.envrc` is pyve's, as in [`next_step`] (allowing an
+/// `.envrc` pyve did not write runs whatever it contains); otherwise the original's wording.
+fn micromamba_next_steps(root: &Path, no_direnv: bool) -> Vec<&'static str> {
+    if no_direnv {
+        return vec!["  Use: pyve run <command> to execute in environment"];
+    }
+    let note =
+        "  Note: Ignore micromamba's 'activate' instructions above — Pyve uses direnv activation (or 'pyve run').";
+    if !files::envrc_is_ours(&root.join(".envrc")) {
+        vec![
+            note,
+            "  1. Review .envrc (it is not pyve's) before allowing it with direnv",
+            "  2. Or use: pyve run <command>",
+        ]
+    } else if crate::commands::run::find_on_path("direnv").is_none() {
+        vec![
+            note,
+            "  1. Use: pyve run <command>",
+            "  2. Or install direnv, then run 'direnv allow' to activate the environment",
+        ]
+    } else {
+        vec![note, "  1. Run 'direnv allow' to activate the environment", "  2. Or use: pyve run <command>"]
+    }
 }
 
 /// What to do after a successful init: `direnv allow` only when direnv is installed and the

@@ -287,6 +287,7 @@ fn lock_check(l: &pyve_protocol::types::LockStatus, r: &mut Report) {
     match l.state.as_str() {
         "fresh" => r.host(CheckStatus::Ok, "Lock file", format!("{file} (up to date)")),
         "stale" => r.host(CheckStatus::Warn, "Lock file", format!("{file} (stale){detail}")),
+        "unchecked" => r.host(CheckStatus::Warn, "Lock file", format!("{file} (unchecked){detail}")),
         "missing" => r.host(CheckStatus::Info, "Lock file", format!("missing{detail}")),
         _ => {}
     }

@@ -333,7 +333,8 @@ pub struct EnvDescription {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 pub struct LockStatus {
-    /// `fresh`, `stale`, `missing` or `none` (the backend uses no lock file).
+    /// `fresh`, `stale`, `missing`, `unchecked` (a lock file without the source to check it
+    /// against) or `none` (the backend uses no lock file).
     pub state: String,
     /// The lock file, relative to the project root.
     #[serde(default, skip_serializing_if = "Option::is_none")]

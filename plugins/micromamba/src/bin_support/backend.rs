@@ -831,6 +831,10 @@ impl Backend for MicromambaBackend {
     }
 }
 
+/// A conda-lock.yml alone: installed as locked, but nothing says it is what the project wants.
+const LOCK_ONLY: &str = "no environment.yml to check it against";
+const LOCK_ONLY_HINT: &str = "add the environment.yml it was made from (`pyve lock --check` needs it)";
+
 fn lock_status(state: &LockState) -> LockStatus {
     let detail = match state {
         LockState::Fresh => Some("conda-lock.yml satisfies environment.yml".into()),
@@ -838,7 +842,7 @@ fn lock_status(state: &LockState) -> LockStatus {
             Some(format!("conda-lock.yml does not satisfy environment.yml: {}", unmet.join("; ")))
         }
         LockState::Missing => Some(format!("no conda-lock.yml; generate it with: {}", lock::regenerate_hint())),
-        LockState::LockOnly => Some("conda-lock.yml without environment.yml".into()),
+        LockState::LockOnly => Some(LOCK_ONLY.into()),
         LockState::Neither => Some("neither environment.yml nor conda-lock.yml".into()),
     };
     LockStatus { state: state.as_str().into(), file: state.file().map(PathBuf::from), detail }
@@ -987,9 +991,13 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
         None => checks.push(check(CheckStatus::Warn, "Conda file", "not found", Some("create environment.yml".into()))),
     }
     checks.push(match &state {
-        LockState::Fresh | LockState::LockOnly => {
-            check(CheckStatus::Ok, "Lock file", "conda-lock.yml (up to date)", None)
-        }
+        LockState::Fresh => check(CheckStatus::Ok, "Lock file", "conda-lock.yml (up to date)", None),
+        LockState::LockOnly => check(
+            CheckStatus::Warn,
+            "Lock file",
+            format!("conda-lock.yml (unchecked): {LOCK_ONLY}"),
+            Some(LOCK_ONLY_HINT.into()),
+        ),
         LockState::Stale { unmet } => check(
             CheckStatus::Warn,
             "Lock file",
