@@ -873,7 +873,8 @@ fn next_step(root: &Path, no_direnv: bool) -> String {
     } else if crate::commands::run::find_on_path("direnv").is_none() {
         "Next step: use 'pyve run <command>' (or install direnv to activate the environment on cd).".to_owned()
     } else {
-        "Next step: Run 'direnv allow' to activate the environment (or use 'pyve run <command>').".to_owned()
+        // The original's line, word for word (scripts and tests of 0.9 read it).
+        "Next step: Run 'direnv allow' to activate the environment.".to_owned()
     }
 }
 
