@@ -256,6 +256,14 @@ hyperfine -N --warmup 10 --runs "$RUNS" --export-json "$W/testrun.json" \
     -n "python -c pass" "$P/.pyve/testenv/venv/bin/python -c pass" >&2
 read -r tr_med tr_mean tr_sd < <(medians "$W/testrun.json" | sed -n 1p)
 read -r dp_med dp_mean dp_sd < <(medians "$W/testrun.json" | sed -n 2p)
+# The dispatch alone, interleaved (bench/interleave.c): the exec plan pyve-testenv left (pyve
+# execs the program itself), without plans (pyve -> pyve-testenv -> the program), and the
+# program run directly.
+gcc -O2 -o "$W/interleave" "$ROOT/bench/interleave.c"
+"$I/pyve" testenv run true && "$I/pyve" testenv run true
+"$W/interleave" "$RUNS" /bin/true -- "$I/pyve" testenv run true -- @PYVE_NO_EXEC_PLANS=1 "$I/pyve" testenv run true \
+    > "$W/plan.txt"
+read -r true_med plan_med noplan_med < <(awk '{for (i = 1; i <= NF; i++) if ($i == "median") m = m " " $(i + 1)} END {print m}' "$W/plan.txt")
 {
 echo "### \`pyve test\` (target: at most 1 ms added)"
 echo
@@ -267,6 +275,10 @@ echo "| added by pyve (within pytest's own spread) | $(python3 -c "print('%.2f' 
 echo "| \`.pyve/testenv/venv/bin/python -c pass\` | $dp_med | $dp_mean ± $dp_sd |"
 echo "| \`pyve testenv run python -c pass\` (the same dispatch as \`pyve test\`) | $tr_med | $tr_mean ± $tr_sd |"
 echo "| **added by pyve's dispatch** | **$(python3 -c "print('%.2f' % ($tr_med - $dp_med))")** | |"
+echo
+echo "The dispatch alone, interleaved ($RUNS rounds, medians in ms): \`/bin/true\` $true_med;"
+echo "\`pyve testenv run true\` from its exec plan $plan_med (**$(python3 -c "print('%.2f' % ($plan_med - $true_med))") ms added**),"
+echo "with \`PYVE_NO_EXEC_PLANS=1\` (pyve, then pyve-testenv) $noplan_med ($(python3 -c "print('%.2f' % ($noplan_med - $true_med))") ms added)."
 echo
 } >> "$out"
 cd "$ROOT"

@@ -92,6 +92,8 @@ fn pyve_test_runs_the_plan_until_something_it_rests_on_changes() {
     assert_eq!(plan["program"], p.join(".pyve/testenv/venv/bin/python").display().to_string());
     assert_eq!(plan["args"], serde_json::json!(["-m", "pytest", "-q"]));
     assert_eq!(plan["env"]["VIRTUAL_ENV"], p.join(".pyve/testenv/venv").display().to_string());
+    assert_eq!(plan["vars"]["PATH"], "/usr/local/bin:/usr/bin:/bin");
+    assert!(plan["vars"]["PYVE_DEFAULT_PYTHON_VERSION"].is_null());
     assert!(plan["env"]["PYVE_EXEC_PLAN"].is_null() && plan["env"].get("PYVE_EXEC_PLAN").is_some());
     // pyve runs what the plan says, without the plugin.
     mark_plan(&sb);
@@ -126,11 +128,15 @@ fn pyve_test_runs_the_plan_until_something_it_rests_on_changes() {
     code(&pyve(&sb, &["test", "-q"]), 0, "no pin");
     mark_plan(&sb);
 
-    // Another environment: a variable the plugin might read.
+    // A variable the plugin reads, now set: the plugin decides again (and its plan now holds
+    // for that value); one nobody reads changes nothing.
     let out = run(sb.e2e().env("PYVE_DEFAULT_PYTHON_VERSION", "3.12").args(["test", "-q"]));
-    assert!(!took_the_plan(&out), "a changed environment is another plan");
-    keep_only_the_marked_plan(&sb);
-    assert!(took_the_plan(&pyve(&sb, &["test", "-q"])), "the first environment's plan is still there");
+    assert!(!took_the_plan(&out), "a variable the plugin read has another value");
+    assert_eq!(the_plan(&sb).1["vars"]["PYVE_DEFAULT_PYTHON_VERSION"], "3.12");
+    assert!(!took_the_plan(&pyve(&sb, &["test", "-q"])), "unset again");
+    mark_plan(&sb);
+    let out = run(sb.e2e().env("HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET", "xyz").args(["test", "-q"]));
+    assert!(took_the_plan(&out), "a variable nobody read changes nothing");
 
     // The plugin rebuilt, or another plugin that now serves `test`: the plugin decides again.
     let testenv = sb.path().join("bin/pyve-testenv");

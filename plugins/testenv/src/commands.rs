@@ -1009,6 +1009,8 @@ fn exec_leaving_plan(mut cmd: Command, plan: Option<Recorder>) -> Failure {
 /// What `ready` looks at: `.pyve`, the test environment's directories, its `pyvenv.cfg`,
 /// `bin/python` and the interpreter it leads to; and the record.
 fn watch_env(plan: &mut Recorder, paths: &Paths) {
+    // `in_env` builds the program's PATH from it.
+    plan.var("PATH");
     let python = paths.python();
     plan.watch(paths.root.join(".pyve")).watch(&paths.testenv).watch(paths.testenv.join(crate::record::FILE));
     plan.watch(&paths.env).watch(paths.env.join("pyvenv.cfg")).watch(paths.bin()).watch(&python);
@@ -1017,10 +1019,17 @@ fn watch_env(plan: &mut Recorder, paths: &Paths) {
     }
 }
 
+/// The variables the Python policy reads ([`Environment::from_process`]).
+const POLICY_VARS: [&str; 8] =
+    ["HOME", "PATH", "PYENV_ROOT", "ASDF_DATA_DIR", "ASDF_DIR", "PYVE_DEFAULT_PYTHON_VERSION", "CI", "PYVE_FORCE_YES"];
+
 /// What the Python policy reads to tell whether the environment drifted from the project's
 /// request: the version files, `.pyve/config`, `pyproject.toml`, and where pyenv and asdf
 /// would be found (which of them is present decides which version file wins).
 fn watch_policy(plan: &mut Recorder, root: &Path) {
+    for var in POLICY_VARS {
+        plan.var(var);
+    }
     for file in [".python-version", ".tool-versions", "pyproject.toml", ".pyve/config", ".pyve/state.json"] {
         plan.watch(root.join(file));
     }

@@ -4,12 +4,12 @@
 //! a plan file. A plan is a cache: a missing, damaged or stale one costs only the plugin's
 //! start.
 //!
-//! A plan file is named by a hash of everything the plugin's run could depend on that pyve can
-//! see: pyve itself, the command and its arguments, the working directory, the variables pyve
-//! passes and the whole environment (but `_` and `OLDPWD`, which shells change between
-//! commands), and which of stdin, stdout and stderr are terminals. Its token adds what chose the
-//! plugin: the plugin file, the search directories (a new plugin earlier in the path changes
-//! the answer) and the project's `.pyve/config` (pins).
+//! A plan file is named by a hash of what pyve sees of the run: pyve itself, the command and its
+//! arguments, the working directory, the variables pyve passes and those it chooses the plugin
+//! by (`PATH`, `PYVE_PLUGIN_PATH`, `PYVE_HOME`, `HOME`), and which of stdin, stdout and stderr
+//! are terminals. The variables the plugin read are in the plan (`vars`). Its token adds what
+//! chose the plugin: the plugin file, the search directories (a new plugin earlier in the path
+//! changes the answer) and the project's `.pyve/config` (pins).
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt as _;
@@ -28,8 +28,9 @@ pub const DISABLE_VAR: &str = "PYVE_NO_EXEC_PLANS";
 /// Plans kept at most; past that the directory is emptied (each is a cache entry).
 const MAX_PLANS: usize = 256;
 
-/// Variables left out of the key: shells change them between two identical commands.
-const UNKEYED: [&str; 4] = ["_", "OLDPWD", PLAN_VAR, TOKEN_VAR];
+/// The variables that choose the plugin (and the section 4 variables pyve passes, which are
+/// keyed by value).
+const HOST_VARS: [&str; 4] = ["PATH", "PYVE_PLUGIN_PATH", "PYVE_HOME", "HOME"];
 
 /// The plan file for one command line in one place.
 #[derive(Debug)]
@@ -58,11 +59,10 @@ impl Offer {
         for (k, v) in super::plugin_env(env, root, Some(command)) {
             h.field(k.as_bytes()).field(v.as_bytes());
         }
-        let mut vars: Vec<(OsString, OsString)> =
-            std::env::vars_os().filter(|(k, _)| !UNKEYED.iter().any(|u| k.as_bytes() == u.as_bytes())).collect();
-        vars.sort_unstable();
-        for (k, v) in &vars {
-            h.field(k.as_bytes()).field(v.as_bytes());
+        // What the host itself reads to choose the plugin; the plugin's own variables are in
+        // the plan (`vars`).
+        for var in HOST_VARS {
+            h.field(var.as_bytes()).field(std::env::var_os(var).as_deref().map(|v| v.as_bytes()).unwrap_or(b"\xfe"));
         }
         for fd in 0..3 {
             // SAFETY: isatty only inspects the descriptor.
@@ -148,12 +148,26 @@ impl Offer {
     }
 }
 
-/// The plans directory exists, private, and holds fewer than [`MAX_PLANS`] plans.
+/// The plans directory exists, private, and holds fewer than [`MAX_PLANS`] plans. Counting
+/// them costs a directory read on every offer, so it is done only once the directory has grown
+/// past one block (more than about 128 plan names on ext4; filesystems whose directories report
+/// no size are never pruned: the plans are small).
 fn prepare(dir: &Path) -> bool {
     use std::os::unix::fs::DirBuilderExt as _;
-    if std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_err() {
-        return false;
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            if m.len() > 4096 {
+                prune(dir);
+            }
+            true
+        }
+        Ok(_) => false,
+        Err(_) => std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok(),
     }
+}
+
+/// Empty the plans directory when it holds [`MAX_PLANS`] entries or more.
+fn prune(dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(dir)
         && entries.count() >= MAX_PLANS
         && let Ok(entries) = std::fs::read_dir(dir)
@@ -162,7 +176,6 @@ fn prepare(dir: &Path) -> bool {
             let _ = std::fs::remove_file(e.path());
         }
     }
-    true
 }
 
 #[cfg(test)]
@@ -219,6 +232,7 @@ mod tests {
             args: vec![],
             cwd: None,
             env: Default::default(),
+            vars: Default::default(),
             watch: vec![pyve_protocol::exec_plan::Watch {
                 path: watched.display().to_string(),
                 stat: fingerprint(&watched),
@@ -229,10 +243,22 @@ mod tests {
         std::fs::write(&watched, "appeared").unwrap();
         assert!(offer.valid_plan(&env, None).is_none());
         assert!(!offer.file.exists());
-        for i in 0..MAX_PLANS {
-            std::fs::write(plans.join(format!("{i}.json")), "{}").unwrap();
+        for i in 0..MAX_PLANS - 1 {
+            std::fs::write(plans.join(format!("{i:016x}.json")), "{}").unwrap();
         }
         assert!(prepare(&plans));
+        assert_eq!(std::fs::read_dir(&plans).unwrap().count(), MAX_PLANS - 1, "not full yet");
+        std::fs::write(plans.join("full.json"), "{}").unwrap();
+        prune(&plans);
         assert_eq!(std::fs::read_dir(&plans).unwrap().count(), 0);
+        // A directory that has grown past one block is pruned by `prepare` itself (where
+        // directories report their size, as ext4 and tmpfs do).
+        for i in 0..MAX_PLANS {
+            std::fs::write(plans.join(format!("{i:016x}.json")), "{}").unwrap();
+        }
+        assert!(prepare(&plans));
+        if std::fs::metadata(&plans).unwrap().len() > 4096 {
+            assert_eq!(std::fs::read_dir(&plans).unwrap().count(), 0);
+        }
     }
 }

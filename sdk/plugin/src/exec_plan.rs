@@ -32,6 +32,9 @@ pub struct Recorder {
     file: PathBuf,
     token: String,
     watch: Vec<Watch>,
+    vars: std::collections::BTreeMap<String, Option<String>>,
+    /// A variable that cannot be written down (not UTF-8) was read: no plan.
+    unwritable: bool,
 }
 
 impl Recorder {
@@ -40,7 +43,29 @@ impl Recorder {
     pub fn offered() -> Option<Recorder> {
         let file = std::env::var_os(PLAN_VAR).filter(|v| !v.is_empty()).map(PathBuf::from)?;
         let token = std::env::var(TOKEN_VAR).ok().filter(|v| !v.is_empty())?;
-        file.is_absolute().then_some(Recorder { file, token, watch: Vec::new() })
+        file.is_absolute().then_some(Recorder {
+            file,
+            token,
+            watch: Vec::new(),
+            vars: Default::default(),
+            unwritable: false,
+        })
+    }
+
+    /// Read the variable `name` and remember its value: a plan holds only while it is the
+    /// same (unset stays unset). Use it for every variable the decision reads.
+    pub fn var(&mut self, name: &str) -> Option<std::ffi::OsString> {
+        let value = std::env::var_os(name);
+        match value.as_deref().map(OsStr::to_str) {
+            None => {
+                self.vars.insert(name.to_owned(), None);
+            }
+            Some(Some(v)) => {
+                self.vars.insert(name.to_owned(), Some(v.to_owned()));
+            }
+            Some(None) => self.unwritable = true,
+        }
+        value
     }
 
     /// Watch `path` (made absolute against the current directory): its fingerprint now. Watch
@@ -71,7 +96,7 @@ impl Recorder {
         let unchanged = self.watch.iter().all(|w| {
             w.stat != UNKNOWN && Path::new(&w.path).is_absolute() && fingerprint(Path::new(&w.path)) == w.stat
         });
-        if !unchanged {
+        if !unchanged || self.unwritable {
             return None;
         }
         let program = text(cmd.get_program())?;
@@ -91,8 +116,16 @@ impl Recorder {
                 },
             );
         }
-        let plan =
-            ExecPlan { format: FORMAT, token: self.token.clone(), program, args, cwd, env, watch: self.watch.clone() };
+        let plan = ExecPlan {
+            format: FORMAT,
+            token: self.token.clone(),
+            program,
+            args,
+            cwd,
+            env,
+            vars: self.vars.clone(),
+            watch: self.watch.clone(),
+        };
         plan.is_well_formed().then_some(plan)
     }
 
@@ -132,7 +165,13 @@ mod tests {
     use super::*;
 
     fn recorder(dir: &Path) -> Recorder {
-        Recorder { file: dir.join("plan.json"), token: "tok".into(), watch: Vec::new() }
+        Recorder {
+            file: dir.join("plan.json"),
+            token: "tok".into(),
+            watch: Vec::new(),
+            vars: Default::default(),
+            unwritable: false,
+        }
     }
 
     #[test]
@@ -142,6 +181,8 @@ mod tests {
         std::fs::create_dir(&watched).unwrap();
         let mut r = recorder(dir.path());
         r.watch(watched.join("cfg")).watch(&watched);
+        assert_eq!(r.var("PYVE_SURELY_UNSET"), None);
+        let path = r.var("PATH");
         let mut cmd = Command::new("/usr/bin/python3");
         cmd.arg("-m").arg("pytest").env("VIRTUAL_ENV", "/v").env_remove("PYTHONHOME").current_dir("/tmp");
         let plan = r.plan(&cmd).unwrap();
@@ -152,6 +193,8 @@ mod tests {
         assert_eq!(plan.env.get("PYTHONHOME"), Some(&None));
         assert_eq!(plan.token, "tok");
         assert_eq!(plan.watch.len(), 2);
+        assert_eq!(plan.vars.get("PYVE_SURELY_UNSET"), Some(&None));
+        assert_eq!(plan.vars.get("PATH").cloned().flatten(), path.map(|p| p.into_string().unwrap()));
         cmd.env(PLAN_VAR, "inherited");
         assert!(commit(Some(r), &mut cmd));
         let back: ExecPlan = serde_json::from_slice(&std::fs::read(dir.path().join("plan.json")).unwrap()).unwrap();

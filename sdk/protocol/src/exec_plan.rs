@@ -16,6 +16,7 @@
 //!     args: vec!["true".into()],
 //!     cwd: None,
 //!     env: [("VIRTUAL_ENV".to_owned(), Some("/p/.venv".to_owned()))].into(),
+//!     vars: [("PYVE_SURELY_UNSET".to_owned(), None)].into(),
 //!     watch: vec![Watch { path: dir.display().to_string(), stat: fingerprint(&dir) }],
 //! };
 //! let text = serde_json::to_string(&plan).unwrap();
@@ -57,6 +58,9 @@ pub struct ExecPlan {
     /// removes it.
     #[serde(default)]
     pub env: BTreeMap<String, Option<String>>,
+    /// The variables the decision read, with their values then (`null`: unset).
+    #[serde(default)]
+    pub vars: BTreeMap<String, Option<String>>,
     /// The files and directories the decision rested on, with their [`fingerprint`]s when it
     /// was taken.
     pub watch: Vec<Watch>,
@@ -73,9 +77,13 @@ pub struct Watch {
 }
 
 impl ExecPlan {
-    /// Whether every watched path still has the fingerprint the plan recorded.
+    /// Whether every watched path still has the fingerprint the plan recorded, and every
+    /// variable it read the same value.
     pub fn unchanged(&self) -> bool {
-        self.watch.iter().all(|w| w.stat != UNKNOWN && fingerprint(Path::new(&w.path)) == w.stat)
+        self.vars
+            .iter()
+            .all(|(k, v)| std::env::var_os(k).as_deref().map(std::ffi::OsStr::to_str) == v.as_deref().map(Some))
+            && self.watch.iter().all(|w| w.stat != UNKNOWN && fingerprint(Path::new(&w.path)) == w.stat)
     }
 
     /// Whether the plan is one pyve can run: its format, an absolute program, an absolute
@@ -90,6 +98,7 @@ impl ExecPlan {
             && self
                 .env
                 .iter()
+                .chain(&self.vars)
                 .all(|(k, v)| !k.is_empty() && !k.contains('=') && no_nul(k) && v.as_deref().is_none_or(no_nul))
             && self.watch.iter().all(|w| w.path.starts_with('/'))
     }
@@ -175,6 +184,7 @@ mod tests {
             args: vec!["-x".into(), "a b".into()],
             cwd: Some(dir.display().to_string()),
             env: [("A".to_owned(), Some("1".to_owned())), ("B".to_owned(), None)].into(),
+            vars: [("PATH".to_owned(), std::env::var("PATH").ok()), ("PYVE_SURELY_UNSET".to_owned(), None)].into(),
             watch: vec![Watch { path: dir.join("f").display().to_string(), stat: fingerprint(&dir.join("f")) }],
         }
     }
@@ -197,6 +207,13 @@ mod tests {
         std::fs::remove_file(dir.path().join("f")).unwrap();
         std::fs::write(dir.path().join("f"), "xy").unwrap();
         assert!(!p.unchanged(), "a file replaced by another (a new inode)");
+        let mut p = plan(dir.path());
+        assert!(p.unchanged());
+        p.vars.insert("PATH".into(), Some("/elsewhere".into()));
+        assert!(!p.unchanged(), "a variable with another value");
+        let mut p = plan(dir.path());
+        p.vars.insert("PATH".into(), None);
+        assert!(!p.unchanged(), "a variable set that was unset");
     }
 
     #[test]
@@ -216,6 +233,9 @@ mod tests {
                 p.env.insert(String::new(), Some("x".into()));
             }),
             Box::new(|p| p.watch.push(Watch { path: "rel".into(), stat: ABSENT.into() })),
+            Box::new(|p| {
+                p.vars.insert("A=B".into(), None);
+            }),
         ];
         for (i, f) in bad.iter().enumerate() {
             let mut p = good.clone();
