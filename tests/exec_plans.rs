@@ -228,7 +228,7 @@ if plan_file and token and all(fingerprint(w["path"]) == w["stat"] for w in watc
     plan = {{"format": 1, "token": token, "program": argv[0], "args": argv[1:],
             "env": {{"PYVE_EXEC_PLAN": None, "PYVE_EXEC_PLAN_TOKEN": None}}, "watch": watch}}
     tmp = plan_file + ".tmp"
-    with open(tmp, "w") as f:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump(plan, f)
     os.replace(tmp, plan_file)
 os.execve(argv[0], argv, env)

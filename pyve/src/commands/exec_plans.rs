@@ -98,6 +98,9 @@ impl Offer {
     /// The plan on file, if it is well formed, was left for this command by the plugin that
     /// would serve it now, and nothing it watched changed. A plan that fails is removed.
     fn valid_plan(&self, env: &HostEnv, root: Option<&Path>) -> Option<ExecPlan> {
+        if !private(self.file.parent()?, true) || !private(&self.file, false) {
+            return None;
+        }
         let bytes = pyve_fs::read_bounded(&self.file, MAX_PLAN_BYTES).ok()?;
         let plan = serde_json::from_slice::<ExecPlan>(&bytes)
             .ok()
@@ -146,6 +149,18 @@ impl Offer {
         }
         cmd.env(PLAN_VAR, &self.file).env(TOKEN_VAR, token);
     }
+}
+
+/// Whether `path` is a directory (`dir`) or a regular file (not a link) of this user that
+/// nobody else may write: a plan names a program to run, so one that another user could have
+/// put there (a shared `XDG_CACHE_HOME`) is never taken.
+fn private(path: &Path, dir: bool) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::symlink_metadata(path).is_ok_and(|m| {
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        (if dir { m.is_dir() } else { m.is_file() }) && m.uid() == me && m.mode() & 0o022 == 0
+    })
 }
 
 /// The plans directory exists, private, and holds fewer than [`MAX_PLANS`] plans. Counting
@@ -243,6 +258,20 @@ mod tests {
         std::fs::write(&watched, "appeared").unwrap();
         assert!(offer.valid_plan(&env, None).is_none());
         assert!(!offer.file.exists());
+        // A plan others may write is never taken (a shared cache).
+        let mut plan = plan;
+        plan.watch[0].stat = fingerprint(&watched);
+        std::fs::write(&offer.file, serde_json::to_vec(&plan).unwrap()).unwrap();
+        let mode =
+            |p: &Path, m: u32| std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(m)).unwrap();
+        mode(&offer.file, 0o666);
+        assert!(offer.valid_plan(&env, None).is_none());
+        mode(&offer.file, 0o600);
+        mode(&plans, 0o777);
+        assert!(offer.valid_plan(&env, None).is_none());
+        mode(&plans, 0o700);
+        assert!(offer.valid_plan(&env, None).is_some());
+        std::fs::remove_file(&offer.file).unwrap();
         for i in 0..MAX_PLANS - 1 {
             std::fs::write(plans.join(format!("{i:016x}.json")), "{}").unwrap();
         }

@@ -135,7 +135,11 @@ impl Recorder {
         let Some(name) = self.file.file_name() else { return false };
         let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
         let done = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
+            // Private: pyve takes no plan that others could have written.
+            let mut f = {
+                use std::os::unix::fs::OpenOptionsExt as _;
+                std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?
+            };
             f.write_all(serde_json::to_string(plan).map_err(std::io::Error::other)?.as_bytes())?;
             std::fs::rename(&tmp, &self.file)
         })();
