@@ -529,6 +529,113 @@ def run_passthrough(plugin: "Plugin", args: Sequence[str], environ: Optional[Dic
         else "it provides no commands; see what it does with `pyve plugin info %s`" % plugin.name)
     return 1
 
+# Exec plans (protocol.md section 3.1): a passthrough command that ends by exec'ing a program leaves
+# pyve a plan of that exec; while nothing it watched changed, pyve runs the program itself.
+
+PLAN_VAR, TOKEN_VAR = "PYVE_EXEC_PLAN", "PYVE_EXEC_PLAN_TOKEN"  # pyve's offer
+PLAN_FORMAT, ABSENT, UNKNOWN = 1, "absent", "unknown"
+
+def fingerprint(path: Any) -> str:
+    """``DEV:INO:MODE:SIZE:MTIME_NS:CTIME_NS`` of ``lstat`` (``MODE`` octal, with the type bits),
+    ``absent`` when nothing is there, ``unknown`` when it cannot be looked at."""
+    try:
+        s = os.lstat(path)
+    except FileNotFoundError:
+        return ABSENT
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        return UNKNOWN
+    return "%d:%d:%o:%d:%d:%d" % (s.st_dev, s.st_ino, s.st_mode, s.st_size, s.st_mtime_ns, s.st_ctime_ns)
+
+def exec_environ(env_changes: Optional[Dict[str, Optional[str]]] = None,
+                 environ: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The environment to exec with: ``os.environ`` (or ``environ``) with ``env_changes`` applied
+    (None removes), and never pyve's offer (``PYVE_EXEC_PLAN``, ``PYVE_EXEC_PLAN_TOKEN``)."""
+    env = dict(os.environ if environ is None else environ)
+    for name, value in dict(env_changes or {}, **{PLAN_VAR: None, TOKEN_VAR: None}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = os.fsdecode(value)
+    return env
+
+class ExecPlan:
+    """The plan pyve offered this run (``ExecPlan.offered()``), the paths watched and variables read so far."""
+    def __init__(self, file: str, token: str) -> None:
+        self.file, self.token, self.unwritable = file, token, False  # unwritable: read a non-UTF-8 variable
+        self.watched = []  # type: List[Dict[str, str]]
+        self.vars = {}  # type: Dict[str, Optional[str]]
+    @classmethod
+    def offered(cls, environ: Optional[Dict[str, str]] = None) -> Optional["ExecPlan"]:
+        """None when pyve made no offer (an older pyve, plans disabled, or not run by pyve)."""
+        env = os.environ if environ is None else environ
+        file, token = env.get(PLAN_VAR) or "", as_text(env.get(TOKEN_VAR)) or ""
+        return cls(file, token) if token and os.path.isabs(file) else None
+    def var(self, name: str) -> Optional[str]:
+        """``os.environ.get(name)``, remembered: the plan holds only while it is the same (unset stays unset)."""
+        value = os.environ.get(name)
+        if value is not None and as_text(value) is None:
+            self.unwritable = True
+        else:
+            self.vars[name] = value
+        return value
+    def watch(self, path: Any) -> "ExecPlan":
+        """Watch ``path`` (absolute against the current directory): its fingerprint now. Watch before
+        reading what it holds, and missing paths too (their appearing matters)."""
+        path = os.fsdecode(path)
+        try:
+            path = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+        except OSError:  # no current directory: unwatchable, so no plan
+            path = ""
+        stat = fingerprint(path) if path and as_text(path) is not None else UNKNOWN
+        self.watched.append({"path": path, "stat": stat})
+        return self
+    def plan(self, argv: Sequence[Any], env_changes: Optional[Dict[str, Any]] = None,
+             cwd: Any = None) -> Optional[Dict[str, Any]]:
+        """The plan of exec'ing ``argv`` (``argv[0]`` an absolute path) with ``env_changes`` in ``cwd``, if
+        every watched path still has its fingerprint and all of it can be written down; else None."""
+        unchanged = all(w["stat"] != UNKNOWN and os.path.isabs(w["path"]) and fingerprint(w["path"]) == w["stat"]
+                        for w in self.watched)
+        argv = [os.fsdecode(a) for a in argv]
+        if not unchanged or self.unwritable or not argv or not argv[0].startswith("/"):
+            return None
+        if cwd is not None:
+            cwd = os.fsdecode(cwd)
+            try:
+                cwd = cwd if os.path.isabs(cwd) else os.path.join(os.getcwd(), cwd)
+            except OSError:
+                return None
+        env = dict(((k, None if v is None else os.fsdecode(v)) for k, v in (env_changes or {}).items()),
+                   **{PLAN_VAR: None, TOKEN_VAR: None})
+        names = list(env) + list(self.vars)
+        values = [v for v in list(env.values()) + list(self.vars.values()) if v is not None]
+        if not all(k and "=" not in k for k in names) or any(  # what pyve can run: UTF-8, no NUL
+                as_text(t) is None or "\0" in t for t in argv + [cwd or ""] + names + values):
+            return None
+        return _some(format=PLAN_FORMAT, token=self.token, program=argv[0], args=argv[1:], cwd=cwd,
+                     env=dict(sorted(env.items())), vars=dict(sorted(self.vars.items())),
+                     watch=[dict(w) for w in self.watched])
+    def commit(self, argv: Sequence[Any], env_changes: Optional[Dict[str, Any]] = None, cwd: Any = None) -> bool:
+        """Write the plan of the exec about to happen (see ``plan``); whether one was written. Call it
+        only when this run printed, asked and changed nothing, then exec with ``exec_environ(env_changes)``."""
+        plan = self.plan(argv, env_changes, cwd)
+        directory, name = os.path.split(self.file)
+        if plan is None or not name:
+            return False
+        tmp = os.path.join(directory, ".%s.%d.tmp" % (name, os.getpid()))
+        try:  # private: pyve takes no plan that others could have written
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "wb") as f:
+                os.fchmod(fd, 0o600)  # also when an old temporary file was there
+                f.write(json.dumps(plan, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+            os.replace(tmp, self.file)
+            return True
+        except OSError:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            return False
+
 # The plugin
 
 class Backend:

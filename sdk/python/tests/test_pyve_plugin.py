@@ -4,11 +4,14 @@ examples is checked by `pyve plugin test` (tests/plugin_test.rs), not by byte co
 import io
 import json
 import os
+import stat
 import subprocess
+import tempfile
 import sys
 import threading
 import time
 import unittest
+from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SDK = os.path.dirname(HERE)
@@ -213,6 +216,81 @@ class Prompt(unittest.TestCase):
                 self.assertEqual(pp.prompt_wait(), expected, value)
             finally:
                 del os.environ["PYVE_PROMPT_TIMEOUT"]
+
+
+class ExecPlans(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.file = os.path.join(self.dir.name, "plan.json")
+        offer = {pp.PLAN_VAR: self.file, pp.TOKEN_VAR: "tok"}
+        patcher = mock.patch.dict(os.environ, offer)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def test_fingerprint_is_lstat_in_the_protocol_format(self):
+        s = os.lstat(self.dir.name)
+        self.assertEqual(pp.fingerprint(self.dir.name), "%d:%d:%o:%d:%d:%d" % (
+            s.st_dev, s.st_ino, s.st_mode, s.st_size, s.st_mtime_ns, s.st_ctime_ns))
+        self.assertTrue(pp.fingerprint(self.dir.name).split(":")[2].startswith("40"), "octal, with the type bits")
+        link = os.path.join(self.dir.name, "link")
+        os.symlink("/", link)
+        self.assertEqual(pp.fingerprint(link).split(":")[2][:3], "120", "a symbolic link is not followed")
+        self.assertEqual(pp.fingerprint(os.path.join(self.dir.name, "missing")), "absent")
+        self.assertEqual(pp.fingerprint("a\0b"), "unknown")
+
+    def test_offered_only_with_both_variables_and_an_absolute_file(self):
+        self.assertIsNotNone(pp.ExecPlan.offered())
+        for env in ({}, {pp.PLAN_VAR: self.file}, {pp.TOKEN_VAR: "tok"}, {pp.PLAN_VAR: "plan.json", pp.TOKEN_VAR: "tok"},
+                    {pp.PLAN_VAR: self.file, pp.TOKEN_VAR: ""}):
+            with mock.patch.dict(os.environ, env, clear=True):
+                self.assertIsNone(pp.ExecPlan.offered(), env)
+
+    def test_a_committed_plan_round_trips_and_is_private(self):
+        watched = os.path.join(self.dir.name, "cfg")
+        with open(watched, "w") as f:
+            f.write("x")
+        plan = pp.ExecPlan.offered()
+        plan.watch(watched).watch(os.path.join(self.dir.name, "missing"))
+        os.environ["PYVE_TEST_SET"] = "v"
+        os.environ.pop("PYVE_SURELY_UNSET", None)
+        self.assertEqual((plan.var("PYVE_TEST_SET"), plan.var("PYVE_SURELY_UNSET")), ("v", None))
+        argv = ["/usr/bin/python3", "-m", "pytest"]
+        self.assertTrue(plan.commit(argv, {"VIRTUAL_ENV": "/v", "PYTHONHOME": None}, cwd="/tmp"))
+        with open(self.file) as f:
+            back = json.load(f)
+        self.assertEqual(back, {
+            "format": 1, "token": "tok", "program": "/usr/bin/python3", "args": ["-m", "pytest"], "cwd": "/tmp",
+            "env": {"VIRTUAL_ENV": "/v", "PYTHONHOME": None, pp.PLAN_VAR: None, pp.TOKEN_VAR: None},
+            "vars": {"PYVE_TEST_SET": "v", "PYVE_SURELY_UNSET": None},
+            "watch": [{"path": watched, "stat": pp.fingerprint(watched)},
+                      {"path": os.path.join(self.dir.name, "missing"), "stat": "absent"}]})
+        self.assertEqual(stat.S_IMODE(os.stat(self.file).st_mode), 0o600)
+        self.assertEqual(sorted(os.listdir(self.dir.name)), ["cfg", "plan.json"], "no temporary file left")
+        # Without cwd the key is left out; a relative watch is made absolute against the current directory.
+        plan = pp.ExecPlan.offered().watch(os.path.relpath(watched))
+        self.assertEqual(plan.watched[0]["path"], os.path.join(os.getcwd(), os.path.relpath(watched)))
+        self.assertTrue(plan.commit(["/bin/true"], {}))
+        with open(self.file) as f:
+            self.assertNotIn("cwd", json.load(f))
+
+    def test_no_plan_when_a_watched_path_changed_or_cannot_be_written_down(self):
+        watched = os.path.join(self.dir.name, "cfg")
+        plan = pp.ExecPlan.offered().watch(watched)
+        with open(watched, "w") as f:
+            f.write("appeared while deciding")
+        self.assertFalse(plan.commit(["/bin/true"], {}))
+        self.assertFalse(os.path.exists(self.file))
+        plan = pp.ExecPlan.offered()
+        self.assertFalse(plan.commit(["python3"], {}), "a program looked up on PATH")
+        self.assertFalse(plan.commit(["/bin/true"], {"A=B": "x"}))
+        self.assertFalse(pp.ExecPlan.offered().watch("a\0b").commit(["/bin/true"], {}), "an unknown fingerprint")
+        self.assertFalse(os.path.exists(self.file))
+
+    def test_exec_environ_applies_changes_and_drops_the_offer(self):
+        env = pp.exec_environ({"A": "1", "B": None}, {"B": "x", "C": "y", pp.PLAN_VAR: "/p", pp.TOKEN_VAR: "t"})
+        self.assertEqual(env, {"A": "1", "C": "y"})
+        self.assertNotIn(pp.PLAN_VAR, pp.exec_environ())
 
 
 class Examples(unittest.TestCase):
