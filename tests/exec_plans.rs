@@ -164,6 +164,46 @@ fn pyve_test_runs_the_plan_until_something_it_rests_on_changes() {
     assert!(plans(&sb).is_empty(), "PYVE_NO_EXEC_PLANS=1 leaves no plan");
 }
 
+/// A version file that is a symbolic link (a pin shared by several projects): the plan watches
+/// the file it leads to and every link on the way, so a changed shared pin gets the plugin's
+/// drift warning, not the stale plan.
+#[test]
+fn a_pin_that_links_elsewhere_is_watched_where_it_leads() {
+    let (sb, p) = set_up();
+    let shared = sb.path().join("shared");
+    std::fs::create_dir_all(shared.join("a")).unwrap();
+    std::fs::create_dir_all(shared.join("b")).unwrap();
+    let v312 = python("3.12");
+    std::fs::write(shared.join("a/pin"), format!("{v312}\n")).unwrap();
+    std::fs::write(shared.join("b/pin"), format!("{}\n", python("3.11"))).unwrap();
+    // .python-version -> shared/current/pin, with shared/current -> a (a link among the directories).
+    std::os::unix::fs::symlink("a", shared.join("current")).unwrap();
+    let _ = std::fs::remove_file(p.join(".python-version"));
+    std::os::unix::fs::symlink(shared.join("current/pin"), p.join(".python-version")).unwrap();
+    let out = pyve(&sb, &["test", "-q"]);
+    code(&out, 0, "first pyve test");
+    code(&pyve(&sb, &["test", "-q"]), 0, "second pyve test");
+    mark_plan(&sb);
+    assert!(took_the_plan(&pyve(&sb, &["test", "-q"])), "an unchanged plan is taken");
+
+    // The shared pin's content changes.
+    std::fs::write(shared.join("a/pin"), format!("{}\n", python("3.11"))).unwrap();
+    let out = pyve(&sb, &["test", "-q"]);
+    assert!(!took_the_plan(&out), "{}", out.stdout);
+    has(&out.stderr, "The dev/test runner environment uses Python");
+    std::fs::write(shared.join("a/pin"), format!("{v312}\n")).unwrap();
+    code(&pyve(&sb, &["test", "-q"]), 0, "back to 3.12");
+    mark_plan(&sb);
+    assert!(took_the_plan(&pyve(&sb, &["test", "-q"])));
+
+    // A directory link on the way now leads elsewhere.
+    std::fs::remove_file(shared.join("current")).unwrap();
+    std::os::unix::fs::symlink("b", shared.join("current")).unwrap();
+    let out = pyve(&sb, &["test", "-q"]);
+    assert!(!took_the_plan(&out), "{}", out.stdout);
+    has(&out.stderr, "The dev/test runner environment uses Python");
+}
+
 /// Remove every plan but the one [`mark_plan`] changed.
 fn keep_only_the_marked_plan(sb: &Sandbox) {
     for f in plans(sb) {

@@ -482,6 +482,67 @@ fn tests_import_the_projects_packages() {
     let short: String = v.split('.').take(2).collect::<Vec<_>>().join(".");
     let pth = p.join(format!(".pyve/testenv/venv/lib/python{short}/site-packages/_pyve_project.pth"));
     assert_eq!(read(&pth), format!("{}\n", p.join(format!(".venv/lib/python{short}/site-packages")).display()));
+
+    // The project's environment purged: the tests' ImportError is explained, with the way back.
+    ok(&pyve(&sb, &["--purge"]), "pyve --purge");
+    // (iniconfig, a dependency of pytest, still imports from the test environment.)
+    let out = pyve(&sb, &["test", "tests"]);
+    ok(&out, "pyve test without the project's environment");
+    has(
+        &out.stderr,
+        "WARNING: the project's environment (.venv) is missing: tests cannot import the project's packages (create it with `pyve --init`)",
+    );
+    assert!(!pth.exists(), "the link to a missing environment is removed");
+    // A project that never had one (only a test environment) is not warned about.
+    std::fs::remove_file(p.join("tests/test_dep.py")).unwrap();
+    write(&p.join("tests/test_ok.py"), "def test_ok():\n    pass\n");
+    let out = pyve(&sb, &["test", "tests"]);
+    ok(&out, "pyve test in a project with only a test environment");
+    assert!(!out.stderr.contains("WARNING"), "{}", out.stderr);
+    // Set up again: linked again.
+    init_project(&sb, "3.11");
+    let out = pyve(&sb, &["test", "tests"]);
+    ok(&out, "pyve test after pyve --init");
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    assert!(pth.exists());
+}
+
+/// pytest's package deleted while its metadata stays (by hand, an interrupted uninstall): the
+/// installer would see pytest installed and do nothing, so `pyve testenv --install`, which
+/// `pyve test` names, reinstalls it, with uv and with pip.
+#[test]
+fn install_repairs_a_pytest_whose_files_are_gone() {
+    let sb = sandbox();
+    let p = sb.project();
+    init_project(&sb, "3.12");
+    ok(&pyve(&sb, &["testenv", "--init"]), "testenv --init");
+    ok(&pyve(&sb, &["testenv", "--install"]), "testenv --install");
+    write(&p.join("tests/test_ok.py"), "def test_ok():\n    pass\n");
+    let lib = p.join(".pyve/testenv/venv/lib");
+    let site = std::fs::read_dir(&lib).unwrap().next().unwrap().unwrap().path().join("site-packages");
+    for no_uv in [false, true] {
+        std::fs::remove_dir_all(site.join("pytest")).unwrap();
+        let out = pyve(&sb, &["test", "-q"]);
+        code(&out, 1, "pyve test without pytest's files");
+        has(&out.stderr, "No module named pytest");
+        has(&out.stderr, "pyve testenv --install");
+        let mut cmd = sb.e2e();
+        if no_uv {
+            cmd.env("PYVE_NO_UV", "1");
+        }
+        let out = run(cmd.args(["testenv", "--install"]));
+        ok(&out, "testenv --install repairs pytest");
+        has(&out.stdout, "✓ Dev/test dependencies installed");
+        assert!(
+            site.join("pytest/__init__.py").is_file(),
+            "no_uv={no_uv}: pytest reinstalled\n{}{}",
+            out.stdout,
+            out.stderr
+        );
+        let out = pyve(&sb, &["test", "-q"]);
+        ok(&out, "pyve test after the repair");
+        has(&out.stdout, "1 passed");
+    }
 }
 
 /// In a conda (micromamba) project the test environment is built on the conda environment's

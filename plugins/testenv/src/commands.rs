@@ -433,7 +433,17 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
             (cmd, format!("pip ({why})"), false)
         }
     };
+    let site = test_env_site(paths);
+    // pytest's files gone but its metadata left (a package directory deleted by hand, an
+    // interrupted uninstall): the installer sees pytest installed and does nothing, and
+    // `pyve test` would go on failing. Reinstall it then.
+    let repair = requirements.is_empty() && !project::has_pytest(&site);
     let what = if requirements.is_empty() {
+        match (repair, uv) {
+            (true, true) => cmd.args(["--reinstall-package", "pytest"]),
+            (true, false) => cmd.arg("--force-reinstall"),
+            (false, _) => &mut cmd,
+        };
         cmd.arg("pytest");
         "pytest".to_string()
     } else {
@@ -465,6 +475,7 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
             .stderr(std::process::Stdio::null());
         ui.debug(&format!("running {} --offline --quiet", line));
         if PassOn::status(&mut offline).is_ok_and(|s| s.success()) {
+            pytest_importable(paths, repair, &line)?;
             ui.success("Dev/test dependencies installed (from uv's cache, offline)");
             return Ok(());
         }
@@ -491,8 +502,28 @@ fn install(ui: &Ui, paths: &Paths, requirements: &[PathBuf]) -> Result<(), Failu
         })
         .code(if code > 128 { code } else { 1 }));
     }
+    pytest_importable(paths, repair, &line)?;
     ui.success("Dev/test dependencies installed");
     Ok(())
+}
+
+/// The test environment's site-packages, as `pyve test` looks for pytest in them.
+fn test_env_site(paths: &Paths) -> Vec<PathBuf> {
+    let record = Record::load(&paths.testenv).ok().flatten();
+    let version = env_version(record.as_ref(), paths);
+    project::site_packages(&paths.env, version.as_deref().and_then(project::short).as_deref())
+}
+
+/// After an install that had to repair pytest: is it there now? `pyve test` must not be told
+/// to run `--install` once more to no effect.
+fn pytest_importable(paths: &Paths, repair: bool, line: &str) -> Result<(), Failure> {
+    if !repair || project::has_pytest(&test_env_site(paths)) {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "pytest is still not importable from the dev/test runner environment ({ENV_DIR}) after `{line}`"
+    ))
+    .hint(format!("rebuild the environment: {REBUILD} && pyve testenv --install")))
 }
 
 /// The most `--install` reads from a requirements pipe (`-r <(cmd)`, `-r /dev/stdin`).
@@ -1031,7 +1062,7 @@ fn watch_policy(plan: &mut Recorder, root: &Path) {
         plan.var(var);
     }
     for file in [".python-version", ".tool-versions", "pyproject.toml", ".pyve/config", ".pyve/state.json"] {
-        plan.watch(root.join(file));
+        watch_through_links(plan, &root.join(file));
     }
     let env = Environment::from_process();
     if let Some(asdf) = env.asdf_data_dir.clone().or_else(|| env.home.as_ref().map(|h| h.join(".asdf"))) {
@@ -1040,6 +1071,34 @@ fn watch_policy(plan: &mut Recorder, root: &Path) {
     if let Some(pyenv) = env.pyenv_root.clone().or_else(|| env.home.as_ref().map(|h| h.join(".pyenv"))) {
         plan.watch(pyenv.join("versions")).watch(pyenv.join("bin").join("pyenv"));
         plan.watch(pyenv.join("libexec").join("pyenv"));
+    }
+}
+
+/// Watch a file that is read through symbolic links: a fingerprint is the link's own (`lstat`),
+/// so a `.python-version` linking to a pin shared by several projects would not change when
+/// the shared pin does. Every link on the way is watched (a retargeted link changes its own
+/// fingerprint), with the links among the directories it leads through, and the file reached.
+fn watch_through_links(plan: &mut Recorder, path: &Path) {
+    plan.watch(path);
+    let mut hop = path.to_path_buf();
+    // As the kernel, give up after 40 links (a loop): the read fails too, so nothing is run on it.
+    for _ in 0..40 {
+        let Ok(target) = fs::read_link(&hop) else { break };
+        hop = match hop.parent() {
+            Some(dir) => dir.join(target),
+            None => target,
+        };
+        for dir in hop.ancestors().skip(1) {
+            if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+                plan.watch(dir);
+            }
+        }
+        plan.watch(&hop);
+    }
+    if let Ok(real) = fs::canonicalize(path)
+        && real != hop
+    {
+        plan.watch(real);
     }
 }
 
@@ -1105,6 +1164,15 @@ fn link_project(ui: &Ui, paths: &Paths, test_version: Option<&str>, site: &[Path
         let _ = pyve_fs::remove(&paths.root, &pth);
     };
     let Some(project_site) = project_sites.first() else {
+        // No project environment. Say so when the tests could import it before (the link is
+        // there), or the project is set up (`.pyve/config`) but its environment is gone (a
+        // `pyve --purge`, a deleted `.venv`): the tests' ImportErrors alone do not tell why.
+        if pth.exists() || paths.root.join(".pyve").join("config").is_file() {
+            ui.warn(&format!(
+                "the project's environment ({}) is missing: tests cannot import the project's packages (create it with `pyve --init`)",
+                project_env.strip_prefix(&paths.root).unwrap_or(&project_env).display()
+            ));
+        }
         remove();
         return;
     };
