@@ -332,6 +332,22 @@ fn force_refuses_a_bad_directory_before_asking() {
     assert_eq!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode, "the environment is untouched");
 }
 
+/// A first `--init` with a directory name the backend refuses: the original checked the name
+/// before printing anything, so stdout stays empty; the error is on stderr, exit 1, and the
+/// directory is left as it was.
+#[test]
+fn first_init_refuses_a_bad_directory_before_the_header() {
+    let sb = sandbox();
+    for args in [&["bad dir"][..], &[".git"], &["--venv-dir", "../x"]] {
+        let out = init(&sb, &[args, &["--no-direnv"]].concat());
+        assert_eq!(out.code, Some(1), "{args:?}: {}{}", out.stdout, out.stderr);
+        assert_eq!(out.stdout, "", "{args:?}: nothing on stdout");
+        assert!(out.stderr.starts_with("ERROR: venv: "), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("Invalid directory name") || out.stderr.contains("is reserved"), "{}", out.stderr);
+        assert_eq!(std::fs::read_dir(sb.project()).unwrap().count(), 0, "{args:?}: nothing written");
+    }
+}
+
 #[test]
 fn update_keeps_the_environment_and_refuses_a_backend_change() {
     let sb = sandbox();

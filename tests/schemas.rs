@@ -47,6 +47,29 @@ fn config_json_matches_its_schema() {
     assert_eq!(v["config_file"], false);
 }
 
+/// `--config` describes what is here and exits 0 whatever `.pyve/config` holds, as the
+/// original (which never parsed it); `--json` stays one object on stdout, nothing on stderr.
+#[test]
+fn config_reports_a_config_it_cannot_read_and_exits_0() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.project().join(".pyve")).unwrap();
+    std::fs::write(sb.project().join(".pyve/config"), "backend: venv\nvenv:\n  directory: [.venv\n").unwrap();
+    let out = run(sb.pyve_cmd().args(["--config", "--json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.is_empty(), "--json alone: {}", out.stderr);
+    let v = assert_matches_schema("config.schema.json", &out.stdout);
+    assert_eq!((v["config_file"].clone(), v["config_backend"].clone()), (json!(true), json!(null)));
+    assert!(v["config_error"].as_str().is_some_and(|e| e.contains("not valid YAML")), "{v}");
+    let out = run(sb.pyve_cmd().arg("--config"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    assert!(out.stdout.contains("  Config file (.pyve/config): yes (not valid: "), "{}", out.stdout);
+    // Readable again: `config_error` is null.
+    std::fs::write(sb.project().join(".pyve/config"), "backend: venv\n").unwrap();
+    let v = assert_matches_schema("config.schema.json", &run(sb.pyve_cmd().args(["--config", "--json"])).stdout);
+    assert_eq!((v["config_error"].clone(), v["config_backend"].clone()), (json!(null), json!("venv")));
+}
+
 #[test]
 fn doctor_and_validate_json_outside_a_project_match_their_schemas() {
     let sb = Sandbox::new();

@@ -255,8 +255,11 @@ pub struct ConfigJson {
     pub default_backend: String,
     /// The project root (absolute); `null` outside a project.
     pub project_root: Option<String>,
-    /// Whether the project has `.pyve/config`.
+    /// Whether the project has `.pyve/config` (also when it is not valid).
     pub config_file: bool,
+    /// Why `.pyve/config` could not be read (malformed, too large, unreadable); `null` when it
+    /// was read or is absent. Its backend is then `null`.
+    pub config_error: Option<String>,
     /// The backend recorded in `.pyve/config`.
     pub config_backend: Option<String>,
     /// The backend the project's files select (the best one); `null` when none does or two

@@ -14,16 +14,28 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
     let cwd = project::current_dir()?;
     let root = env.project_root(&cwd);
     let here = root.clone().unwrap_or_else(|| cwd.clone());
-    let config = match &root {
-        Some(r) => Config::load(r)?,
-        None => None,
+    // A config pyve cannot read is reported, not fatal: `--config` describes what is here and
+    // exits 0 whatever the file holds, as the original (which never parsed it), and its
+    // `--json` stays one JSON object on stdout. `pyve --validate` says what is wrong with it.
+    let (config, config_error) = match root.as_deref().map(Config::load) {
+        Some(Ok(c)) => (c, None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        None => (None, None),
     };
     let inventory = plugins::inventory(env, crate::cli::BUILTINS);
     let known = backend::known_backends(&inventory);
     let detected = backend::detect(&here, &known);
     let default_version = std::env::var("PYVE_DEFAULT_PYTHON_VERSION").ok().filter(|v| !v.is_empty());
     if json {
-        return print_json(env, &inventory, root.as_deref(), config.as_ref(), &known, &detected, default_version);
+        return print_json(
+            env,
+            &inventory,
+            root.as_deref(),
+            (config.as_ref(), config_error),
+            &known,
+            &detected,
+            default_version,
+        );
     }
     let default_python = default_version
         .map(|v| format!("{v} (PYVE_DEFAULT_PYTHON_VERSION)"))
@@ -40,7 +52,12 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
         "  Project root:           {}",
         root.as_ref().map(|r| r.display().to_string()).unwrap_or_else(|| "none (not in a pyve project)".into())
     );
-    let _ = writeln!(out, "  Config file (.pyve/config): {}", if config.is_some() { "yes" } else { "no" });
+    let config_file = match (&config, &config_error) {
+        (Some(_), _) => "yes".to_owned(),
+        (None, Some(e)) => format!("yes (not valid: {e}; `pyve --validate` checks it)"),
+        (None, None) => "no".to_owned(),
+    };
+    let _ = writeln!(out, "  Config file (.pyve/config): {config_file}");
     if let Some(b) = config.as_ref().and_then(|c| c.backend.as_deref()) {
         let _ = writeln!(out, "  Config backend:         {b}");
     }
@@ -104,7 +121,7 @@ fn print_json(
     env: &HostEnv,
     inventory: &plugins::Inventory,
     root: Option<&std::path::Path>,
-    config: Option<&Config>,
+    (config, config_error): (Option<&Config>, Option<String>),
     known: &[(String, Vec<String>, i32)],
     detected: &[(String, String, i32)],
     default_version: Option<String>,
@@ -146,7 +163,8 @@ fn print_json(
         default_venv_directory: ".venv".into(),
         default_backend: backend::DEFAULT_BACKEND.into(),
         project_root: root.map(|r| r.display().to_string()),
-        config_file: config.is_some(),
+        config_file: config.is_some() || config_error.is_some(),
+        config_error,
         config_backend: config.and_then(|c| c.backend.clone()),
         detected_backend: best,
         detected: detected

@@ -239,6 +239,13 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
         config => {
             let inventory = plugins::inventory(env, crate::cli::BUILTINS);
             let choice = choose(&inventory, &root, &args, None)?;
+            // Backend options from the command line (`pyve --init 'bad dir'`) are refused
+            // before the header, as the original validated the directory name before printing
+            // anything: nothing on stdout for a request that cannot be built. Without such
+            // options there is nothing the backend could refuse up front, and no extra session.
+            if !args.options.is_empty() {
+                check_settings(env, &root, &choice, settings_for(&choice, &args, config.as_ref(), None, false))?;
+            }
             build(env, &inventory, &root, &args, &choice, config.as_ref(), None)?;
             lock.keep_dir();
             return Ok(0);
