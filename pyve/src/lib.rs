@@ -297,8 +297,14 @@ fn clap_failure(e: clap::Error, init: bool, help: &str) -> Result<u8> {
             let rendered = e.render().to_string();
             let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
             let first = lines.next().unwrap_or("invalid arguments");
-            let mut err = Error::usage(first.trim_start_matches("error: ").trim_end_matches(':').to_owned());
-            let mut hints = Vec::new();
+            let original = original_wording(&e, help);
+            let mut err = Error::usage(match &original {
+                Some((message, _)) => message.clone(),
+                None => first.trim_start_matches("error: ").trim_end_matches(':').to_owned(),
+            });
+            let own_words = original.is_some();
+            let mut hints: Vec<String> = original.and_then(|(_, hint)| hint).into_iter().collect();
+            let own_usage = !hints.is_empty();
             for line in lines {
                 let line = line.trim();
                 if let Some(tip) = line.strip_prefix("tip: ") {
@@ -308,8 +314,10 @@ fn clap_failure(e: clap::Error, init: bool, help: &str) -> Result<u8> {
                         hints.push(tip.to_owned());
                     }
                 } else if let Some(usage) = line.strip_prefix("Usage: ") {
-                    hints.push(format!("usage: {usage}"));
-                } else if !line.starts_with("For more information") {
+                    if !own_usage {
+                        hints.push(format!("usage: {usage}"));
+                    }
+                } else if !own_words && !line.starts_with("For more information") {
                     err = err.because(line);
                 }
             }
@@ -321,6 +329,50 @@ fn clap_failure(e: clap::Error, init: bool, help: &str) -> Result<u8> {
             hints.push(format!("`{help}` shows every option"));
             Err(err.hint(hints.join("; ")))
         }
+    }
+}
+
+/// The original's words for the usage errors its scripts and tests know (reference 1.1-1.4):
+/// `Unknown option: --frob` (`Unknown command: --frob` before any command), `--python-version
+/// requires a version argument` and the other missing values, `Invalid --bootstrap-to value`.
+/// The message, and a hint to put first.
+fn original_wording(e: &clap::Error, help: &str) -> Option<(String, Option<String>)> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let arg = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.first()?.clone(),
+        _ => return None,
+    };
+    // `--python-version <VERSION>`, `--bootstrap-to=<WHERE>`: the flag alone.
+    let flag = arg.split([' ', '=']).next().unwrap_or(&arg).to_owned();
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) => v.clone(),
+        _ => String::new(),
+    };
+    let missing = |what: &str| Some((format!("{flag} {what}"), None));
+    match e.kind() {
+        ErrorKind::UnknownArgument if flag.starts_with('-') => {
+            let what = if help == "pyve --help" { "command" } else { "option" };
+            Some((format!("Unknown {what}: {flag}"), None))
+        }
+        ErrorKind::InvalidValue | ErrorKind::MissingRequiredArgument | ErrorKind::NoEquals if value.is_empty() => {
+            match flag.as_str() {
+                "--python-version" | "<VERSION>" => Some((
+                    "--python-version requires a version argument".to_owned(),
+                    Some(
+                        "usage: pyve --python-version <version>, for example: pyve --python-version 3.13.7".to_owned(),
+                    ),
+                )),
+                "--backend" => missing("requires a backend type (venv, micromamba, auto)"),
+                "--env-name" => missing("requires an environment name"),
+                "--bootstrap-to" => missing("requires a location (project, user)"),
+                _ => None,
+            }
+        }
+        ErrorKind::InvalidValue if flag == "--bootstrap-to" => {
+            Some((format!("Invalid --bootstrap-to value: {value}"), Some("Must be 'project' or 'user'".to_owned())))
+        }
+        _ => None,
     }
 }
 
