@@ -2,8 +2,6 @@
 //! `hint:` on stderr) through the SDK's output helper, coloured only when pyve says the
 //! terminal takes colours.
 
-use std::io::Write;
-
 use pyve_sdk::output::{Line, NoAnswer, Output};
 
 /// A failure the user can act on: what failed and why, the next step, the exit code.
@@ -90,11 +88,11 @@ impl Ui {
         self.out().error(&failure.message, failure.hint.as_deref());
     }
 
-    /// A usage error: `ERROR: message`, the usage, `hint: ...` (all on stderr).
+    /// A usage error: `ERROR: message`, `ERROR: Use: pyve testenv ...` (the original's second
+    /// line), `hint: ...` (all on stderr).
     pub fn usage_error(&self, message: &str, usage: &str, hint: &str) {
         self.out().line(Line::Error, message);
-        SPOKE.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = writeln!(std::io::stderr().lock(), "{usage}");
+        self.out().line(Line::Error, &format!("Use: {}", usage.strip_prefix("Usage: ").unwrap_or(usage)));
         self.out().hint(hint);
     }
 
