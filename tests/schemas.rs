@@ -47,6 +47,46 @@ fn config_json_matches_its_schema() {
     assert_eq!(v["config_file"], false);
 }
 
+/// `--config` shows the original's two conda lines (reference 2.9): the micromamba binary the
+/// backend would use, where it is and its version, and the conda environment file with the name
+/// the original read from it.
+#[test]
+fn config_shows_micromamba_and_the_conda_env_file() {
+    let sb = Sandbox::new();
+    let p = sb.project();
+    let out = run(sb.pyve_cmd().arg("--config"));
+    assert!(out.stdout.contains("\n  Micromamba:             not found\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("\n  Conda env file:         none\n"), "{}", out.stdout);
+    std::fs::write(p.join("environment.yml"), "channels: [conda-forge]\nname: \"my env\"\n").unwrap();
+    let bin = sb.home().join(".pyve/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("micromamba"), "#!/bin/sh\necho 'micromamba 1.5.3'\n").unwrap();
+    std::fs::set_permissions(bin.join("micromamba"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = run(sb.pyve_cmd().arg("--config"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("\n  Micromamba:             available (user) v1.5.3\n"), "{}", out.stdout);
+    // The original's reading: the first `name:` line's second word, quotes removed.
+    assert!(out.stdout.contains("\n  Conda env file:         environment.yml (name: my)\n"), "{}", out.stdout);
+    let v = assert_matches_schema("config.schema.json", &run(sb.pyve_cmd().args(["--config", "--json"])).stdout);
+    assert_eq!(v["micromamba"]["location"], "user");
+    assert_eq!(v["micromamba"]["version"], "1.5.3");
+    assert_eq!(v["conda_env_file"], json!({"file": "environment.yml", "name": "my"}));
+    // A lock file wins, and a binary in the project wins over the user's.
+    std::fs::write(p.join("conda-lock.yml"), "version: 1\n").unwrap();
+    std::fs::create_dir_all(p.join(".pyve/bin")).unwrap();
+    std::fs::copy(bin.join("micromamba"), p.join(".pyve/bin/micromamba")).unwrap();
+    let out = run(sb.pyve_cmd().arg("--config"));
+    // Never run: a binary the project supplies (a clone could hold anything there).
+    assert!(
+        out.stdout.contains(
+            "\n  Micromamba:             available (project; supplied by the project, not run by --config)\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\n  Conda env file:         conda-lock.yml\n"), "{}", out.stdout);
+}
+
 /// `--config` describes what is here and exits 0 whatever `.pyve/config` holds, as the
 /// original (which never parsed it); `--json` stays one object on stdout, nothing on stderr.
 #[test]

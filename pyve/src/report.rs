@@ -240,6 +240,30 @@ pub struct HookJson {
     pub events: Vec<String>,
 }
 
+/// A micromamba binary, as `--config` reports it (reference 3.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct MicromambaJson {
+    /// `project` (`.pyve/bin`), `user` (`$PYVE_HOME/bin`) or `system` (`PATH`).
+    pub location: String,
+    /// Its path.
+    pub path: String,
+    /// Its version (`X.Y.Z` from `--version`); `null` when it did not say, or for a binary the
+    /// project supplies (`.pyve/bin`), which `--config` does not run.
+    pub version: Option<String>,
+}
+
+/// The conda environment file the micromamba backend would use (reference 3.5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CondaEnvFileJson {
+    /// `conda-lock.yml` (preferred) or `environment.yml`.
+    pub file: String,
+    /// The `name:` of `environment.yml`, as the original read it; `null` for a lock file or
+    /// when there is none.
+    pub name: Option<String>,
+}
+
 /// `pyve --config --json`.
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -267,6 +291,10 @@ pub struct ConfigJson {
     pub detected_backend: Option<String>,
     /// Every backend the project's files select, best first.
     pub detected: Vec<DetectedJson>,
+    /// The micromamba binary pyve would use; `null` when none is found.
+    pub micromamba: Option<MicromambaJson>,
+    /// The conda environment file here; `null` when there is none.
+    pub conda_env_file: Option<CondaEnvFileJson>,
     /// Every backend pyve knows and its plugin.
     pub backends: Vec<BackendJson>,
     /// The plugins that provide hooks.

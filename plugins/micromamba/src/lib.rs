@@ -14,7 +14,7 @@ pub mod bootstrap;
 pub mod channel;
 pub mod condarc;
 pub mod contents;
-pub mod discovery;
+pub use pyve_micromamba_discovery as discovery;
 pub mod engine;
 pub mod envfile;
 pub mod lock;

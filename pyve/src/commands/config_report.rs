@@ -7,7 +7,7 @@ use crate::env::{HostEnv, VERSION};
 use crate::error::Result;
 use crate::plugins;
 use crate::project::{self, Config};
-use crate::report::{BackendJson, ConfigJson, DetectedJson, HookJson};
+use crate::report::{BackendJson, CondaEnvFileJson, ConfigJson, DetectedJson, HookJson, MicromambaJson};
 
 /// `pyve --config [--json]`.
 pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
@@ -25,17 +25,10 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
     let inventory = plugins::inventory(env, crate::cli::BUILTINS);
     let known = backend::known_backends(&inventory);
     let detected = backend::detect(&here, &known);
-    let default_version = std::env::var("PYVE_DEFAULT_PYTHON_VERSION").ok().filter(|v| !v.is_empty());
+    let default_version = default_version();
+    let conda = (micromamba(env, &here), conda_env_file(&here));
     if json {
-        return print_json(
-            env,
-            &inventory,
-            root.as_deref(),
-            (config.as_ref(), config_error),
-            &known,
-            &detected,
-            default_version,
-        );
+        return print_json(env, &inventory, root.as_deref(), (config.as_ref(), config_error), &known, &detected, conda);
     }
     let default_python = default_version
         .map(|v| format!("{v} (PYVE_DEFAULT_PYTHON_VERSION)"))
@@ -76,6 +69,24 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
         ),
     };
     let _ = writeln!(out, "  Detected backend:       {detected_text}");
+    // The original's two conda lines (reference 2.9).
+    let micromamba_text = match &conda.0 {
+        None => "not found".to_owned(),
+        Some(m) => match &m.version {
+            Some(v) => format!("available ({}) v{v}", m.location),
+            None if m.location == "project" => {
+                "available (project; supplied by the project, not run by --config)".to_owned()
+            }
+            None => format!("available ({})", m.location),
+        },
+    };
+    let _ = writeln!(out, "  Micromamba:             {micromamba_text}");
+    let conda_text = match &conda.1 {
+        None => "none".to_owned(),
+        Some(CondaEnvFileJson { file, name: Some(n) }) => format!("{file} (name: {n})"),
+        Some(CondaEnvFileJson { file, name: None }) => file.clone(),
+    };
+    let _ = writeln!(out, "  Conda env file:         {conda_text}");
     for (name, _, _) in &known {
         let line = match backend::plugin_for(&inventory, name) {
             Ok(e) => format!(
@@ -111,6 +122,48 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
     Ok(0)
 }
 
+/// `PYVE_DEFAULT_PYTHON_VERSION`, when set and not empty.
+fn default_version() -> Option<String> {
+    std::env::var("PYVE_DEFAULT_PYTHON_VERSION").ok().filter(|v| !v.is_empty())
+}
+
+/// The micromamba binary the micromamba backend would use for the project at `here` (the
+/// plugin's own search, reference 3.2), with its version (`--version`, at most 2 s). A binary
+/// the project supplies (`.pyve/bin`) is never run by a command that only reads (a clone could
+/// hold anything there): its version is not asked, as doctor does.
+fn micromamba(env: &HostEnv, here: &std::path::Path) -> Option<MicromambaJson> {
+    use pyve_micromamba_discovery as discovery;
+    let (found, _) = discovery::find(here, env.pyve_home.as_deref(), env.path.as_deref());
+    let found = found?;
+    let version = (found.location != discovery::Location::Project)
+        .then(|| discovery::version_within(&found.path, std::time::Duration::from_secs(2)).ok())
+        .flatten();
+    Some(MicromambaJson {
+        location: found.location.as_str().to_owned(),
+        path: found.path.display().to_string(),
+        version,
+    })
+}
+
+/// The conda environment file at `here`: `conda-lock.yml` first, else `environment.yml` with
+/// its name read as the original read it (the first line starting `name:`, its second word,
+/// quotes removed: reference 3.5).
+fn conda_env_file(here: &std::path::Path) -> Option<CondaEnvFileJson> {
+    if here.join("conda-lock.yml").is_file() {
+        return Some(CondaEnvFileJson { file: "conda-lock.yml".into(), name: None });
+    }
+    let path = here.join("environment.yml");
+    if !path.is_file() {
+        return None;
+    }
+    let name = pyve_fs::read_bounded_text(&path, pyve_fs::READ_LIMIT).ok().and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("name:"))?;
+        let word = line.split_whitespace().nth(1)?.replace(['"', '\''], "");
+        (!word.is_empty()).then_some(word)
+    });
+    Some(CondaEnvFileJson { file: "environment.yml".into(), name })
+}
+
 /// Where `pyve --install` puts pyve (`~/.local/bin`), as the original's `--config` showed it.
 fn install_dir(env: &HostEnv) -> Option<std::path::PathBuf> {
     env.home.as_ref().map(|h| h.join(".local/bin"))
@@ -124,7 +177,7 @@ fn print_json(
     (config, config_error): (Option<&Config>, Option<String>),
     known: &[(String, Vec<String>, i32)],
     detected: &[(String, String, i32)],
-    default_version: Option<String>,
+    (micromamba, conda_env_file): (Option<MicromambaJson>, Option<CondaEnvFileJson>),
 ) -> Result<u8> {
     let best = match detected {
         [] => None,
@@ -159,7 +212,7 @@ fn print_json(
         .collect();
     let out = ConfigJson {
         version: VERSION.to_owned(),
-        default_python_version: default_version,
+        default_python_version: default_version(),
         default_venv_directory: ".venv".into(),
         default_backend: backend::DEFAULT_BACKEND.into(),
         project_root: root.map(|r| r.display().to_string()),
@@ -171,6 +224,8 @@ fn print_json(
             .iter()
             .map(|(backend, file, _)| DetectedJson { backend: backend.clone(), file: file.clone() })
             .collect(),
+        micromamba,
+        conda_env_file,
         backends,
         hooks,
         environment_file: ".env".into(),
