@@ -106,6 +106,13 @@ fn init_run_purge_on_every_supported_python() {
         assert!(!p.join(".python-version").exists(), "pyve wrote the pin, so purge removes it");
         assert!(!p.join(".env").exists(), "an empty .env goes");
         assert!(!p.join(".pyve").exists());
+        // The original's lines (reference 2.2), on stdout.
+        for line in [
+            "✓ Removed .pyve directory (config and micromamba environments)",
+            "✓ Python environment artifacts removed.",
+        ] {
+            assert!(out.stdout.lines().any(|l| l == line), "`{line}` missing from:\n{}", out.stdout);
+        }
         assert_eq!(read(&p.join(".gitignore")), "target\n.venv\n", "exactly pyve's lines removed");
     }
 }

@@ -171,7 +171,8 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
         ui::success("Removed .pyve directory contents (preserved .pyve/testenv)");
     } else {
         let _ = std::fs::remove_dir(&pyve_dir);
-        ui::success("Removed .pyve directory");
+        // The original's words (reference 2.2).
+        ui::success("Removed .pyve directory (config and micromamba environments)");
     }
     ui::status("");
     ui::success("Python environment artifacts removed.");
