@@ -92,13 +92,10 @@ impl Recorder {
     /// The plan `cmd` stands for, if every watched path still has the fingerprint it had
     /// when watched and the command can be written down (UTF-8, an absolute program).
     fn plan(&self, cmd: &Command) -> Option<ExecPlan> {
-        let text = |s: &OsStr| s.to_str().map(str::to_owned);
-        let unchanged = self.watch.iter().all(|w| {
-            w.stat != UNKNOWN && Path::new(&w.path).is_absolute() && fingerprint(Path::new(&w.path)) == w.stat
-        });
-        if !unchanged || self.unwritable {
+        if self.unwritable {
             return None;
         }
+        let text = |s: &OsStr| s.to_str().map(str::to_owned);
         let program = text(cmd.get_program())?;
         let args = cmd.get_args().map(text).collect::<Option<Vec<_>>>()?;
         let cwd = match cmd.get_current_dir() {
@@ -126,7 +123,8 @@ impl Recorder {
             vars: self.vars.clone(),
             watch: self.watch.clone(),
         };
-        plan.is_well_formed().then_some(plan)
+        // The host's own checks: what it would refuse, or find changed, is not written.
+        (plan.is_well_formed() && plan.unchanged()).then_some(plan)
     }
 
     /// Write the plan file (a temporary file renamed into place); false when it could not be.
