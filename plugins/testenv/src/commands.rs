@@ -1044,10 +1044,8 @@ fn watch_env(plan: &mut Recorder, paths: &Paths) {
     plan.var("PATH");
     let python = paths.python();
     plan.watch(paths.root.join(".pyve")).watch(&paths.testenv).watch(paths.testenv.join(crate::record::FILE));
-    plan.watch(&paths.env).watch(paths.env.join("pyvenv.cfg")).watch(paths.bin()).watch(&python);
-    if let Ok(target) = fs::canonicalize(&python) {
-        plan.watch(target);
-    }
+    plan.watch(&paths.env).watch(paths.env.join("pyvenv.cfg")).watch(paths.bin());
+    watch_through_links(plan, &python);
 }
 
 /// The variables the Python policy reads ([`Environment::from_process`]).
@@ -1074,7 +1072,7 @@ fn watch_policy(plan: &mut Recorder, root: &Path) {
     }
 }
 
-/// Watch a file that is read through symbolic links: a fingerprint is the link's own (`lstat`),
+/// Watch a path that is reached through symbolic links: a fingerprint is the link's own (`lstat`),
 /// so a `.python-version` linking to a pin shared by several projects would not change when
 /// the shared pin does. Every link on the way is watched (a retargeted link changes its own
 /// fingerprint), with the links among the directories it leads through, and the file reached.
@@ -1118,20 +1116,14 @@ fn watch_site(plan: &mut Recorder, env: &Path, short_version: Option<&str>) {
 /// one that holds it (a program put in an earlier one would win), and the file found.
 fn watch_lookup(plan: &mut Recorder, dirs: &[PathBuf], found: &Path) {
     for dir in dirs {
-        plan.watch(dir);
-        if let Ok(real) = fs::canonicalize(dir)
-            && real != *dir
-        {
-            plan.watch(real);
-        }
+        // A directory that is a link (`/bin` on merged-`/usr` systems): what it leads to gains
+        // the entries.
+        watch_through_links(plan, dir);
         if found.parent() == Some(dir.as_path()) {
             break;
         }
     }
-    plan.watch(found);
-    if let Ok(target) = fs::canonicalize(found) {
-        plan.watch(target);
-    }
+    watch_through_links(plan, found);
 }
 
 /// The interpreter of the project's conda environment (`.pyve/state.json` of a micromamba
