@@ -98,6 +98,12 @@ fn pyve_test_runs_the_plan_until_something_it_rests_on_changes() {
     // pyve runs what the plan says, without the plugin.
     mark_plan(&sb);
     assert!(took_the_plan(&pyve(&sb, &["test", "-q"])), "an unchanged plan is taken");
+    // `--verbose` says when a plan runs (a plan of its own: the plugin is told the verbosity).
+    code(&pyve(&sb, &["--verbose", "test", "-q"]), 0, "verbose, leaving a plan");
+    let out = pyve(&sb, &["--verbose", "test", "-q"]);
+    code(&out, 0, "verbose, from the plan");
+    has(&out.stderr, "running the exec plan ");
+    has(&out.stderr, "(the plugin is not started)");
     // Other arguments are another plan.
     let out = pyve(&sb, &["test", "-q", "tests"]);
     assert!(!took_the_plan(&out), "{}", out.stdout);
