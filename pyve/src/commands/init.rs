@@ -819,7 +819,7 @@ fn finish(
         "venv" => {
             ui::success("Python environment initialized successfully!");
             ui::status("");
-            ui::status(&next_step(root, args.no_direnv));
+            ui::status(next_step(root, args.no_direnv));
         }
         // The original's closing block for micromamba (reference 2.1 E 14). The protocol has no
         // closing lines for a backend to give, so the host knows the two backends it is
@@ -836,52 +836,74 @@ fn finish(
             ui::success(&format!("{} environment initialized successfully!", capitalize(name)));
             ui::status(&format!("\nEnvironment location: {location}"));
             ui::status("");
-            ui::status(&next_step(root, args.no_direnv));
+            ui::status(next_step(root, args.no_direnv));
         }
     }
     Ok(())
 }
 
-/// The original's `Next steps:` lines of a micromamba init. With direnv, `direnv allow` is
-/// named only when direnv is installed and `.envrc` is pyve's, as in [`next_step`] (allowing an
-/// `.envrc` pyve did not write runs whatever it contains); otherwise the original's wording.
-fn micromamba_next_steps(root: &Path, no_direnv: bool) -> Vec<&'static str> {
+/// How the user enters the environment after a successful init: `direnv allow` only when
+/// direnv is installed and `.envrc` is pyve's (allowing an `.envrc` pyve did not write runs
+/// whatever it contains).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Activation {
+    /// `--no-direnv`: `pyve run`.
+    PyveRun,
+    /// An `.envrc` pyve did not write: review it first.
+    ReviewEnvrc,
+    /// direnv is not installed: `pyve run`, or install direnv.
+    InstallDirenv,
+    /// `direnv allow`.
+    DirenvAllow,
+}
+
+fn activation(root: &Path, no_direnv: bool) -> Activation {
     if no_direnv {
-        return vec!["  Use: pyve run <command> to execute in environment"];
-    }
-    let note =
-        "  Note: Ignore micromamba's 'activate' instructions above — Pyve uses direnv activation (or 'pyve run').";
-    if !files::envrc_is_ours(&root.join(".envrc")) {
-        vec![
-            note,
-            "  1. Review .envrc (it is not pyve's) before allowing it with direnv",
-            "  2. Or use: pyve run <command>",
-        ]
+        Activation::PyveRun
+    } else if !files::envrc_is_ours(&root.join(".envrc")) {
+        Activation::ReviewEnvrc
     } else if crate::commands::run::find_on_path("direnv").is_none() {
-        vec![
-            note,
-            "  1. Use: pyve run <command>",
-            "  2. Or install direnv, then run 'direnv allow' to activate the environment",
-        ]
+        Activation::InstallDirenv
     } else {
-        vec![note, "  1. Run 'direnv allow' to activate the environment", "  2. Or use: pyve run <command>"]
+        Activation::DirenvAllow
     }
 }
 
-/// What to do after a successful init: `direnv allow` only when direnv is installed and the
-/// `.envrc` is pyve's (allowing an `.envrc` pyve did not write runs whatever it contains).
-fn next_step(root: &Path, no_direnv: bool) -> String {
-    let envrc = root.join(".envrc");
-    if no_direnv {
-        "Use 'pyve run <command>' to execute commands in the environment.".to_owned()
-    } else if !files::envrc_is_ours(&envrc) {
-        "Next step: review .envrc (it is not pyve's) before allowing it with direnv, or use 'pyve run <command>'."
-            .to_owned()
-    } else if crate::commands::run::find_on_path("direnv").is_none() {
-        "Next step: use 'pyve run <command>' (or install direnv to activate the environment on cd).".to_owned()
-    } else {
-        // The original's line, word for word (scripts and tests of 0.9 read it).
-        "Next step: Run 'direnv allow' to activate the environment.".to_owned()
+/// The original's `Next steps:` lines of a micromamba init, word for word for `--no-direnv` and
+/// for `direnv allow` (reference 2.1 E 14).
+fn micromamba_next_steps(root: &Path, no_direnv: bool) -> Vec<&'static str> {
+    let note =
+        "  Note: Ignore micromamba's 'activate' instructions above — Pyve uses direnv activation (or 'pyve run').";
+    match activation(root, no_direnv) {
+        Activation::PyveRun => vec!["  Use: pyve run <command> to execute in environment"],
+        Activation::ReviewEnvrc => vec![
+            note,
+            "  1. Review .envrc (it is not pyve's) before allowing it with direnv",
+            "  2. Or use: pyve run <command>",
+        ],
+        Activation::InstallDirenv => vec![
+            note,
+            "  1. Use: pyve run <command>",
+            "  2. Or install direnv, then run 'direnv allow' to activate the environment",
+        ],
+        Activation::DirenvAllow => {
+            vec![note, "  1. Run 'direnv allow' to activate the environment", "  2. Or use: pyve run <command>"]
+        }
+    }
+}
+
+/// The venv init's one next step, the original's line word for word for `--no-direnv` and for
+/// `direnv allow` (scripts and tests of 0.9 read it: reference 2.1 F 15).
+fn next_step(root: &Path, no_direnv: bool) -> &'static str {
+    match activation(root, no_direnv) {
+        Activation::PyveRun => "Use 'pyve run <command>' to execute commands in the environment.",
+        Activation::ReviewEnvrc => {
+            "Next step: review .envrc (it is not pyve's) before allowing it with direnv, or use 'pyve run <command>'."
+        }
+        Activation::InstallDirenv => {
+            "Next step: use 'pyve run <command>' (or install direnv to activate the environment on cd)."
+        }
+        Activation::DirenvAllow => "Next step: Run 'direnv allow' to activate the environment.",
     }
 }
 
