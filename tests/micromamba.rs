@@ -253,6 +253,51 @@ fn bad_names_and_files_are_clear_errors() {
     assert!(!w.sb.project().join(".pyve/config").exists());
 }
 
+/// The reference's own words (section 3.4, 3.6, 2.1 E.6), which scripts grep for: each of its
+/// error lines appears as printed, capitals included; nothing is made.
+#[test]
+fn name_and_strict_lock_errors_keep_the_reference_wording() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    let out = w.pyve(&["--init", "--no-direnv", "--env-name", "base"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stdout.contains("\n  Backend:         micromamba"), "the original's column: {}", out.stdout);
+    for want in ["Environment name 'base' is reserved", "Reserved names: base, root, default, conda, mamba, micromamba"]
+    {
+        assert!(out.stderr.contains(want), "missing {want:?}: {}", out.stderr);
+    }
+    let out = w.pyve(&["--init", "--no-direnv", "--env-name", "my-env!"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    for want in ["Invalid environment name: my-env!", "Use only alphanumeric characters, hyphens, and underscores"] {
+        assert!(out.stderr.contains(want), "missing {want:?}: {}", out.stderr);
+    }
+
+    let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("Lock file missing (strict mode)"), "{}", out.stderr);
+    assert!(out.stderr.contains("Generate lock file for reproducible builds:"), "{}", out.stderr);
+
+    std::fs::rename(w.sb.project().join("environment.yml"), w.sb.project().join("conda-lock.yml")).unwrap();
+    let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    for want in [
+        "environment.yml missing but conda-lock.yml exists (strict mode)",
+        "Lock file without source environment file is invalid",
+    ] {
+        assert!(out.stderr.contains(want), "missing {want:?}: {}", out.stderr);
+    }
+
+    std::fs::remove_file(w.sb.project().join("conda-lock.yml")).unwrap();
+    let out = w.pyve(&["--init", "--no-direnv", "--backend", "micromamba", "--strict"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("Both environment.yml and conda-lock.yml missing (strict mode)"), "{}", out.stderr);
+    let out = w.pyve(&["--init", "--no-direnv", "--backend", "micromamba"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("No environment file found"), "not silent (defect 12): {}", out.stderr);
+    assert!(!w.sb.project().join(".pyve/envs").exists(), "nothing made");
+    assert!(!w.sb.project().join(".pyve/config").exists(), "nothing made");
+}
+
 #[test]
 fn the_micromamba_engine_drives_a_binary_on_path() {
     let w = world();

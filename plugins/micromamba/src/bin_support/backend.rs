@@ -136,10 +136,12 @@ fn io_error(what: String, path: &Path, e: &std::io::Error) -> Error {
 }
 
 fn name_error(e: &NameError, source: name::NameSource) -> Error {
-    let mut message = e.to_string();
-    if let Some(d) = e.detail() {
-        message.push_str(&format!(" ({})", d.to_lowercase().trim_end_matches('.')));
-    }
+    // The reference's two lines, each word for word (its second line is capitalised, and
+    // scripts grep for it), the source of the name between them.
+    let message = match e.detail() {
+        Some(d) => format!("{e} (from {source}). {d}"),
+        None => format!("{e} (from {source})"),
+    };
     let hint = match source {
         name::NameSource::Flag => "pass another name with --env-name NAME".to_string(),
         name::NameSource::Config => {
@@ -151,7 +153,7 @@ fn name_error(e: &NameError, source: name::NameSource) -> Error {
                 .into()
         }
     };
-    Error::new("invalid-env-name", format!("{message} (from {source})")).hint(hint)
+    Error::new("invalid-env-name", message).hint(hint)
 }
 
 /// Check that `path` (`.pyve/envs` or a path in it) and every directory on the way are not
@@ -311,7 +313,7 @@ fn check_lock(cx: &Context<'_>, state: &LockState, strict: bool) -> Result<()> {
             Ok(())
         }
         LockState::Missing if strict => Err(Error::new("lock-missing", "Lock file missing (strict mode)")
-            .hint(format!("generate a lock file for reproducible builds: {hint}"))),
+            .hint(format!("Generate lock file for reproducible builds: {hint}"))),
         LockState::Missing => {
             cx.info("Using environment.yml without lock file");
             cx.info(format!("For reproducible builds, consider generating a lock file: {hint}"));
@@ -319,20 +321,22 @@ fn check_lock(cx: &Context<'_>, state: &LockState, strict: bool) -> Result<()> {
         }
         LockState::LockOnly if strict => Err(Error::new(
             "lock-without-source",
-            "environment.yml missing but conda-lock.yml exists (strict mode): a lock file without its source \
-             environment file is invalid",
+            "environment.yml missing but conda-lock.yml exists (strict mode). Lock file without source environment \
+             file is invalid",
         )
         .hint("add the environment.yml the lock was made from, or drop --strict")),
         LockState::LockOnly => {
             cx.warn("conda-lock.yml has no environment.yml beside it; installing it as locked");
             Ok(())
         }
+        // The reference's strict message names both files; without --strict it failed silently
+        // (its defect 12), and pyve says what is missing and what to write.
         LockState::Neither => Err(Error::new(
             "no-environment-file",
             format!(
-                "No environment file found{}: the micromamba backend requires conda-lock.yml (for reproducible \
-                 builds) or environment.yml (for flexible dependencies)",
-                if strict { " (strict mode)" } else { "" }
+                "{}: the micromamba backend requires conda-lock.yml (for reproducible builds) or environment.yml \
+                 (for flexible dependencies)",
+                if strict { "Both environment.yml and conda-lock.yml missing (strict mode)" } else { "No environment file found" }
             ),
         )
         .hint("create environment.yml with:\n  name: myproject\n  channels:\n    - conda-forge\n  dependencies:\n    - python=3.11")),
