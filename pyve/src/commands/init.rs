@@ -501,7 +501,10 @@ fn header(choice: &Choice, args: &InitArgs, settings: &Settings) {
         ui::status(&format!("  Venv directory: {dir}"));
     } else {
         ui::status(&format!("Initializing {} environment...", choice.name));
-        ui::status(&format!("  Backend:        {}{why}", choice.name));
+        // The original's micromamba header aligns its values one column further than the
+        // venv one (`  Backend:         micromamba`); scripts match the line as printed.
+        let pad = if choice.name == "micromamba" { " " } else { "" };
+        ui::status(&format!("  Backend:        {pad}{}{why}", choice.name));
         // The backend names what it resolves (environment name, file, engine) itself; the
         // plain settings are shown here, machine records (nested objects) are not.
         if choice.name != "micromamba" {
