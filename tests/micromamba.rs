@@ -1034,7 +1034,9 @@ fn auto_bootstrap_downloads_micromamba_into_the_chosen_sandbox_and_uses_it() {
         .env("PATH", path)
         .env("PYVE_MICROMAMBA_URL", format!("{base}/missing")));
     assert_eq!(out.code, Some(1), "{}", all(&out));
-    assert!(out.stderr.contains("Could not download micromamba") && out.stderr.contains("HTTP 404"), "{}", out.stderr);
+    assert!(out.stderr.contains("Auto-bootstrap failed: could not download micromamba"), "{}", out.stderr);
+    assert!(out.stderr.contains("HTTP 404"), "{}", out.stderr);
+    assert!(out.stdout.contains("INFO: Auto-bootstrapping micromamba to project sandbox...\n"), "{}", out.stdout);
     assert!(!w.sb.project().join(".pyve/bin/micromamba").exists());
     assert!(!w.env("boot").exists());
     // The project sandbox, through a redirect, from a bzip2 archive.
@@ -1046,7 +1048,10 @@ fn auto_bootstrap_downloads_micromamba_into_the_chosen_sandbox_and_uses_it() {
     ok(&out, "init --auto-bootstrap --bootstrap-to project");
     let bin = w.sb.project().join(".pyve/bin/micromamba");
     let text = all(&out);
-    assert!(text.contains(&format!("micromamba 2.0.5 installed at {}", bin.display())), "{text}");
+    // The reference's lines (section 3.3).
+    assert!(text.contains(&format!("✓ Micromamba installed successfully to {}\n", bin.display())), "{text}");
+    assert!(text.contains("INFO: Version: micromamba 2.0.5\n"), "{text}");
+    assert!(text.contains(&format!("INFO: Downloading micromamba from: {base}/bz/")), "{text}");
     assert!(text.contains("publishes no sha256"), "{text}");
     assert!(text.contains(&format!("INFO: Engine: micromamba 2.0.5 ({})", bin.display())), "{text}");
     assert!(w.env("boot").join("bin/hello").is_file());
@@ -1061,7 +1066,8 @@ fn auto_bootstrap_downloads_micromamba_into_the_chosen_sandbox_and_uses_it() {
         .env("PYVE_MICROMAMBA_URL", format!("{base}/gz")));
     ok(&out, "init --force --auto-bootstrap");
     let user = w.sb.home().join(".pyve/bin/micromamba");
-    assert!(all(&out).contains(&format!("installed at {}", user.display())), "{}", all(&out));
+    assert!(all(&out).contains("INFO: Auto-bootstrapping micromamba to user sandbox...\n"), "{}", all(&out));
+    assert!(all(&out).contains(&format!("installed successfully to {}", user.display())), "{}", all(&out));
     let mut c = w.cmd();
     let out = run(c
         .args(["--init", "--force", "--no-direnv"])
@@ -1127,7 +1133,8 @@ fn the_bootstrap_menu_downloads_into_the_project_or_falls_back_to_the_builtin_en
     );
     ok(&out, "menu: download into the project");
     let bin = w.sb.project().join(".pyve/bin/micromamba");
-    assert!(out.stdout.contains(&format!("micromamba 2.0.5 installed at {}", bin.display())), "{}", out.stdout);
+    assert!(out.stdout.contains("Installing micromamba to project sandbox..."), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("Micromamba installed successfully to {}", bin.display())), "{}", out.stdout);
     assert!(out.stdout.contains(&format!("Engine: micromamba 2.0.5 ({})", bin.display())), "{}", out.stdout);
     assert!(bin.is_file() && w.env("menu").join("bin/hello").is_file());
 }

@@ -423,13 +423,22 @@ fn choose_engine(cx: &Context<'_>, root: &Path, s: &MambaSettings) -> Result<(Bo
         cx.info("Using the built-in engine");
         return Ok((Box::new(engine::Builtin), None));
     };
-    let found = bootstrap(cx, root, target)?;
+    // The reference's announcement of the download (section 3.3).
+    let sandbox = if target == Target::Project { "project" } else { "user" };
+    if asked {
+        cx.info(format!("Auto-bootstrapping micromamba to {sandbox} sandbox..."));
+    } else {
+        cx.info(format!("Installing micromamba to {sandbox} sandbox..."));
+    }
+    let found = bootstrap(cx, root, target, asked)?;
     let e = engine::pick(EngineChoice::Micromamba, Some(&found)).ok_or_else(|| not_found(s))?;
     Ok((e, Some(found)))
 }
 
 /// Download micromamba to `target`, reporting progress; the binary as found there.
-fn bootstrap(cx: &Context<'_>, root: &Path, target: Target) -> Result<Found> {
+/// `auto`: asked for by `--auto-bootstrap`/`--bootstrap-to` (a failure says so, as the reference's
+/// `Auto-bootstrap failed`).
+fn bootstrap(cx: &Context<'_>, root: &Path, target: Target, auto: bool) -> Result<Found> {
     let source = bootstrap::Source::from_env().map_err(Error::invalid_params)?;
     let home = discovery::pyve_home_from_env();
     let path = target.path(root, home.as_deref()).ok_or_else(|| {
@@ -443,7 +452,7 @@ fn bootstrap(cx: &Context<'_>, root: &Path, target: Target) -> Result<Found> {
                 .hint(e.hint())
         })?;
     }
-    cx.info(format!("Downloading micromamba from {} to {}", source.url, path.display()));
+    cx.info(format!("Downloading micromamba from: {} (to {})", source.url, path.display()));
     let mut progress: Option<pyve_sdk::Progress<'_>> = None;
     let mut reported = 0u64;
     let result = bootstrap::install(&source, &path, &mut |done, total| {
@@ -466,7 +475,8 @@ fn bootstrap(cx: &Context<'_>, root: &Path, target: Target) -> Result<Found> {
                     source.url, i.sha256
                 )),
             }
-            cx.success(format!("micromamba {} installed at {}", i.version, i.path.display()));
+            cx.success(format!("Micromamba installed successfully to {}", i.path.display()));
+            cx.info(format!("Version: micromamba {}", i.version));
             let location = match target {
                 Target::Project => discovery::Location::Project,
                 Target::User => discovery::Location::User,
@@ -476,7 +486,7 @@ fn bootstrap(cx: &Context<'_>, root: &Path, target: Target) -> Result<Found> {
         Err(BootstrapError::Cancelled) => Err(Error::cancelled()),
         Err(BootstrapError::Failed(why)) => Err(Error::new(
             "micromamba-bootstrap-failed",
-            format!("Could not download micromamba: {why}"),
+            format!("{}ould not download micromamba: {why}", if auto { "Auto-bootstrap failed: c" } else { "C" }),
         )
         .hint(format!(
             "check the network (or set {} to a mirror), install micromamba yourself into {} or PATH, or use the \
