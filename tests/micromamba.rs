@@ -298,6 +298,27 @@ fn name_and_strict_lock_errors_keep_the_reference_wording() {
     assert!(!w.sb.project().join(".pyve/config").exists(), "nothing made");
 }
 
+/// environment.yml beside requirements.txt: the original's warning (reference 3.1) on stderr;
+/// micromamba wins (docs/micromamba-backend.md: its files outrank the venv backend's).
+#[test]
+fn conda_and_python_files_together_warn_in_the_reference_words() {
+    let w = world();
+    w.env_yml(Some("both"));
+    std::fs::write(w.sb.project().join("requirements.txt"), "").unwrap();
+    let out = w.pyve(&["--init", "--no-direnv", "--no-install-deps"]);
+    ok(&out, "init");
+    assert!(
+        out.stderr.contains(
+            "WARNING: Both conda and Python package files detected: environment.yml (micromamba) and requirements.txt (venv)\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("choose another with --backend (for example --backend venv)"), "{}", out.stderr);
+    assert!(!out.stdout.contains("Both conda"), "a warning, on stderr only: {}", out.stdout);
+    assert!(w.env("both").join("conda-meta").is_dir());
+}
+
 #[test]
 fn the_micromamba_engine_drives_a_binary_on_path() {
     let w = world();

@@ -169,7 +169,13 @@ pub fn choose(inventory: &Inventory, root: &Path, flag: Option<&str>, configured
             [(name, file, _)] => (name.clone(), Reason::File(file.clone())),
             [(name, file, p), rest @ ..] => {
                 let others: Vec<String> = rest.iter().map(|(n, f, _)| format!("{f} ({n})")).collect();
-                ui::warn(&format!("Both {file} ({name}) and {} found", others.join(", ")));
+                let listed = format!("{file} ({name}) and {}", others.join(", "));
+                if name == "micromamba" && rest.iter().all(|(n, _, _)| n == "venv") {
+                    // The original's words for this case (reference 3.1), which scripts match.
+                    ui::warn(&format!("Both conda and Python package files detected: {listed}"));
+                } else {
+                    ui::warn(&format!("Both {listed} found"));
+                }
                 if rest.iter().any(|(_, _, q)| q == p) {
                     ui::warn("Please specify the backend explicitly with --backend or in .pyve/config");
                 } else {
