@@ -250,6 +250,27 @@ fn existing_files_are_never_overwritten() {
     assert!(p.join(".python-version").exists(), "and a pin pyve did not write");
 }
 
+/// Purge keeps every pin it did not write as it is (the original deleted `.tool-versions` and
+/// `.python-version` unconditionally, its defect 2): a `.tool-versions` of other tools, and a
+/// pin pyve wrote that the user has changed since.
+#[test]
+fn purge_keeps_pins_that_are_not_pyves() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::write(p.join(".tool-versions"), "nodejs 20.1.0\n").unwrap();
+    ok(&init(&sb, &["--python-version", &python("3.12"), "--no-direnv"]), "init");
+    assert_eq!(read(&p.join(".tool-versions")), "nodejs 20.1.0\n", "init leaves another tool's pins alone");
+    let mine = python("3.11");
+    std::fs::write(p.join(".python-version"), format!("{mine}\n")).unwrap();
+    let out = run(sb.e2e().arg("--purge"));
+    ok(&out, "purge");
+    assert!(out.stdout.contains("INFO: Kept .tool-versions: not created by pyve"), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("INFO: Kept .python-version: it now pins {mine}")), "{}", out.stdout);
+    assert_eq!(read(&p.join(".tool-versions")), "nodejs 20.1.0\n");
+    assert_eq!(read(&p.join(".python-version")), format!("{mine}\n"));
+    assert!(!p.join(".venv").exists() && !p.join(".pyve").exists(), "the rest is gone");
+}
+
 #[test]
 fn local_env_copies_the_template() {
     let sb = sandbox();
@@ -322,7 +343,7 @@ fn force_refuses_a_bad_directory_before_asking() {
     ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
     let p = sb.project();
     let inode = std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino();
-    for dir in ["..", ".pyve"] {
+    for dir in [".", "..", ".pyve"] {
         let mut cmd = sb.e2e();
         cmd.args(["--init", "--force", "--venv-dir", dir]).stdin(std::process::Stdio::piped());
         let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
@@ -407,6 +428,15 @@ fn force_rebuilds_atomically_and_keeps_the_test_environment() {
     assert!(out.stderr.contains("3.99.0"), "{}", out.stderr);
     assert_eq!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode, "the old environment is kept");
     ok(&pyve_run(&sb, &["python", "-c", "pass"]), "the old environment still works");
+    // So does a backend that is not valid, or whose plugin is not installed (defect 3: the
+    // original purged first and left the project with no environment).
+    for backend in ["bogus", "micromamba"] {
+        let out = run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--backend", backend]));
+        assert_eq!(out.code, Some(1), "{backend}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains("ERROR: "), "{backend}: {}", out.stderr);
+        assert!(!out.stdout.contains("Purging"), "{backend}: purged first: {}", out.stdout);
+        assert_eq!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode, "{backend}: kept");
+    }
 
     // Confirmed by CI: rebuilt with the new version.
     let v = python("3.12");
