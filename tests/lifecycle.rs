@@ -734,6 +734,31 @@ fn the_distutils_shim_runs_in_process_as_a_library() {
     }
 }
 
+/// The original's defect 4: `--force` purged the default `.venv`, not the configured directory,
+/// and left the custom one and its `.gitignore` line behind. A plain `--force` rebuilds the
+/// configured directory; `run` and `doctor` see it; purge removes it and exactly its line.
+#[test]
+fn force_and_purge_honour_a_custom_directory() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::write(p.join(".gitignore"), "target\n").unwrap();
+    ok(&init(&sb, &["myenv", "--python-version", &python("3.11"), "--no-direnv"]), "init myenv");
+    let inode = std::fs::metadata(p.join("myenv/pyvenv.cfg")).unwrap().ino();
+    ok(&run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force"])), "force");
+    assert_ne!(std::fs::metadata(p.join("myenv/pyvenv.cfg")).unwrap().ino(), inode, "myenv rebuilt");
+    assert!(!p.join(".venv").exists(), "no default .venv made beside it");
+    let out = pyve_run(&sb, &["python", "-c", "import sys; print(sys.prefix)"]);
+    assert_eq!(out.stdout.trim(), p.join("myenv").display().to_string());
+    let out = run(sb.e2e().arg("doctor"));
+    ok(&out, "doctor");
+    assert!(out.stdout.contains("✓ Environment: myenv\n"), "{}", out.stdout);
+    let out = run(sb.e2e().arg("--purge"));
+    ok(&out, "purge");
+    assert!(out.stdout.contains("✓ Removed myenv"), "{}", out.stdout);
+    assert!(!p.join("myenv").exists());
+    assert_eq!(read(&p.join(".gitignore")), "target\n", "exactly pyve's lines removed");
+}
+
 #[test]
 fn force_into_another_directory_moves_pyves_files_and_keeps_the_old_environment() {
     let sb = sandbox();
