@@ -108,6 +108,9 @@ fn install_reinstall_and_uninstall_with_bash() {
 
     // The user's own file in the same directory is never pyve's.
     std::fs::write(b.join("pyve-mine"), "#!/bin/sh\n").unwrap();
+    // Nor is a `lib` directory beside it (the original's uninstall removed all of `bin/lib`).
+    std::fs::create_dir_all(b.join("lib")).unwrap();
+    std::fs::write(b.join("lib/mine.sh"), "# mine\n").unwrap();
     let out = pyve(&sb, &b.join("pyve"), "/bin/bash", "--uninstall");
     ok(&out, "uninstall");
     for line in [
@@ -120,9 +123,11 @@ fn install_reinstall_and_uninstall_with_bash() {
     ] {
         assert!(out.stdout.lines().any(|l| l == line), "`{line}` missing from:\n{}", out.stdout);
     }
-    let names: Vec<String> =
+    let mut names: Vec<String> =
         std::fs::read_dir(&b).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert_eq!(names, ["pyve-mine"]);
+    names.sort();
+    assert_eq!(names, ["lib", "pyve-mine"]);
+    assert_eq!(std::fs::read_to_string(b.join("lib/mine.sh")).unwrap(), "# mine\n");
     assert!(!home.join(".profile").exists(), "install created it, uninstall removes it");
     assert!(!home.join(".bashrc").exists(), "install created it, uninstall removes it");
     assert!(!home.join(".local/.env").exists());

@@ -250,6 +250,27 @@ fn existing_files_are_never_overwritten() {
     assert!(p.join(".python-version").exists(), "and a pin pyve did not write");
 }
 
+/// Purge keeps every pin it did not write as it is (the original deleted `.tool-versions` and
+/// `.python-version` unconditionally, its defect 2): a `.tool-versions` of other tools, and a
+/// pin pyve wrote that the user has changed since.
+#[test]
+fn purge_keeps_pins_that_are_not_pyves() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::write(p.join(".tool-versions"), "nodejs 20.1.0\n").unwrap();
+    ok(&init(&sb, &["--python-version", &python("3.12"), "--no-direnv"]), "init");
+    assert_eq!(read(&p.join(".tool-versions")), "nodejs 20.1.0\n", "init leaves another tool's pins alone");
+    let mine = python("3.11");
+    std::fs::write(p.join(".python-version"), format!("{mine}\n")).unwrap();
+    let out = run(sb.e2e().arg("--purge"));
+    ok(&out, "purge");
+    assert!(out.stdout.contains("INFO: Kept .tool-versions: not created by pyve"), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("INFO: Kept .python-version: it now pins {mine}")), "{}", out.stdout);
+    assert_eq!(read(&p.join(".tool-versions")), "nodejs 20.1.0\n");
+    assert_eq!(read(&p.join(".python-version")), format!("{mine}\n"));
+    assert!(!p.join(".venv").exists() && !p.join(".pyve").exists(), "the rest is gone");
+}
+
 #[test]
 fn local_env_copies_the_template() {
     let sb = sandbox();
@@ -322,7 +343,7 @@ fn force_refuses_a_bad_directory_before_asking() {
     ok(&init(&sb, &["--python-version", &python("3.11"), "--no-direnv"]), "init");
     let p = sb.project();
     let inode = std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino();
-    for dir in ["..", ".pyve"] {
+    for dir in [".", "..", ".pyve"] {
         let mut cmd = sb.e2e();
         cmd.args(["--init", "--force", "--venv-dir", dir]).stdin(std::process::Stdio::piped());
         let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
@@ -407,6 +428,15 @@ fn force_rebuilds_atomically_and_keeps_the_test_environment() {
     assert!(out.stderr.contains("3.99.0"), "{}", out.stderr);
     assert_eq!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode, "the old environment is kept");
     ok(&pyve_run(&sb, &["python", "-c", "pass"]), "the old environment still works");
+    // So does a backend that is not valid, or whose plugin is not installed (defect 3: the
+    // original purged first and left the project with no environment).
+    for backend in ["bogus", "micromamba"] {
+        let out = run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--backend", backend]));
+        assert_eq!(out.code, Some(1), "{backend}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains("ERROR: "), "{backend}: {}", out.stderr);
+        assert!(!out.stdout.contains("Purging"), "{backend}: purged first: {}", out.stdout);
+        assert_eq!(std::fs::metadata(p.join(".venv/pyvenv.cfg")).unwrap().ino(), inode, "{backend}: kept");
+    }
 
     // Confirmed by CI: rebuilt with the new version.
     let v = python("3.12");
@@ -702,6 +732,31 @@ fn the_distutils_shim_runs_in_process_as_a_library() {
         let site = sb.project().join(format!(".venv/lib/python{minor}/site-packages"));
         assert!(!site.join("sitecustomize.py").exists(), "{minor}: no shim");
     }
+}
+
+/// The original's defect 4: `--force` purged the default `.venv`, not the configured directory,
+/// and left the custom one and its `.gitignore` line behind. A plain `--force` rebuilds the
+/// configured directory; `run` and `doctor` see it; purge removes it and exactly its line.
+#[test]
+fn force_and_purge_honour_a_custom_directory() {
+    let sb = sandbox();
+    let p = sb.project();
+    std::fs::write(p.join(".gitignore"), "target\n").unwrap();
+    ok(&init(&sb, &["myenv", "--python-version", &python("3.11"), "--no-direnv"]), "init myenv");
+    let inode = std::fs::metadata(p.join("myenv/pyvenv.cfg")).unwrap().ino();
+    ok(&run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force"])), "force");
+    assert_ne!(std::fs::metadata(p.join("myenv/pyvenv.cfg")).unwrap().ino(), inode, "myenv rebuilt");
+    assert!(!p.join(".venv").exists(), "no default .venv made beside it");
+    let out = pyve_run(&sb, &["python", "-c", "import sys; print(sys.prefix)"]);
+    assert_eq!(out.stdout.trim(), p.join("myenv").display().to_string());
+    let out = run(sb.e2e().arg("doctor"));
+    ok(&out, "doctor");
+    assert!(out.stdout.contains("✓ Environment: myenv\n"), "{}", out.stdout);
+    let out = run(sb.e2e().arg("--purge"));
+    ok(&out, "purge");
+    assert!(out.stdout.contains("✓ Removed myenv"), "{}", out.stdout);
+    assert!(!p.join("myenv").exists());
+    assert_eq!(read(&p.join(".gitignore")), "target\n", "exactly pyve's lines removed");
 }
 
 #[test]

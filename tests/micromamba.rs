@@ -190,6 +190,15 @@ fn lock_status_warns_by_default_and_fails_with_strict() {
     assert!(text.contains("Lock file is stale (strict mode)"), "{text}");
     assert!(text.contains("hello >=2: conda-lock.yml locks hello 1.0"), "{text}");
     assert!(!w.sb.project().join(".pyve/envs").exists(), "nothing made");
+    // A lock without its environment.yml (the original failed silently here, its defect 12):
+    // refused by --strict with a message and a hint, before anything is made.
+    std::fs::rename(&yml, w.sb.project().join("environment.yml.away")).unwrap();
+    let out = w.pyve(&["--init", "--no-direnv", "--strict"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stderr.contains("environment.yml missing but conda-lock.yml exists (strict mode)"), "{}", all(&out));
+    assert!(out.stderr.contains("hint: "), "{}", all(&out));
+    assert!(!w.sb.project().join(".pyve/envs").exists(), "nothing made");
+    std::fs::rename(w.sb.project().join("environment.yml.away"), &yml).unwrap();
     let out = w.pyve(&["--init", "--no-direnv"]);
     ok(&out, "init with a stale lock");
     assert!(out.stderr.contains("WARNING: Lock file may be stale"), "{}", all(&out));

@@ -381,6 +381,36 @@ fn interpreter_record_pin_drift_and_gitignore() {
     has(&out.stderr, &format!("but Python {v311} is recorded in .pyve/config"));
 }
 
+/// The test environment is never rebuilt by itself (the original's defect 21, a later
+/// release's "stale environments" trap): after the project moves to another Python, doctor
+/// says the test environment is stale (`⚠`, exit 0) instead of `✓`, in text and JSON.
+#[test]
+fn doctor_reports_a_test_environment_left_on_another_python() {
+    let sb = sandbox();
+    let v311 = init_project(&sb, "3.11");
+    ok(&pyve(&sb, &["testenv", "--init"]), "testenv --init");
+    let out = pyve(&sb, &["doctor"]);
+    ok(&out, "doctor");
+    has(&out.stdout, &format!("✓ Test environment: .pyve/testenv/venv (Python {v311})"));
+
+    let v312 = python("3.12");
+    let out = run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--python-version", &v312]));
+    ok(&out, "init --force on another Python");
+    let out = pyve(&sb, &["doctor"]);
+    ok(&out, "doctor: a warning alone exits 0");
+    has(
+        &out.stdout,
+        &format!(
+            "⚠ Test environment: .pyve/testenv/venv runs Python {v311}, but the project's environment runs Python \
+             {v312}\n  Rebuild it with 'pyve testenv --purge && pyve testenv --init'"
+        ),
+    );
+    let out = pyve(&sb, &["doctor", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("doctor --json");
+    let check = json["checks"].as_array().unwrap().iter().find(|c| c["label"] == "Test environment").unwrap();
+    assert_eq!(check["status"], "warn", "{check}");
+}
+
 /// Not initialised: every command that needs the environment says so, with the next step.
 #[test]
 fn not_initialised() {

@@ -184,7 +184,7 @@ fn project_checks(env: &HostEnv, inventory: &Inventory, root: &Path, r: &mut Rep
                 "Run 'pyve --init --force' to set the project up again",
             );
         }
-        files_checks(root, r);
+        files_checks(root, None, r);
         return;
     };
     out.backend = Some(name.clone());
@@ -195,7 +195,7 @@ fn project_checks(env: &HostEnv, inventory: &Inventory, root: &Path, r: &mut Rep
             format!("{name} (unknown: no installed plugin provides it)"),
             format!("install the plugin pyve-{name}, or set `backend:` in .pyve/config to an installed backend"),
         );
-        files_checks(root, r);
+        files_checks(root, None, r);
         return;
     }
     r.host(CheckStatus::Ok, "Backend", name.clone());
@@ -229,7 +229,8 @@ fn project_checks(env: &HostEnv, inventory: &Inventory, root: &Path, r: &mut Rep
         run_check(root, rec.state.as_ref(), &asked, r);
         drift_check(root, rec.state.as_ref(), r);
     }
-    files_checks(root, r);
+    let project_python = asked.description.as_ref().filter(|d| d.exists).and_then(|d| d.python_version.as_deref());
+    files_checks(root, project_python, r);
     for e in hook_plugins(inventory) {
         out.plugins.push(plugin_use(e, "hook"));
     }
@@ -384,11 +385,12 @@ fn dirs_text(dirs: &[PathBuf]) -> String {
     dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
-/// `.envrc` and direnv, `.env` and its mode, the test environment.
-fn files_checks(root: &Path, r: &mut Report) {
+/// `.envrc` and direnv, `.env` and its mode, the test environment (compared with the Python
+/// of the project's environment, when the backend reported one).
+fn files_checks(root: &Path, project_python: Option<&str>, r: &mut Report) {
     direnv_check(root, r);
     dotenv_check(root, r);
-    testenv_check(root, r);
+    testenv_check(root, project_python, r);
 }
 
 fn direnv_check(root: &Path, r: &mut Report) {
@@ -485,7 +487,9 @@ fn dotenv_check(root: &Path, r: &mut Report) {
 }
 
 /// The test environment of `pyve testenv`, described from its record (no plugin is started).
-fn testenv_check(root: &Path, r: &mut Report) {
+/// A test environment on another Python than the project's environment is stale (it is never
+/// rebuilt by itself): tests would run on a Python the project no longer uses.
+fn testenv_check(root: &Path, project_python: Option<&str>, r: &mut Report) {
     let dir = root.join(".pyve/testenv");
     let venv = dir.join("venv");
     let record: Option<serde_json::Value> = pyve_fs::read_bounded(&dir.join("testenv.json"), pyve_fs::READ_LIMIT)
@@ -502,6 +506,17 @@ fn testenv_check(root: &Path, r: &mut Report) {
                     "Test environment",
                     ".pyve/testenv/venv has no working python",
                     "Run 'pyve testenv --purge' then 'pyve testenv --init'",
+                );
+                return;
+            }
+            if let (Some(tv), Some(pv)) = (version.as_deref(), project_python)
+                && tv != pv
+            {
+                r.host_hint(
+                    CheckStatus::Warn,
+                    "Test environment",
+                    format!(".pyve/testenv/venv runs Python {tv}, but the project's environment runs Python {pv}"),
+                    "Rebuild it with 'pyve testenv --purge && pyve testenv --init'",
                 );
                 return;
             }
