@@ -719,6 +719,11 @@ fn run_replaces_itself_with_the_command() {
     let r = pyve(&sb, &["run", "./script.sh"]);
     code(&r, 126, "not executable");
     has(&r, "chmod +x");
+    // Found by name but not executable (in the environment's bin): 126 too, as a shell says.
+    std::fs::write(sb.project().join(".venv/bin/tool"), "#!/bin/sh\necho hi\n").unwrap();
+    let r = pyve(&sb, &["run", "tool"]);
+    code(&r, 126, "a non-executable file in the environment");
+    has(&r, "chmod +x");
     let r = pyve(&sb, &["run", "sh", "-c", "exit 7"]);
     code(&r, 7, "the exit code passes through");
 }
