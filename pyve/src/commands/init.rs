@@ -1000,6 +1000,15 @@ fn undo(env: &HostEnv, choice: &Choice, root: &Path, created: &CreateResult, wro
     if wrote.envrc && files::envrc_is_ours(&envrc) {
         let _ = std::fs::remove_file(&envrc);
     }
+    if !created.created {
+        // The environment was there before this run (the backend kept it): not this run's to
+        // remove (it may be the user's own, with what they installed into it).
+        ui::info(&format!(
+            "Nothing was left behind: the files this run created were removed; the environment {} was there before and is kept",
+            project::display_in(root, &created.env_path)
+        ));
+        return;
+    }
     let mut settings = created.settings.clone();
     settings.insert("created_files".into(), serde_json::to_value(&created.created_files).unwrap_or(Value::Null));
     let removed = Session::open(env, &choice.plugin, root).and_then(|mut s| {
