@@ -251,6 +251,38 @@ fn existing_files_are_never_overwritten() {
 }
 
 #[test]
+fn an_environment_found_at_init_is_the_users_and_purge_keeps_it() {
+    // A venv the user made (`python -m venv`, with what they installed) is kept by `--init`;
+    // `--purge` removes what pyve created, so it keeps that one too unless it is named.
+    let sb = sandbox();
+    let p = sb.project();
+    let venv = |p: &Path| {
+        let py = pyve_tests::python_exe(&python("3.11"));
+        ok(&run(Command::new(py).args(["-m", "venv", "--without-pip"]).arg(p.join(".venv"))), "python -m venv");
+        std::fs::write(p.join(".venv/users-file"), "mine").unwrap();
+    };
+    venv(&p);
+    let out = init(&sb, &["--no-direnv"]);
+    ok(&out, "init");
+    assert!(out.stdout.contains("Virtual environment '.venv' already exists, skipping"), "{}", out.stdout);
+    let out = run(sb.e2e().arg("--purge"));
+    ok(&out, "purge");
+    assert!(out.stdout.contains("INFO: Kept .venv: it was there before `pyve --init`"), "{}", out.stdout);
+    assert!(p.join(".venv/users-file").is_file(), "purge deleted the user's environment");
+    assert!(!p.join(".pyve").exists(), "the rest of pyve's files go");
+    // Named, it goes.
+    ok(&init(&sb, &["--no-direnv"]), "init again");
+    ok(&run(sb.e2e().args(["--purge", ".venv"])), "purge .venv");
+    assert!(!p.join(".venv").exists(), "`--purge .venv` removes it");
+    // Rebuilt by pyve (`--force`), it is pyve's: purge removes it.
+    venv(&p);
+    ok(&init(&sb, &["--no-direnv"]), "init over a venv");
+    ok(&run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--no-direnv"])), "force");
+    ok(&run(sb.e2e().arg("--purge")), "purge after force");
+    assert!(!p.join(".venv").exists(), "an environment pyve rebuilt is pyve's");
+}
+
+#[test]
 fn local_env_copies_the_template() {
     let sb = sandbox();
     let template = sb.home().join(".local/.env");

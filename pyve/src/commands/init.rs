@@ -749,6 +749,11 @@ fn finish(
     state.inputs = project::state::hash_inputs(root, &created.inputs);
     state.managed = old_state.map(|s| s.managed.clone()).unwrap_or_default();
     state.managed.no_direnv = args.no_direnv;
+    if created.created {
+        state.managed.env_kept = false;
+    } else if is_first(old_config, old_state) {
+        state.managed.env_kept = true;
+    }
     let keep = old_config.map(|c| c.root.clone()).unwrap_or_default();
     // The user's settings in the backend's section survive a re-initialisation (`engine:` of
     // micromamba, say) even when the backend does not echo them; what it returns wins.

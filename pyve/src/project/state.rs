@@ -127,6 +127,11 @@ pub struct Managed {
     /// (no `.envrc` is created again).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_direnv: bool,
+    /// The environment was there before the project's first `--init`, which kept it (a venv
+    /// the user made): not pyve's, so `--purge` keeps it unless named (`--purge DIR`). A
+    /// rebuild (`--force`, `pyve sync`) makes it pyve's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub env_kept: bool,
 }
 
 impl State {
