@@ -222,6 +222,13 @@ fn a_crlf_gitignore_keeps_its_line_endings() {
     assert_eq!(read(&p.join(".gitignore")), text, "a re-init adds nothing");
     ok(&run(sb.e2e().arg("--purge")), "purge");
     assert_eq!(read(&p.join(".gitignore")), "node_modules\r\n*.log\r\n");
+
+    // No final line ending: pyve ends the last line to add its own, and purge takes it back.
+    std::fs::write(p.join(".gitignore"), "node_modules\r\n*.log").unwrap();
+    ok(&init(&sb, &["--no-direnv"]), "init");
+    assert!(read(&p.join(".gitignore")).starts_with("node_modules\r\n*.log\r\n.venv\r\n"));
+    ok(&run(sb.e2e().arg("--purge")), "purge");
+    assert_eq!(read(&p.join(".gitignore")), "node_modules\r\n*.log", "byte for byte");
 }
 
 #[test]

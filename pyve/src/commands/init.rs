@@ -969,6 +969,7 @@ struct Written {
     dotenv: bool,
     gitignore_lines: Vec<String>,
     gitignore_created: bool,
+    gitignore_added_eol: bool,
     /// The state (and then the config) were about to be written.
     state: bool,
     /// A config was there before (pins written by hand before the first init): a failed
@@ -995,7 +996,8 @@ fn undo(env: &HostEnv, choice: &Choice, root: &Path, created: &CreateResult, wro
     if !wrote.gitignore_lines.is_empty()
         && let Ok(Some(path)) = files::gitignore_path(root)
     {
-        let _ = files::gitignore_remove(&path, &wrote.gitignore_lines, wrote.gitignore_created);
+        let _ =
+            files::gitignore_remove(&path, &wrote.gitignore_lines, wrote.gitignore_created, wrote.gitignore_added_eol);
     }
     let dotenv = root.join(".env");
     if wrote.dotenv && std::fs::symlink_metadata(&dotenv).is_ok_and(|m| m.is_file() && m.len() == 0) {
@@ -1226,15 +1228,17 @@ fn write_gitignore(root: &Path, created: &CreateResult, state: &mut State, wrote
         .cloned()
         .collect();
     if !stale.is_empty() {
-        files::gitignore_remove(&path, &stale, false)?;
+        files::gitignore_remove(&path, &stale, false, false)?;
         state.managed.gitignore_lines.retain(|l| !stale.contains(l));
     }
-    let (added, created_file) = files::gitignore_add(&path, &wanted)?;
+    let (added, created_file, added_eol) = files::gitignore_add(&path, &wanted)?;
     if !added.is_empty() {
         ui::success(&format!("Updated .gitignore ({})", added.join(", ")));
     }
     state.managed.gitignore_created |= created_file;
     wrote.gitignore_created = created_file;
+    wrote.gitignore_added_eol = added_eol;
+    state.managed.gitignore_added_eol |= added_eol;
     wrote.gitignore_lines = added.clone();
     for l in added {
         if !state.managed.gitignore_lines.contains(&l) {

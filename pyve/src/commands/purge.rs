@@ -145,6 +145,7 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
                 &path,
                 &managed.gitignore_lines,
                 managed.gitignore_created && path == root.join(".gitignore"),
+                managed.gitignore_added_eol,
             )?
         {
             ui::success("Cleaned .gitignore");
