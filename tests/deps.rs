@@ -239,3 +239,71 @@ fn no_install_deps_and_failures() {
     let rec = state(&p);
     assert_eq!(rec["installed"], false, "{rec}");
 }
+
+/// A local requirement whose (in-tree, dependency-free) build backend announces that it runs,
+/// by creating `$SLOW_MARK`, then hangs: an interrupt is sure to land during the install.
+const SLOW_BACKEND: &str = "import os, time\n\
+def _hang(*a, **k):\n    open(os.environ['SLOW_MARK'], 'w').close()\n    time.sleep(120)\n\
+get_requires_for_build_wheel = get_requires_for_build_editable = _hang\n";
+
+/// Start `pyve --init` in `p`, interrupt it (SIGINT) once the dependency install has started.
+fn interrupted_init(sb: &Sandbox, p: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let mark = sb.path().join("slow-started");
+    let _ = std::fs::remove_file(&mark);
+    let mut cmd = sb.e2e();
+    cmd.env("PYVE_FORCE_YES", "1")
+        .env("SLOW_MARK", &mark)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(p)
+        .args(["--init", "--no-direnv", "--python-version", &python("3.11")])
+        .args(extra)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = pyve_tests::retry_busy(|| cmd.spawn()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !mark.exists() {
+        assert!(std::time::Instant::now() < deadline, "the install never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn an_init_interrupted_while_installing_dependencies_leaves_no_environment() {
+    // The environment is made, then the dependencies are installed inside the same `env/create`:
+    // cancelled there, the backend must take the environment and its pin back (a first init),
+    // or put the previous environment back (`--force`), since pyve, told `cancelled`, does not.
+    let sb = sandbox();
+    let p = sb.path().join("slow-project");
+    write(&p, &[("requirements.txt", "./slow\n")]);
+    write(
+        &p.join("slow"),
+        &[
+            ("pyproject.toml", "[build-system]\nrequires = []\nbuild-backend = \"slow\"\nbackend-path = [\".\"]\n"),
+            ("slow.py", SLOW_BACKEND),
+        ],
+    );
+    let (code, stderr) = interrupted_init(&sb, &p, &[]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_eq!(names(&p), ["requirements.txt", "slow"], "a first init left things behind: {stderr}");
+
+    // A whole environment, then `--force` interrupted the same way: the previous one stays.
+    ok(&init(&sb, &p, None, &["--no-install-deps"]), "init --no-install-deps");
+    std::fs::write(p.join(".venv/kept"), "").unwrap();
+    let (code, stderr) = interrupted_init(&sb, &p, &["--force"]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(p.join(".venv/kept").exists(), "the previous environment was lost: {stderr}");
+    assert!(p.join(".venv/bin/python").exists(), "{stderr}");
+    assert!(!names(&p).iter().any(|n| n.contains("pyve-old") || n.contains("pyve-tmp")), "leftovers: {:?}", names(&p));
+}

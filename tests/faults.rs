@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use pyve_tests::{Outcome, Sandbox, python, run};
 
@@ -719,6 +720,11 @@ fn run_replaces_itself_with_the_command() {
     let r = pyve(&sb, &["run", "./script.sh"]);
     code(&r, 126, "not executable");
     has(&r, "chmod +x");
+    // Found by name but not executable (in the environment's bin): 126 too, as a shell says.
+    std::fs::write(sb.project().join(".venv/bin/tool"), "#!/bin/sh\necho hi\n").unwrap();
+    let r = pyve(&sb, &["run", "tool"]);
+    code(&r, 126, "a non-executable file in the environment");
+    has(&r, "chmod +x");
     let r = pyve(&sb, &["run", "sh", "-c", "exit 7"]);
     code(&r, 7, "the exit code passes through");
 }
@@ -1036,6 +1042,30 @@ fn an_interrupt_at_any_step_of_a_first_init_ends_it_and_leaves_nothing() {
             has(&r, "not initialized");
         }
     }
+}
+
+#[test]
+fn an_interrupted_first_init_keeps_an_environment_that_was_there_before() {
+    // `--init` keeps a venv it finds (made by `python -m venv`, with the user's packages): the
+    // undo of an interrupted first init takes back what the run made, never that environment.
+    let v = python("3.12");
+    let sb = sandbox();
+    let p = sb.project();
+    code(
+        &run(Command::new(pyve_tests::python_exe(&v)).args(["-m", "venv", "--without-pip"]).arg(p.join(".venv"))),
+        0,
+        "python -m venv",
+    );
+    std::fs::write(p.join(".venv/users-file"), "mine").unwrap();
+    let mut cmd = sb.e2e();
+    cmd.env("PYVE_TEST_PAUSE_AT", "write-files").args(["--init", "--no-direnv"]);
+    let mut running = Running::start(&mut cmd);
+    running.wait_for("pyve-test: paused at write-files");
+    let (status, seen) = running.signal(libc::SIGINT);
+    assert_eq!(status, Some(130), "exit status\n{seen}");
+    assert!(p.join(".venv/users-file").is_file(), "the user's environment was deleted:\n{seen}");
+    assert!(p.join(".venv/pyvenv.cfg").is_file(), "{seen}");
+    assert_eq!(names(&p), [".venv"], "the run's own files go:\n{seen}");
 }
 
 #[test]

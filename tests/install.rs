@@ -360,3 +360,43 @@ fn the_hot_path_binaries_do_not_load_libgcc_s() {
         assert!(!dynamic.contains("libgcc_s"), "{name} needs libgcc_s.so.1:\n{dynamic}");
     }
 }
+
+/// Every path under `dir`, relative, sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(base).unwrap().display().to_string());
+            if p.is_dir() && !p.is_symlink() {
+                walk(base, &p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn uninstall_leaves_the_home_directory_as_install_found_it() {
+    // The directories install had to create (`~/.local/bin`, the completion and man
+    // directories) go too, when empty; those the user had, and the user's files, stay.
+    let sb = sandbox();
+    let home = sb.home();
+    std::fs::create_dir_all(home.join(".config/mine")).unwrap();
+    std::fs::write(home.join(".profile"), "# mine\n").unwrap();
+    std::fs::write(home.join(".bashrc"), "# mine\n").unwrap();
+    let before = tree(&home);
+    ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--install"), "install");
+    assert!(bin(&sb).join("pyve").is_file());
+    ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--uninstall"), "uninstall");
+    assert_eq!(tree(&home), before, "uninstall did not reverse install exactly");
+
+    // A directory install created that now holds the user's file stays, with the file.
+    ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--install"), "install again");
+    std::fs::write(home.join(".zfunc/_mine"), "#compdef mine\n").unwrap();
+    ok(&pyve(&sb, &sb.pyve(), "/bin/bash", "--uninstall"), "uninstall again");
+    assert!(home.join(".zfunc/_mine").is_file(), "the user's file stays");
+    assert!(!home.join(".local").exists(), "{:?}", tree(&home));
+}

@@ -222,6 +222,13 @@ fn a_crlf_gitignore_keeps_its_line_endings() {
     assert_eq!(read(&p.join(".gitignore")), text, "a re-init adds nothing");
     ok(&run(sb.e2e().arg("--purge")), "purge");
     assert_eq!(read(&p.join(".gitignore")), "node_modules\r\n*.log\r\n");
+
+    // No final line ending: pyve ends the last line to add its own, and purge takes it back.
+    std::fs::write(p.join(".gitignore"), "node_modules\r\n*.log").unwrap();
+    ok(&init(&sb, &["--no-direnv"]), "init");
+    assert!(read(&p.join(".gitignore")).starts_with("node_modules\r\n*.log\r\n.venv\r\n"));
+    ok(&run(sb.e2e().arg("--purge")), "purge");
+    assert_eq!(read(&p.join(".gitignore")), "node_modules\r\n*.log", "byte for byte");
 }
 
 #[test]
@@ -269,6 +276,38 @@ fn purge_keeps_pins_that_are_not_pyves() {
     assert_eq!(read(&p.join(".tool-versions")), "nodejs 20.1.0\n");
     assert_eq!(read(&p.join(".python-version")), format!("{mine}\n"));
     assert!(!p.join(".venv").exists() && !p.join(".pyve").exists(), "the rest is gone");
+}
+
+#[test]
+fn an_environment_found_at_init_is_the_users_and_purge_keeps_it() {
+    // A venv the user made (`python -m venv`, with what they installed) is kept by `--init`;
+    // `--purge` removes what pyve created, so it keeps that one too unless it is named.
+    let sb = sandbox();
+    let p = sb.project();
+    let venv = |p: &Path| {
+        let py = pyve_tests::python_exe(&python("3.11"));
+        ok(&run(Command::new(py).args(["-m", "venv", "--without-pip"]).arg(p.join(".venv"))), "python -m venv");
+        std::fs::write(p.join(".venv/users-file"), "mine").unwrap();
+    };
+    venv(&p);
+    let out = init(&sb, &["--no-direnv"]);
+    ok(&out, "init");
+    assert!(out.stdout.contains("Virtual environment '.venv' already exists, skipping"), "{}", out.stdout);
+    let out = run(sb.e2e().arg("--purge"));
+    ok(&out, "purge");
+    assert!(out.stdout.contains("INFO: Kept .venv: it was there before `pyve --init`"), "{}", out.stdout);
+    assert!(p.join(".venv/users-file").is_file(), "purge deleted the user's environment");
+    assert!(!p.join(".pyve").exists(), "the rest of pyve's files go");
+    // Named, it goes.
+    ok(&init(&sb, &["--no-direnv"]), "init again");
+    ok(&run(sb.e2e().args(["--purge", ".venv"])), "purge .venv");
+    assert!(!p.join(".venv").exists(), "`--purge .venv` removes it");
+    // Rebuilt by pyve (`--force`), it is pyve's: purge removes it.
+    venv(&p);
+    ok(&init(&sb, &["--no-direnv"]), "init over a venv");
+    ok(&run(sb.e2e().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--no-direnv"])), "force");
+    ok(&run(sb.e2e().arg("--purge")), "purge after force");
+    assert!(!p.join(".venv").exists(), "an environment pyve rebuilt is pyve's");
 }
 
 #[test]

@@ -184,6 +184,11 @@ fn pytest_exit_codes_directories_and_tools() {
     code(&out, 127, "a missing tool");
     has(&out.stderr, "ERROR: command not found: no-such-tool-xyz");
     has(&out.stderr, "hint: ");
+    // Found but not executable: 126, as a shell says.
+    std::fs::write(sb.project().join(".pyve/testenv/venv/bin/not-exec-tool"), "#!/bin/sh\n").unwrap();
+    let out = pyve(&sb, &["testenv", "run", "not-exec-tool"]);
+    code(&out, 126, "a tool that is not executable");
+    has(&out.stderr, "chmod +x");
     let kill = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)";
     // Killed by SIGTERM: pyve and the plugin both replaced themselves (exec), so the caller sees
     // the signal itself (a shell reports 128+15).

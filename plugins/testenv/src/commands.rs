@@ -956,6 +956,14 @@ fn run_tool(paths: &Paths, program: &OsStr, args: &[OsString]) -> Failure {
                 }
                 p
             }
+            // Nothing executable, but a file of that name that is not: as a shell, 126.
+            None if let Some(file) =
+                dirs.iter().filter(|d| d.is_absolute()).map(|d| d.join(program)).find(|p| p.is_file()) =>
+            {
+                return Failure::new(format!("cannot execute {}: it is not executable", file.display()))
+                    .hint(format!("make it executable (chmod +x {}), or run it with its interpreter", file.display()))
+                    .code(NOT_EXECUTABLE);
+            }
             None => {
                 return Failure::new(format!(
                     "command not found: {name} (it is neither in the dev/test runner environment ({ENV_DIR}/bin) nor on PATH)"

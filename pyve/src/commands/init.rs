@@ -749,6 +749,11 @@ fn finish(
     state.inputs = project::state::hash_inputs(root, &created.inputs);
     state.managed = old_state.map(|s| s.managed.clone()).unwrap_or_default();
     state.managed.no_direnv = args.no_direnv;
+    if created.created {
+        state.managed.env_kept = false;
+    } else if is_first(old_config, old_state) {
+        state.managed.env_kept = true;
+    }
     let keep = old_config.map(|c| c.root.clone()).unwrap_or_default();
     // The user's settings in the backend's section survive a re-initialisation (`engine:` of
     // micromamba, say) even when the backend does not echo them; what it returns wins.
@@ -964,6 +969,7 @@ struct Written {
     dotenv: bool,
     gitignore_lines: Vec<String>,
     gitignore_created: bool,
+    gitignore_added_eol: bool,
     /// The state (and then the config) were about to be written.
     state: bool,
     /// A config was there before (pins written by hand before the first init): a failed
@@ -990,7 +996,8 @@ fn undo(env: &HostEnv, choice: &Choice, root: &Path, created: &CreateResult, wro
     if !wrote.gitignore_lines.is_empty()
         && let Ok(Some(path)) = files::gitignore_path(root)
     {
-        let _ = files::gitignore_remove(&path, &wrote.gitignore_lines, wrote.gitignore_created);
+        let _ =
+            files::gitignore_remove(&path, &wrote.gitignore_lines, wrote.gitignore_created, wrote.gitignore_added_eol);
     }
     let dotenv = root.join(".env");
     if wrote.dotenv && std::fs::symlink_metadata(&dotenv).is_ok_and(|m| m.is_file() && m.len() == 0) {
@@ -999,6 +1006,15 @@ fn undo(env: &HostEnv, choice: &Choice, root: &Path, created: &CreateResult, wro
     let envrc = root.join(".envrc");
     if wrote.envrc && files::envrc_is_ours(&envrc) {
         let _ = std::fs::remove_file(&envrc);
+    }
+    if !created.created {
+        // The environment was there before this run (the backend kept it): not this run's to
+        // remove (it may be the user's own, with what they installed into it).
+        ui::info(&format!(
+            "Nothing was left behind: the files this run created were removed; the environment {} was there before and is kept",
+            project::display_in(root, &created.env_path)
+        ));
+        return;
     }
     let mut settings = created.settings.clone();
     settings.insert("created_files".into(), serde_json::to_value(&created.created_files).unwrap_or(Value::Null));
@@ -1212,15 +1228,17 @@ fn write_gitignore(root: &Path, created: &CreateResult, state: &mut State, wrote
         .cloned()
         .collect();
     if !stale.is_empty() {
-        files::gitignore_remove(&path, &stale, false)?;
+        files::gitignore_remove(&path, &stale, false, false)?;
         state.managed.gitignore_lines.retain(|l| !stale.contains(l));
     }
-    let (added, created_file) = files::gitignore_add(&path, &wanted)?;
+    let (added, created_file, added_eol) = files::gitignore_add(&path, &wanted)?;
     if !added.is_empty() {
         ui::success(&format!("Updated .gitignore ({})", added.join(", ")));
     }
     state.managed.gitignore_created |= created_file;
     wrote.gitignore_created = created_file;
+    wrote.gitignore_added_eol = added_eol;
+    state.managed.gitignore_added_eol |= added_eol;
     wrote.gitignore_lines = added.clone();
     for l in added {
         if !state.managed.gitignore_lines.contains(&l) {

@@ -49,6 +49,22 @@ struct Manifest {
     /// The completion scripts and the man page install wrote (absolute paths).
     #[serde(default)]
     shell_files: Vec<PathBuf>,
+    /// The directories install created (absolute paths, under the home directory): uninstall
+    /// removes those that are empty, deepest first.
+    #[serde(default)]
+    created_dirs: Vec<PathBuf>,
+}
+
+/// The directories `dir` and its ancestors below `home` that do not exist yet, outermost first.
+fn missing_dirs(dir: &Path, home: &Path) -> Vec<PathBuf> {
+    let mut missing: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| d.starts_with(home) && *d != home)
+        .filter(|d| std::fs::symlink_metadata(d).is_err())
+        .map(Path::to_path_buf)
+        .collect();
+    missing.reverse();
+    missing
 }
 
 /// How a profile was edited.
@@ -202,6 +218,20 @@ pub fn install(env: &HostEnv) -> Result<u8> {
         manifest.created_env_template = prev.created_env_template;
         // Files an earlier install put there stay recorded while they exist.
         manifest.files = prev.files.iter().filter(|f| p.bin.join(f).exists()).cloned().collect();
+        manifest.created_dirs = prev.created_dirs.iter().filter(|d| d.is_dir()).cloned().collect();
+    }
+    // Every directory this install may create, recorded before any is (uninstall removes them
+    // when empty, so that it reverses exactly what install did).
+    let mut targets = vec![p.bin.clone()];
+    targets.extend(p.template.parent().map(Path::to_path_buf));
+    targets.extend(p.manifest.parent().map(Path::to_path_buf));
+    targets.extend(shell_files(&p.home).into_iter().filter_map(|(f, _)| f.parent().map(Path::to_path_buf)));
+    for dir in targets {
+        for d in missing_dirs(&dir, &p.home) {
+            if !manifest.created_dirs.contains(&d) {
+                manifest.created_dirs.push(d);
+            }
+        }
     }
 
     if !p.bin.is_dir() {
@@ -434,6 +464,12 @@ pub fn uninstall(env: &HostEnv) -> Result<u8> {
         if let Some(dir) = p.manifest.parent() {
             let _ = std::fs::remove_dir(dir); // only when empty
         }
+    }
+    // The directories install created, deepest first, each only when empty.
+    let mut dirs = manifest.as_ref().map(|m| m.created_dirs.clone()).unwrap_or_default();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for dir in dirs.iter().filter(|d| d.starts_with(&p.home)) {
+        let _ = std::fs::remove_dir(dir); // only when empty
     }
     ui::status("");
     ui::success("pyve uninstalled.");

@@ -70,8 +70,16 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
     ui::status("");
     ui::status("Purging Python environment artifacts...");
 
-    // The environment, through its backend.
+    // The environment, through its backend; one the first `--init` found and kept is the
+    // user's, removed only when named.
+    let kept = state.as_ref().filter(|s| s.managed.env_kept && dir.is_none());
     match &backend {
+        Some(_) if let Some(s) = kept => {
+            let shown = project::display_in(&root, &s.env_path);
+            ui::info(&format!(
+                "Kept {shown}: it was there before `pyve --init`, which kept it (remove it with `pyve --purge {shown}`, or by hand)"
+            ));
+        }
         Some(name) => {
             let inventory = plugins::inventory(env, crate::cli::BUILTINS);
             let entry = backend::plugin_for(&inventory, name)?;
@@ -137,6 +145,7 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
                 &path,
                 &managed.gitignore_lines,
                 managed.gitignore_created && path == root.join(".gitignore"),
+                managed.gitignore_added_eol,
             )?
         {
             ui::success("Cleaned .gitignore");

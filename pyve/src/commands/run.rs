@@ -199,7 +199,7 @@ fn shebang(p: &Path) -> Option<String> {
 }
 
 /// What is wrong with an entry of the environment's directories that cannot be run: a link
-/// whose target is gone (the base interpreter was removed), or a file that is not executable.
+/// whose target is gone (the base interpreter was removed).
 fn broken_in_env(name: &OsStr, state: &State) -> Option<(PathBuf, String)> {
     state.activation.path_prepend.iter().map(|d| d.join(name)).find_map(|p| {
         let meta = std::fs::symlink_metadata(&p).ok()?;
@@ -263,8 +263,22 @@ fn resolve(program: &OsStr, state: &State) -> Result<Command> {
         .exit_code(EXIT_NOT_FOUND));
     }
     let path_dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
-    match find_in(program, path_dirs) {
+    match find_in(program, path_dirs.iter().cloned()) {
         Some(found) => Ok(Command::new(found)),
+        // Nothing executable, but a file of that name that is not: as a shell, 126.
+        None if let Some(file) = state
+            .activation
+            .path_prepend
+            .iter()
+            .chain(path_dirs.iter().filter(|d| d.is_absolute()))
+            .map(|d| d.join(program))
+            .find(|p| p.is_file()) =>
+        {
+            Err(Error::new(format!("cannot execute {}", file.display()))
+                .because("it is not executable")
+                .hint(format!("make it executable (chmod +x {}), or run it with its interpreter", file.display()))
+                .exit_code(EXIT_NOT_EXECUTABLE))
+        }
         None => {
             let bin = state.activation.path_prepend.first().map(|p| p.display().to_string()).unwrap_or_default();
             let pythonish = name == "pip"

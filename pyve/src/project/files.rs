@@ -310,9 +310,9 @@ pub fn gitignore_path(root: &Path) -> Result<Option<PathBuf>> {
 }
 
 /// Add `lines` to the `.gitignore` at `path` where missing, keeping every other line (and
-/// ending the last one first when the file lacks a final newline). Returns the lines added and
-/// whether the file was created.
-pub fn gitignore_add(path: &Path, lines: &[String]) -> Result<(Vec<String>, bool)> {
+/// ending the last one first when the file lacks a final newline). Returns the lines added,
+/// whether the file was created, and whether a final newline had to be added first.
+pub fn gitignore_add(path: &Path, lines: &[String]) -> Result<(Vec<String>, bool, bool)> {
     let existing = match pyve_fs::read_bounded_text(path, TEXT_MAX) {
         Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -327,12 +327,13 @@ pub fn gitignore_add(path: &Path, lines: &[String]) -> Result<(Vec<String>, bool
         }
     }
     if added.is_empty() {
-        return Ok((added, false));
+        return Ok((added, false, false));
     }
     // The file's own line ending: a CRLF file stays CRLF.
     let eol = if text.find('\n').is_some_and(|i| i > 0 && text.as_bytes()[i - 1] == b'\r') { "\r\n" } else { "\n" };
     let mut new = text.clone();
-    if !new.is_empty() && !new.ends_with('\n') {
+    let added_eol = !new.is_empty() && !new.ends_with('\n');
+    if added_eol {
         new.push_str(eol);
     }
     for l in &added {
@@ -340,20 +341,26 @@ pub fn gitignore_add(path: &Path, lines: &[String]) -> Result<(Vec<String>, bool
         new.push_str(eol);
     }
     write_atomic(path, new.as_bytes(), None)?;
-    Ok((added, existing.is_none()))
+    Ok((added, existing.is_none(), added_eol))
 }
 
 /// Remove `lines` (once each) from the `.gitignore` at `path`; delete the file when pyve
 /// created it and nothing else is left. Every other line is kept byte for byte, its line
-/// ending (CRLF) included. Returns whether anything changed.
-pub fn gitignore_remove(path: &Path, lines: &[String], created: bool) -> Result<bool> {
+/// ending (CRLF) included; `added_eol` (pyve ended the user's last line to append its own)
+/// takes that line ending back when pyve's lines were still the file's tail. Returns whether
+/// anything changed.
+pub fn gitignore_remove(path: &Path, lines: &[String], created: bool, added_eol: bool) -> Result<bool> {
     let Ok(text) = pyve_fs::read_bounded_text(path, TEXT_MAX) else { return Ok(false) };
     let mut to_remove: Vec<&str> = lines.iter().map(String::as_str).collect();
     let mut kept = Vec::new();
+    // Whether every removed line comes after every kept one.
+    let (mut removed_any, mut tail) = (false, true);
     for l in text.split_inclusive('\n') {
         if let Some(i) = to_remove.iter().position(|r| *r == l.trim_end()) {
             to_remove.remove(i);
+            removed_any = true;
         } else {
+            tail &= !removed_any;
             kept.push(l);
         }
     }
@@ -364,7 +371,14 @@ pub fn gitignore_remove(path: &Path, lines: &[String], created: bool) -> Result<
         std::fs::remove_file(path).map_err(|e| Error::new(format!("cannot remove {}", path.display())).because(e))?;
         return Ok(true);
     }
-    write_atomic(path, kept.concat().as_bytes(), None)?;
+    let mut new = kept.concat();
+    if added_eol && tail && to_remove.is_empty() {
+        let trimmed = new.strip_suffix("\r\n").or_else(|| new.strip_suffix('\n')).map(str::len);
+        if let Some(len) = trimmed {
+            new.truncate(len);
+        }
+    }
+    write_atomic(path, new.as_bytes(), None)?;
     Ok(true)
 }
 
@@ -383,18 +397,26 @@ mod tests {
         let p = dir.path().join(".gitignore");
         std::fs::write(&p, "target\n.env").unwrap(); // no final newline, and `.env` is the user's
         let lines = vec![".venv".to_owned(), ".env".to_owned(), ".envrc".to_owned()];
-        let (added, created) = gitignore_add(&p, &lines).unwrap();
+        let (added, created, added_eol) = gitignore_add(&p, &lines).unwrap();
         assert_eq!(added, [".venv", ".envrc"]);
         assert!(!created);
+        assert!(added_eol);
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "target\n.env\n.venv\n.envrc\n");
         assert_eq!(gitignore_add(&p, &lines).unwrap().0, Vec::<String>::new());
-        assert!(gitignore_remove(&p, &added, false).unwrap());
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "target\n.env\n");
+        assert!(gitignore_remove(&p, &added, false, added_eol).unwrap());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "target\n.env", "byte for byte, no final newline");
+
+        // A line the user appended after pyve's: the newline pyve added is now theirs.
+        std::fs::write(&p, "target").unwrap();
+        let (added, _, added_eol) = gitignore_add(&p, &lines).unwrap();
+        std::fs::write(&p, std::fs::read_to_string(&p).unwrap() + "mine\n").unwrap();
+        assert!(gitignore_remove(&p, &added, false, added_eol).unwrap());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "target\nmine\n");
 
         let q = dir.path().join("new.gitignore");
-        let (added, created) = gitignore_add(&q, &lines).unwrap();
+        let (added, created, _) = gitignore_add(&q, &lines).unwrap();
         assert!(created);
-        gitignore_remove(&q, &added, true).unwrap();
+        gitignore_remove(&q, &added, true, false).unwrap();
         assert!(!q.exists(), "a file pyve created and emptied is removed");
     }
 

@@ -123,10 +123,19 @@ pub struct Managed {
     /// Lines pyve added to `.gitignore` (removed again on purge).
     #[serde(default)]
     pub gitignore_lines: Vec<String>,
+    /// pyve ended the last line of the user's `.gitignore` (it had no final newline) before
+    /// adding its own: purge takes that newline back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gitignore_added_eol: bool,
     /// The project was initialised with `--no-direnv`: a later `--init --force` keeps it so
     /// (no `.envrc` is created again).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_direnv: bool,
+    /// The environment was there before the project's first `--init`, which kept it (a venv
+    /// the user made): not pyve's, so `--purge` keeps it unless named (`--purge DIR`). A
+    /// rebuild (`--force`, `pyve sync`) makes it pyve's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub env_kept: bool,
 }
 
 impl State {

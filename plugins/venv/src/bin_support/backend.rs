@@ -164,8 +164,17 @@ impl VenvBackend {
     }
 
     /// Create the environment at `env_path` (moving an existing one aside first when
-    /// replacing, and putting it back on failure or cancellation).
-    fn build(&self, cx: &Context<'_>, resolved: &Resolved, root: &Path, dir: &str, replacing: bool) -> Result<Created> {
+    /// replacing, and putting it back on failure or cancellation). Returns where the previous
+    /// environment was moved: the caller deletes it once the new one is whole (its
+    /// dependencies installed), or puts it back with [`put_back`].
+    fn build(
+        &self,
+        cx: &Context<'_>,
+        resolved: &Resolved,
+        root: &Path,
+        dir: &str,
+        replacing: bool,
+    ) -> Result<(Created, Option<PathBuf>)> {
         let env_path = root.join(dir);
         let aside = if replacing {
             cx.info(format!("Replacing virtual environment '{dir}'..."));
@@ -177,16 +186,7 @@ impl VenvBackend {
             cx.info(format!("Creating virtual environment in '{dir}'..."));
             None
         };
-        let restore = || {
-            if let Some(a) = &aside
-                && let Err(e) = std::fs::rename(a, &env_path)
-            {
-                cx.warn(format!(
-                    "could not put the previous environment back from {} to '{dir}': {e}; move it back by hand",
-                    a.display()
-                ));
-            }
-        };
+        let restore = || put_back(cx, aside.as_deref(), &env_path, dir);
         let progress = cx.progress(format!("Creating virtual environment in '{dir}'"), None);
         let opts = CreateOptions { cache_dir: default_cache_dir(), ..CreateOptions::default() };
         let result = pyve_venv::create(&resolved.interpreter, &env_path, &opts);
@@ -205,11 +205,6 @@ impl VenvBackend {
             restore();
             return Err(cancelled("the environment was not created"));
         }
-        if let Some(a) = aside
-            && let Err(e) = std::fs::remove_dir_all(&a)
-        {
-            cx.warn(format!("could not delete the previous environment at {}: {e}", a.display()));
-        }
         for w in &created.warnings {
             cx.warn(w.clone());
         }
@@ -219,7 +214,19 @@ impl VenvBackend {
         for s in &created.seeded {
             cx.debug(format!("seeded {} {} ({:?}, hard links: {})", s.project, s.version, s.source, s.hard_linked));
         }
-        Ok(created)
+        Ok((created, aside))
+    }
+}
+
+/// Put the previous environment, moved aside by a replacement, back at `env_path`.
+fn put_back(cx: &Context<'_>, aside: Option<&Path>, env_path: &Path, dir: &str) {
+    if let Some(a) = aside
+        && let Err(e) = std::fs::rename(a, env_path)
+    {
+        cx.warn(format!(
+            "could not put the previous environment back from {} to '{dir}': {e}; move it back by hand",
+            a.display()
+        ));
     }
 }
 
@@ -285,7 +292,7 @@ impl Backend for VenvBackend {
             undo_pin(cx);
             return Err(cancelled("nothing was changed"));
         }
-        let created = match self.build(cx, &resolved, &root, &dir, replacing) {
+        let (created, aside) = match self.build(cx, &resolved, &root, &dir, replacing) {
             Ok(c) => c,
             Err(e) => {
                 undo_pin(cx);
@@ -308,10 +315,28 @@ impl Backend for VenvBackend {
         let version = resolved.version.full.clone();
         // What the project declares, into the new environment; a failed install keeps it.
         let record = if s.install_deps {
-            super::deps::install(cx, &root, &created.path, &dir, s.groups.as_deref())?
+            match super::deps::install(cx, &root, &created.path, &dir, s.groups.as_deref()) {
+                Ok(record) => record,
+                Err(e) => {
+                    // Cancelled while installing: the new environment is taken back as a
+                    // cancelled creation is (the host, told `cancelled`, assumes nothing was
+                    // made), the previous one put back and the pin undone.
+                    if let Err(err) = envdir::remove_venv(&root, &dir) {
+                        cx.warn(format!("could not remove the half-made environment '{dir}': {err}"));
+                    }
+                    put_back(cx, aside.as_deref(), &env_path, &dir);
+                    undo_pin(cx);
+                    return Err(e);
+                }
+            }
         } else {
             super::deps::skipped(cx, &root)
         };
+        if let Some(a) = aside
+            && let Err(e) = std::fs::remove_dir_all(&a)
+        {
+            cx.warn(format!("could not delete the previous environment at {}: {e}", a.display()));
+        }
         let mut settings = s.to_settings(Some(&version), pinned.as_ref());
         settings.insert(super::deps::RECORD_KEY.into(), record);
         Ok(CreateResult {
