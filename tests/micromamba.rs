@@ -146,6 +146,20 @@ fn init_run_purge_from_environment_yml_with_the_builtin_engine() {
     assert!(!w.sb.project().join(".pyve/envs").exists(), "{}", all(&out));
     assert!(w.sb.project().join("environment.yml").is_file());
     assert!(w.sb.project().join("keep.txt").is_file());
+
+    // An environment a first --init finds under .pyve/envs (the config was lost) is pyve's
+    // own: --purge removes it with the rest of .pyve and does not claim to keep it.
+    ok(&w.pyve(&["--init", "--no-direnv"]), "init again");
+    for f in [".pyve/config", ".pyve/state.json"] {
+        std::fs::remove_file(w.sb.project().join(f)).unwrap();
+    }
+    let out = w.pyve(&["--init", "--no-direnv"]);
+    ok(&out, "init over the environment left behind");
+    assert!(all(&out).contains("Micromamba environment 'demo' already exists, skipping creation"), "{}", all(&out));
+    let out = w.pyve(&["--purge"]);
+    ok(&out, "purge");
+    assert!(!out.stdout.contains("Kept .pyve/envs"), "{}", out.stdout);
+    assert!(!w.sb.project().join(".pyve/envs").exists(), "{}", all(&out));
 }
 
 #[test]

@@ -751,7 +751,9 @@ fn finish(
     state.managed.no_direnv = args.no_direnv;
     if created.created {
         state.managed.env_kept = false;
-    } else if is_first(old_config, old_state) {
+    } else if is_first(old_config, old_state) && !created.env_path.starts_with(root.join(project::PYVE_DIR)) {
+        // Found in place and kept: the user's. One inside `.pyve/` (a conda environment under
+        // `.pyve/envs`) is pyve's own whatever made it, and `--purge` removes `.pyve` anyway.
         state.managed.env_kept = true;
     }
     let keep = old_config.map(|c| c.root.clone()).unwrap_or_default();
