@@ -1,10 +1,13 @@
 //! A third-party backend (a Python script on the helper) as the host treats it: the host
 //! reports what `env/remove` removed and kept, refuses a backend that answers
 //! `created: false` to `replace: true`, and names an interpreter other than the one asked for.
+//! And a backend written from the docs alone in another language (Node.js,
+//! `tests/fixtures/pyve-nodevenv`), driven as a user would: conformance kit, install, pin,
+//! init, run, doctor, validate, purge.
 
 use std::path::{Path, PathBuf};
 
-use pyve_tests::{Sandbox, repo_root, run};
+use pyve_tests::{Sandbox, python, repo_root, run};
 
 /// `pyve-lazy`: backend `lazy`, an environment `.lazyenv` (a directory with a marker), and a
 /// `create` that keeps an existing environment whatever it is asked (`replace` ignored). It
@@ -195,4 +198,82 @@ fn paths_a_hostile_backend_answers_outside_the_project_are_refused_naming_the_pl
     assert!(out.stderr.contains("records created file ../victim, outside the project: not removed"), "{}", out.stderr);
     assert!(!p.join(".evil-pin").exists(), "the file inside the project is the backend's to remove");
     untouched("purge");
+}
+
+/// The directory of `node` on the test's `PATH`, if any.
+fn node_dir() -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).filter(|d| d.is_absolute()).find(|d| d.join("node").is_file())
+}
+
+/// `tests/fixtures/pyve-nodevenv`: a backend in Node.js with no SDK, written from
+/// docs/protocol.md and docs/plugins.md alone. It must pass the conformance kit and serve a
+/// project's whole life through pyve. Skipped (saying so) where `node` is not installed.
+#[test]
+fn a_node_backend_written_from_the_docs_passes_the_kit_and_serves_a_project() {
+    let Some(node) = node_dir() else {
+        eprintln!("SKIPPED: `node` is not on PATH: the Node.js third-party backend is not tested");
+        return;
+    };
+    let sb = Sandbox::new();
+    let fixture = repo_root().join("tests/fixtures/pyve-nodevenv");
+    let path =
+        std::env::join_paths([node.as_path(), Path::new("/usr/local/bin"), Path::new("/usr/bin"), Path::new("/bin")])
+            .unwrap();
+    let version = python("3.12");
+    let pyve = |args: &[&str]| {
+        let mut cmd = sb.e2e();
+        cmd.env("PATH", &path).args(args);
+        let out = run(&mut cmd);
+        assert_eq!(out.code, Some(0), "pyve {}:\n{}{}", args.join(" "), out.stdout, out.stderr);
+        out
+    };
+
+    // 1. The conformance kit, on the file as the author has it.
+    let out = pyve(&["plugin", "test", fixture.to_str().unwrap()]);
+    assert!(out.stdout.contains("nodevenv 0.1.0: ") && out.stdout.contains(" 0 failed"), "{}", out.stdout);
+    assert!(out.stdout.contains("backend nodevenv: replace"), "the backend cycle ran: {}", out.stdout);
+
+    // 2. Install, list.
+    let out = pyve(&["plugin", "install", fixture.to_str().unwrap()]);
+    assert!(out.stdout.contains("Installed plugin nodevenv 0.1.0"), "{}", out.stdout);
+    let out = pyve(&["--list"]);
+    assert!(out.stdout.lines().any(|l| l.starts_with("nodevenv ") && l.contains("backend nodevenv")), "{}", out.stdout);
+
+    // 3. A project: init with the backend and its own option, pin, run, doctor, validate.
+    std::fs::write(sb.project().join("pyproject.toml"), "[project]\nname = \"p\"\nrequires-python = \">=3.10\"\n")
+        .unwrap();
+    pyve(&["--init", "--backend", "nodevenv", "--nodevenv-dir", "env", "--no-direnv", "--python-version", &version]);
+    assert!(sb.project().join("env/bin/python").exists());
+    let out = pyve(&["plugin", "pin", "nodevenv"]);
+    assert!(out.stdout.contains("Pinned nodevenv to \"^0.1.0\""), "{}", out.stdout);
+    let out = pyve(&["run", "python", "-c", "import sys; print(sys.prefix); print('%d.%d.%d' % sys.version_info[:3])"]);
+    assert_eq!(out.stdout, format!("{}\n{version}\n", sb.project().join("env").display()));
+    let out = pyve(&["doctor"]);
+    for line in
+        [format!("✓ Python: {version}"), "✓ requires-python: ".into(), "✓ Plugin pin: nodevenv \"^0.1.0\"".into()]
+    {
+        assert!(out.stdout.contains(&line), "{line}: {}", out.stdout);
+    }
+    let out = pyve(&["--validate"]);
+    assert!(
+        out.stdout.contains("✓ requires-python: ") && out.stdout.contains("All validations passed"),
+        "{}",
+        out.stdout
+    );
+    let out = pyve(&["--config"]);
+    assert!(out.stdout.contains("Config backend:         nodevenv"), "{}", out.stdout);
+
+    // A rebuild keeps the version asked for at first (the backend records it in `settings`).
+    let mut force = sb.e2e();
+    force.env("PATH", &path).env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--no-direnv"]);
+    let out = run(&mut force);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let out = pyve(&["run", "python", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]);
+    assert_eq!(out.stdout, format!("{version}\n"));
+
+    // 4. Purge: the backend removes its environment, pyve reports it.
+    let out = pyve(&["--purge"]);
+    assert!(out.stdout.contains("✓ Removed env\n"), "{}", out.stdout);
+    assert!(!sb.project().join("env").exists());
+    assert!(!sb.project().join(".pyve").exists());
 }
