@@ -366,6 +366,9 @@ fn original_wording(e: &clap::Error, help: &str) -> Option<(String, Option<Strin
                 "--backend" => missing("requires a backend type (venv, micromamba, auto)"),
                 "--env-name" => missing("requires an environment name"),
                 "--bootstrap-to" => missing("requires a location (project, user)"),
+                // `pyve --init ''` (reference 3.15).
+                "[DIR]" | "<DIR>" => Some(("Virtual environment directory name cannot be empty.".to_owned(), None)),
+                "--venv-dir" => missing("requires a directory name"),
                 _ => None,
             }
         }
