@@ -664,6 +664,12 @@ fn run_in_an_environment_whose_python_was_removed_says_to_rebuild_it() {
     let r = pyve(&sb, &["run", "no-such-tool"]);
     code(&r, 127, "run no-such-tool");
     has(&r, "if it is a Python package, install it into the environment (pyve run pip install no-such-tool)");
+    // The whole environment gone: the original's words first (reference 2.4), exit 1.
+    std::fs::remove_dir_all(p.join(".venv")).unwrap();
+    let r = pyve(&sb, &["run", "python", "-c", "pass"]);
+    code(&r, 1, "run without the environment");
+    has(&r, "ERROR: No Python environment found: the environment");
+    has(&r, "hint: create it again with `pyve --init --force`");
 }
 
 #[test]

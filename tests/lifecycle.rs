@@ -956,3 +956,25 @@ fn the_next_step_is_one_that_applies() {
         out.stderr
     );
 }
+
+/// Purge never deletes `.gitignore`, not even one pyve created and emptied (reference 3.16:
+/// the original's users read it after a purge), and outside a project it prints the original's
+/// header and its "No virtual environment found" line, exit 0 (reference 2.2).
+#[test]
+fn purge_keeps_the_gitignore_and_says_when_there_is_no_environment() {
+    let sb = sandbox();
+    let p = sb.project();
+    let out = run(sb.e2e().arg("--purge"));
+    ok(&out, "purge outside a project");
+    assert!(out.stdout.contains("Purging Python environment artifacts..."), "{}", out.stdout);
+    assert!(out.stdout.contains("INFO: No virtual environment found at '.venv'"), "{}", out.stdout);
+    assert_eq!(out.stderr, "");
+    assert!(!p.join(".gitignore").exists(), "a purge outside a project writes nothing");
+
+    ok(&init(&sb, &["--python-version", &python("3.12"), "--no-direnv"]), "init");
+    assert!(read(&p.join(".gitignore")).lines().any(|l| l == ".venv"));
+    let out = run(sb.e2e().arg("--purge"));
+    ok(&out, "purge");
+    assert!(out.stdout.lines().any(|l| l == "✓ Cleaned .gitignore"), "{}", out.stdout);
+    assert_eq!(read(&p.join(".gitignore")), "", "pyve's lines go, the file stays");
+}

@@ -210,8 +210,12 @@ fn version_with_command(args: &[OsString]) -> Error {
         .skip(1)
         .map(|a| if a == "-v" || a == "-V" { "--verbose".to_owned() } else { a.to_string_lossy().into_owned() })
         .collect();
-    Error::usage(format!("`{flag}` prints pyve's version and takes no command"))
-        .hint(format!("for more detail use `--verbose`: pyve {}", verbose.join(" ")))
+    let error = Error::usage(format!("`{flag}` prints pyve's version and takes no command"));
+    // `--version` spelled out is not a mistyped `--verbose`.
+    if flag == "--version" {
+        return error.hint("run `pyve --version` alone, or the command without it");
+    }
+    error.hint(format!("for more detail use `--verbose`: pyve {}", verbose.join(" ")))
 }
 
 /// Whether the command line is `pyve --init ...` (in any spelling).
@@ -366,6 +370,9 @@ fn original_wording(e: &clap::Error, help: &str) -> Option<(String, Option<Strin
                 "--backend" => missing("requires a backend type (venv, micromamba, auto)"),
                 "--env-name" => missing("requires an environment name"),
                 "--bootstrap-to" => missing("requires a location (project, user)"),
+                // `pyve --init ''` (reference 3.15).
+                "[DIR]" | "<DIR>" => Some(("Virtual environment directory name cannot be empty.".to_owned(), None)),
+                "--venv-dir" => missing("requires a directory name"),
                 _ => None,
             }
         }

@@ -27,6 +27,15 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
     crate::signals::catch_interrupts();
     let cwd = project::current_dir()?;
     let Some(root) = env.project_root(&cwd) else {
+        // The original's header and its "No virtual environment found" line (reference 2.2:
+        // purging an uninitialised directory says so and exits 0); a directory that is there
+        // is not pyve's here, and is kept.
+        ui::status("");
+        ui::status("Purging Python environment artifacts...");
+        let shown = dir.map_or(".venv", |d| d.trim_end_matches('/'));
+        if !cwd.join(shown).is_dir() {
+            ui::info(&format!("No virtual environment found at '{shown}'"));
+        }
         ui::info(&format!(
             "No pyve project here: no {} in {} or its parents; nothing to purge",
             project::CONFIG_FILE,
@@ -139,14 +148,11 @@ pub fn run(env: &HostEnv, dir: Option<&str>) -> Result<u8> {
         }
         _ => {}
     }
+    // The file itself stays, even one pyve created and emptied: the original never deleted
+    // `.gitignore` (reference 3.16), and its users' tests read it after a purge.
     if !managed.gitignore_lines.is_empty() {
         if let Some(path) = files::gitignore_path(&root)?
-            && files::gitignore_remove(
-                &path,
-                &managed.gitignore_lines,
-                managed.gitignore_created && path == root.join(".gitignore"),
-                managed.gitignore_added_eol,
-            )?
+            && files::gitignore_remove(&path, &managed.gitignore_lines, false, managed.gitignore_added_eol)?
         {
             ui::success("Cleaned .gitignore");
         }

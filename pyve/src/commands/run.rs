@@ -88,8 +88,12 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
         return Err(err);
     }
     if !state.env_path.is_dir() {
-        return Err(Error::new(format!("the environment {} does not exist any more", state.env_path.display()))
-            .hint("create it again with `pyve --init --force`"));
+        // The original's first words (reference 2.4), then what pyve knows.
+        return Err(Error::new(format!(
+            "No Python environment found: the environment {} does not exist any more",
+            state.env_path.display()
+        ))
+        .hint("create it again with `pyve --init --force`"));
     }
 
     let mut cmd = resolve(program, &state)?;

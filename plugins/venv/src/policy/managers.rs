@@ -94,7 +94,7 @@ pub fn detect(env: &Environment) -> Detection {
         }
         if data.is_dir() {
             notes.push(format!(
-                "asdf found ({}) but its python plugin is not installed (install it with `asdf plugin add python`)",
+                "asdf found but Python plugin not installed ({} has no plugins/python). Install with: asdf plugin add python",
                 data.display()
             ));
         }
@@ -384,7 +384,9 @@ mod tests {
         // Without its python plugin asdf is skipped, with a note.
         let d = detect(&env);
         assert_eq!(d.manager.as_ref().map(|m| m.kind), Some(ManagerKind::Pyenv));
-        assert!(d.notes[0].contains("asdf plugin add python"), "{:?}", d.notes);
+        // The original's words (reference 3.10), so that its users' checks still match.
+        assert!(d.notes[0].starts_with("asdf found but Python plugin not installed"), "{:?}", d.notes);
+        assert!(d.notes[0].contains("Install with: asdf plugin add python"), "{:?}", d.notes);
 
         fs::create_dir_all(data.join("plugins/python")).unwrap();
         fake_install(&data, "installs/python", "3.11.7");

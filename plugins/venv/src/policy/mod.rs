@@ -642,7 +642,7 @@ fn not_available_with_manager(
         format!("installed with {}: {}", m.kind, installed.join(", "))
     };
     let cannot = match &problem {
-        None => format!("{} cannot install it", m.kind),
+        None => format!("is not available for installation with {}", m.kind),
         Some(p) => format!("{} could not tell whether it can install it ({p})", m.kind),
     };
     let message = format!("Python {want} ({}) is not installed and {cannot}; {listed}", source.describe());

@@ -241,6 +241,8 @@ fn an_existing_venv_is_kept_and_replace_swaps_it_keeping_the_old_on_failure() {
     assert_eq!((kind(&err), err["code"].clone()), ("python-not-available", json!(-32000)));
     let msg = err["message"].as_str().expect("message");
     assert!(msg.contains("Python 3.99.0 (requested with --python-version) is not installed"), "{msg}");
+    // The original's words for it (reference 3.10: `is not available for installation`).
+    assert!(msg.contains("is not available for installation with pyenv"), "{msg}");
     assert!(msg.contains("installed with pyenv:") && msg.contains(&v311) && msg.contains(&v312), "{msg}");
     assert!(err["data"]["hint"].as_str().is_some_and(|h| h.contains("--python-version")), "{err}");
     assert_eq!(cfg_version(), v312);
