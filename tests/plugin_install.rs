@@ -286,6 +286,9 @@ fn broken_plugins_are_refused_and_nothing_changes() {
     std::fs::write(&sh, "#!/bin/sh\nexit 3\n").unwrap();
     let out = install(&sb, &["--force", sh.to_str().unwrap()]);
     assert_refused(&sb, &out, "exited before the handshake");
+    // The hint names a file the user can run: the source, not the staged copy, which is gone.
+    assert!(out.stderr.contains(&format!("run `{} --pyve-rpc` to see what it does", sh.display())), "{}", out.stderr);
+    assert!(!out.stderr.contains(".staging-"), "{}", out.stderr);
 }
 
 #[test]
@@ -334,4 +337,8 @@ fn names_and_paths_that_are_not_plugins_are_usage_errors() {
     std::fs::write(&f, "x").unwrap();
     let out = install(&sb, &[f.to_str().unwrap()]);
     assert!(out.stderr.contains("is not named like a plugin"), "{}", out.stderr);
+    // A path that does not exist says what SOURCE can be.
+    let out = install(&sb, &["./pyve-nothing-here"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("pyve-nothing-here does not exist\nhint: give a plugin file"), "{}", out.stderr);
 }

@@ -456,7 +456,10 @@ fn check(env: &HostEnv, req: &InstallRequest, root: &Path, staged: &Staged) -> R
         let path = root.join(rel);
         let c = Candidate::from_file(path.clone(), &name, kind)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let m = super::fetch_manifest(&c, &info, super::timeouts(env)).map_err(|e| {
+        let m = super::fetch_manifest(&c, &info, super::timeouts(env)).map_err(|mut e| {
+            // The staged copy is gone when this error is shown: point the hint at the file
+            // the user gave, or at the file's name when it was built or cloned.
+            e.plugin.path = source_entry(staged, rel);
             Error::new(format!("refusing to install {}", req.source))
                 .because(e.summary())
                 .hint(format!("nothing was changed; {}", e.to_error().hint_text().unwrap_or("fix the plugin")))
@@ -490,6 +493,18 @@ fn check(env: &HostEnv, req: &InstallRequest, root: &Path, staged: &Staged) -> R
     Ok(m)
 }
 
+/// The file the user can run to see what the staged entry point `rel` does: the source file for
+/// a file or script source, else (a build, a clone) only its name.
+fn source_entry(staged: &Staged, rel: &Path) -> PathBuf {
+    let file = rel.file_name().map(PathBuf::from).unwrap_or_default();
+    let spec = Path::new(&staged.source.spec);
+    match staged.source.kind {
+        SourceKind::File | SourceKind::Script if spec.is_dir() => spec.join(file),
+        SourceKind::File | SourceKind::Script => spec.parent().map(|d| d.join(&file)).unwrap_or(file),
+        SourceKind::Crate | SourceKind::Registry | SourceKind::Git => file,
+    }
+}
+
 /// Put the source's files into `root` under their final relative names.
 fn stage(env: &HostEnv, req: &InstallRequest, root: &Path) -> Result<Staged> {
     let source = req.source.trim();
@@ -512,7 +527,9 @@ fn stage(env: &HostEnv, req: &InstallRequest, root: &Path) -> Result<Staged> {
     if looks_like_path(source) {
         let path = absolute(Path::new(source));
         if !path.exists() {
-            return Err(Error::new(format!("{} does not exist", path.display())));
+            return Err(Error::new(format!("{} does not exist", path.display())).hint(
+                "give a plugin file (pyve-NAME, libpyve_NAME.so), a plugin directory, git+URL, or NAME[@REQ] from the Rust package registry",
+            ));
         }
         return stage_path(env, req, &path, root);
     }
