@@ -143,7 +143,15 @@ fn plugin_dir(env: &HostEnv) -> Result<PathBuf> {
     let dir = env.user_plugin_dir().ok_or_else(|| {
         Error::new("no user plugin directory").because("neither PYVE_HOME nor HOME is set").hint("set PYVE_HOME")
     })?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::new(format!("the user plugin directory {} is not a directory", dir.display()))
+            .hint("move that file away, or set PYVE_HOME to another directory (plugins go to $PYVE_HOME/plugins)"));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::new(format!("cannot create the user plugin directory {}", dir.display())).because(e).hint(
+            "make its parent writable, or set PYVE_HOME to a writable directory (plugins go to $PYVE_HOME/plugins)",
+        )
+    })?;
     Ok(dir)
 }
 
@@ -153,11 +161,11 @@ struct Staging(PathBuf, #[allow(dead_code)] std::fs::File);
 
 /// Take the plugin directory's install lock (`.lock`), waiting for another install to finish.
 fn lock_dir(dir: &Path) -> Result<std::fs::File> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(LOCK))
-        .with_context(|| format!("cannot open the install lock in {}", dir.display()))?;
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(LOCK)).map_err(|e| {
+        Error::new(format!("cannot open the install lock in {}", dir.display()))
+            .because(e)
+            .hint("pyve writes plugins there: make it writable, or set PYVE_HOME to a writable directory")
+    })?;
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
