@@ -143,9 +143,11 @@ impl Raw {
             Kind::Exec => {
                 Box::new(ProcessTransport::spawn(&c.path, &opts.env).map_err(|e| {
                     // As the resolver says for a file without an execute bit.
-                    let fix = (e.kind() == std::io::ErrorKind::PermissionDenied)
-                        .then(|| format!("; make it executable: chmod +x {}", c.path.display()))
-                        .unwrap_or_default();
+                    let fix = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                        format!("; make it executable: chmod +x {}", c.path.display())
+                    } else {
+                        String::new()
+                    };
                     format!("cannot start it: {e}{fix}")
                 })?)
             }
