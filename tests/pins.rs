@@ -321,11 +321,29 @@ fn a_team_pins_what_it_installed_and_a_teammate_installs_the_pins() {
     let out = run(sb.pyve_cmd().args(["plugin", "pin", "tool", "--version", "^9"]));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stderr.contains("does not match \"^9\""), "{}", out.stderr);
+    // The recorded source gave the copy in use, so `pyve plugin install` is not the fix.
+    assert!(
+        out.stderr.contains("its source ./tools/pyve-tool gave that version: install a matching copy"),
+        "{}",
+        out.stderr
+    );
     let out = run(sb.pyve_cmd().args(["plugin", "install"]));
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("1 of 1 pinned plugins could not be installed: tool"), "{}", out.stderr);
     let out = run(sb.pyve_cmd().current_dir(sb.path()).args(["tool"]));
     assert_eq!(out.stdout, "tool 0.2.0\n", "the installed copy still works: {}", out.stderr);
+
+    // Re-pinning is how the pin nothing matches is fixed: `plugin pin` takes the copy found
+    // (it used to stop at the very pin it was asked to replace), and a typo in the new
+    // requirement is reported as such.
+    let out = run(sb.pyve_cmd().args(["plugin", "pin", "tool", "--version", "not a req"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("`not a req` is not a version requirement"), "{}", out.stderr);
+    let out = run(sb.pyve_cmd().args(["plugin", "pin", "tool"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("✓ Pinned tool to \"^0.2.0\""), "{}", out.stdout);
+    let out = run(sb.pyve_cmd().args(["tool"]));
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "tool 0.2.0\n"), "{}", out.stderr);
 }
 
 #[test]

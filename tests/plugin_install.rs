@@ -286,6 +286,9 @@ fn broken_plugins_are_refused_and_nothing_changes() {
     std::fs::write(&sh, "#!/bin/sh\nexit 3\n").unwrap();
     let out = install(&sb, &["--force", sh.to_str().unwrap()]);
     assert_refused(&sb, &out, "exited before the handshake");
+    // The hint names a file the user can run: the source, not the staged copy, which is gone.
+    assert!(out.stderr.contains(&format!("run `{} --pyve-rpc` to see what it does", sh.display())), "{}", out.stderr);
+    assert!(!out.stderr.contains(".staging-"), "{}", out.stderr);
 }
 
 #[test]
@@ -334,4 +337,35 @@ fn names_and_paths_that_are_not_plugins_are_usage_errors() {
     std::fs::write(&f, "x").unwrap();
     let out = install(&sb, &[f.to_str().unwrap()]);
     assert!(out.stderr.contains("is not named like a plugin"), "{}", out.stderr);
+    // A path that does not exist says what SOURCE can be.
+    let out = install(&sb, &["./pyve-nothing-here"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("pyve-nothing-here does not exist\nhint: give a plugin file"), "{}", out.stderr);
+}
+
+#[test]
+fn a_user_plugin_directory_that_cannot_be_made_says_how_to_fix_it() {
+    let sb = Sandbox::new();
+    let src = built_hello(&sb);
+    std::fs::write(user_dir(&sb), "not a directory").unwrap();
+    let out = install(&sb, &[src.to_str().unwrap()]);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains(&format!("ERROR: the user plugin directory {} is not a directory", user_dir(&sb).display())),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint: move that file away, or set PYVE_HOME"), "{}", out.stderr);
+    // A PYVE_HOME that cannot hold one.
+    let mut cmd = sb.pyve_cmd();
+    let out = run(cmd.env("PYVE_HOME", sb.path().join("home/.pyve/plugins/under-a-file")).args([
+        "plugin",
+        "install",
+        src.to_str().unwrap(),
+    ]));
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("ERROR: cannot create the user plugin directory"), "{}", out.stderr);
+    assert!(out.stderr.contains("set PYVE_HOME to a writable directory"), "{}", out.stderr);
 }

@@ -122,4 +122,12 @@ fn what_is_not_a_plugin_gets_a_clear_error() {
     let out = run(sb.pyve_cmd().args(["plugin", "test", "./pyve-missing"]));
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("cannot read ./pyve-missing"), "{}", out.stderr);
+    // A file without the execute bit, given by path: the failure says how to fix it, as the
+    // resolver does for the same file given by name.
+    let noexec = sb.path().join("pyve-noexec");
+    std::fs::write(&noexec, "#!/bin/sh\n").unwrap();
+    let (code, reports, _) = kit(&sb, &[noexec.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let fails = failures(&reports[0]);
+    assert!(fails[0].contains(&format!("make it executable: chmod +x {}", noexec.display())), "{fails:?}");
 }

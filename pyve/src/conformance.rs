@@ -141,7 +141,15 @@ impl Raw {
     fn open(c: &Candidate, opts: &Options) -> Result<Raw, String> {
         let t: Box<dyn Transport> = match c.kind {
             Kind::Exec => {
-                Box::new(ProcessTransport::spawn(&c.path, &opts.env).map_err(|e| format!("cannot start it: {e}"))?)
+                Box::new(ProcessTransport::spawn(&c.path, &opts.env).map_err(|e| {
+                    // As the resolver says for a file without an execute bit.
+                    let fix = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                        format!("; make it executable: chmod +x {}", c.path.display())
+                    } else {
+                        String::new()
+                    };
+                    format!("cannot start it: {e}{fix}")
+                })?)
             }
             Kind::Dylib => Box::new(DylibTransport::load(&c.path).map_err(|e| format!("cannot load it: {e}"))?),
         };

@@ -153,7 +153,20 @@ pub fn pin(env: &HostEnv, name: &str, version: Option<&str>) -> Result<u8> {
         return Err(Error::usage(format!("`{name}` is a built-in command of pyve, not a plugin"))
             .hint("`pyve --list` shows the plugins that can be pinned"));
     }
-    let entry = match in_use(&inventory, name) {
+    // A requirement that does not parse is the user's typo: say so before anything else.
+    let wanted = version
+        .map(|v| {
+            semver::VersionReq::parse(v).map_err(|e| {
+                Error::usage(format!("`{v}` is not a version requirement: {e}"))
+                    .hint("use cargo's requirement syntax, such as \"^0.2\", \"~1.4\" or \"=0.3.1\"")
+            })
+        })
+        .transpose()?;
+    // When the current pin matches no copy, re-pinning is how the user fixes it: the copy in
+    // use is then the first one found, as if the plugin were not pinned.
+    let unpinned =
+        |n: &str| inventory.entries.iter().find(|e| e.candidate.name == n && matches!(e.status, Status::Unpinned(_)));
+    let entry = match in_use(&inventory, name).or_else(|| unpinned(name)) {
         Some(e) => e,
         None => {
             if let Some(err) = inventory.pin_error(name) {
@@ -171,21 +184,29 @@ pub fn pin(env: &HostEnv, name: &str, version: Option<&str>) -> Result<u8> {
     let current_v = semver::Version::parse(&current).map_err(|e| {
         Error::new(format!("plugin '{plugin}' ({}) has no usable version: {e}", entry.candidate.path.display()))
     })?;
-    let req_text = version.map(str::to_owned).unwrap_or_else(|| format!("^{current_v}"));
-    let req = semver::VersionReq::parse(&req_text).map_err(|e| {
-        Error::usage(format!("`{req_text}` is not a version requirement: {e}"))
-            .hint("use cargo's requirement syntax, such as \"^0.2\", \"~1.4\" or \"=0.3.1\"")
-    })?;
-    if !req.matches(&current_v) {
-        ui::warn(&format!(
-            "the copy in use, {plugin} {current} ({}), does not match \"{req}\": run `pyve plugin install` to get one that does",
-            entry.candidate.path.display()
-        ));
-    }
+    let req = match wanted {
+        Some(r) => r,
+        None => semver::VersionReq::parse(&format!("^{current_v}"))
+            .map_err(|e| Error::new(format!("cannot pin {plugin} to its version {current_v}: {e}")))?,
+    };
     let dir = env.user_plugin_dir();
     let receipt = dir.as_deref().and_then(|d| Receipt::owning(d, &entry.candidate.path));
     let source = receipt.as_ref().and_then(|r| source_for_pin(&root, r));
     let registry = receipt.as_ref().and_then(|r| r.source.registry.clone());
+    if !req.matches(&current_v) {
+        // The recorded source is where the copy in use came from: `pyve plugin install` would
+        // fetch that same version again, so it is no fix.
+        let fix = match &source {
+            Some(s) => format!(
+                "its source {s} gave that version: install a matching copy (`pyve plugin install SOURCE`), then run `pyve plugin pin {plugin} --version \"{req}\"` again to record where it came from"
+            ),
+            None => "run `pyve plugin install` to get one that does".to_owned(),
+        };
+        ui::warn(&format!(
+            "the copy in use, {plugin} {current} ({}), does not match \"{req}\": {fix}",
+            entry.candidate.path.display()
+        ));
+    }
     if let Some(s) = &source
         && Path::new(s).is_absolute()
     {

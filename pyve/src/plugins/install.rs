@@ -143,7 +143,15 @@ fn plugin_dir(env: &HostEnv) -> Result<PathBuf> {
     let dir = env.user_plugin_dir().ok_or_else(|| {
         Error::new("no user plugin directory").because("neither PYVE_HOME nor HOME is set").hint("set PYVE_HOME")
     })?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::new(format!("the user plugin directory {} is not a directory", dir.display()))
+            .hint("move that file away, or set PYVE_HOME to another directory (plugins go to $PYVE_HOME/plugins)"));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::new(format!("cannot create the user plugin directory {}", dir.display())).because(e).hint(
+            "make its parent writable, or set PYVE_HOME to a writable directory (plugins go to $PYVE_HOME/plugins)",
+        )
+    })?;
     Ok(dir)
 }
 
@@ -153,11 +161,11 @@ struct Staging(PathBuf, #[allow(dead_code)] std::fs::File);
 
 /// Take the plugin directory's install lock (`.lock`), waiting for another install to finish.
 fn lock_dir(dir: &Path) -> Result<std::fs::File> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(LOCK))
-        .with_context(|| format!("cannot open the install lock in {}", dir.display()))?;
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(LOCK)).map_err(|e| {
+        Error::new(format!("cannot open the install lock in {}", dir.display()))
+            .because(e)
+            .hint("pyve writes plugins there: make it writable, or set PYVE_HOME to a writable directory")
+    })?;
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
@@ -456,7 +464,10 @@ fn check(env: &HostEnv, req: &InstallRequest, root: &Path, staged: &Staged) -> R
         let path = root.join(rel);
         let c = Candidate::from_file(path.clone(), &name, kind)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let m = super::fetch_manifest(&c, &info, super::timeouts(env)).map_err(|e| {
+        let m = super::fetch_manifest(&c, &info, super::timeouts(env)).map_err(|mut e| {
+            // The staged copy is gone when this error is shown: point the hint at the file
+            // the user gave, or at the file's name when it was built or cloned.
+            e.plugin.path = source_entry(staged, rel);
             Error::new(format!("refusing to install {}", req.source))
                 .because(e.summary())
                 .hint(format!("nothing was changed; {}", e.to_error().hint_text().unwrap_or("fix the plugin")))
@@ -490,6 +501,18 @@ fn check(env: &HostEnv, req: &InstallRequest, root: &Path, staged: &Staged) -> R
     Ok(m)
 }
 
+/// The file the user can run to see what the staged entry point `rel` does: the source file for
+/// a file or script source, else (a build, a clone) only its name.
+fn source_entry(staged: &Staged, rel: &Path) -> PathBuf {
+    let file = rel.file_name().map(PathBuf::from).unwrap_or_default();
+    let spec = Path::new(&staged.source.spec);
+    match staged.source.kind {
+        SourceKind::File | SourceKind::Script if spec.is_dir() => spec.join(file),
+        SourceKind::File | SourceKind::Script => spec.parent().map(|d| d.join(&file)).unwrap_or(file),
+        SourceKind::Crate | SourceKind::Registry | SourceKind::Git => file,
+    }
+}
+
 /// Put the source's files into `root` under their final relative names.
 fn stage(env: &HostEnv, req: &InstallRequest, root: &Path) -> Result<Staged> {
     let source = req.source.trim();
@@ -512,7 +535,9 @@ fn stage(env: &HostEnv, req: &InstallRequest, root: &Path) -> Result<Staged> {
     if looks_like_path(source) {
         let path = absolute(Path::new(source));
         if !path.exists() {
-            return Err(Error::new(format!("{} does not exist", path.display())));
+            return Err(Error::new(format!("{} does not exist", path.display())).hint(
+                "give a plugin file (pyve-NAME, libpyve_NAME.so), a plugin directory, git+URL, or NAME[@REQ] from the Rust package registry",
+            ));
         }
         return stage_path(env, req, &path, root);
     }
