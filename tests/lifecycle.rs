@@ -978,3 +978,42 @@ fn purge_keeps_the_gitignore_and_says_when_there_is_no_environment() {
     assert!(out.stdout.lines().any(|l| l == "✓ Cleaned .gitignore"), "{}", out.stdout);
     assert_eq!(read(&p.join(".gitignore")), "", "pyve's lines go, the file stays");
 }
+
+#[test]
+fn a_fresh_clone_has_the_config_but_no_environment_and_is_pointed_at_sync() {
+    // A team commits `.pyve/config`; a clone has it without the environment (and without
+    // `.pyve/state.json`, which is ignored). `--init` sees a set-up project, so both its
+    // non-interactive refusal and `--update` name `pyve sync`, which creates the environment.
+    let sb = sandbox();
+    let p = sb.project();
+    ok(&init(&sb, &["--no-direnv"]), "init");
+    std::fs::remove_dir_all(p.join(".venv")).unwrap();
+    std::fs::remove_file(p.join(".pyve/state.json")).unwrap();
+
+    let out = run(sb.e2e().arg("--init").stdin(std::process::Stdio::null()));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hint: no environment exists in this project yet: run `pyve sync` to create it"),
+        "{}",
+        out.stderr
+    );
+    let out = init(&sb, &["--update"]);
+    ok(&out, "update");
+    assert!(out.stdout.contains("Project updated to Pyve v"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("WARNING: no environment exists in this project yet: `--update` records the version and makes no environment\nhint: run `pyve sync`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!p.join(".venv").exists(), "--update makes no environment");
+
+    ok(&run(sb.e2e().arg("sync")), "sync");
+    assert!(p.join(".venv/pyvenv.cfg").is_file(), "pyve sync created the environment");
+    let out = init(&sb, &["--update"]);
+    ok(&out, "update with an environment");
+    assert_eq!(out.stderr, "", "nothing to warn about");
+    // The recorded environment gone: the same warning.
+    std::fs::remove_dir_all(p.join(".venv")).unwrap();
+    let out = init(&sb, &["--update"]);
+    assert!(out.stderr.contains("WARNING: the environment .venv does not exist: `--update`"), "{}", out.stderr);
+}

@@ -268,7 +268,7 @@ pub fn run(env: &HostEnv, args: InitArgs) -> Result<u8> {
     if args.update {
         ui::info("Updating existing Pyve installation...");
         plugins::inventory(env, crate::cli::BUILTINS).check_pins()?;
-        return update(&root, &config, &args, Conflict::Update);
+        return update(env, &root, &config, &args, Conflict::Update);
     }
     if args.force {
         return force(env, &root, &args, &config, state.as_ref(), true);
@@ -309,7 +309,11 @@ fn menu(env: &HostEnv, root: &Path, args: &InitArgs, config: &Config, state: Opt
             if recorded.is_empty() { "(none)" } else { &recorded },
             config.path.display()
         ))
-        .hint("pass --update to keep the environment and update the config, or --force to rebuild it (with PYVE_FORCE_YES=1 to skip its confirmation); or answer the menu: echo 1 | pyve --init")
+        .hint(match no_environment(env, root, config) {
+            // A fresh clone: the config came with the repository, the environment did not.
+            Some(missing) => format!("{missing}: run `pyve sync` to create it from .pyve/config (or pass --force to set the project up again, with PYVE_FORCE_YES=1 to skip its confirmation)"),
+            None => "pass --update to keep the environment and update the config, or --force to rebuild it (with PYVE_FORCE_YES=1 to skip its confirmation); or answer the menu: echo 1 | pyve --init".to_owned(),
+        })
     };
     if !ui::can_prompt() {
         return Err(not_asked(ui::NoAnswer::Unreadable));
@@ -338,7 +342,7 @@ fn menu(env: &HostEnv, root: &Path, args: &InitArgs, config: &Config, state: Opt
     match ui::prompt("Choose [1/2/3]: ").map_err(not_asked)?.as_str() {
         "1" => {
             plugins::inventory(env, crate::cli::BUILTINS).check_pins()?;
-            update(root, config, args, Conflict::Menu)
+            update(env, root, config, args, Conflict::Menu)
         }
         "2" => force(env, root, args, config, state, false),
         "3" => {
@@ -373,7 +377,7 @@ enum Conflict {
 /// `--update` (and menu choice 1): keep the environment, record the current pyve version.
 /// Nothing else is checked or touched, as the original (a venv directory that is not a real
 /// environment is left as it is, and so is the rest of the config).
-fn update(root: &Path, config: &Config, args: &InitArgs, conflict: Conflict) -> Result<u8> {
+fn update(env: &HostEnv, root: &Path, config: &Config, args: &InitArgs, conflict: Conflict) -> Result<u8> {
     if let Some(why) = unfinished(root) {
         // Updating in place would record an environment whose set-up is not known to be whole.
         return Err(Error::new(why).hint("run `pyve --init --force` to rebuild the environment and record it"));
@@ -413,7 +417,11 @@ fn update(root: &Path, config: &Config, args: &InitArgs, conflict: Conflict) -> 
     // The environment is kept as it is: say when the files it was made from changed since.
     // (A project without `.pyve/state.json`, set up by the original tool, has no record to
     // compare with.)
-    if matches!(State::load(root), Ok(Some(_)))
+    if let Some(missing) = no_environment(env, root, config) {
+        // A fresh clone: `.pyve/config` came with the repository, the environment did not.
+        ui::warn(&format!("{missing}: `--update` records the version and makes no environment"));
+        ui::hint("run `pyve sync` to create it from .pyve/config");
+    } else if matches!(State::load(root), Ok(Some(_)))
         && let Ok(reasons) = crate::commands::sync::out_of_date(root)
         && !reasons.is_empty()
     {
@@ -421,6 +429,36 @@ fn update(root: &Path, config: &Config, args: &InitArgs, conflict: Conflict) -> 
         ui::hint("`--update` keeps the environment: run `pyve sync` to rebuild it from the project's files");
     }
     Ok(0)
+}
+
+/// Why the project at `root` has no environment, when it has none: the recorded one is gone,
+/// or nothing is recorded and the configured backend finds none (a fresh clone of a project
+/// whose `.pyve/config` is committed; a project set up by the original tool records nothing
+/// but has its environment). `None` when there is one, or when pyve cannot tell.
+fn no_environment(env: &HostEnv, root: &Path, config: &Config) -> Option<String> {
+    match State::load(root) {
+        Ok(Some(s)) if !s.env_path.exists() => {
+            Some(format!("the environment {} does not exist", project::display_in(root, &s.env_path)))
+        }
+        Ok(None) => {
+            let name = config.backend.clone()?;
+            let inventory = plugins::inventory(env, crate::cli::BUILTINS);
+            let entry = backend::plugin_for(&inventory, &name).ok()?;
+            let params = EnvParams {
+                project_root: root.to_path_buf(),
+                backend: name.clone(),
+                settings: config.backend_settings(&name),
+            };
+            let mut session = Session::open(env, &entry, root).ok()?;
+            let described = session.call::<request::EnvDescribe>(&params);
+            session.close();
+            match described {
+                Ok(d) if !d.exists => Some("no environment exists in this project yet".to_owned()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// `--force` (and menu choice 2): validate the new request, confirm, build the new
