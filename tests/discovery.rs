@@ -261,3 +261,21 @@ fn plugins_in_pyves_own_directory_are_found_last() {
     assert!(out.stdout.starts_with(&format!("hello: {}", first.display())), "{}", out.stdout);
     assert!(out.stdout.contains(&format!("shadows: {} (pyve's own directory)", own.display())), "{}", out.stdout);
 }
+
+/// A directory holding both forms of a hook plugin runs the hook once, through the library;
+/// `--config` lists the hook once, for the file that runs it (it listed the executable too,
+/// which serves only passthrough, as if the hook ran twice).
+#[test]
+fn config_lists_a_hook_once_for_the_file_that_serves_it() {
+    let sb = Sandbox::new();
+    sb.install(&["libpyve_distutils_shim.so", "pyve-distutils-shim"]);
+    let out = run(sb.pyve_cmd().arg("--config"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let line = out.stdout.lines().find(|l| l.trim_start().starts_with("Hooks:")).unwrap_or_default();
+    assert!(line.ends_with("distutils-shim 0.1.0 (dylib)"), "{}", out.stdout);
+    let out = run(sb.pyve_cmd().args(["--config", "--json"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let hooks = v["hooks"].as_array().unwrap();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0]["kind"], "dylib");
+}

@@ -99,8 +99,11 @@ pub fn run(env: &HostEnv, json: bool) -> Result<u8> {
         };
         let _ = writeln!(out, "  Backend {name:<15} {line}");
     }
+    // Only what serves RPC runs hooks: the executable of a library+executable pair serves
+    // passthrough only, and listing it too read as if the hook ran twice.
     let hooks: Vec<String> = inventory
         .active()
+        .filter(|e| e.serves.contains(&"rpc"))
         .filter_map(|e| {
             let m = e.manifest.as_ref()?;
             (!m.provides.hooks.is_empty()).then(|| format!("{} {} ({})", m.name, m.version, e.candidate.kind))
@@ -200,6 +203,7 @@ fn print_json(
         .collect();
     let hooks = inventory
         .active()
+        .filter(|e| e.serves.contains(&"rpc"))
         .filter_map(|e| {
             let m = e.manifest.as_ref()?;
             (!m.provides.hooks.is_empty()).then(|| HookJson {
