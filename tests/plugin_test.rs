@@ -72,6 +72,8 @@ fn the_examples_pass_in_rust_and_python() {
     let out = run(sb.pyve_cmd().args(["plugin", "test"]).arg(dir.join("rust/pyve-hello")));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("  ✓ handshake: `initialize` answered: hello 0.1.0\n"), "{}", out.stdout);
+    // The first handshake offers only 1.0; saying so keeps "chose 1.0" from reading as pyve's version.
+    assert!(out.stdout.contains("  ✓ manifest protocol: chose 1.0 when offered only 1.0\n"), "{}", out.stdout);
     assert!(out.stdout.contains("hello 0.1.0: 24 passed, 0 failed, 0 skipped"), "{}", out.stdout);
 }
 

@@ -432,7 +432,8 @@ impl Kit<'_> {
             ),
         }
         if manifest.protocol.major == 1 {
-            self.pass("manifest protocol", format!("chose {}", manifest.protocol));
+            // Say what was offered: a bare "chose 1.0" reads as if pyve spoke 1.0.
+            self.pass("manifest protocol", format!("chose {} when offered only 1.0", manifest.protocol));
         } else {
             self.fail(
                 "manifest protocol",
