@@ -3,7 +3,9 @@
 //! `created: false` to `replace: true`, and names an interpreter other than the one asked for.
 //! And a backend written from the docs alone in another language (Node.js,
 //! `tests/fixtures/pyve-nodevenv`), driven as a user would: conformance kit, install, pin,
-//! init, run, doctor, validate, purge.
+//! init, run, doctor, validate, purge. And the two other roles written from the docs alone in
+//! bash and jq: a passthrough command (`tests/fixtures/pyve-hello`) and a post-create hook
+//! (`tests/fixtures/pyve-stamp`).
 
 use std::path::{Path, PathBuf};
 
@@ -276,4 +278,104 @@ fn a_node_backend_written_from_the_docs_passes_the_kit_and_serves_a_project() {
     assert!(out.stdout.contains("✓ Removed env\n"), "{}", out.stdout);
     assert!(!sb.project().join("env").exists());
     assert!(!sb.project().join(".pyve").exists());
+}
+
+/// The directory of `prog` among the system directories the sandbox puts on `PATH`, if any.
+fn system_tool(prog: &str) -> Option<PathBuf> {
+    ["/usr/local/bin", "/usr/bin", "/bin"].iter().map(|d| Path::new(d).join(prog)).find(|p| p.is_file())
+}
+
+/// `tests/fixtures/pyve-hello` (a passthrough command) and `tests/fixtures/pyve-stamp` (a
+/// post-create hook writing `.pyve-stamp` into the environment; `PYVE_STAMP_FAIL=1` makes it
+/// fail), in bash with jq and no SDK, written from docs/protocol.md and docs/plugins.md alone:
+/// the kit passes them, and a user installs them, runs the command, sees the hook run on
+/// `--init`, sees a failing hook reported as a warning that keeps the environment, and purges.
+/// Skipped (saying so) where `bash` or `jq` is missing.
+#[test]
+fn bash_command_and_hook_written_from_the_docs_pass_the_kit_and_serve_a_project() {
+    for tool in ["bash", "jq"] {
+        if system_tool(tool).is_none() {
+            eprintln!("SKIPPED: `{tool}` is not in /usr/local/bin, /usr/bin or /bin: the bash plugins are not tested");
+            return;
+        }
+    }
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv"]);
+    let fixtures = repo_root().join("tests/fixtures");
+    let (hello, stamp) = (fixtures.join("pyve-hello"), fixtures.join("pyve-stamp"));
+    let version = python("3.12");
+    let pyve = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = sb.e2e();
+        cmd.args(args).envs(env.iter().copied());
+        run(&mut cmd)
+    };
+    let ok = |args: &[&str]| {
+        let out = pyve(args, &[]);
+        assert_eq!(out.code, Some(0), "pyve {}:\n{}{}", args.join(" "), out.stdout, out.stderr);
+        out
+    };
+
+    // 1. The conformance kit, on the files as the author has them.
+    for (file, name) in [(&hello, "hello"), (&stamp, "stamp")] {
+        let out = ok(&["plugin", "test", file.to_str().unwrap()]);
+        assert!(out.stdout.contains(&format!("{name} 0.1.0: ")) && out.stdout.contains(" 0 failed"), "{}", out.stdout);
+    }
+    let out = ok(&["plugin", "test", stamp.to_str().unwrap()]);
+    assert!(out.stdout.contains("✓ hook/post-create: answered"), "the hook was called: {}", out.stdout);
+    assert!(out.stdout.contains("✓ invalid params hook/post-create"), "{}", out.stdout);
+
+    // 2. Install the documented way; list, info.
+    for (file, name) in [(&hello, "hello"), (&stamp, "stamp")] {
+        let out = ok(&["plugin", "install", file.to_str().unwrap()]);
+        assert!(out.stdout.contains(&format!("Installed plugin {name} 0.1.0")), "{}", out.stdout);
+    }
+    let out = ok(&["--list"]);
+    assert!(out.stdout.lines().any(|l| l.starts_with("hello ") && l.contains("command hello")), "{}", out.stdout);
+    assert!(out.stdout.lines().any(|l| l.starts_with("stamp ") && l.contains("hook post-create")), "{}", out.stdout);
+    let out = ok(&["plugin", "info", "stamp"]);
+    assert!(out.stdout.contains("hook:         post-create - Write .pyve-stamp"), "{}", out.stdout);
+
+    // 3. The command: arguments, section 4's variables, exit status.
+    let out = ok(&["hello", "World"]);
+    assert_eq!(out.stdout, "Hello, World!\nINFO: not in a pyve project (pyve 0.1.0)\n");
+    let out = ok(&["-q", "hello"]);
+    assert_eq!(out.stdout, "Hello, world!\n", "-q reaches the plugin as PYVE_VERBOSITY=-1");
+    let out = pyve(&["hello", "--bogus"], &[]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.stderr, "ERROR: unknown option '--bogus'\nhint: pyve hello --help\n");
+
+    // 4. --init: the hook runs and stamps the new environment.
+    ok(&["--init", "--no-direnv", "--python-version", &version]);
+    let venv = sb.project().join(".venv");
+    let marker: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(venv.join(".pyve-stamp")).expect("the hook wrote its marker"))
+            .unwrap();
+    assert_eq!(
+        (&marker["backend"], &marker["python_version"], &marker["created"]),
+        (&"venv".into(), &version.clone().into(), &true.into())
+    );
+    let out = ok(&["hello"]);
+    assert!(out.stdout.contains(&format!("INFO: project: {}", sb.project().display())), "{}", out.stdout);
+    let out = ok(&["hello", "--env"]);
+    assert_eq!(out.stdout, format!("{}\n", venv.display()), "the environment's path, through `$PYVE doctor --json`");
+    let out = ok(&["--config"]);
+    assert!(out.stdout.contains("stamp 0.1.0 (exec)"), "{}", out.stdout);
+
+    // 5. A failing hook: warnings naming the plugin and its hint; the rebuilt environment is kept, exit 0.
+    let out = pyve(&["--init", "--force", "--no-direnv"], &[("PYVE_STAMP_FAIL", "1"), ("PYVE_FORCE_YES", "1")]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    for line in [
+        "WARNING: the post-create hook of plugin 'stamp' failed; the environment is ready without it\n",
+        "WARNING: stamp: refusing to stamp ",
+        "hint: unset PYVE_STAMP_FAIL and run `pyve --init --force`\n",
+    ] {
+        assert!(out.stderr.contains(line), "{line}: {}", out.stderr);
+    }
+    assert!(venv.join("bin/python").exists() && !venv.join(".pyve-stamp").exists(), "kept, without the marker");
+    assert!(out.stdout.contains("initialized successfully"), "{}", out.stdout);
+
+    // 6. Purge.
+    let out = ok(&["--purge"]);
+    assert!(out.stdout.contains("✓ Removed .venv\n"), "{}", out.stdout);
+    assert!(!venv.exists() && !sb.project().join(".pyve").exists());
 }
