@@ -413,3 +413,50 @@ fn pins_written_before_the_first_init_are_checked_and_kept() {
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("backend"), "{}", out.stderr);
 }
+
+#[test]
+fn unpin_removes_the_pin_and_keeps_the_rest_of_the_config() {
+    let sb = Sandbox::new();
+    // Outside a project: the error `pin` gives.
+    let out = run(sb.pyve_cmd().args(["plugin", "unpin", "tool"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("cannot unpin: no pyve project here"), "{}", out.stderr);
+    assert!(out.stderr.contains("pyve --init"), "{}", out.stderr);
+
+    script_plugin(&sb.plugins(), "tool", "0.1.0");
+    write_config(
+        &sb,
+        "# the team's\npyve_version: \"0.1.0\"\nbackend: venv   # fast\nplugins:\n  # keep tool old\n  tool: {version: \"9\", source: ./x}\n  venv:\n    version: \"*\"\n\nvenv:\n  directory: .venv\n",
+    );
+    // The pin nothing matches stops `pyve tool`; unpinning it is a fix.
+    let out = run(sb.pyve_cmd().args(["tool"]));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+
+    // Not pinned: an error naming the pins there are.
+    let out = run(sb.pyve_cmd().args(["plugin", "unpin", "tol"]));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(".pyve/config does not pin 'tol' (its pins: tool \"^9\", venv \"*\")"),
+        "{}",
+        out.stderr
+    );
+
+    let out = run(sb.pyve_cmd().args(["plugin", "unpin", "tool"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("✓ Unpinned tool \"^9\" from .pyve/config"), "{}", out.stdout);
+    assert_eq!(
+        std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap(),
+        "# the team's\npyve_version: \"0.1.0\"\nbackend: venv   # fast\nplugins:\n  # keep tool old\n  venv:\n    version: \"*\"\n\nvenv:\n  directory: .venv\n"
+    );
+    let out = run(sb.pyve_cmd().args(["tool"]));
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "tool 0.1.0\n"), "{}", out.stderr);
+
+    // The last pin: the section goes, and then there is nothing to unpin.
+    write_config(&sb, "backend: venv\nplugins:\n  tool: \"^0.1\"\n");
+    let out = run(sb.pyve_cmd().args(["plugin", "unpin", "tool"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap(), "backend: venv\n");
+    let out = run(sb.pyve_cmd().args(["plugin", "unpin", "tool"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains(".pyve/config does not pin 'tool' (it pins no plugin)"), "{}", out.stderr);
+}
