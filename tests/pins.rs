@@ -177,12 +177,27 @@ fn a_pin_nothing_matches_is_an_error_with_the_fix() {
 fn a_pinned_plugin_that_is_not_installed_is_named_with_the_install_command() {
     let sb = Sandbox::new();
     script_plugin(&sb.plugins(), "tool", "0.1.0");
-    write_config(&sb, "backend: venv\nplugins:\n  tol: \"^0.3\"\n  uvenv:\n    version: \"~0.2\"\n    sorce: x\n");
+    write_config(
+        &sb,
+        "backend: venv\nplugins:\n  tol: \"^0.3\"\n  uvenv:\n    version: \"~0.2\"\n    sorce: x\n  tool: \"9\"\n",
+    );
     let out = run(sb.pyve_cmd().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--no-direnv"]));
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("no plugin named 'tol' is installed (did you mean 'tool'?)"), "{}", out.stderr);
-    assert!(out.stderr.contains("run `pyve plugin install tol@^0.3`"), "{}", out.stderr);
     assert!(out.stderr.contains("also: no installed copy of plugin 'uvenv'"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("also: no installed copy of plugin 'tool' matches the pin tool \"^9\""),
+        "{}",
+        out.stderr
+    );
+    // Every broken pin gets its fix, not only the first.
+    assert!(
+        out.stderr.contains(
+            "hint: run `pyve plugin install tol@^0.3` (tol), `pyve plugin install PATH` (tool: PATH is the script plugin or its directory), `pyve plugin install uvenv@~0.2` (uvenv); or change the pins in .pyve/config"
+        ),
+        "{}",
+        out.stderr
+    );
     // Unknown keys are warnings with the line.
     assert!(
         out.stderr.contains("WARNING: .pyve/config, line 6: unknown key `plugins.uvenv.sorce` ignored"),
