@@ -369,3 +369,28 @@ fn a_user_plugin_directory_that_cannot_be_made_says_how_to_fix_it() {
     assert!(out.stderr.contains("ERROR: cannot create the user plugin directory"), "{}", out.stderr);
     assert!(out.stderr.contains("set PYVE_HOME to a writable directory"), "{}", out.stderr);
 }
+
+#[test]
+fn installing_another_version_says_which_it_replaced() {
+    let sb = Sandbox::new();
+    let script = |version: &str| {
+        let path = pyve_tests::python_command_plugin(&sb.path().join(version), "tool", &["tool"]);
+        let text = std::fs::read_to_string(&path).unwrap().replace("\"0.1.0\"", &format!("\"{version}\""));
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let (newer, older) = (script("0.2.0"), script("0.1.0"));
+    let out = install(&sb, &[&newer]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stdout.contains("replaced"), "{}", out.stdout);
+    // A downgrade says what it replaced, on stdout.
+    let out = install(&sb, &[&older]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("INFO: replaced tool 0.2.0 with 0.1.0\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("✓ Installed plugin tool 0.1.0"), "{}", out.stdout);
+    assert_eq!(receipt(&sb, "tool")["version"], "0.1.0");
+    // The same version again (--force) replaces nothing worth naming.
+    let out = install(&sb, &["--force", &older]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stdout.contains("replaced"), "{}", out.stdout);
+}

@@ -401,6 +401,10 @@ pub fn install(env: &HostEnv, req: &InstallRequest) -> Result<Receipt> {
         for f in old.files.iter().filter(|f| !receipt.files.iter().any(|n| n.path == f.path)) {
             remove_file(&dir, &f.path);
         }
+        // Another version was there (an older one, or a newer one: a downgrade): say which.
+        if old.version != receipt.version {
+            ui::info(&format!("replaced {name} {} with {}", old.version, receipt.version));
+        }
     }
     Ok(receipt)
 }
