@@ -106,6 +106,14 @@ fn the_shells_complete_commands_backends_and_backend_options() {
     // Built-in commands, `init` spelled as a command too.
     has(&bash(&sb, &["pyve", ""]), &["init", "run", "completions", "doctor"], "bash");
     has(&bash(&sb, &["pyve", "init", "--b"]), &["--backend"], "bash");
+    // `plugin` subcommands, `unpin` included.
+    for (shell, got) in [
+        ("bash", bash(&sb, &["pyve", "plugin", "u"])),
+        ("fish", fish(&sb, "pyve plugin u")),
+        ("zsh", zsh(&sb, &["pyve", "plugin", "u"])),
+    ] {
+        has(&got, &["unpin"], shell);
+    }
 }
 
 #[test]

@@ -177,12 +177,27 @@ fn a_pin_nothing_matches_is_an_error_with_the_fix() {
 fn a_pinned_plugin_that_is_not_installed_is_named_with_the_install_command() {
     let sb = Sandbox::new();
     script_plugin(&sb.plugins(), "tool", "0.1.0");
-    write_config(&sb, "backend: venv\nplugins:\n  tol: \"^0.3\"\n  uvenv:\n    version: \"~0.2\"\n    sorce: x\n");
+    write_config(
+        &sb,
+        "backend: venv\nplugins:\n  tol: \"^0.3\"\n  uvenv:\n    version: \"~0.2\"\n    sorce: x\n  tool: \"9\"\n",
+    );
     let out = run(sb.pyve_cmd().env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--no-direnv"]));
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("no plugin named 'tol' is installed (did you mean 'tool'?)"), "{}", out.stderr);
-    assert!(out.stderr.contains("run `pyve plugin install tol@^0.3`"), "{}", out.stderr);
     assert!(out.stderr.contains("also: no installed copy of plugin 'uvenv'"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("also: no installed copy of plugin 'tool' matches the pin tool \"^9\""),
+        "{}",
+        out.stderr
+    );
+    // Every broken pin gets its fix, not only the first.
+    assert!(
+        out.stderr.contains(
+            "hint: run `pyve plugin install tol@^0.3` (tol), `pyve plugin install PATH` (tool: PATH is the script plugin or its directory), `pyve plugin install uvenv@~0.2` (uvenv); or change the pins in .pyve/config"
+        ),
+        "{}",
+        out.stderr
+    );
     // Unknown keys are warnings with the line.
     assert!(
         out.stderr.contains("WARNING: .pyve/config, line 6: unknown key `plugins.uvenv.sorce` ignored"),
@@ -412,4 +427,51 @@ fn pins_written_before_the_first_init_are_checked_and_kept() {
     let out = run(sb.e2e().args(["--init"]));
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("backend"), "{}", out.stderr);
+}
+
+#[test]
+fn unpin_removes_the_pin_and_keeps_the_rest_of_the_config() {
+    let sb = Sandbox::new();
+    // Outside a project: the error `pin` gives.
+    let out = run(sb.pyve_cmd().args(["plugin", "unpin", "tool"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("cannot unpin: no pyve project here"), "{}", out.stderr);
+    assert!(out.stderr.contains("pyve --init"), "{}", out.stderr);
+
+    script_plugin(&sb.plugins(), "tool", "0.1.0");
+    write_config(
+        &sb,
+        "# the team's\npyve_version: \"0.1.0\"\nbackend: venv   # fast\nplugins:\n  # keep tool old\n  tool: {version: \"9\", source: ./x}\n  venv:\n    version: \"*\"\n\nvenv:\n  directory: .venv\n",
+    );
+    // The pin nothing matches stops `pyve tool`; unpinning it is a fix.
+    let out = run(sb.pyve_cmd().args(["tool"]));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+
+    // Not pinned: an error naming the pins there are.
+    let out = run(sb.pyve_cmd().args(["plugin", "unpin", "tol"]));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(".pyve/config does not pin 'tol' (its pins: tool \"^9\", venv \"*\")"),
+        "{}",
+        out.stderr
+    );
+
+    let out = run(sb.pyve_cmd().args(["plugin", "unpin", "tool"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("✓ Unpinned tool \"^9\" from .pyve/config"), "{}", out.stdout);
+    assert_eq!(
+        std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap(),
+        "# the team's\npyve_version: \"0.1.0\"\nbackend: venv   # fast\nplugins:\n  # keep tool old\n  venv:\n    version: \"*\"\n\nvenv:\n  directory: .venv\n"
+    );
+    let out = run(sb.pyve_cmd().args(["tool"]));
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "tool 0.1.0\n"), "{}", out.stderr);
+
+    // The last pin: the section goes, and then there is nothing to unpin.
+    write_config(&sb, "backend: venv\nplugins:\n  tool: \"^0.1\"\n");
+    let out = run(sb.pyve_cmd().args(["plugin", "unpin", "tool"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(sb.project().join(".pyve/config")).unwrap(), "backend: venv\n");
+    let out = run(sb.pyve_cmd().args(["plugin", "unpin", "tool"]));
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains(".pyve/config does not pin 'tool' (it pins no plugin)"), "{}", out.stderr);
 }

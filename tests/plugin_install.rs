@@ -369,3 +369,59 @@ fn a_user_plugin_directory_that_cannot_be_made_says_how_to_fix_it() {
     assert!(out.stderr.contains("ERROR: cannot create the user plugin directory"), "{}", out.stderr);
     assert!(out.stderr.contains("set PYVE_HOME to a writable directory"), "{}", out.stderr);
 }
+
+#[test]
+fn installing_another_version_says_which_it_replaced() {
+    let sb = Sandbox::new();
+    let script = |version: &str| {
+        let path = pyve_tests::python_command_plugin(&sb.path().join(version), "tool", &["tool"]);
+        let text = std::fs::read_to_string(&path).unwrap().replace("\"0.1.0\"", &format!("\"{version}\""));
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let (newer, older) = (script("0.2.0"), script("0.1.0"));
+    let out = install(&sb, &[&newer]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stdout.contains("replaced"), "{}", out.stdout);
+    // A downgrade says what it replaced, on stdout.
+    let out = install(&sb, &[&older]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("INFO: replaced tool 0.2.0 with 0.1.0\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("✓ Installed plugin tool 0.1.0"), "{}", out.stdout);
+    assert_eq!(receipt(&sb, "tool")["version"], "0.1.0");
+    // The same version again (--force) replaces nothing worth naming.
+    let out = install(&sb, &["--force", &older]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stdout.contains("replaced"), "{}", out.stdout);
+}
+
+#[test]
+fn files_remove_cannot_delete_are_reported_and_the_receipt_is_kept() {
+    // A file of the receipt replaced by a non-empty directory of the same name: removing it
+    // fails even as root (permissions cannot make it fail there).
+    let sb = Sandbox::new();
+    let src = built_hello(&sb);
+    let out = install(&sb, &[src.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let lib = user_dir(&sb).join("libpyve_hello.so");
+    std::fs::remove_file(&lib).unwrap();
+    std::fs::create_dir_all(lib.join("inside")).unwrap();
+    let out = run(sb.pyve_cmd().args(["plugin", "remove", "hello"]));
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("Removed"), "{}", out.stdout);
+    assert!(out.stderr.contains("ERROR: could not remove 1 of 2 files of plugin hello 0.1.0"), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("ERROR: kept: {} (", lib.display())), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hint: remove them yourself, then run `pyve plugin remove hello` again"),
+        "{}",
+        out.stderr
+    );
+    // What could go went; the receipt stays, so a second remove finishes the job.
+    assert!(!user_dir(&sb).join("pyve-hello").exists());
+    assert_eq!(receipt(&sb, "hello")["version"], "0.1.0");
+    std::fs::remove_dir_all(&lib).unwrap();
+    let out = run(sb.pyve_cmd().args(["plugin", "remove", "hello"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("✓ Removed plugin hello 0.1.0"), "{}", out.stdout);
+    assert_eq!(tree(&user_dir(&sb)), Vec::<String>::new());
+}

@@ -128,7 +128,7 @@ Exit code with --check: 0 up to date, 1 out of date.")]
         #[arg(long)]
         json: bool,
     },
-    /// Manage plugins: list, which, info, install, pin, test, new, remove
+    /// Manage plugins: list, which, info, install, pin, unpin, test, new, remove
     Plugin(PluginArgs),
     /// Install pyve and its bundled plugins into ~/.local/bin and put it on PATH
     #[command(long_flag = "install")]
@@ -222,6 +222,14 @@ argument) then installs it on a teammate's machine. Every command honours pins."
         /// The requirement to write instead of ^VERSION-in-use, such as "~0.2" or "=0.2.1"
         #[arg(long, value_name = "REQ")]
         version: Option<String>,
+    },
+    /// Remove the pin of a plugin from the project's .pyve/config
+    #[command(after_help = "The pin's lines go; comments and every other line of .pyve/config are kept.
+The plugin stays installed: every command then uses the first copy found, as for a plugin
+the project does not pin.")]
+    Unpin {
+        /// The pinned plugin
+        name: String,
     },
     /// Check a plugin against the protocol: start the real file and test it rule by rule
     #[command(after_help = "Checks the handshake and version negotiation, the manifest, errors for bad input

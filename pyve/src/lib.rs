@@ -177,6 +177,7 @@ fn run(args: Vec<OsString>) -> Result<u8> {
                 commands::plugin_new::run(&env, &name, lang, role, dir.as_deref(), sdk.as_deref())
             }
             PluginCmd::Pin { name, version } => commands::plugin_pins::pin(&env, &name, version.as_deref()),
+            PluginCmd::Unpin { name } => commands::plugin_pins::unpin(&env, &name),
             PluginCmd::Remove { name } => commands::plugin::remove(&env, &name),
         },
         Some(Cmd::External(mut argv)) => {

@@ -69,11 +69,25 @@ pub fn render_pin(req: &semver::VersionReq, source: Option<&str>, registry: Opti
 /// The config text with the pin of `name` set to `value` (a YAML value on one line), every
 /// other line kept as written. A `plugins:` section in flow style is rewritten in block style.
 pub fn with_pin(config: &Config, name: &str, value: &str) -> String {
+    edit_pin(config, name, Some(value))
+}
+
+/// The config text without the pin of `name` (its line and continuation lines), every other
+/// line kept as written. A `plugins:` section in flow style is rewritten in block style; a
+/// section left with nothing in it goes too.
+pub fn without_pin(config: &Config, name: &str) -> String {
+    edit_pin(config, name, None)
+}
+
+/// The pin of `name` set to `value`, or removed (`None`), in the config text.
+fn edit_pin(config: &Config, name: &str, value: Option<&str>) -> String {
     let mut lines: Vec<String> = config.text.lines().map(str::to_owned).collect();
-    let entry = format!("{name}: {value}");
+    let entry = value.map(|v| format!("{name}: {v}"));
     let Some(start) = lines.iter().position(|l| l.starts_with("plugins:")) else {
-        lines.push("plugins:".into());
-        lines.push(format!("  {entry}"));
+        if let Some(entry) = entry {
+            lines.push("plugins:".into());
+            lines.push(format!("  {entry}"));
+        }
         return finish(lines);
     };
     let inline = lines[start]["plugins:".len()..].split(" #").next().unwrap_or("").trim().to_owned();
@@ -85,7 +99,10 @@ pub fn with_pin(config: &Config, name: &str, value: &str) -> String {
                 block.push(format!("  {n}: {}", render_pin(&pin.req, pin.source.as_deref(), pin.registry.as_deref())));
             }
         }
-        block.push(format!("  {entry}"));
+        block.extend(entry.map(|e| format!("  {e}")));
+        if block.len() == 1 {
+            block.clear();
+        }
         lines.splice(start..=start, block);
         return finish(lines);
     }
@@ -113,16 +130,23 @@ pub fn with_pin(config: &Config, name: &str, value: &str) -> String {
         indent_of(&lines[i]) == indent
             && [format!("{name}:"), format!("\"{name}\":"), format!("'{name}':")].iter().any(|k| t.starts_with(k))
     });
-    match own {
-        Some(i) => {
+    match (own, entry) {
+        (Some(i), entry) => {
             // The pin's own line and its more-indented continuation lines.
             let mut j = i + 1;
             while j < end && (lines[j].trim().is_empty() || indent_of(&lines[j]) > indent) {
                 j += 1;
             }
-            lines.splice(i..j, [format!("{pad}{entry}")]);
+            let alone = i == start + 1 && j == end;
+            let removed = entry.is_none();
+            lines.splice(i..j, entry.map(|e| format!("{pad}{e}")));
+            if removed && alone {
+                // The section held nothing else (no other pin, no comment): it goes too.
+                lines.remove(start);
+            }
         }
-        None => lines.insert(end, format!("{pad}{entry}")),
+        (None, Some(entry)) => lines.insert(end, format!("{pad}{entry}")),
+        (None, None) => {}
     }
     finish(lines)
 }
@@ -238,6 +262,36 @@ pub fn pin(env: &HostEnv, name: &str, version: Option<&str>) -> Result<u8> {
     Ok(0)
 }
 
+/// `pyve plugin unpin NAME`: the pin of `NAME` leaves `.pyve/config`, every other line stays.
+pub fn unpin(env: &HostEnv, name: &str) -> Result<u8> {
+    let (root, config) = project_config(env, "cannot unpin")?;
+    let _lock = Lock::acquire(&root, LOCK_WAIT)?;
+    let Some(pin) = config.plugins.get(name).cloned() else {
+        let pinned: Vec<String> = config.plugins.pins.values().map(Pin::describe).collect();
+        let there =
+            if pinned.is_empty() { "it pins no plugin".to_owned() } else { format!("its pins: {}", pinned.join(", ")) };
+        return Err(Error::new(format!("{} does not pin '{name}' ({there})", project::CONFIG_FILE))
+            .hint("give the name of a pinned plugin (`pyve doctor` lists the pins)"));
+    };
+    let text = without_pin(&config, name);
+    // The result must read back without the pin, with every other pin unchanged.
+    let check = Config::parse(config.path.clone(), text.clone())?;
+    let others_kept = config.plugins.pins.iter().filter(|(n, _)| *n != name).all(|(n, p)| {
+        check.plugins.get(n).is_some_and(|c| c.req == p.req && c.source == p.source && c.registry == p.registry)
+    });
+    if check.plugins.get(name).is_some() || !others_kept || check.plugins.pins.len() + 1 != config.plugins.pins.len() {
+        return Err(Error::new(format!("could not remove the pin of {name} from {}", config.path.display()))
+            .hint(format!("remove it by hand: the line `{name}:` under `plugins:` ({})", pin.place())));
+    }
+    files::write_own(&root, &config.path, text.as_bytes())?;
+    ui::success(&format!(
+        "Unpinned {} from {} (the first copy found serves it now)",
+        pin.describe(),
+        project::CONFIG_FILE
+    ));
+    Ok(0)
+}
+
 /// `pyve plugin install` without a source: every pin of the project that no installed copy
 /// matches, from the source recorded beside it (else `NAME@REQ` from the Rust package
 /// registry). Pins already satisfied are reported and left alone (`--force` reinstalls them).
@@ -338,6 +392,32 @@ mod tests {
         let back = Config::parse(PathBuf::from("/p/.pyve/config"), text).unwrap();
         assert_eq!(back.plugins.get("hello").unwrap().source.as_deref(), Some("./tools/pyve-hello"));
         assert_eq!(back.plugins.get("x").unwrap().req, req("^1"));
+    }
+
+    #[test]
+    fn pins_are_removed_in_place_keeping_everything_else() {
+        // A block section: the pin's lines go (with continuation lines), comments stay.
+        let c = config(
+            "backend: venv # ours\nplugins:\n    # team pins\n    hello:\n      version: \"1\"\n      source: x\n    venv: \"*\" # any\n\nvenv:\n  directory: .venv\n",
+        );
+        assert_eq!(
+            without_pin(&c, "hello"),
+            "backend: venv # ours\nplugins:\n    # team pins\n    venv: \"*\" # any\n\nvenv:\n  directory: .venv\n"
+        );
+        assert_eq!(
+            without_pin(&c, "venv"),
+            "backend: venv # ours\nplugins:\n    # team pins\n    hello:\n      version: \"1\"\n      source: x\n\nvenv:\n  directory: .venv\n"
+        );
+        // The last pin takes the section with it; a comment keeps it.
+        let c = config("plugins:\n  'hello': \"^1\"\nbackend: venv\n");
+        assert_eq!(without_pin(&c, "hello"), "backend: venv\n");
+        let c = config("plugins:\n  # none yet\n  hello: \"^1\"\nbackend: venv\n");
+        assert_eq!(without_pin(&c, "hello"), "plugins:\n  # none yet\nbackend: venv\n");
+        // A flow section becomes a block one, or goes when empty.
+        let c = config("plugins: {venv: \"^0.1\", hello: \"1\"}\nbackend: venv\n");
+        assert_eq!(without_pin(&c, "hello"), "plugins:\n  venv: \"^0.1\"\nbackend: venv\n");
+        let c = config("backend: venv\nplugins: {hello: \"1\"}\n");
+        assert_eq!(without_pin(&c, "hello"), "backend: venv\n");
     }
 
     #[test]

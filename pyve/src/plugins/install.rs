@@ -399,15 +399,26 @@ pub fn install(env: &HostEnv, req: &InstallRequest) -> Result<Receipt> {
     std::fs::rename(&receipt_tmp, Receipt::path(&dir, &name)).context("cannot write the receipt")?;
     if let Some(old) = old {
         for f in old.files.iter().filter(|f| !receipt.files.iter().any(|n| n.path == f.path)) {
-            remove_file(&dir, &f.path);
+            if let Err(e) = remove_file(&dir, &f.path) {
+                ui::warn(&format!("could not remove {} of {name} {}: {e}", dir.join(&f.path).display(), old.version));
+            }
+        }
+        // Another version was there (an older one, or a newer one: a downgrade): say which.
+        if old.version != receipt.version {
+            ui::info(&format!("replaced {name} {} with {}", old.version, receipt.version));
         }
     }
     Ok(receipt)
 }
 
-fn remove_file(dir: &Path, rel: &Path) {
+/// Remove one file of a receipt (one already gone is fine), then the package directories it
+/// leaves empty.
+fn remove_file(dir: &Path, rel: &Path) -> std::io::Result<()> {
     let p = dir.join(rel);
-    let _ = std::fs::remove_file(&p);
+    match std::fs::remove_file(&p) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     // Empty package directories go too.
     let mut parent = p.parent();
     while let Some(d) = parent {
@@ -422,6 +433,7 @@ fn remove_file(dir: &Path, rel: &Path) {
         }
         parent = d.parent();
     }
+    Ok(())
 }
 
 /// Remove a plugin pyve installed: exactly the files its receipt lists, then the receipt.
@@ -445,8 +457,27 @@ pub fn remove(env: &HostEnv, name: &str) -> Result<Receipt> {
     };
     // Entry points first: the plugin stops being found before its package goes.
     let (pkg, top): (Vec<_>, Vec<_>) = receipt.files.iter().partition(|f| f.path.starts_with(PKG));
+    let mut kept = Vec::new();
     for f in top.into_iter().chain(pkg) {
-        remove_file(&dir, &f.path);
+        if let Err(e) = remove_file(&dir, &f.path) {
+            kept.push(format!("{} ({e})", dir.join(&f.path).display()));
+        }
+    }
+    if !kept.is_empty() {
+        // The receipt stays: it is what lets a second `pyve plugin remove` finish the job.
+        let mut err = Error::new(format!(
+            "could not remove {} of {} files of plugin {name} {}",
+            kept.len(),
+            receipt.files.len(),
+            receipt.version
+        ));
+        for k in &kept {
+            err = err.detail(format!("kept: {k}"));
+        }
+        return Err(err.hint(format!(
+            "remove them yourself, then run `pyve plugin remove {name}` again (its receipt {} is kept until then)",
+            Receipt::path(&dir, name).display()
+        )));
     }
     std::fs::remove_file(Receipt::path(&dir, name)).context("cannot remove the receipt")?;
     Ok(receipt)

@@ -124,8 +124,7 @@ impl Inventory {
         } else {
             err.because(format!("found: {}", found.join("; ")))
         };
-        let script = mine.iter().any(|e| is_script(&e.candidate.path));
-        let hint = if script && pin.source.is_none() {
+        let hint = if self.is_unsourced_script(name) {
             format!(
                 "{name} is a script plugin: install a matching copy with `pyve plugin install PATH` (the script, or its directory), or record where it comes from (`{name}: {{version: \"{}\", source: PATH}}` under `plugins:`) and run `pyve plugin install`; or change the pin in .pyve/config",
                 pin.req
@@ -134,6 +133,24 @@ impl Inventory {
             format!("run `{}`, or change the pin in .pyve/config", pin.install_command())
         };
         Some(err.hint(hint))
+    }
+
+    /// Whether pinned `name` is a script plugin (not in the Rust package registry) whose pin
+    /// records no source: `pyve plugin install NAME@REQ` cannot fix it.
+    fn is_unsourced_script(&self, name: &str) -> bool {
+        self.pins.get(name).is_some_and(|p| p.source.is_none())
+            && self.entries.iter().any(|e| e.candidate.name == name && is_script(&e.candidate.path))
+    }
+
+    /// The command that installs a copy matching the pin of `name`, and what it is for:
+    /// `("pyve plugin install NAME@REQ", "NAME")`.
+    fn pin_fix(&self, name: &str) -> Option<(String, String)> {
+        let pin = self.pins.get(name)?;
+        Some(if self.is_unsourced_script(name) {
+            ("pyve plugin install PATH".to_owned(), format!("{name}: PATH is the script plugin or its directory"))
+        } else {
+            (pin.install_command(), name.to_owned())
+        })
     }
 
     /// The plugins (with an executable) whose manifests provide command `name`, in search order.
@@ -238,7 +255,9 @@ pub fn fetch_manifest_logged(
     timeouts: Timeouts,
 ) -> (Result<Manifest, RpcError>, Vec<pyve_protocol::types::LogParams>) {
     let mut logs = LogCollector::default();
-    let result = Client::start(c, info, timeouts).and_then(|mut client| {
+    // The session only inspects the plugin: pyve passes its stderr on, to know whether a
+    // plugin that fails the handshake said anything.
+    let result = Client::start_with(c, info, timeouts, true).and_then(|mut client| {
         let manifest = client.initialize(info, &mut logs)?;
         client.shutdown();
         Ok(manifest)
@@ -385,16 +404,31 @@ pub fn inventory(env: &HostEnv, builtins: &[&str]) -> Inventory {
 
 impl Inventory {
     /// Every pin that no installed copy matches, as one error (the first pin's, with the others
-    /// named), after printing the pins' warnings: what `pyve --init` checks before it changes
-    /// anything.
+    /// named, and the fix of each in the hint), after printing the pins' warnings: what
+    /// `pyve --init` checks before it changes anything.
     pub fn check_pins(&self) -> crate::error::Result<()> {
         self.warn_pins();
-        let mut errors = self.pins.pins.keys().filter_map(|n| self.pin_error(n));
-        let Some(mut first) = errors.next() else { return Ok(()) };
-        for other in errors {
-            first = first.detail(format!("also: {}", other.message()));
+        let names: Vec<&str> =
+            self.pins.pins.keys().map(String::as_str).filter(|n| self.pin_error(n).is_some()).collect();
+        let mut errors = names.iter().filter_map(|n| self.pin_error(n));
+        let Some(mut err) = errors.next() else { return Ok(()) };
+        if names.len() == 1 {
+            return Err(err);
         }
-        Err(first)
+        for other in errors {
+            err = err.detail(format!("also: {other}"));
+        }
+        // One command per fix, with the pins it fixes (`pyve plugin install` without an
+        // argument fixes every pin that records its source).
+        let mut fixes: Vec<(String, Vec<String>)> = Vec::new();
+        for (cmd, what) in names.iter().filter_map(|n| self.pin_fix(n)) {
+            match fixes.iter_mut().find(|(c, _)| *c == cmd) {
+                Some((_, names)) => names.push(what),
+                None => fixes.push((cmd, vec![what])),
+            }
+        }
+        let fixes: Vec<String> = fixes.iter().map(|(c, names)| format!("`{c}` ({})", names.join("; "))).collect();
+        Err(err.hint(format!("run {}; or change the pins in .pyve/config", fixes.join(", "))))
     }
 
     /// Print the warnings about the `plugins:` section (unknown keys and shapes), on stderr.
