@@ -50,10 +50,6 @@ fn exits_before_the_handshake() {
     assert!(err.contains("exited before the handshake (exit status 3)"), "{err}");
     assert!(err.contains("misbehave: exiting before the handshake"), "the plugin's stderr passes through: {err}");
     assert!(err.contains("--pyve-rpc"), "the hint says how to run it by hand: {err}");
-    // It said something: the hint points at it, after it.
-    let said = err.find("misbehave: exiting before the handshake").unwrap();
-    let hint = err.find("hint: this is a bug in the plugin: see its messages above;").expect(&err);
-    assert!(said < hint, "{err}");
 }
 
 #[test]
@@ -61,23 +57,6 @@ fn exits_leaving_a_child_that_holds_its_output_open() {
     let (sb, path) = exec_sandbox();
     let err = info_fails(&sb, "misbehave", &path, "orphan");
     assert!(err.contains("exited before the handshake (exit status 0)"), "{err}");
-    // It printed nothing: no "messages above" to see.
-    assert!(err.contains("hint: this is a bug in the plugin: run `"), "{err}");
-    assert!(!err.contains("messages above"), "{err}");
-}
-
-#[test]
-fn a_listing_points_at_messages_only_when_there_are_some() {
-    let (sb, _) = exec_sandbox();
-    let list = |mode: &str| run(sb.pyve_cmd().args(["--list"]).env("PYVE_MISBEHAVE", mode));
-    let out = list("exit-early");
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(out.stderr.contains("misbehave: exiting before the handshake"), "{}", out.stderr);
-    assert!(out.stderr.contains("see its messages above"), "{}", out.stderr);
-    let out = list("orphan");
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(out.stderr.contains("exited before the handshake (exit status 0)"), "{}", out.stderr);
-    assert!(!out.stderr.contains("messages above"), "{}", out.stderr);
 }
 
 #[test]
@@ -172,7 +151,7 @@ fn dies_in_the_middle_of_a_request() {
     let params = EnvParams { project_root: "/nowhere".into(), backend: "x".into(), settings: Default::default() };
     let err = client.call::<request::EnvDescribe>(&params, &mut QuietHandler).unwrap_err();
     match &err.failure {
-        Failure::Closed { method, status, .. } => {
+        Failure::Closed { method, status } => {
             assert_eq!(method, "env/describe");
             assert_eq!(status.as_deref(), Some("killed by signal 6 (SIGABRT)"));
         }

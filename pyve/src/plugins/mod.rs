@@ -255,9 +255,7 @@ pub fn fetch_manifest_logged(
     timeouts: Timeouts,
 ) -> (Result<Manifest, RpcError>, Vec<pyve_protocol::types::LogParams>) {
     let mut logs = LogCollector::default();
-    // The session only inspects the plugin: pyve passes its stderr on, to know whether a
-    // plugin that fails the handshake said anything.
-    let result = Client::start_with(c, info, timeouts, true).and_then(|mut client| {
+    let result = Client::start(c, info, timeouts).and_then(|mut client| {
         let manifest = client.initialize(info, &mut logs)?;
         client.shutdown();
         Ok(manifest)

@@ -51,23 +51,6 @@ pub trait Transport: Send {
     fn orphans(&self) -> bool {
         false
     }
-    /// After the plugin ended: whether it wrote anything on stderr (waiting briefly for the
-    /// last of it to be passed on).
-    fn printed(&mut self) -> Printed {
-        Printed::Unknown
-    }
-}
-
-/// Whether a plugin wrote on stderr during its session (shown to the user as it came).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Printed {
-    /// Nothing (also: a failure from the cache, where the plugin did not run this time).
-    #[default]
-    Nothing,
-    /// Something.
-    Something,
-    /// Not known: its stderr is pyve's (a terminal keeps being one), or it runs in-process.
-    Unknown,
 }
 
 /// Which plugin a client talks to, for messages.
@@ -104,10 +87,6 @@ pub enum Failure {
         method: String,
         /// How the process ended, when known.
         status: Option<String>,
-        /// Whether it wrote on stderr in this run (not cached: a cached failure printed
-        /// nothing this time).
-        #[serde(skip)]
-        printed: Printed,
     },
     /// It wrote something that is not a protocol message.
     Garbage {
@@ -166,14 +145,14 @@ impl RpcError {
     pub fn summary(&self) -> String {
         match &self.failure {
             Failure::Start(why) => format!("could not be started: {why}"),
-            Failure::Closed { method, status, .. } if method == request::Initialize::METHOD => {
+            Failure::Closed { method, status } if method == request::Initialize::METHOD => {
                 let status = status.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
                 match self.plugin.kind {
                     Kind::Exec => format!("exited before the handshake{status}"),
                     Kind::Dylib => format!("ended its session before the handshake{status}"),
                 }
             }
-            Failure::Closed { method, status, .. } => format!(
+            Failure::Closed { method, status } => format!(
                 "stopped while handling `{method}`{}",
                 status.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
             ),
@@ -204,15 +183,8 @@ impl RpcError {
             Failure::Start(why) => Error::new(format!("{label} could not be started"))
                 .because(why)
                 .hint(format!("check that {} is a plugin built for this machine, or remove it", p.path.display())),
-            Failure::Closed { printed, .. } => {
-                let above = match printed {
-                    Printed::Something => "see its messages above; ",
-                    Printed::Unknown => "see its messages above, if it printed any; ",
-                    Printed::Nothing => "",
-                };
-                Error::new(format!("{label} {}", self.summary()))
-                    .hint(format!("this is a bug in the plugin: {above}{run_it}, and report it to its author"))
-            }
+            Failure::Closed { .. } => Error::new(format!("{label} {}", self.summary()))
+                .hint(format!("this is a bug in the plugin: see its messages above; {run_it}, and report it to its author")),
             Failure::Garbage { .. } => Error::new(format!("{label} {}", self.summary())).hint(format!(
                 "a plugin must write only protocol messages to stdout (logs go to stderr); {run_it}, and report it to its author"
             )),
@@ -421,22 +393,10 @@ pub struct SessionInfo {
 impl Client {
     /// Start the plugin (spawn it or load it) without talking to it yet.
     pub fn start(candidate: &Candidate, info: &SessionInfo, timeouts: Timeouts) -> Result<Self, RpcError> {
-        Client::start_with(candidate, info, timeouts, false)
-    }
-
-    /// [`Client::start`]; with `watch_stderr`, an executable's stderr is passed on by pyve,
-    /// which then knows whether it wrote anything (for a session that only inspects the
-    /// plugin: the plugin's stderr is no longer a terminal).
-    pub fn start_with(
-        candidate: &Candidate,
-        info: &SessionInfo,
-        timeouts: Timeouts,
-        watch_stderr: bool,
-    ) -> Result<Self, RpcError> {
         let plugin = PluginRef::of(candidate);
         let transport: Box<dyn Transport> = match candidate.kind {
             Kind::Exec => Box::new(
-                ProcessTransport::spawn_with(&candidate.path, &info.env, watch_stderr)
+                ProcessTransport::spawn(&candidate.path, &info.env)
                     .map_err(|e| RpcError { plugin: plugin.clone(), failure: Failure::Start(e.to_string()) })?,
             ),
             // Every call into the library is bounded by the handshake's time (a library call
@@ -531,11 +491,9 @@ impl Client {
         handler: &mut dyn Handler,
     ) -> Result<M::Result, RpcError> {
         if self.ended {
-            return Err(self.fail(Failure::Closed {
-                method: M::METHOD.into(),
-                status: Some("session already ended".into()),
-                printed: Printed::Nothing,
-            }));
+            return Err(
+                self.fail(Failure::Closed { method: M::METHOD.into(), status: Some("session already ended".into()) })
+            );
         }
         let id = Id::Number(self.next_id);
         self.next_id += 1;
@@ -568,8 +526,7 @@ impl Client {
             if status.is_none() && e.kind() == std::io::ErrorKind::Other {
                 status = Some(e.to_string());
             }
-            let printed = self.transport.printed();
-            return Err(self.end_with(Failure::Closed { method: M::METHOD.into(), status, printed }));
+            return Err(self.end_with(Failure::Closed { method: M::METHOD.into(), status }));
         }
         let response = self.wait::<M>(&id, handler)?;
         match response.result::<M>() {
@@ -626,8 +583,7 @@ impl Client {
             match event {
                 Event::Closed(status) => {
                     self.ended = true;
-                    let printed = self.transport.printed();
-                    return Err(self.fail(Failure::Closed { method: M::METHOD.into(), status, printed }));
+                    return Err(self.fail(Failure::Closed { method: M::METHOD.into(), status }));
                 }
                 Event::Broken(why) => return Err(self.end_with(Failure::Garbage { line: String::new(), why })),
                 Event::Line(line) => {

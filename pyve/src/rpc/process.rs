@@ -5,8 +5,7 @@ use std::ffi::OsString;
 use std::io::{BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pyve_protocol::framing::LineReader;
@@ -21,8 +20,6 @@ pub struct ProcessTransport {
     events: mpsc::Receiver<Event>,
     /// The process has been reaped.
     reaped: bool,
-    /// When pyve passes the plugin's stderr on: whether it wrote anything, and the end of it.
-    stderr: Option<(Arc<AtomicBool>, mpsc::Receiver<()>)>,
 }
 
 /// How long a plugin sent SIGTERM has to clean up before its group is killed.
@@ -32,16 +29,8 @@ impl ProcessTransport {
     /// Start `path --pyve-rpc` with the host's context variables.
     /// Plugins inherit the user's working directory; requests carry the project root.
     pub fn spawn(path: &Path, env: &[(String, OsString)]) -> std::io::Result<Self> {
-        ProcessTransport::spawn_with(path, env, false)
-    }
-
-    /// [`ProcessTransport::spawn`]; with `watch_stderr`, the plugin's stderr is a pipe that
-    /// pyve copies to its own as it comes, noting whether anything came (see
-    /// [`Transport::printed`]).
-    pub fn spawn_with(path: &Path, env: &[(String, OsString)], watch_stderr: bool) -> std::io::Result<Self> {
         let mut cmd = Command::new(path);
-        let stderr = if watch_stderr { Stdio::piped() } else { Stdio::inherit() };
-        cmd.arg("--pyve-rpc").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(stderr);
+        cmd.arg("--pyve-rpc").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         #[cfg(unix)]
         {
@@ -73,10 +62,6 @@ impl ProcessTransport {
             }
         }
         let mut child = cmd.spawn()?;
-        let stderr = match child.stderr.take() {
-            Some(pipe) => Some(pass_on(pipe)?),
-            None => None,
-        };
         let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout pipe"))?;
         let stdin = child.stdin.take();
         let (tx, events) = mpsc::channel();
@@ -95,7 +80,7 @@ impl ProcessTransport {
                 }
             }
         })?;
-        Ok(ProcessTransport { child, stdin, events, reaped: false, stderr })
+        Ok(ProcessTransport { child, stdin, events, reaped: false })
     }
 
     /// Wait up to `limit` for the process to exit; describe how it did.
@@ -118,31 +103,6 @@ impl ProcessTransport {
             }
         }
     }
-}
-
-/// Copy a plugin's stderr to pyve's as it comes; the flag says whether anything came, and the
-/// channel closes at its end.
-fn pass_on(mut pipe: std::process::ChildStderr) -> std::io::Result<(Arc<AtomicBool>, mpsc::Receiver<()>)> {
-    use std::io::Read;
-    let printed = Arc::new(AtomicBool::new(false));
-    let (done, end) = mpsc::channel::<()>();
-    let flag = Arc::clone(&printed);
-    std::thread::Builder::new().name("pyve-plugin-stderr".into()).spawn(move || {
-        let _done = done;
-        let mut buf = [0u8; 8192];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    flag.store(true, Ordering::SeqCst);
-                    let mut err = std::io::stderr().lock();
-                    let _ = err.write_all(&buf[..n]);
-                    let _ = err.flush();
-                }
-            }
-        }
-    })?;
-    Ok((printed, end))
 }
 
 /// `exit status 3`, `killed by signal 9 (SIGKILL)`.
@@ -220,14 +180,6 @@ impl Transport for ProcessTransport {
 
     fn close_input(&mut self) {
         self.stdin.take();
-    }
-
-    fn printed(&mut self) -> super::Printed {
-        let Some((printed, end)) = &self.stderr else { return super::Printed::Unknown };
-        // Its last words come before pyve's message about it (a child it left behind may
-        // hold the pipe open: not for long).
-        let _ = end.recv_timeout(Duration::from_millis(500));
-        if printed.load(Ordering::SeqCst) { super::Printed::Something } else { super::Printed::Nothing }
     }
 
     fn orphans(&self) -> bool {
