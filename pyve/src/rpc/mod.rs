@@ -184,7 +184,7 @@ impl RpcError {
                 .because(why)
                 .hint(format!("check that {} is a plugin built for this machine, or remove it", p.path.display())),
             Failure::Closed { .. } => Error::new(format!("{label} {}", self.summary()))
-                .hint(format!("this is a bug in the plugin: see its messages above; {run_it}, and report it to its author")),
+                .hint(format!("this is a bug in the plugin: see its messages above, if it printed any; {run_it}, and report it to its author")),
             Failure::Garbage { .. } => Error::new(format!("{label} {}", self.summary())).hint(format!(
                 "a plugin must write only protocol messages to stdout (logs go to stderr); {run_it}, and report it to its author"
             )),
