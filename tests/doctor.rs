@@ -382,3 +382,44 @@ fn a_pin_no_installed_plugin_matches_is_an_error_naming_what_was_found() {
     assert_eq!(val.code, Some(1), "{}", val.stdout);
     assert!(val.stdout.contains("✗ Backend plugin: no installed copy of plugin 'venv' matches"), "{}", val.stdout);
 }
+
+/// A `bin/python` link that leads nowhere while the base interpreter is still installed: the
+/// link is broken, the base interpreter is not "missing" (`pyenv install` would not help), and
+/// pip's line says why it was not checked, in a whole sentence.
+#[test]
+fn a_dangling_python_link_is_not_a_missing_base_interpreter() {
+    let sb = sandbox();
+    let p = sb.project();
+    init(&sb, &["--python-version", &python("3.12")]);
+    let link = p.join(".venv/bin/python");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/python", &link).unwrap();
+    let out = doctor(&sb, &p);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("✗ Python: .venv/bin/python does not start"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("is still there, but the environment's python links to /nonexistent/python"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("no longer exists") && !out.stdout.contains("pyenv install"), "{}", out.stdout);
+    assert!(has_line(&out, "✗ pip: not checked: the environment's python does not start"), "{}", out.stdout);
+    assert!(!out.stdout.contains("was the project moved?"), "{}", out.stdout);
+}
+
+/// A pin to a version the version manager has not installed: rebuilding would fail, so the
+/// line says it is not installed and how to install it.
+#[test]
+fn a_pin_to_an_uninstalled_version_says_so() {
+    let sb = sandbox();
+    let p = sb.project();
+    init(&sb, &["--python-version", &python("3.12")]);
+    std::fs::write(p.join(".python-version"), "3.7.99\n").unwrap();
+    let out = doctor(&sb, &p);
+    assert!(
+        out.stdout.contains("pins 3.7.99, which pyenv has not installed, but the environment uses Python"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("install it with `pyenv install 3.7.99`"), "{}", out.stdout);
+}

@@ -624,7 +624,11 @@ fn pip_check(env_path: &Path, dir: &str, probe: Option<&Probe>) -> Check {
             Some("reinstall it with `pyve run python -m pip install --force-reinstall pip`".into()),
         );
     };
-    if !interpreter.exists() {
+    // A dangling `bin/python*` link of this environment is the Python check's finding (a
+    // missing base interpreter or a broken link), not a moved project.
+    let own_link = interpreter.parent().is_some_and(|bin| same_dir(bin, &env_path.join("bin")))
+        && interpreter.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+    if !interpreter.exists() && !own_link {
         return check(
             CheckStatus::Error,
             "pip",
@@ -635,7 +639,7 @@ fn pip_check(env_path: &Path, dir: &str, probe: Option<&Probe>) -> Check {
             Some("an environment cannot move with its project: recreate it with `pyve --init --force`".into()),
         );
     }
-    if !interpreter.parent().is_some_and(|bin| same_dir(bin, &env_path.join("bin"))) {
+    if !own_link && !interpreter.parent().is_some_and(|bin| same_dir(bin, &env_path.join("bin"))) {
         return check(
             CheckStatus::Warn,
             "pip",
@@ -644,7 +648,7 @@ fn pip_check(env_path: &Path, dir: &str, probe: Option<&Probe>) -> Check {
         );
     }
     match probe {
-        None => check(CheckStatus::Error, "pip", "cannot start: the environment's python does not", recreate()),
+        None => check(CheckStatus::Error, "pip", "not checked: the environment's python does not start", recreate()),
         Some(Probe { pip: None, .. }) => check(
             CheckStatus::Error,
             "pip",
@@ -669,6 +673,23 @@ fn base_interpreter_check(env_path: &Path, cfg: &envdir::PyvenvCfg) -> Check {
         python.symlink_metadata().is_err().then(|| cfg.executable.clone().filter(|p| p.is_file())).flatten()
     });
     let home_ok = cfg.home.as_ref().is_none_or(|h| h.is_dir());
+    // `bin/python` is a link that leads nowhere while the base interpreter pyvenv.cfg names is
+    // still there: the link is broken, the base interpreter is not missing.
+    if base.is_none()
+        && home_ok
+        && let Some(exe) = cfg.executable.as_ref().filter(|p| p.is_file())
+    {
+        let target = std::fs::read_link(&python).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".into());
+        return check(
+            CheckStatus::Error,
+            "Base interpreter",
+            format!(
+                "{} is still there, but the environment's python links to {target}, which does not exist",
+                exe.display()
+            ),
+            Some("recreate the environment with `pyve --init --force`".into()),
+        );
+    }
     match base {
         Some(real) if home_ok => check(CheckStatus::Ok, "Base interpreter", real.display().to_string(), None),
         _ => {
@@ -729,23 +750,34 @@ fn version_file_checks(root: &Path, env_version: Option<&PythonVersion>) -> Vec<
         ));
         return checks;
     };
+    // The pinned version is not installed: rebuilding with it would fail, so say that first.
+    let uninstalled = manager.filter(|m| m.kind == file.manager() && m.find(&want).is_empty());
     if let Some(have) = env_version
         && !want.matches_version(have)
     {
-        checks.push(check(
-            CheckStatus::Warn,
-            "Version file",
-            format!("{label} pins {pinned}, but the environment uses Python {have}"),
-            Some(format!(
-                "recreate the environment with `pyve --init --force`, or pin {have} with `pyve --python-version {have}`"
-            )),
-        ));
+        let (detail, hint) = match uninstalled {
+            Some(m) => (
+                format!(
+                    "{label} pins {pinned}, which {} has not installed, but the environment uses Python {have}",
+                    m.kind
+                ),
+                format!(
+                    "install it with `{}`, then recreate the environment with `pyve --init --force`; \
+                     or pin {have} with `pyve --python-version {have}`",
+                    m.install_command(&pinned)
+                ),
+            ),
+            None => (
+                format!("{label} pins {pinned}, but the environment uses Python {have}"),
+                format!(
+                    "recreate the environment with `pyve --init --force`, or pin {have} with `pyve --python-version {have}`"
+                ),
+            ),
+        };
+        checks.push(check(CheckStatus::Warn, "Version file", detail, Some(hint)));
         return checks;
     }
-    if let Some(m) = manager
-        && m.kind == file.manager()
-        && m.find(&want).is_empty()
-    {
+    if let Some(m) = uninstalled {
         checks.push(check(
             CheckStatus::Warn,
             "Version file",
