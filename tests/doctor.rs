@@ -407,6 +407,25 @@ fn a_dangling_python_link_is_not_a_missing_base_interpreter() {
     assert!(!out.stdout.contains("was the project moved?"), "{}", out.stdout);
 }
 
+/// A deleted environment of an initialised project: `pyve --init` refuses there (the project is
+/// initialised), so both commands point at `pyve sync`, which makes it from .pyve/config.
+#[test]
+fn a_deleted_environment_points_at_sync() {
+    let sb = sandbox();
+    let p = sb.project();
+    init(&sb, &["--python-version", &python("3.12")]);
+    std::fs::remove_dir_all(p.join(".venv")).unwrap();
+    let out = doctor(&sb, &p);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(has_line(&out, "  create it from .pyve/config with `pyve sync`"), "{}", out.stdout);
+    let val = validate(&sb, &p);
+    assert_eq!(val.code, Some(1), "{}", val.stdout);
+    assert!(has_line(&val, "✗ Virtual environment: .venv (missing)"), "{}", val.stdout);
+    assert!(has_line(&val, "  Run 'pyve sync' to create it from .pyve/config."), "{}", val.stdout);
+    ok(&run(sb.e2e().current_dir(&p).arg("sync")), "the hint's command");
+    ok(&doctor(&sb, &p), "doctor after sync");
+}
+
 /// A pin to a version the version manager has not installed: rebuilding would fail, so the
 /// line says it is not installed and how to install it.
 #[test]

@@ -195,12 +195,14 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
         Ok(d) => {
             let shown = d.env_path.as_deref().map(|p| project::display_in(root, p)).unwrap_or_else(|| "?".into());
             if !d.exists {
-                let what = if d.env_path.as_deref().is_some_and(Path::exists) {
-                    "not a usable environment"
+                // The project is initialised, so `pyve --init` would refuse: `pyve sync` makes a
+                // missing environment from .pyve/config.
+                let (what, hint) = if d.env_path.as_deref().is_some_and(Path::exists) {
+                    ("not a usable environment", "Run 'pyve --init --force' to recreate it.")
                 } else {
-                    "missing"
+                    ("missing", "Run 'pyve sync' to create it from .pyve/config.")
                 };
-                r.host_hint(CheckStatus::Error, label, format!("{shown} ({what})"), "Run 'pyve --init' to create.");
+                r.host_hint(CheckStatus::Error, label, format!("{shown} ({what})"), hint);
             } else {
                 r.host(CheckStatus::Ok, label, format!("{shown} (exists)"));
                 match &d.interpreter {

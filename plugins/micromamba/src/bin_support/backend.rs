@@ -791,7 +791,7 @@ impl Backend for MicromambaBackend {
         managed(&root, &env_path)?;
         if !is_env(&env_path) {
             return Err(Error::not_found(format!("there is no micromamba environment '{n}' ({})", env_path.display()))
-                .hint("create it with `pyve --init`"));
+                .hint("create it from .pyve/config with `pyve sync`"));
         }
         Ok(activation_for(&env_path, &n))
     }
@@ -972,7 +972,7 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
                     CheckStatus::Error,
                     "Environment",
                     format!("not found: {ENVS_DIR}/{n}"),
-                    Some("create it with `pyve --init`".into()),
+                    Some("create it from .pyve/config with `pyve sync`".into()),
                 ));
             }
         }

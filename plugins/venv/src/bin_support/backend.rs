@@ -385,7 +385,7 @@ impl Backend for VenvBackend {
                 s.directory,
                 env_path.display()
             ))
-            .hint("create it with `pyve --init`")),
+            .hint("create it from .pyve/config with `pyve sync`")),
             EnvState::NotVenv(why) => Err(not_a_venv(&s.directory, &env_path, &why, "use")),
         }
     }
@@ -453,7 +453,7 @@ fn doctor_checks(root: &Path, s: &VenvSettings) -> Vec<Check> {
             CheckStatus::Error,
             "Environment",
             format!("not found: {dir}"),
-            Some("create it with `pyve --init`".into()),
+            Some("create it from .pyve/config with `pyve sync`".into()),
         )),
         EnvState::NotVenv(why) => checks.push(check(
             CheckStatus::Error,
