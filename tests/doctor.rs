@@ -442,3 +442,30 @@ fn a_pin_to_an_uninstalled_version_says_so() {
     );
     assert!(out.stdout.contains("install it with `pyenv install 3.7.99`"), "{}", out.stdout);
 }
+
+/// `.pyve/config` that is a directory: the project is there, its config is unreadable. Not
+/// "not initialized" (`pyve --init` refuses there), and the hint's command works.
+#[test]
+fn a_config_that_is_a_directory_is_invalid_not_uninitialised() {
+    let sb = sandbox();
+    let p = sb.project();
+    init(&sb, &["--python-version", &python("3.12")]);
+    std::fs::remove_file(p.join(".pyve/config")).unwrap();
+    std::fs::create_dir(p.join(".pyve/config")).unwrap();
+    let out = doctor(&sb, &p);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("✗ Configuration: invalid (") && out.stdout.contains("it is a directory"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("not initialized"), "{}", out.stdout);
+    let val = validate(&sb, &p);
+    assert_eq!(val.code, Some(1), "{}", val.stdout);
+    assert!(val.stdout.contains("✗ Configuration: invalid ("), "{}", val.stdout);
+    let cfg = run(sb.e2e().current_dir(&p).args(["--config", "--json"]));
+    assert_eq!(cfg.code, Some(0), "{}", cfg.stderr);
+    let v = assert_matches_schema("config.schema.json", &cfg.stdout);
+    assert_eq!(v["config_file"], true, "{}", cfg.stdout);
+    assert!(v["config_error"].as_str().is_some_and(|e| e.contains("directory")), "{}", cfg.stdout);
+}

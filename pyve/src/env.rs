@@ -115,12 +115,14 @@ impl HostEnv {
 
 impl HostEnv {
     /// The project root: the nearest directory, from `start` upwards, holding `.pyve/config`.
-    /// The directory whose `.pyve` is pyve's own home (`~/.pyve`) is never a project.
+    /// The directory whose `.pyve` is pyve's own home (`~/.pyve`) is never a project. A
+    /// `.pyve/config` that is not a regular file (a directory, a dangling link) still marks the
+    /// project: reading it then says what is wrong, where "not initialized" would mislead.
     pub fn project_root(&self, start: &Path) -> Option<PathBuf> {
         start
             .ancestors()
             .filter(|dir| self.pyve_home.as_deref() != Some(dir.join(".pyve").as_path()))
-            .find(|dir| dir.join(".pyve").join("config").is_file())
+            .find(|dir| dir.join(".pyve").join("config").symlink_metadata().is_ok())
             .map(Path::to_path_buf)
     }
 }
