@@ -469,3 +469,21 @@ fn a_config_that_is_a_directory_is_invalid_not_uninitialised() {
     assert_eq!(v["config_file"], true, "{}", cfg.stdout);
     assert!(v["config_error"].as_str().is_some_and(|e| e.contains("directory")), "{}", cfg.stdout);
 }
+
+/// The hint for an unreadable config is a command that works: `pyve --init --force` refuses a
+/// config it cannot read, so the file is moved aside first.
+#[test]
+fn a_corrupt_config_hint_is_a_command_that_works() {
+    let sb = sandbox();
+    let p = sb.project();
+    init(&sb, &["--python-version", &python("3.12")]);
+    std::fs::write(p.join(".pyve/config"), "invalid: yaml: [[[").unwrap();
+    let out = doctor(&sb, &p);
+    let hint = "  fix the file, or start over: `mv .pyve/config .pyve/config.broken && pyve --init --force`";
+    assert!(has_line(&out, hint), "{}", out.stdout);
+    let refused = run(sb.e2e().current_dir(&p).env("PYVE_FORCE_YES", "1").args(["--init", "--force", "--no-direnv"]));
+    assert_eq!(refused.code, Some(1), "init --force refuses the corrupt config: {}", refused.stderr);
+    std::fs::rename(p.join(".pyve/config"), p.join(".pyve/config.broken")).unwrap();
+    init(&sb, &["--python-version", &python("3.12")]);
+    ok(&doctor(&sb, &p), "doctor after starting over");
+}

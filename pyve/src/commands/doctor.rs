@@ -77,7 +77,9 @@ pub fn recorded(root: &Path, r: &mut Report) -> Recorded {
                 CheckStatus::Error,
                 "Configuration",
                 format!("invalid ({})", config_problem(root, &e)),
-                "fix the file, or start over with `pyve --init --force`",
+                // `pyve --init --force` refuses a config it cannot read (it changes nothing
+                // then), so starting over means moving the file aside first.
+                "fix the file, or start over: `mv .pyve/config .pyve/config.broken && pyve --init --force`",
             );
             None
         }
