@@ -204,6 +204,9 @@ fn a_venv_without_its_python_is_python_not_found() {
     assert!(out.stdout.contains("✗ Python: not found in venv"), "{}", out.stdout);
     assert!(out.stdout.contains("✓ Base interpreter: "), "{}", out.stdout);
     assert!(!out.stdout.contains("✗ Base interpreter"), "{}", out.stdout);
+    // `pyve sync` sees unchanged inputs and does nothing here: not a fix to offer.
+    assert!(has_line(&out, "  rebuild the environment: 'pyve --init --force'"), "{}", out.stdout);
+    assert!(!out.stdout.contains("pyve sync"), "{}", out.stdout);
 }
 
 /// A stale environment (the later original's trap): the version asked for changed and the

@@ -337,7 +337,8 @@ fn run_check(root: &Path, state: Option<&State>, asked: &Asked, r: &mut Report) 
         let hint = if state.backend == "micromamba" {
             "add `python` to environment.yml's dependencies, then run 'pyve sync'"
         } else {
-            "rebuild the environment: 'pyve sync' (or 'pyve --init --force')"
+            // `pyve sync` rebuilds only when the inputs changed: here it says "up to date".
+            "rebuild the environment: 'pyve --init --force'"
         };
         r.host_hint(
             CheckStatus::Warn,
