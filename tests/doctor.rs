@@ -424,7 +424,11 @@ fn a_deleted_environment_points_at_sync() {
     let val = validate(&sb, &p);
     assert_eq!(val.code, Some(1), "{}", val.stdout);
     assert!(has_line(&val, "✗ Virtual environment: .venv (missing)"), "{}", val.stdout);
-    assert!(has_line(&val, "  Run 'pyve sync' to create it from .pyve/config."), "{}", val.stdout);
+    assert!(
+        has_line(&val, "  Run 'pyve sync' to create it from .pyve/config (or 'pyve --init --force')."),
+        "{}",
+        val.stdout
+    );
     ok(&run(sb.e2e().current_dir(&p).arg("sync")), "the hint's command");
     ok(&doctor(&sb, &p), "doctor after sync");
 }

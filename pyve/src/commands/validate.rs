@@ -200,7 +200,7 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
                 let (what, hint) = if d.env_path.as_deref().is_some_and(Path::exists) {
                     ("not a usable environment", "Run 'pyve --init --force' to recreate it.")
                 } else {
-                    ("missing", "Run 'pyve sync' to create it from .pyve/config.")
+                    ("missing", "Run 'pyve sync' to create it from .pyve/config (or 'pyve --init --force').")
                 };
                 r.host_hint(CheckStatus::Error, label, format!("{shown} ({what})"), hint);
             } else {
