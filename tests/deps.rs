@@ -307,3 +307,73 @@ fn an_init_interrupted_while_installing_dependencies_leaves_no_environment() {
     assert!(p.join(".venv/bin/python").exists(), "{stderr}");
     assert!(!names(&p).iter().any(|n| n.contains("pyve-old") || n.contains("pyve-tmp")), "leftovers: {:?}", names(&p));
 }
+
+/// A failed install keeps the environment (docs/decisions.md), but it does not hold what the
+/// project declares: `pyve sync --check`, doctor and `--validate` say so until a sync installs
+/// it. A local path that does not exist fails without the network.
+#[test]
+fn a_failed_install_is_out_of_date_until_synced() {
+    let sb = sandbox();
+    let p = sb.path().join("failed");
+    write(&p, &[("requirements.txt", "./no-such-dir\n")]);
+    let out = init(&sb, &p, None, &[]);
+    ok(&out, "init with a failing requirement");
+    assert!(out.stderr.contains("Installing the project's dependencies failed"), "{}", out.stderr);
+    let sync = |args: &[&str]| {
+        let mut cmd = sb.e2e();
+        cmd.current_dir(&p).args(args);
+        run(&mut cmd)
+    };
+    let out = sync(&["sync", "--check"]);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("INFO: Out of date: the last install of the project's dependencies failed"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("hint: run `pyve sync`"), "{}", out.stderr);
+    let out = sync(&["doctor"]);
+    assert!(
+        out.stdout.contains("⚠ Environment inputs: out of date: the last install of the project's dependencies failed"),
+        "{}",
+        out.stdout
+    );
+    let out = sync(&["--validate"]);
+    assert_eq!(out.code, Some(2), "warnings only: {}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("the last install of the project's dependencies failed"), "{}", out.stdout);
+
+    // Fixed: sync installs, and the environment is up to date again.
+    write(&p, &[("requirements.txt", "# nothing yet\n")]);
+    let out = sync(&["sync"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let out = sync(&["sync", "--check"]);
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "✓ Environment up to date\n"), "{}", out.stderr);
+}
+
+/// The files requirements.txt includes (`-r`, `-c`) are inputs too: a change in one is a
+/// change in what the environment is made from.
+#[test]
+fn included_requirement_files_are_inputs() {
+    let sb = sandbox();
+    let p = sb.path().join("includes");
+    write(
+        &p,
+        &[("requirements.txt", "-r reqs/base.txt\n--constraint constraints.txt\n"), ("constraints.txt", "# none\n")],
+    );
+    write(&p.join("reqs"), &[("base.txt", "-r ../common.txt\n"), ("common.txt", "# nothing\n")]);
+    std::fs::write(p.join("common.txt"), "# nothing\n").unwrap();
+    ok(&init(&sb, &p, None, &[]), "init with included files");
+    let check = || run(sb.e2e().current_dir(&p).args(["sync", "--check"]));
+    assert_eq!(check().code, Some(0), "{}", check().stdout);
+    for file in ["reqs/base.txt", "common.txt", "constraints.txt"] {
+        let before = std::fs::read_to_string(p.join(file)).unwrap();
+        std::fs::write(p.join(file), format!("{before}# edited\n")).unwrap();
+        let out = check();
+        assert_eq!(out.code, Some(1), "{file}: {}", out.stdout);
+        assert!(out.stdout.contains(&format!("Out of date: {file} changed")), "{}", out.stdout);
+        std::fs::write(p.join(file), before).unwrap();
+    }
+    // reqs/common.txt is not included (base.txt includes ../common.txt): not an input.
+    std::fs::write(p.join("reqs/common.txt"), "# edited\n").unwrap();
+    assert_eq!(check().code, Some(0), "{}", check().stdout);
+}
