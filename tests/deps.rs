@@ -199,6 +199,26 @@ fn with_uv() {
     let rec = state(&p);
     assert_eq!(rec["from"], "uv.lock", "{rec}");
     assert!(rec["files"]["uv.lock"].is_string(), "{rec}");
+    assert!(!out.stderr.contains("out of date"), "a loosened specifier is not a stale lock: {}", out.stderr);
+
+    // A dependency added to pyproject.toml but not locked: the lock is installed as it is
+    // (it wins), with a warning saying what is missing and how to update it.
+    let text = std::fs::read_to_string(p.join("pyproject.toml")).unwrap().replace("[\"six\"]", "[\"six\", \"idna\"]");
+    std::fs::write(p.join("pyproject.toml"), text).unwrap();
+    let out = run(sb
+        .e2e()
+        .current_dir(&p)
+        .env_remove("PYVE_NO_UV")
+        .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", uv.display()))
+        .arg("sync"));
+    ok(&out, "sync with a stale uv.lock");
+    assert!(
+        out.stderr.contains("WARNING: uv.lock is out of date with pyproject.toml (pyproject.toml declares `idna`, which it does not lock)")
+            && out.stderr.contains("run `uv lock` to update it, then `pyve sync`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!imports(&p, "idna"), "the lock, not pyproject.toml, decides");
 
     // A failing requirement with uv.
     let p = sb.path().join("fail-uv");

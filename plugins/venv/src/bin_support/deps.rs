@@ -68,6 +68,12 @@ pub fn install(cx: &Context<'_>, root: &Path, env: &Path, dir: &str, groups: Opt
              (requirements.txt, pyproject.toml) with pip instead",
         );
     }
+    if lock && let Some(why) = pyve_pyproject::uv_lock_stale(root) {
+        cx.warn(format!(
+            "uv.lock is out of date with pyproject.toml ({why}); installing the lock as it is \
+             (run `uv lock` to update it, then `pyve sync`)"
+        ));
+    }
     let (args, what) = if lock {
         (
             vec!["sync", "--frozen", "--inexact", "--no-python-downloads"]
