@@ -397,3 +397,34 @@ fn included_requirement_files_are_inputs() {
     std::fs::write(p.join("reqs/common.txt"), "# edited\n").unwrap();
     assert_eq!(check().code, Some(0), "{}", check().stdout);
 }
+
+/// A group that is not declared (`--groups`, then recorded in .pyve/config): the error names
+/// the declared ones and the way to choose them; "fix the file" would not help, since the
+/// recorded choice would fail again.
+#[test]
+fn an_undeclared_group_says_which_are_declared() {
+    let sb = sandbox();
+    let p = sb.path().join("groups");
+    write(
+        &p,
+        &[(
+            "pyproject.toml",
+            "[project]\nname = \"g\"\nversion = \"0.1\"\n\n[dependency-groups]\ndev = []\nlint = []\n",
+        )],
+    );
+    let out = init(&sb, &p, None, &["--groups", "nosuch"]);
+    ok(&out, "init --groups nosuch");
+    assert!(
+        out.stderr.contains("the dependency group `nosuch` (--groups, recorded as `groups` in .pyve/config) is not declared")
+            && out.stderr.contains(
+                "choose other groups with `pyve --init --force --groups G1,G2` (declared: dev, lint; `--groups \"\"` for none)"
+            ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("fix the file"), "{}", out.stderr);
+    // Chosen again: installed, and up to date.
+    ok(&init(&sb, &p, None, &["--force", "--groups", "lint"]), "init --force --groups lint");
+    let out = run(sb.e2e().current_dir(&p).args(["sync", "--check"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+}

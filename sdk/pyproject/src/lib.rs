@@ -197,6 +197,34 @@ pub enum DeclError {
     /// pyproject.toml is not what PEP 621 / PEP 735 describe.
     #[error("pyproject.toml: {0}")]
     Pyproject(String),
+    /// A group asked for (`--groups`, or `groups` in `.pyve/config`) is not declared.
+    #[error(
+        "pyproject.toml: the dependency group `{name}` (--groups, recorded as `groups` in .pyve/config) is not declared in `[dependency-groups]`"
+    )]
+    UndeclaredGroup {
+        /// The group asked for.
+        name: String,
+        /// The groups pyproject.toml declares.
+        declared: Vec<String>,
+    },
+}
+
+impl DeclError {
+    /// What the user does next (the environment was kept): `sync` is the command that installs
+    /// again (`pyve sync`).
+    pub fn next_step(&self, sync: &str) -> String {
+        match self {
+            DeclError::UndeclaredGroup { declared, .. } => format!(
+                "declare it in pyproject.toml, or choose other groups with `pyve --init --force --groups G1,G2` ({}; `--groups \"\"` for none)",
+                if declared.is_empty() {
+                    "none is declared".to_owned()
+                } else {
+                    format!("declared: {}", declared.join(", "))
+                }
+            ),
+            DeclError::Io { .. } | DeclError::Pyproject(_) => format!("fix the file, then run `{sync}`"),
+        }
+    }
 }
 
 fn read(root: &Path, name: &str, files: &mut BTreeMap<String, String>) -> Result<Option<String>, DeclError> {
@@ -262,9 +290,11 @@ pub fn read_declared_groups(root: &Path, wanted: Option<&[String]>) -> Result<De
         };
         for name in names {
             let Some(table) = groups.filter(|g| g.get(&name).is_some()) else {
-                return Err(DeclError::Pyproject(format!(
-                    "the dependency group `{name}` (--groups) is not declared in `[dependency-groups]`"
-                )));
+                let declared = groups
+                    .and_then(|g| g.as_table_like())
+                    .map(|t| t.iter().map(|(k, _)| k.to_owned()).collect())
+                    .unwrap_or_default();
+                return Err(DeclError::UndeclaredGroup { name, declared });
             };
             let mut seen = Vec::new();
             let specs = group(table, &name, &mut seen)?;
@@ -605,7 +635,11 @@ mod tests {
         assert_eq!(decl.groups, ["docs"]);
         assert_eq!(decl.requirements.iter().map(|r| r.spec.as_str()).collect::<Vec<_>>(), ["b"]);
         let e = read_declared_groups(d.path(), Some(&["nope".into()])).unwrap_err();
-        assert!(e.to_string().contains("`nope` (--groups) is not declared"), "{e}");
+        assert!(
+            e.to_string().contains("`nope` (--groups, recorded as `groups` in .pyve/config) is not declared"),
+            "{e}"
+        );
+        assert!(e.next_step("pyve sync").contains("(declared: dev, docs;"), "{}", e.next_step("pyve sync"));
         assert!(read_declared_groups(d.path(), Some(&[])).unwrap().groups.is_empty());
     }
 

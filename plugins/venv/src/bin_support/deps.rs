@@ -48,8 +48,8 @@ pub fn install(cx: &Context<'_>, root: &Path, env: &Path, dir: &str, groups: Opt
             cx.log(
                 LogLevel::Error,
                 format!(
-                    "Not installing the project's dependencies: {e}; the environment is kept \
-                     (fix the file, then run `pyve --init --force`)"
+                    "Not installing the project's dependencies: {e}; the environment is kept ({})",
+                    e.next_step("pyve sync")
                 ),
             );
             return Ok(json!({"installed": false, "error": e.to_string()}));
