@@ -339,6 +339,14 @@ fn a_failed_install_is_out_of_date_until_synced() {
     let out = init(&sb, &p, None, &[]);
     ok(&out, "init with a failing requirement");
     assert!(out.stderr.contains("Installing the project's dependencies failed"), "{}", out.stderr);
+    assert!(
+        out.stderr.trim_end().ends_with(
+            "WARNING: the project's dependencies are not installed: the install failed (the error above says why); \
+             fix it, then run `pyve sync`"
+        ),
+        "{}",
+        out.stderr
+    );
     let sync = |args: &[&str]| {
         let mut cmd = sb.e2e();
         cmd.current_dir(&p).args(args);
