@@ -124,7 +124,9 @@ fn force_uses_a_contradicting_version_on_an_initialised_project() {
     let out = run(sb.e2e().args(["--init", "--no-direnv", "--python-version", &v312, "--force"]));
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stderr.contains("an initialised project can be rebuilt with it anyway (`pyve --init --force`)"),
+        out.stderr.contains(&format!(
+            "an initialised project can be rebuilt with it anyway (`pyve --init --force --python-version {v312}`)"
+        )),
         "{}",
         out.stderr
     );
@@ -138,6 +140,41 @@ fn force_uses_a_contradicting_version_on_an_initialised_project() {
         out.stdout,
         out.stderr
     );
+    let out = run(sb.e2e().args(["run", "python", "-c", "import sys; print(sys.version_info[:2])"]));
+    assert_eq!(out.stdout, "(3, 12)\n", "{}", out.stderr);
+}
+
+/// requires-python moves past the pinned version: `pyve sync` does not rebuild with the pin
+/// anyway (which would leave an environment doctor flags, called up to date); it refuses,
+/// naming the pin and what to do, and keeps the environment.
+#[test]
+fn sync_refuses_a_pin_that_requires_python_no_longer_allows() {
+    let sb = Sandbox::new();
+    sb.install(&["pyve-venv"]);
+    project(&sb, ">=3.10");
+    let v311 = python("3.11");
+    let out = run(sb.e2e().args(["--init", "--no-direnv", "--python-version", &v311]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    std::fs::write(sb.project().join(".venv/kept"), "").unwrap();
+    project(&sb, ">=3.12");
+    let out = run(sb.e2e().arg("sync"));
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "Python {v311} (pinned in .python-version) does not satisfy pyproject.toml's requires-python = \">=3.12\""
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("using it anyway"), "{}", out.stderr);
+    assert!(sb.project().join(".venv/kept").exists(), "the environment was not kept: {}", out.stderr);
+    let out = run(sb.e2e().args(["sync", "--check"]));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    // The pin follows: sync rebuilds and is up to date.
+    let v312 = python("3.12");
+    std::fs::write(sb.project().join(".python-version"), format!("{v312}\n")).unwrap();
+    let out = run(sb.e2e().arg("sync"));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
     let out = run(sb.e2e().args(["run", "python", "-c", "import sys; print(sys.version_info[:2])"]));
     assert_eq!(out.stdout, "(3, 12)\n", "{}", out.stderr);
 }

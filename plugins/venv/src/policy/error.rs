@@ -250,9 +250,9 @@ impl PolicyError {
                 at.split(':').next().unwrap_or(at),
                 path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
             )),
-            PolicyError::ContradictsRequiresPython { requires, .. } => Some(format!(
+            PolicyError::ContradictsRequiresPython { requires, version, .. } => Some(format!(
                 "ask for a version that satisfies \"{requires}\" (--python-version), or change the pin or requires-python; \
-                 an initialised project can be rebuilt with it anyway (`pyve --init --force`)"
+                 an initialised project can be rebuilt with it anyway (`pyve --init --force --python-version {version}`)"
             )),
             PolicyError::NoMatchingPython { requires, installed } => Some(format!(
                 "install one (pyenv install 3.X, with X allowed by \"{requires}\"){}",
