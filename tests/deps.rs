@@ -341,7 +341,7 @@ fn a_failed_install_is_out_of_date_until_synced() {
     assert!(out.stderr.contains("Installing the project's dependencies failed"), "{}", out.stderr);
     assert!(
         out.stderr.trim_end().ends_with(
-            "WARNING: the project's dependencies are not installed: the install failed (the error above says why); \
+            "WARNING: the project's dependencies are not installed: the install failed (the error above; `--verbose` shows the installer's whole output); \
              fix it, then run `pyve sync`"
         ),
         "{}",

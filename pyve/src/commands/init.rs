@@ -891,7 +891,7 @@ fn finish(
     // must not be only "successfully": the error may have scrolled far above.
     if state.failed_install() {
         ui::warn(
-            "the project's dependencies are not installed: the install failed (the error above says why); \
+            "the project's dependencies are not installed: the install failed (the error above; `--verbose` shows the installer's whole output); \
              fix it, then run `pyve sync`",
         );
     }
