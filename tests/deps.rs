@@ -199,6 +199,26 @@ fn with_uv() {
     let rec = state(&p);
     assert_eq!(rec["from"], "uv.lock", "{rec}");
     assert!(rec["files"]["uv.lock"].is_string(), "{rec}");
+    assert!(!out.stderr.contains("out of date"), "a loosened specifier is not a stale lock: {}", out.stderr);
+
+    // A dependency added to pyproject.toml but not locked: the lock is installed as it is
+    // (it wins), with a warning saying what is missing and how to update it.
+    let text = std::fs::read_to_string(p.join("pyproject.toml")).unwrap().replace("[\"six\"]", "[\"six\", \"idna\"]");
+    std::fs::write(p.join("pyproject.toml"), text).unwrap();
+    let out = run(sb
+        .e2e()
+        .current_dir(&p)
+        .env_remove("PYVE_NO_UV")
+        .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", uv.display()))
+        .arg("sync"));
+    ok(&out, "sync with a stale uv.lock");
+    assert!(
+        out.stderr.contains("WARNING: uv.lock is out of date with pyproject.toml (pyproject.toml declares `idna`, which it does not lock)")
+            && out.stderr.contains("run `uv lock` to update it, then `pyve sync`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!imports(&p, "idna"), "the lock, not pyproject.toml, decides");
 
     // A failing requirement with uv.
     let p = sb.path().join("fail-uv");
@@ -306,4 +326,113 @@ fn an_init_interrupted_while_installing_dependencies_leaves_no_environment() {
     assert!(p.join(".venv/kept").exists(), "the previous environment was lost: {stderr}");
     assert!(p.join(".venv/bin/python").exists(), "{stderr}");
     assert!(!names(&p).iter().any(|n| n.contains("pyve-old") || n.contains("pyve-tmp")), "leftovers: {:?}", names(&p));
+}
+
+/// A failed install keeps the environment (docs/decisions.md), but it does not hold what the
+/// project declares: `pyve sync --check`, doctor and `--validate` say so until a sync installs
+/// it. A local path that does not exist fails without the network.
+#[test]
+fn a_failed_install_is_out_of_date_until_synced() {
+    let sb = sandbox();
+    let p = sb.path().join("failed");
+    write(&p, &[("requirements.txt", "./no-such-dir\n")]);
+    let out = init(&sb, &p, None, &[]);
+    ok(&out, "init with a failing requirement");
+    assert!(out.stderr.contains("Installing the project's dependencies failed"), "{}", out.stderr);
+    assert!(
+        out.stderr.trim_end().ends_with(
+            "WARNING: the project's dependencies are not installed: the install failed (the error above; `--verbose` shows the installer's whole output); \
+             fix it, then run `pyve sync`"
+        ),
+        "{}",
+        out.stderr
+    );
+    let sync = |args: &[&str]| {
+        let mut cmd = sb.e2e();
+        cmd.current_dir(&p).args(args);
+        run(&mut cmd)
+    };
+    let out = sync(&["sync", "--check"]);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("INFO: Out of date: the last install of the project's dependencies failed"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("hint: run `pyve sync`"), "{}", out.stderr);
+    let out = sync(&["doctor"]);
+    assert!(
+        out.stdout.contains("⚠ Environment inputs: out of date: the last install of the project's dependencies failed"),
+        "{}",
+        out.stdout
+    );
+    let out = sync(&["--validate"]);
+    assert_eq!(out.code, Some(2), "warnings only: {}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("the last install of the project's dependencies failed"), "{}", out.stdout);
+
+    // Fixed: sync installs, and the environment is up to date again.
+    write(&p, &[("requirements.txt", "# nothing yet\n")]);
+    let out = sync(&["sync"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let out = sync(&["sync", "--check"]);
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "✓ Environment up to date\n"), "{}", out.stderr);
+}
+
+/// The files requirements.txt includes (`-r`, `-c`) are inputs too: a change in one is a
+/// change in what the environment is made from.
+#[test]
+fn included_requirement_files_are_inputs() {
+    let sb = sandbox();
+    let p = sb.path().join("includes");
+    write(
+        &p,
+        &[("requirements.txt", "-r reqs/base.txt\n--constraint constraints.txt\n"), ("constraints.txt", "# none\n")],
+    );
+    write(&p.join("reqs"), &[("base.txt", "-r ../common.txt\n"), ("common.txt", "# nothing\n")]);
+    std::fs::write(p.join("common.txt"), "# nothing\n").unwrap();
+    ok(&init(&sb, &p, None, &[]), "init with included files");
+    let check = || run(sb.e2e().current_dir(&p).args(["sync", "--check"]));
+    assert_eq!(check().code, Some(0), "{}", check().stdout);
+    for file in ["reqs/base.txt", "common.txt", "constraints.txt"] {
+        let before = std::fs::read_to_string(p.join(file)).unwrap();
+        std::fs::write(p.join(file), format!("{before}# edited\n")).unwrap();
+        let out = check();
+        assert_eq!(out.code, Some(1), "{file}: {}", out.stdout);
+        assert!(out.stdout.contains(&format!("Out of date: {file} changed")), "{}", out.stdout);
+        std::fs::write(p.join(file), before).unwrap();
+    }
+    // reqs/common.txt is not included (base.txt includes ../common.txt): not an input.
+    std::fs::write(p.join("reqs/common.txt"), "# edited\n").unwrap();
+    assert_eq!(check().code, Some(0), "{}", check().stdout);
+}
+
+/// A group that is not declared (`--groups`, then recorded in .pyve/config): the error names
+/// the declared ones and the way to choose them; "fix the file" would not help, since the
+/// recorded choice would fail again.
+#[test]
+fn an_undeclared_group_says_which_are_declared() {
+    let sb = sandbox();
+    let p = sb.path().join("groups");
+    write(
+        &p,
+        &[(
+            "pyproject.toml",
+            "[project]\nname = \"g\"\nversion = \"0.1\"\n\n[dependency-groups]\ndev = []\nlint = []\n",
+        )],
+    );
+    let out = init(&sb, &p, None, &["--groups", "nosuch"]);
+    ok(&out, "init --groups nosuch");
+    assert!(
+        out.stderr.contains("the dependency group `nosuch` (--groups, recorded as `groups` in .pyve/config) is not declared")
+            && out.stderr.contains(
+                "choose other groups with `pyve --init --force --groups G1,G2` (declared: dev, lint; `--groups \"\"` for none)"
+            ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("fix the file"), "{}", out.stderr);
+    // Chosen again: installed, and up to date.
+    ok(&init(&sb, &p, None, &["--force", "--groups", "lint"]), "init --force --groups lint");
+    let out = run(sb.e2e().current_dir(&p).args(["sync", "--check"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
 }

@@ -80,7 +80,8 @@ The exit code is the command's (128+n when it is killed by signal n); 127 when i
     /// Make the environment match the project again (rebuild it when its files changed)
     #[command(after_help = "The environment is out of date when a file it is made from changed, appeared or went
 (requirements.txt, pyproject.toml, uv.lock, the version pin, environment.yml, ...: the backend
-names them), when it is missing, or when .pyve/config names another backend.
+names them), when it is missing, when the last install of the project's dependencies failed,
+or when .pyve/config names another backend.
 Exit code with --check: 0 up to date, 1 out of date.")]
     Sync {
         /// Change nothing: say whether the environment is up to date (exit 1 when not)

@@ -660,10 +660,10 @@ pub fn plugin_drift(state: &State, serving: &Entry, r: &mut Report) {
 /// The files the environment was made from, against the project now (`pyve sync` territory).
 pub fn drift_check(root: &Path, state: Option<&State>, r: &mut Report) {
     let Some(state) = state else { return };
-    if state.inputs.is_empty() || !state.env_path.exists() {
+    if (state.inputs.is_empty() && !state.failed_install()) || !state.env_path.exists() {
         return;
     }
-    let changed = crate::project::state::changed_inputs(root, &state.inputs);
+    let changed = crate::project::state::drift(root, state);
     if changed.is_empty() {
         r.host(CheckStatus::Ok, "Environment inputs", "unchanged since the environment was made");
     } else {

@@ -887,6 +887,14 @@ fn finish(
             ui::status(next_step(root, args.no_direnv));
         }
     }
+    // The environment is kept when the install fails (docs/decisions.md), but the last word
+    // must not be only "successfully": the error may have scrolled far above.
+    if state.failed_install() {
+        ui::warn(
+            "the project's dependencies are not installed: the install failed (the error above; `--verbose` shows the installer's whole output); \
+             fix it, then run `pyve sync`",
+        );
+    }
     Ok(())
 }
 

@@ -23,7 +23,7 @@ pub fn out_of_date(root: &std::path::Path) -> Result<Vec<String>> {
         Some(s) if !s.env_path.exists() => {
             reasons.push(format!("the environment {} is missing", project::display_in(root, &s.env_path)))
         }
-        Some(s) => reasons.extend(project::state::changed_inputs(root, &s.inputs)),
+        Some(s) => reasons.extend(project::state::drift(root, s)),
     }
     if let (Some(s), Some(b)) = (&state, config.as_ref().and_then(|c| c.backend.as_deref()))
         && s.backend != b

@@ -108,6 +108,28 @@ pub fn changed_inputs(root: &Path, recorded: &std::collections::BTreeMap<String,
     out
 }
 
+/// Why the environment recorded in `state` no longer matches the project at `root`, besides
+/// its absence: the inputs that changed, and a failed install of the declared dependencies
+/// (the backend's `deps` setting with an `error`, which the bundled backends write when the
+/// install failed and the environment was kept: nothing changed on disk, yet the environment
+/// does not hold what the project declares).
+pub fn drift(root: &Path, state: &State) -> Vec<String> {
+    let mut out = changed_inputs(root, &state.inputs);
+    if state.failed_install() {
+        out.push("the last install of the project's dependencies failed".to_owned());
+    }
+    out
+}
+
+impl State {
+    /// The backend recorded that installing the project's dependencies failed.
+    pub fn failed_install(&self) -> bool {
+        let Some(deps) = self.settings.get("deps") else { return false };
+        deps.get("installed") != Some(&serde_json::Value::Bool(true))
+            && deps.get("error").is_some_and(serde_json::Value::is_string)
+    }
+}
+
 /// The host's own files and what it did to them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Managed {

@@ -12,7 +12,7 @@
 //! tell later whether the declarations changed.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -197,6 +197,34 @@ pub enum DeclError {
     /// pyproject.toml is not what PEP 621 / PEP 735 describe.
     #[error("pyproject.toml: {0}")]
     Pyproject(String),
+    /// A group asked for (`--groups`, or `groups` in `.pyve/config`) is not declared.
+    #[error(
+        "pyproject.toml: the dependency group `{name}` (--groups, recorded as `groups` in .pyve/config) is not declared in `[dependency-groups]`"
+    )]
+    UndeclaredGroup {
+        /// The group asked for.
+        name: String,
+        /// The groups pyproject.toml declares.
+        declared: Vec<String>,
+    },
+}
+
+impl DeclError {
+    /// What the user does next (the environment was kept): `sync` is the command that installs
+    /// again (`pyve sync`).
+    pub fn next_step(&self, sync: &str) -> String {
+        match self {
+            DeclError::UndeclaredGroup { declared, .. } => format!(
+                "declare it in pyproject.toml, or choose other groups with `pyve --init --force --groups G1,G2` ({}; `--groups \"\"` for none)",
+                if declared.is_empty() {
+                    "none is declared".to_owned()
+                } else {
+                    format!("declared: {}", declared.join(", "))
+                }
+            ),
+            DeclError::Io { .. } | DeclError::Pyproject(_) => format!("fix the file, then run `{sync}`"),
+        }
+    }
 }
 
 fn read(root: &Path, name: &str, files: &mut BTreeMap<String, String>) -> Result<Option<String>, DeclError> {
@@ -208,6 +236,18 @@ fn read(root: &Path, name: &str, files: &mut BTreeMap<String, String>) -> Result
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(DeclError::Io { file: name.to_owned(), source }),
     }
+}
+
+/// A TOML syntax error for people: `line 4, column 1: unclosed array, expected `]``, so the
+/// user can go to the place (toml_edit's own `Display` is several lines with a snippet).
+pub fn toml_error(text: &str, e: &toml_edit::TomlError) -> String {
+    let message = e.message().trim();
+    let Some(span) = e.span() else { return message.to_owned() };
+    let before = &text.as_bytes()[..span.start.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+    format!("line {line}, column {column}: {message}")
 }
 
 /// The sha256 of `data`, in lowercase hex.
@@ -230,9 +270,9 @@ pub fn read_declared_groups(root: &Path, wanted: Option<&[String]>) -> Result<De
     d.requirements_txt = read(root, "requirements.txt", &mut d.files)?.is_some();
     let mut build_system = false;
     if let Some(text) = read(root, "pyproject.toml", &mut d.files)? {
-        let doc: toml_edit::DocumentMut = text
-            .parse()
-            .map_err(|e: toml_edit::TomlError| DeclError::Pyproject(format!("not valid TOML: {}", e.message())))?;
+        let doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+            DeclError::Pyproject(format!("not valid TOML ({})", toml_error(&text, &e)))
+        })?;
         build_system = doc.get("build-system").is_some_and(|b| b.is_table_like());
         if let Some(deps) = doc.get("project").and_then(|p| p.get("dependencies")) {
             let list = strings(deps)
@@ -250,9 +290,11 @@ pub fn read_declared_groups(root: &Path, wanted: Option<&[String]>) -> Result<De
         };
         for name in names {
             let Some(table) = groups.filter(|g| g.get(&name).is_some()) else {
-                return Err(DeclError::Pyproject(format!(
-                    "the dependency group `{name}` (--groups) is not declared in `[dependency-groups]`"
-                )));
+                let declared = groups
+                    .and_then(|g| g.as_table_like())
+                    .map(|t| t.iter().map(|(k, _)| k.to_owned()).collect())
+                    .unwrap_or_default();
+                return Err(DeclError::UndeclaredGroup { name, declared });
             };
             let mut seen = Vec::new();
             let specs = group(table, &name, &mut seen)?;
@@ -337,6 +379,113 @@ pub fn requirement_name(spec: &str) -> String {
     normalize(&name)
 }
 
+/// The files `requirements.txt` at `root` pulls in (`-r FILE`, `--requirement FILE`, `-c FILE`,
+/// `--constraint FILE`, nested), relative to `root`: what the installer reads besides it, so
+/// that `pyve sync` notices a change in one. Paths are taken relative to the including file,
+/// as pip does; URLs and files outside the project are left out.
+pub fn requirements_includes(root: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut queue = vec![PathBuf::from("requirements.txt")];
+    while let Some(file) = queue.pop() {
+        let Ok(text) = pyve_fs::read_bounded_text(&root.join(&file), MAX_FILE) else { continue };
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        for line in text.lines() {
+            let line = line.split(" #").next().unwrap_or("").trim();
+            let target = ["--requirement", "--constraint", "-r", "-c"].iter().find_map(|opt| {
+                let rest = line.strip_prefix(opt)?;
+                // `--requirement=FILE`, `--requirement FILE`; `-rFILE`, `-r FILE` too.
+                let long_ok = opt.len() == 2 || rest.starts_with(['=', ' ', '\t']);
+                long_ok.then(|| rest.strip_prefix('=').unwrap_or(rest).trim())
+            });
+            let Some(target) = target.filter(|t| !t.is_empty() && !t.contains("://")) else { continue };
+            let Some(rel) = inside(&dir.join(target)) else { continue };
+            if rel != Path::new("requirements.txt") && !out.contains(&rel) && out.len() < 64 {
+                out.push(rel.clone());
+                queue.push(rel);
+            }
+        }
+    }
+    out
+}
+
+/// How `uv.lock` at `root` no longer matches pyproject.toml (`None`: it matches, or this cannot
+/// tell): a requirement of `[project] dependencies` the lock does not have, or one the lock has
+/// that is no longer declared; a dependency group's requirement the lock does not have. By
+/// name, from the lock's record of the declarations (`[package.metadata]` of the project's own
+/// entry), so nothing is resolved. `uv sync --frozen` installs a stale lock without a word.
+pub fn uv_lock_stale(root: &Path) -> Option<String> {
+    let read = |name: &str| -> Option<toml_edit::DocumentMut> {
+        pyve_fs::read_bounded_text(&root.join(name), MAX_FILE).ok()?.parse().ok()
+    };
+    let (lock, pyproject) = (read("uv.lock")?, read("pyproject.toml")?);
+    let own = lock.get("package")?.as_array_of_tables()?.iter().find(|p| {
+        p.get("source").and_then(|s| s.as_inline_table()).is_some_and(|s| {
+            ["virtual", "editable", "directory"].iter().any(|k| s.get(k).and_then(|v| v.as_str()) == Some("."))
+        })
+    })?;
+    let metadata = own.get("metadata")?;
+    let names_of = |item: Option<&toml_edit::Item>| -> Vec<String> {
+        let Some(array) = item.and_then(|i| i.as_array()) else { return Vec::new() };
+        array.iter().filter_map(|v| v.as_inline_table()?.get("name")?.as_str().map(normalize)).collect()
+    };
+    let declared = |item: Option<&toml_edit::Item>| -> Vec<String> {
+        strings_in(item).iter().map(|s| requirement_name(s)).filter(|n| !n.is_empty()).collect()
+    };
+    let locked = names_of(metadata.get("requires-dist"));
+    let project = declared(pyproject.get("project").and_then(|p| p.get("dependencies")));
+    let mut problems = Vec::new();
+    let added: Vec<&String> = project.iter().filter(|n| !locked.contains(n)).collect();
+    let gone: Vec<&String> = locked.iter().filter(|n| !project.contains(n)).collect();
+    if !added.is_empty() {
+        problems.push(format!("pyproject.toml declares {}, which it does not lock", join(&added)));
+    }
+    if !gone.is_empty() {
+        problems.push(format!("it locks {}, which pyproject.toml no longer declares", join(&gone)));
+    }
+    if let Some(groups) = pyproject.get("dependency-groups").and_then(|g| g.as_table_like()) {
+        let dev = metadata.get("requires-dev");
+        for (group, list) in groups.iter() {
+            let locked = names_of(dev.and_then(|d| d.get(group)));
+            let missing: Vec<String> = declared(Some(list)).into_iter().filter(|n| !locked.contains(n)).collect();
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "the group {group} declares {}, which it does not lock",
+                    join(&missing.iter().collect::<Vec<_>>())
+                ));
+            }
+        }
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+fn join(names: &[&String]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// The strings of a TOML array item (other entries, such as `{include-group = ...}`, skipped).
+fn strings_in(item: Option<&toml_edit::Item>) -> Vec<String> {
+    let Some(array) = item.and_then(|i| i.as_array()) else { return Vec::new() };
+    array.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+/// `path` (relative to the project root) with `.` and `..` resolved, when it stays inside.
+fn inside(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::Normal(n) => out.push(n),
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
 /// The names `requirements.txt` lists (option lines, URLs and paths skipped).
 fn requirements_txt_names(text: &str) -> Vec<String> {
     text.lines()
@@ -350,6 +499,64 @@ fn requirements_txt_names(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requirements_includes_are_followed() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("reqs")).unwrap();
+        std::fs::write(
+            d.path().join("requirements.txt"),
+            "-r reqs/base.txt\n--constraint=constraints.txt\n-e .\nsix\n-r https://x/y.txt\n-r ../outside.txt\n",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("reqs/base.txt"), "--requirement ../common.txt  # shared\n-r base.txt\nidna\n")
+            .unwrap();
+        let mut got = requirements_includes(d.path());
+        got.sort();
+        let want: Vec<PathBuf> = ["common.txt", "constraints.txt", "reqs/base.txt"].iter().map(PathBuf::from).collect();
+        assert_eq!(got, want);
+        assert!(requirements_includes(&d.path().join("none")).is_empty());
+    }
+
+    #[test]
+    fn a_stale_uv_lock_is_told() {
+        let lock = "version = 1\n\n[[package]]\nname = \"p\"\nversion = \"0.1\"\nsource = { virtual = \".\" }\n\n\
+                    [package.metadata]\nrequires-dist = [{ name = \"six\", specifier = \"<1.17\" }, { name = \"Typing_Extensions\" }]\n\n\
+                    [package.metadata.requires-dev]\ndev = [{ name = \"iniconfig\" }]\n";
+        let project = |deps: &str, dev: &str| {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::write(d.path().join("uv.lock"), lock).unwrap();
+            std::fs::write(
+                d.path().join("pyproject.toml"),
+                format!("[project]\nname = \"p\"\nversion = \"0.1\"\ndependencies = [{deps}]\n[dependency-groups]\ndev = [{dev}]\n"),
+            )
+            .unwrap();
+            uv_lock_stale(d.path())
+        };
+        // Matching (a loosened specifier is not told: names only), then each kind of change.
+        assert_eq!(project("\"six\", \"typing-extensions>=4\"", "\"iniconfig\", {include-group = \"x\"}"), None);
+        assert_eq!(
+            project("\"six\", \"typing_extensions\", \"idna\"", "\"iniconfig\""),
+            Some("pyproject.toml declares `idna`, which it does not lock".into())
+        );
+        assert_eq!(
+            project("\"typing_extensions\"", "\"iniconfig\", \"tomli\""),
+            Some(
+                "it locks `six`, which pyproject.toml no longer declares; the group dev declares `tomli`, which it does not lock"
+                    .into()
+            )
+        );
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(uv_lock_stale(d.path()), None);
+    }
+
+    #[test]
+    fn toml_errors_say_where() {
+        let text = "[project]\nname = \"x\"\ndependencies = [\"six\"\n";
+        let e = text.parse::<toml_edit::DocumentMut>().unwrap_err();
+        let at = toml_error(text, &e);
+        assert!(at.starts_with("line 3, column 22: unclosed array"), "{at}");
+    }
 
     #[test]
     fn words_and_mentions() {
@@ -428,7 +635,11 @@ mod tests {
         assert_eq!(decl.groups, ["docs"]);
         assert_eq!(decl.requirements.iter().map(|r| r.spec.as_str()).collect::<Vec<_>>(), ["b"]);
         let e = read_declared_groups(d.path(), Some(&["nope".into()])).unwrap_err();
-        assert!(e.to_string().contains("`nope` (--groups) is not declared"), "{e}");
+        assert!(
+            e.to_string().contains("`nope` (--groups, recorded as `groups` in .pyve/config) is not declared"),
+            "{e}"
+        );
+        assert!(e.next_step("pyve sync").contains("(declared: dev, docs;"), "{}", e.next_step("pyve sync"));
         assert!(read_declared_groups(d.path(), Some(&[])).unwrap().groups.is_empty());
     }
 

@@ -31,8 +31,8 @@ pub fn install(cx: &Context<'_>, root: &Path, env: &Path, name: &str, groups: Op
             cx.log(
                 LogLevel::Error,
                 format!(
-                    "Not installing the project's Python dependencies: {e}; the environment is kept \
-                     (fix the file, then run `pyve sync`)"
+                    "Not installing the project's Python dependencies: {e}; the environment is kept ({})",
+                    e.next_step("pyve sync")
                 ),
             );
             return Ok(json!({"installed": false, "error": e.to_string()}));

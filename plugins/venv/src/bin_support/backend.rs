@@ -121,12 +121,16 @@ fn prior_pin(settings: &VenvSettings, root: &Path) -> Option<PinRecord> {
 }
 
 /// The project files a venv is made from (`pyve sync` rebuilds it when one changes): the
-/// declarations of its dependencies and of its Python.
-fn inputs() -> Vec<PathBuf> {
-    ["pyproject.toml", "requirements.txt", "uv.lock", "setup.py", "setup.cfg", ".python-version", ".tool-versions"]
-        .iter()
-        .map(PathBuf::from)
-        .collect()
+/// declarations of its dependencies and of its Python, and the files requirements.txt includes
+/// (`-r`, `-c`).
+fn inputs(root: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> =
+        ["pyproject.toml", "requirements.txt", "uv.lock", "setup.py", "setup.cfg", ".python-version", ".tool-versions"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+    files.extend(pyve_pyproject::requirements_includes(root));
+    files
 }
 
 impl VenvBackend {
@@ -159,7 +163,7 @@ impl VenvBackend {
                 .map(|r| r.file.file_name().into())
                 .into_iter()
                 .collect(),
-            inputs: inputs(),
+            inputs: inputs(&req.project_root),
         })
     }
 
@@ -352,7 +356,7 @@ impl Backend for VenvBackend {
                 .map(|r| r.file.file_name().into())
                 .into_iter()
                 .collect(),
-            inputs: inputs(),
+            inputs: inputs(&req.project_root),
         })
     }
 

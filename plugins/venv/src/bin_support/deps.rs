@@ -48,8 +48,8 @@ pub fn install(cx: &Context<'_>, root: &Path, env: &Path, dir: &str, groups: Opt
             cx.log(
                 LogLevel::Error,
                 format!(
-                    "Not installing the project's dependencies: {e}; the environment is kept \
-                     (fix the file, then run `pyve --init --force`)"
+                    "Not installing the project's dependencies: {e}; the environment is kept ({})",
+                    e.next_step("pyve sync")
                 ),
             );
             return Ok(json!({"installed": false, "error": e.to_string()}));
@@ -67,6 +67,12 @@ pub fn install(cx: &Context<'_>, root: &Path, env: &Path, dir: &str, groups: Opt
             "uv.lock is installed exactly only with uv, which is not available; installing the declarations \
              (requirements.txt, pyproject.toml) with pip instead",
         );
+    }
+    if lock && let Some(why) = pyve_pyproject::uv_lock_stale(root) {
+        cx.warn(format!(
+            "uv.lock is out of date with pyproject.toml ({why}); installing the lock as it is \
+             (run `uv lock` to update it, then `pyve sync`)"
+        ));
     }
     let (args, what) = if lock {
         (

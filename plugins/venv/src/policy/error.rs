@@ -145,6 +145,15 @@ pub enum PolicyError {
         /// What is wrong.
         why: String,
     },
+    /// pyproject.toml is not valid TOML (so neither `requires-python` nor anything else in it
+    /// can be read).
+    #[error("{}: it is not valid TOML ({at})", path.display())]
+    InvalidToml {
+        /// The file.
+        path: PathBuf,
+        /// Where and what: `line 4, column 1: unclosed array, expected `]``.
+        at: String,
+    },
     /// An explicit version contradicts `requires-python`.
     #[error("Python {version} ({origin}) does not satisfy pyproject.toml's requires-python = \"{requires}\"")]
     ContradictsRequiresPython {
@@ -190,7 +199,7 @@ impl PolicyError {
             PolicyError::InstallCancelled { .. } => "cancelled",
             PolicyError::Interpreter { .. } => "interpreter-unusable",
             PolicyError::Io { .. } => "io",
-            PolicyError::RequiresPython { .. } => "invalid-project",
+            PolicyError::RequiresPython { .. } | PolicyError::InvalidToml { .. } => "invalid-project",
             PolicyError::ContradictsRequiresPython { .. } => "requires-python",
             PolicyError::NoMatchingPython { .. } => "python-not-available",
         }
@@ -236,8 +245,14 @@ impl PolicyError {
             PolicyError::RequiresPython { .. } => {
                 Some("write it as a PEP 440 specifier set, such as requires-python = \">=3.10\"".into())
             }
-            PolicyError::ContradictsRequiresPython { requires, .. } => Some(format!(
-                "ask for a version that satisfies \"{requires}\" (--python-version), change the pin or requires-python, or pass --force to use it anyway"
+            PolicyError::InvalidToml { path, at } => Some(format!(
+                "fix the TOML syntax at {} of {} (an unclosed `[`, `\"` or a missing `=` is the usual cause), then run the command again",
+                at.split(':').next().unwrap_or(at),
+                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+            )),
+            PolicyError::ContradictsRequiresPython { requires, version, .. } => Some(format!(
+                "ask for a version that satisfies \"{requires}\" (--python-version), or change the pin or requires-python; \
+                 an initialised project can be rebuilt with it anyway (`pyve --init --force --python-version {version}`)"
             )),
             PolicyError::NoMatchingPython { requires, installed } => Some(format!(
                 "install one (pyenv install 3.X, with X allowed by \"{requires}\"){}",

@@ -512,7 +512,10 @@ pub fn resolve_interpreter(req: &Request) -> Result<Resolution, PolicyError> {
 }
 
 /// An explicitly requested version (flag, pin file, config) that contradicts `requires-python`:
-/// an error naming both, or with `force` a warning.
+/// an error naming both, or a warning when the version was asked for with `--python-version`
+/// on a rebuild (`pyve --init --force --python-version V`). A pin or a recorded version is not
+/// overridden by a rebuild: `pyve sync` after requires-python moved on would otherwise rebuild
+/// the environment doctor flags, and call it up to date.
 fn check_requires(
     req: &Request,
     v: &PythonVersion,
@@ -523,7 +526,7 @@ fn check_requires(
     if r.matches((v.major, v.minor, v.micro)) {
         return Ok(());
     }
-    if req.force {
+    if req.force && source == Source::Flag {
         notes.push(format!(
             "Python {} ({}) does not satisfy pyproject.toml's requires-python = \"{r}\"; using it anyway (--force)",
             v.full,
@@ -825,12 +828,16 @@ mod tests {
         let r = ready(resolve_interpreter(&req));
         assert_eq!(r.version.full, v312);
         assert!(r.notes.iter().any(|n| n.contains("using it anyway (--force)")), "{:?}", r.notes);
-        // A pin file that contradicts it, too.
-        req.force = false;
+        // A pin file that contradicts it, too, even on a rebuild (`pyve sync`, `--init --force`):
+        // only --python-version overrides requires-python.
         req.python_version = None;
         fake.write(".python-version", &format!("{v312}\n"));
-        let e = resolve_interpreter(&req).unwrap_err();
-        assert!(e.to_string().contains("(pinned in .python-version) does not satisfy"), "{e}");
+        for force in [false, true] {
+            req.force = force;
+            let e = resolve_interpreter(&req).unwrap_err();
+            assert!(e.to_string().contains("(pinned in .python-version) does not satisfy"), "{e}");
+        }
+        req.force = false;
         // Nothing installed satisfies it and the manager cannot install: a clear error.
         fs::remove_file(fake.project.join(".python-version")).unwrap();
         req.requires = Some(RequiresPython::parse("<3.0").unwrap());

@@ -136,8 +136,10 @@ impl RequiresPython {
             Err(e) => return Err(PolicyError::io("read", path, e)),
         };
         let bad = |why: String| PolicyError::RequiresPython { path: path.clone(), why };
-        let doc: toml_edit::DocumentMut =
-            text.parse().map_err(|e: toml_edit::TomlError| bad(format!("it is not valid TOML: {}", e.message())))?;
+        let doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| PolicyError::InvalidToml {
+            path: path.clone(),
+            at: pyve_pyproject::toml_error(&text, &e),
+        })?;
         let Some(value) = doc.get("project").and_then(|p| p.get("requires-python")) else { return Ok(None) };
         let Some(spec) = value.as_str() else {
             return Err(bad("`requires-python` must be a string such as \">=3.10\"".into()));
@@ -191,6 +193,8 @@ mod tests {
         let e = RequiresPython::read(d.path()).unwrap_err();
         assert!(e.to_string().contains("does not start with an operator"), "{e}");
         std::fs::write(d.path().join("pyproject.toml"), "[project\n").unwrap();
-        assert!(RequiresPython::read(d.path()).unwrap_err().to_string().contains("not valid TOML"));
+        let e = RequiresPython::read(d.path()).unwrap_err();
+        assert!(e.to_string().contains("not valid TOML (line 1, column 9: "), "{e}");
+        assert!(e.hint().unwrap().contains("fix the TOML syntax at line 1, column 9"), "{:?}", e.hint());
     }
 }
