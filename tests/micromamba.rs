@@ -1670,4 +1670,20 @@ fn a_broken_projects_hints_are_commands_that_fix_it() {
     std::fs::write(p.join("environment.yml"), good).unwrap();
     ok(&w.pyve(&["sync"]), "sync after fixing environment.yml");
     ok(&w.pyve(&["doctor"]), "doctor after the fix");
+
+    // .pyve/config edited to name an environment that does not exist: doctor says `pyve sync`,
+    // and sync sees the edit (it used to say "up to date") and makes it.
+    let config = std::fs::read_to_string(p.join(".pyve/config")).unwrap();
+    std::fs::write(p.join(".pyve/config"), config.replace("env_name: demo", "env_name: other")).unwrap();
+    let out = w.pyve(&["doctor"]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("\n✗ Environment: not found: .pyve/envs/other\n  create it from .pyve/config with `pyve sync`\n")
+    );
+    let out = w.pyve(&["sync"]);
+    ok(&out, "the hint's sync");
+    assert!(all(&out).contains("micromamba.env_name changed (\"demo\" → \"other\")"), "{}", all(&out));
+    assert!(w.env("other").join("conda-meta").is_dir());
+    ok(&w.pyve(&["doctor"]), "doctor after sync");
 }
