@@ -669,7 +669,7 @@ fn run_in_an_environment_whose_python_was_removed_says_to_rebuild_it() {
     let r = pyve(&sb, &["run", "python", "-c", "pass"]);
     code(&r, 1, "run without the environment");
     has(&r, "ERROR: No Python environment found: the environment");
-    has(&r, "hint: create it again with `pyve --init --force`");
+    has(&r, "hint: create it again from .pyve/config with `pyve sync` (or `pyve --init --force`)");
 }
 
 #[test]

@@ -1597,3 +1597,93 @@ fn a_lock_without_environment_yml_is_unchecked_everywhere() {
     let out = w.pyve(&["lock", "--check"]);
     assert_eq!(out.code, Some(1), "{}", all(&out));
 }
+
+/// A broken project as a user in trouble meets it: every ✗ carries a command that really fixes
+/// it (run here), and `pyve run` points at the same one.
+#[test]
+fn a_broken_projects_hints_are_commands_that_fix_it() {
+    let w = world();
+    w.env_yml(Some("demo"));
+    ok(&w.pyve(&["--init", "--no-direnv"]), "init");
+    let env = w.env("demo");
+    let p = w.sb.project();
+
+    // The environment deleted: `pyve sync` makes it again from .pyve/config, as run says too.
+    std::fs::remove_dir_all(&env).unwrap();
+    let out = w.pyve(&["run", "hello"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(
+        out.stderr.contains("hint: create it again from .pyve/config with `pyve sync` (or `pyve --init --force`)"),
+        "{}",
+        out.stderr
+    );
+    ok(&w.pyve(&["sync"]), "the hint's sync");
+    ok(&w.pyve(&["doctor"]), "doctor after sync");
+
+    // A directory without conda-meta/: sync sees it there and --init --force will not replace
+    // it, so the hint says to move it away first.
+    std::fs::remove_dir_all(env.join("conda-meta")).unwrap();
+    let out = w.pyve(&["doctor"]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "\n✗ Environment: .pyve/envs/demo is not a conda environment (no conda-meta/, or its build did not finish)\n  move '.pyve/envs/demo' away, then run `pyve sync`\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    let out = w.pyve(&["--validate"]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("move it away and run 'pyve sync'"), "{}", out.stdout);
+    std::fs::rename(&env, p.join("moved-away")).unwrap();
+    ok(&w.pyve(&["sync"]), "sync after moving it away");
+    ok(&w.pyve(&["doctor"]), "doctor after the fix");
+
+    // An environment.yml no rebuild can read is an error, not a ✓, in both commands.
+    let good = std::fs::read_to_string(p.join("environment.yml")).unwrap();
+    for (bad, why) in
+        [("name: demo\ndependencies: [hello\n", "did not find expected"), ("name: demo\n", "dependencies")]
+    {
+        std::fs::write(p.join("environment.yml"), bad).unwrap();
+        let out = w.pyve(&["doctor"]);
+        assert_eq!(out.code, Some(1), "{}", out.stdout);
+        assert!(out.stdout.contains("\n✗ Conda file: environment.yml (invalid: "), "{}", out.stdout);
+        assert!(out.stdout.contains(why), "{}", out.stdout);
+        assert!(
+            out.stdout
+                .contains("\n  fix environment.yml (its YAML, and a `dependencies:` list), then run `pyve sync`\n")
+        );
+        let out = w.pyve(&["doctor", "--json"]);
+        assert_eq!(out.code, Some(1));
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+        assert!(v.is_object(), "{}", out.stdout);
+        let out = w.pyve(&["--validate"]);
+        assert_eq!(out.code, Some(1), "{}", out.stdout);
+        assert!(out.stdout.contains("\n✗ Environment file: environment.yml (invalid: "), "{}", out.stdout);
+        assert!(
+            out.stdout
+                .contains("\n  Fix environment.yml (its YAML, and a `dependencies:` list), then run 'pyve sync'.\n"),
+            "{}",
+            out.stdout
+        );
+    }
+    std::fs::write(p.join("environment.yml"), good).unwrap();
+    ok(&w.pyve(&["sync"]), "sync after fixing environment.yml");
+    ok(&w.pyve(&["doctor"]), "doctor after the fix");
+
+    // .pyve/config edited to name an environment that does not exist: doctor says `pyve sync`,
+    // and sync sees the edit (it used to say "up to date") and makes it.
+    let config = std::fs::read_to_string(p.join(".pyve/config")).unwrap();
+    std::fs::write(p.join(".pyve/config"), config.replace("env_name: demo", "env_name: other")).unwrap();
+    let out = w.pyve(&["doctor"]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("\n✗ Environment: not found: .pyve/envs/other\n  create it from .pyve/config with `pyve sync`\n")
+    );
+    let out = w.pyve(&["sync"]);
+    ok(&out, "the hint's sync");
+    assert!(all(&out).contains("micromamba.env_name changed (\"demo\" → \"other\")"), "{}", all(&out));
+    assert!(w.env("other").join("conda-meta").is_dir());
+    ok(&w.pyve(&["doctor"]), "doctor after sync");
+}

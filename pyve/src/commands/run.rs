@@ -93,7 +93,9 @@ pub fn run(env: &HostEnv, argv: &[OsString]) -> Result<u8> {
             "No Python environment found: the environment {} does not exist any more",
             state.env_path.display()
         ))
-        .hint("create it again with `pyve --init --force`"));
+        // The project is initialised: `pyve sync` makes the environment from .pyve/config, as
+        // doctor and --validate say.
+        .hint("create it again from .pyve/config with `pyve sync` (or `pyve --init --force`)"));
     }
 
     let mut cmd = resolve(program, &state)?;

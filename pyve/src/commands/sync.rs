@@ -30,6 +30,19 @@ pub fn out_of_date(root: &std::path::Path) -> Result<Vec<String>> {
     {
         reasons.push(format!(".pyve/config names the backend {b}, the environment is {}'s", s.backend));
     }
+    // A setting of the backend edited in .pyve/config since the environment was made (a
+    // micromamba `env_name` naming another environment): only the keys the state records.
+    if let (Some(s), Some(c)) = (&state, &config)
+        && c.backend.as_deref() == Some(s.backend.as_str())
+    {
+        for (k, v) in c.backend_settings(&s.backend) {
+            if let Some(was) = s.settings.get(&k)
+                && *was != v
+            {
+                reasons.push(format!(".pyve/config's {}.{k} changed ({was} → {v})", s.backend));
+            }
+        }
+    }
     Ok(reasons)
 }
 

@@ -198,7 +198,11 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
                 // The project is initialised, so `pyve --init` would refuse: `pyve sync` makes a
                 // missing environment from .pyve/config.
                 let (what, hint) = if d.env_path.as_deref().is_some_and(Path::exists) {
-                    ("not a usable environment", "Run 'pyve --init --force' to recreate it.")
+                    (
+                        "not a usable environment",
+                        "Run 'pyve --init --force' to recreate it; if pyve will not replace it (it is not \
+                         an environment pyve made), move it away and run 'pyve sync'.",
+                    )
                 } else {
                     ("missing", "Run 'pyve sync' to create it from .pyve/config (or 'pyve --init --force').")
                 };
@@ -302,6 +306,13 @@ fn env_file_check(backend: &str, root: &Path, r: &mut Report) {
     }
     let found = ["environment.yml", "conda-lock.yml"].into_iter().find(|f| root.join(f).is_file());
     match found {
+        // environment.yml that does not parse, or lists no dependencies, stops every rebuild.
+        Some(f @ "environment.yml") if let Some(why) = unreadable_env_yml(&root.join(f)) => r.host_hint(
+            CheckStatus::Error,
+            "Environment file",
+            format!("{f} (invalid: {why})"),
+            "Fix environment.yml (its YAML, and a `dependencies:` list), then run 'pyve sync'.",
+        ),
         Some(f) => r.host(CheckStatus::Ok, "Environment file", format!("{f} (exists)")),
         None => r.host_hint(
             CheckStatus::Error,
@@ -309,6 +320,19 @@ fn env_file_check(backend: &str, root: &Path, r: &mut Report) {
             "environment.yml (missing)",
             "Create environment.yml (name, channels, dependencies), or conda-lock.yml",
         ),
+    }
+}
+
+/// Why `environment.yml` cannot be built from (None: it can, as far as its shape goes).
+fn unreadable_env_yml(path: &Path) -> Option<String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return Some(e.to_string()),
+    };
+    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
+        Err(e) => Some(e.to_string()),
+        Ok(v) if v.get("dependencies").is_none() => Some("no `dependencies:` field".into()),
+        Ok(_) => None,
     }
 }
 

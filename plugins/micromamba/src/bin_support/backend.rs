@@ -967,6 +967,16 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
                 if let Some(c) = engine::count_packages(&env_path) {
                     checks.push(check(CheckStatus::Info, "Packages", format!("{c} installed"), None));
                 }
+            } else if env_path.exists() {
+                // Something that is not a conda environment (no conda-meta/, or a build that
+                // never finished): `pyve --init --force` will not replace it and `pyve sync`
+                // sees it there, so it has to go first.
+                checks.push(check(
+                    CheckStatus::Error,
+                    "Environment",
+                    format!("{ENVS_DIR}/{n} is not a conda environment (no conda-meta/, or its build did not finish)"),
+                    Some(format!("move '{ENVS_DIR}/{n}' away, then run `pyve sync`")),
+                ));
             } else {
                 checks.push(check(
                     CheckStatus::Error,
@@ -1001,6 +1011,16 @@ fn doctor_checks(root: &Path, s: &MambaSettings, raw: &Settings) -> Vec<Check> {
     match state.file() {
         // `Conda file`, not the original's `Environment file`: that label is the host's `.env`
         // line (docs/decisions.md, doctor labels).
+        // An environment.yml that cannot be read stops every rebuild (`pyve sync`, `--init`).
+        Some(f) if f == ENVIRONMENT_YML => match EnvFile::read(&root.join(ENVIRONMENT_YML)) {
+            Ok(_) => checks.push(check(CheckStatus::Ok, "Conda file", f, None)),
+            Err(e) => checks.push(check(
+                CheckStatus::Error,
+                "Conda file",
+                format!("{f} (invalid: {e})"),
+                Some("fix environment.yml (its YAML, and a `dependencies:` list), then run `pyve sync`".into()),
+            )),
+        },
         Some(f) => checks.push(check(CheckStatus::Ok, "Conda file", f, None)),
         None => checks.push(check(CheckStatus::Warn, "Conda file", "not found", Some("create environment.yml".into()))),
     }
