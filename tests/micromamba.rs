@@ -223,6 +223,8 @@ fn lock_status_warns_by_default_and_fails_with_strict() {
         "{}",
         all(&out)
     );
+    let doctor_hint = format!("\n  regenerate it: pyve lock (or: conda-lock -f environment.yml -p {})\n", platform());
+    assert!(out.stdout.contains(&doctor_hint), "{}", out.stdout);
     let out = w.pyve(&["--validate"]);
     assert!(
         all(&out)
@@ -230,6 +232,8 @@ fn lock_status_warns_by_default_and_fails_with_strict() {
         "{}",
         all(&out)
     );
+    // --validate says how to fix it, in doctor's words.
+    assert!(out.stdout.contains(&doctor_hint), "{}", out.stdout);
 
     // Fresh by content: a lock older than environment.yml that satisfies it passes --strict.
     w.env_yml(Some("demo"));
@@ -1588,7 +1592,10 @@ fn a_lock_without_environment_yml_is_unchecked_everywhere() {
     let out = w.pyve(&["--validate"]);
     assert_eq!(out.code, Some(2), "warnings only:\n{}", all(&out));
     assert!(
-        out.stdout.contains("\n⚠ Lock file: conda-lock.yml (unchecked): no environment.yml to check it against\n"),
+        out.stdout.contains(
+            "\n⚠ Lock file: conda-lock.yml (unchecked): no environment.yml to check it against\n  \
+             add the environment.yml it was made from (`pyve lock --check` needs it)\n"
+        ),
         "{}",
         out.stdout
     );

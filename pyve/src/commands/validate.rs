@@ -164,12 +164,15 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
     // The backend's own checks are asked in the same session; validate keeps the ones about the
     // project's declarations (DECLARATION_CHECKS), which doctor shows too.
     let mut declared: Vec<pyve_protocol::types::Check> = Vec::new();
+    // The hint of the backend's own `Lock file` check (doctor's), so both say how to fix it.
+    let mut lock_hint: Option<String> = None;
     // The version the environment's interpreter says it is, when it runs.
     let mut running: Option<String> = None;
     let described = Session::open(env, &entry, root).and_then(|mut s| {
         let d = s.call::<request::EnvDescribe>(&params).map_err(|e| e.to_error());
         if d.is_ok() {
             if let Ok(report) = s.call::<request::DoctorChecks>(&params) {
+                lock_hint = report.checks.iter().find(|c| c.label == "Lock file").and_then(|c| c.hint.clone());
                 declared =
                     report.checks.into_iter().filter(|c| DECLARATION_CHECKS.contains(&c.label.as_str())).collect();
             }
@@ -215,7 +218,7 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
                 }
             }
             if let Some(l) = &d.lock {
-                lock_check(l, r);
+                lock_check(l, lock_hint.as_deref(), r);
             }
         }
     }
@@ -286,14 +289,20 @@ fn interpreter_check(root: &Path, python: &Path, r: &mut Report) -> Option<Strin
     None
 }
 
-/// The backend's lock status (`env/describe` `lock`), the same one `pyve doctor` reports.
-fn lock_check(l: &pyve_protocol::types::LockStatus, r: &mut Report) {
+/// The backend's lock status (`env/describe` `lock`), the same one `pyve doctor` reports, with
+/// the hint of doctor's `Lock file` check (`hint`) when the lock needs work.
+fn lock_check(l: &pyve_protocol::types::LockStatus, hint: Option<&str>, r: &mut Report) {
     let file = l.file.as_deref().map(|f| f.display().to_string()).unwrap_or_else(|| "lock file".into());
     let detail = l.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
     match l.state.as_str() {
         "fresh" => r.host(CheckStatus::Ok, "Lock file", format!("{file} (up to date)")),
-        "stale" => r.host(CheckStatus::Warn, "Lock file", format!("{file} (stale){detail}")),
-        "unchecked" => r.host(CheckStatus::Warn, "Lock file", format!("{file} (unchecked){detail}")),
+        "stale" | "unchecked" => {
+            let detail = format!("{file} ({}){detail}", l.state);
+            match hint {
+                Some(h) => r.host_hint(CheckStatus::Warn, "Lock file", detail, h),
+                None => r.host(CheckStatus::Warn, "Lock file", detail),
+            }
+        }
         "missing" => r.host(CheckStatus::Info, "Lock file", format!("missing{detail}")),
         _ => {}
     }
