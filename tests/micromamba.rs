@@ -1688,6 +1688,12 @@ fn a_broken_projects_hints_are_commands_that_fix_it() {
         out.stdout
             .contains("\n✗ Environment: not found: .pyve/envs/other\n  create it from .pyve/config with `pyve sync`\n")
     );
+    // doctor's inputs line gives `sync --check`'s reason (it used to say "unchanged").
+    let edited = ".pyve/config's micromamba.env_name changed (\"demo\" → \"other\")";
+    assert!(out.stdout.contains(&format!("\n⚠ Environment inputs: out of date: {edited}\n")), "{}", out.stdout);
+    let out = w.pyve(&["sync", "--check"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(out.stdout.contains(&format!("Out of date: {edited}\n")), "{}", all(&out));
     let out = w.pyve(&["sync"]);
     ok(&out, "the hint's sync");
     assert!(all(&out).contains("micromamba.env_name changed (\"demo\" → \"other\")"), "{}", all(&out));

@@ -229,7 +229,7 @@ fn project_checks(env: &HostEnv, inventory: &Inventory, root: &Path, r: &mut Rep
     }
     if !rec.state_unusable {
         run_check(root, rec.state.as_ref(), &asked, r);
-        drift_check(root, rec.state.as_ref(), r);
+        drift_check(root, rec.config.as_ref(), rec.state.as_ref(), r);
     }
     let project_python = asked.description.as_ref().filter(|d| d.exists).and_then(|d| d.python_version.as_deref());
     files_checks(root, project_python, r);
@@ -657,21 +657,24 @@ pub fn plugin_drift(state: &State, serving: &Entry, r: &mut Report) {
     }
 }
 
-/// The files the environment was made from, against the project now (`pyve sync` territory).
-pub fn drift_check(root: &Path, state: Option<&State>, r: &mut Report) {
+/// What the environment was made from (its files, the backend's settings), against the
+/// project now: the reasons `pyve sync --check` gives (`sync::changes`), so both agree.
+pub fn drift_check(root: &Path, config: Option<&Config>, state: Option<&State>, r: &mut Report) {
     let Some(state) = state else { return };
-    if (state.inputs.is_empty() && !state.failed_install()) || !state.env_path.exists() {
+    if !state.env_path.exists() {
         return;
     }
-    let changed = crate::project::state::drift(root, state);
+    let changed = super::sync::changes(root, config, state);
     if changed.is_empty() {
-        r.host(CheckStatus::Ok, "Environment inputs", "unchanged since the environment was made");
+        if !state.inputs.is_empty() || state.failed_install() {
+            r.host(CheckStatus::Ok, "Environment inputs", "unchanged since the environment was made");
+        }
     } else {
         r.host_hint(
             CheckStatus::Warn,
             "Environment inputs",
             format!("out of date: {}", changed.join(", ")),
-            "run `pyve sync` to rebuild the environment from them",
+            "run `pyve sync` to rebuild the environment",
         );
     }
 }

@@ -20,19 +20,32 @@ pub fn out_of_date(root: &std::path::Path) -> Result<Vec<String>> {
     let mut reasons = Vec::new();
     match &state {
         None => reasons.push(format!("no environment is recorded ({} is missing)", project::STATE_FILE)),
-        Some(s) if !s.env_path.exists() => {
-            reasons.push(format!("the environment {} is missing", project::display_in(root, &s.env_path)))
+        Some(s) => {
+            if !s.env_path.exists() {
+                reasons.push(format!("the environment {} is missing", project::display_in(root, &s.env_path)));
+            }
+            reasons.extend(changes(root, config.as_ref(), s));
         }
-        Some(s) => reasons.extend(project::state::drift(root, s)),
     }
-    if let (Some(s), Some(b)) = (&state, config.as_ref().and_then(|c| c.backend.as_deref()))
+    Ok(reasons)
+}
+
+/// What changed since the environment recorded in `state` was made: its input files (when it
+/// is there), the backend `.pyve/config` names, a backend setting edited in `.pyve/config`.
+/// `pyve sync` and doctor's `Environment inputs` line both say these, so they never disagree.
+pub fn changes(root: &std::path::Path, config: Option<&Config>, s: &State) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if s.env_path.exists() {
+        reasons.extend(project::state::drift(root, s));
+    }
+    if let Some(b) = config.and_then(|c| c.backend.as_deref())
         && s.backend != b
     {
         reasons.push(format!(".pyve/config names the backend {b}, the environment is {}'s", s.backend));
     }
     // A setting of the backend edited in .pyve/config since the environment was made (a
     // micromamba `env_name` naming another environment): only the keys the state records.
-    if let (Some(s), Some(c)) = (&state, &config)
+    if let Some(c) = config
         && c.backend.as_deref() == Some(s.backend.as_str())
     {
         for (k, v) in c.backend_settings(&s.backend) {
@@ -43,7 +56,7 @@ pub fn out_of_date(root: &std::path::Path) -> Result<Vec<String>> {
             }
         }
     }
-    Ok(reasons)
+    reasons
 }
 
 /// `pyve sync [--check]`.

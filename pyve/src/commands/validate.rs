@@ -156,7 +156,7 @@ fn checks(env: &HostEnv, root: &Path, r: &mut Report) {
     if let Some(state) = &rec.state {
         crate::commands::doctor::plugin_drift(state, &entry, r);
     }
-    crate::commands::doctor::drift_check(root, rec.state.as_ref(), r);
+    crate::commands::doctor::drift_check(root, Some(config), rec.state.as_ref(), r);
     crate::commands::doctor::pin_checks(&inventory, r);
 
     let label = if name == "venv" { "Virtual environment" } else { "Environment" };
