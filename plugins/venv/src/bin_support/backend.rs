@@ -705,17 +705,38 @@ fn base_interpreter_check(env_path: &Path, cfg: &envdir::PyvenvCfg) -> Check {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "unknown".into());
             let v = cfg.version.clone().unwrap_or_else(|| "X.Y.Z".into());
+            let was = [cfg.executable.clone(), std::fs::read_link(&python).ok(), cfg.home.clone()];
+            let was: Vec<PathBuf> = was.into_iter().flatten().collect();
             check(
                 CheckStatus::Error,
                 "Base interpreter",
                 format!("missing: the Python this environment was made from ({gone}) no longer exists"),
-                Some(format!(
-                    "reinstall Python {v} (`pyenv install {v}`), or recreate the environment with \
-                     `pyve --init --force`"
-                )),
+                Some(reinstall_hint(&was, &v, &Environment::from_process())),
             )
         }
     }
+}
+
+/// How to get back the base interpreter that was at `was` (its paths, as pyvenv.cfg and the
+/// link name it): the version manager's install command when it was one of its installs
+/// (`$(pyenv root)/versions`, asdf's `installs/python`), else reinstalling Python.
+fn reinstall_hint(was: &[PathBuf], v: &str, env: &Environment) -> String {
+    let pyenv =
+        env.pyenv_root.clone().or_else(|| env.home.as_ref().map(|h| h.join(".pyenv"))).map(|r| r.join("versions"));
+    let asdf = env
+        .asdf_data_dir
+        .clone()
+        .or_else(|| env.home.as_ref().map(|h| h.join(".asdf")))
+        .map(|d| d.join("installs").join("python"));
+    let under = |dir: &Option<PathBuf>| dir.as_ref().is_some_and(|d| was.iter().any(|p| p.starts_with(d)));
+    let command = if under(&pyenv) {
+        format!("pyenv install {v}")
+    } else if under(&asdf) {
+        format!("asdf install python {v}")
+    } else {
+        return format!("reinstall Python {v}, then `pyve --init --force`");
+    };
+    format!("reinstall Python {v} (`{command}`), or recreate the environment with `pyve --init --force`")
 }
 
 fn version_file_checks(root: &Path, env_version: Option<&PythonVersion>) -> Vec<Check> {
@@ -800,6 +821,28 @@ pub fn previous_pin(change: &PinChange) -> Option<&str> {
     match change {
         PinChange::Update { from } if !from.is_empty() => Some(from),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod reinstall_hint_tests {
+    use std::path::PathBuf;
+
+    use pyve_venv::policy::Environment;
+
+    #[test]
+    fn the_install_command_is_the_one_of_the_manager_that_installed_the_base() {
+        let env =
+            Environment { home: Some("/h".into()), pyenv_root: Some("/opt/pyenv".into()), ..Environment::default() };
+        let hint = |p: &str| super::reinstall_hint(&[PathBuf::from(p)], "3.12.1", &env);
+        let pyenv = hint("/opt/pyenv/versions/3.12.1/bin/python3.12");
+        assert!(pyenv.contains("(`pyenv install 3.12.1`)"), "{pyenv}");
+        let asdf = hint("/h/.asdf/installs/python/3.12.1/bin");
+        assert!(asdf.contains("(`asdf install python 3.12.1`)") && !asdf.contains("pyenv"), "{asdf}");
+        // ~/.pyenv is not pyenv's root when PYENV_ROOT names another.
+        for other in ["/usr/bin/python3.12", "/h/.pyenv/versions/3.12.1/bin/python"] {
+            assert_eq!(hint(other), "reinstall Python 3.12.1, then `pyve --init --force`");
+        }
     }
 }
 

@@ -637,6 +637,8 @@ fn doctor_reports_a_base_interpreter_that_was_uninstalled() {
     assert_eq!(base["status"], "error", "{report:#}");
     assert!(base["detail"].as_str().is_some_and(|d| d.contains("no longer exists")), "{base}");
     assert!(base["hint"].as_str().is_some_and(|h| h.contains("pyve --init --force")), "{base}");
+    // The base was a pyenv install (under $PYENV_ROOT/versions): pyenv's command.
+    assert!(base["hint"].as_str().is_some_and(|h| h.contains(&format!("`pyenv install {v312}`"))), "{base}");
     let pin = report["checks"]
         .as_array()
         .expect("checks")
