@@ -317,6 +317,23 @@ impl Session {
     }
 }
 
+/// A session with the backend `.pyve/config` names, and the params that ask it about the
+/// project's environment from the config's settings: for a project whose `.pyve/state.json`
+/// records nothing (set up by the original tool, or a fresh clone). `None` when the config
+/// names no backend.
+pub fn configured_session(
+    env: &HostEnv,
+    root: &Path,
+    config: &crate::project::Config,
+) -> Result<Option<(Entry, EnvParams, Session)>> {
+    let Some(name) = config.backend.clone() else { return Ok(None) };
+    let entry = plugin_for(&plugins::inventory(env, crate::cli::BUILTINS), &name)?;
+    let params =
+        EnvParams { project_root: root.to_path_buf(), settings: config.backend_settings(&name), backend: name };
+    let session = Session::open(env, &entry, root)?;
+    Ok(Some((entry, params, session)))
+}
+
 /// Run the `post-create` hooks of every plugin that declares one. A failing hook is a warning:
 /// the environment is made.
 ///

@@ -441,15 +441,7 @@ fn no_environment(env: &HostEnv, root: &Path, config: &Config) -> Option<String>
             Some(format!("the environment {} does not exist", project::display_in(root, &s.env_path)))
         }
         Ok(None) => {
-            let name = config.backend.clone()?;
-            let inventory = plugins::inventory(env, crate::cli::BUILTINS);
-            let entry = backend::plugin_for(&inventory, &name).ok()?;
-            let params = EnvParams {
-                project_root: root.to_path_buf(),
-                backend: name.clone(),
-                settings: config.backend_settings(&name),
-            };
-            let mut session = Session::open(env, &entry, root).ok()?;
+            let (_, params, mut session) = backend::configured_session(env, root, config).ok()??;
             let described = session.call::<request::EnvDescribe>(&params);
             session.close();
             match described {

@@ -118,15 +118,9 @@ fn unrecorded(env: &HostEnv, root: &Path) -> Result<State> {
         .hint("create it with `pyve --init --force`")
     };
     let Some(config) = project::Config::load(root)? else { return Err(missing()) };
-    let Some(name) = config.backend.clone() else { return Err(missing()) };
-    let inventory = crate::plugins::inventory(env, crate::cli::BUILTINS);
-    let entry = crate::backend::plugin_for(&inventory, &name)?;
-    let params = pyve_protocol::types::EnvParams {
-        project_root: root.to_path_buf(),
-        backend: name.clone(),
-        settings: config.backend_settings(&name),
+    let Some((entry, params, mut session)) = crate::backend::configured_session(env, root, &config)? else {
+        return Err(missing());
     };
-    let mut session = crate::backend::Session::open(env, &entry, root)?;
     let described = session.call::<pyve_protocol::methods::request::EnvDescribe>(&params).map_err(|e| e.to_error());
     let described = match described {
         Ok(d) if d.exists => d,
@@ -143,7 +137,7 @@ fn unrecorded(env: &HostEnv, root: &Path) -> Result<State> {
     session.close();
     Ok(State {
         project_root: root.to_path_buf(),
-        backend: name,
+        backend: params.backend.clone(),
         plugin: entry.candidate.name.clone(),
         env_path: described.env_path.clone().unwrap_or_default(),
         interpreter: described.interpreter.clone(),
